@@ -1,0 +1,122 @@
+#include "engine/block_codec.h"
+
+#include <sodium.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+
+namespace bv::engine {
+
+namespace {
+
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  std::string scratch;
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+
+// One set per thread: contexts are reused across chunks and never shared.
+ZstdContexts& Contexts() {
+  thread_local ZstdContexts ctx;
+  return ctx;
+}
+
+void AdBytes(const format::BlockHeader& h, char ad[format::kBlockHeaderSize]) {
+  format::BlockHeader copy = h;
+  copy.body_checksum = 0;  // not part of the associated data
+  format::EncodeBlockHeader(copy, ad);
+}
+
+}  // namespace
+
+void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::string* out) const {
+  BV_ASSERT(!plain.empty() && plain.size() <= format::kChunkSizeMax);
+  ZstdContexts& z = Contexts();
+  z.scratch.resize(ZSTD_compressBound(plain.size()));
+  size_t n = ZSTD_compressCCtx(z.c, z.scratch.data(), z.scratch.size(), plain.data(), plain.size(), level_);
+  BV_ASSERT(!ZSTD_isError(n));
+  format::BlockHeader h;
+  h.type = format::BlockType::kData;
+  h.id = id;
+  h.raw_len = static_cast<uint32_t>(plain.size());
+  std::string_view body = plain;
+  if (n < plain.size()) {
+    h.flags |= format::kFlagCompressed;
+    body = std::string_view(z.scratch.data(), n);
+  }
+  const size_t start = out->size();
+  if (keys_.encrypted) {
+    h.flags |= format::kFlagEncrypted;
+    h.stored_len = static_cast<uint32_t>(body.size() + format::kTagSize);
+    randombytes_buf(h.nonce.data(), h.nonce.size());
+    char ad[format::kBlockHeaderSize];
+    AdBytes(h, ad);
+    out->resize(start + format::kBlockHeaderSize + h.stored_len);
+    auto* ct = reinterpret_cast<uint8_t*>(out->data() + start + format::kBlockHeaderSize);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        ct, &clen, reinterpret_cast<const uint8_t*>(body.data()), body.size(),
+        reinterpret_cast<const uint8_t*>(ad), format::kBlockAdSize, nullptr, h.nonce.data(),
+        keys_.data_key.data());
+    BV_ASSERT(clen == h.stored_len);
+  } else {
+    h.stored_len = static_cast<uint32_t>(body.size());
+    out->resize(start + format::kBlockHeaderSize);
+    out->append(body);
+  }
+  std::string_view payload(out->data() + start + format::kBlockHeaderSize, h.stored_len);
+  h.body_checksum = format::Checksum(payload);
+  format::EncodeBlockHeader(h, out->data() + start);
+}
+
+Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const {
+  BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
+  if (h.type != format::BlockType::kData) {
+    return Status::Corruption(std::string("expected a data block, found a ") + format::BlockTypeName(h.type) +
+                              " block");
+  }
+  if (h.encrypted() != keys_.encrypted) {
+    return Status::Corruption(h.encrypted() ? "encrypted block in an unencrypted volume"
+                                            : "unencrypted block in an encrypted volume");
+  }
+  ZstdContexts& z = Contexts();
+  std::string_view body = payload;
+  if (h.encrypted()) {
+    char ad[format::kBlockHeaderSize];
+    AdBytes(h, ad);
+    const size_t plain_len = payload.size() - format::kTagSize;
+    uint8_t* target = dst;
+    if (h.compressed()) {
+      z.scratch.resize(plain_len);
+      target = reinterpret_cast<uint8_t*>(z.scratch.data());
+    }
+    unsigned long long mlen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            target, &mlen, nullptr, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+            reinterpret_cast<const uint8_t*>(ad), format::kBlockAdSize, h.nonce.data(),
+            keys_.data_key.data()) != 0) {
+      return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
+    }
+    if (!h.compressed()) return Status::Ok();
+    body = std::string_view(z.scratch.data(), plain_len);
+  } else if (!h.compressed()) {
+    std::memcpy(dst, payload.data(), payload.size());
+    return Status::Ok();
+  }
+  size_t n = ZSTD_decompressDCtx(z.d, dst, h.raw_len, body.data(), body.size());
+  if (ZSTD_isError(n)) {
+    return Status::Corruption(std::string("data block: zstd: ") + ZSTD_getErrorName(n));
+  }
+  if (n != h.raw_len) {
+    return Status::Corruption("data block: decompressed to " + std::to_string(n) + " bytes, header says " +
+                              std::to_string(h.raw_len));
+  }
+  return Status::Ok();
+}
+
+}  // namespace bv::engine

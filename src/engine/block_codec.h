@@ -1,0 +1,32 @@
+// Chunk bytes <-> data blocks: zstd (kept raw when it does not shrink), then XChaCha20-Poly1305
+// with the block header's first 72 bytes as associated data, so a block cannot be moved under
+// another id or relabelled. Safe to use from many threads at once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/keys.h"
+#include "format/block_format.h"
+
+namespace bv::engine {
+
+class BlockCodec {
+ public:
+  BlockCodec(const VolumeKeys& keys, int zstd_level) : keys_(keys), level_(zstd_level) {}
+
+  // Appends a whole data block (header and payload) for chunk `id` to *out.
+  void EncodeData(const format::Id& id, std::string_view plain, std::string* out) const;
+
+  // Checks the body checksum and tag, decrypts and decompresses into dst[0..h.raw_len).
+  Status DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const;
+
+  bool encrypted() const { return keys_.encrypted; }
+  int level() const { return level_; }
+
+ private:
+  const VolumeKeys& keys_;
+  int level_;
+};
+
+}  // namespace bv::engine

@@ -1,0 +1,223 @@
+#include "engine/check.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <set>
+
+#include "engine/file_source.h"
+#include "engine/recovery.h"
+#include "engine/restore.h"
+#include "format/recipe_format.h"
+#include "format/segment_scanner.h"
+
+namespace bv::engine {
+
+std::string ShortId(const format::Id& id) {
+  char hex[2 * format::kIdSize + 1];
+  sodium_bin2hex(hex, sizeof hex, id.data(), id.size());
+  return std::string(hex, 16);
+}
+
+namespace {
+
+std::string SegName(uint64_t n) { return "segment " + format::SegmentFileName(n); }
+
+// Chunk ids the index places in [from, to) of a segment, plus the id in a readable header there.
+Status ChunksInRange(Volume* v, Damage* d, const std::optional<format::Id>& header_id) {
+  std::set<format::Id> ids;
+  if (header_id) ids.insert(*header_id);
+  BV_RETURN_IF_ERROR(v->index()->ForEachChunkAt(d->segment, d->offset, d->end, [&](uint64_t, const format::Id& id) {
+    ids.insert(id);
+    return Status::Ok();
+  }));
+  d->chunks.assign(ids.begin(), ids.end());
+  return Status::Ok();
+}
+
+Status CheckSegment(Volume* v, uint64_t num, const CheckOptions& opts, CheckReport* report) {
+  const std::string path = v->segments_dir() + "/" + format::SegmentFileName(num);
+  BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(path, io::OpenMode::kRead));
+  FileSource src(file.get());
+  BV_RETURN_IF_ERROR(src.Init());
+  report->segments++;
+  report->bytes += src.Size();
+  std::string head;
+  BV_RETURN_IF_ERROR(src.Read(0, format::kSegmentHeaderSize, &head));
+  auto header = format::DecodeSegmentHeader(head);
+  if (!header.ok()) {
+    Damage d{num, 0, src.Size(), header.status().message(), {}, {}};
+    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
+    report->damage.push_back(std::move(d));
+    return Status::Ok();
+  }
+  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
+  format::SegmentScanner scanner(&src, format::kSegmentHeaderSize, true);
+  std::string plain;
+  for (;;) {
+    BV_ASSIGN_OR_RETURN(auto b, scanner.Next());
+    if (b) {
+      report->blocks++;
+      if (opts.decode_data && b->header.type == format::BlockType::kData) {
+        plain.resize(b->header.raw_len);
+        Status s = v->codec().DecodeData(b->header, b->payload, reinterpret_cast<uint8_t*>(plain.data()));
+        if (!s.ok()) {
+          Damage d{num, b->offset, b->offset + b->header.total_size(), s.message(), {b->header.id}, {}};
+          report->damage.push_back(std::move(d));
+        }
+      }
+      continue;
+    }
+    if (scanner.stop() == format::ScanStop::kEnd) break;
+    Damage d{num, scanner.stop_offset(), src.Size(), scanner.problem().message(), {}, {}};
+    if (scanner.stop() == format::ScanStop::kCorrupt) d.end = scanner.resume_offset();
+    std::string hb;
+    BV_RETURN_IF_ERROR(src.Read(d.offset, format::kBlockHeaderSize, &hb));
+    auto h = format::DecodeBlockHeader(hb);
+    std::optional<format::Id> hid;
+    if (h.ok() && h->type == format::BlockType::kData) hid = h->id;
+    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, hid));
+    report->damage.push_back(std::move(d));
+    if (scanner.stop() != format::ScanStop::kCorrupt) break;
+    scanner.Resume();
+  }
+  if (state && state->indexed_through > src.Size()) {
+    report->problems.push_back(SegName(num) + ": is " + std::to_string(src.Size()) +
+                               " bytes, but the index has blocks through offset " +
+                               std::to_string(state->indexed_through));
+  }
+  return Status::Ok();
+}
+
+// Every snapshot's recipes must resolve to chunks the index has.
+Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report) {
+  std::vector<SnapshotEntry> snaps;
+  BV_RETURN_IF_ERROR(v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+    if (!opts.snapshot || *opts.snapshot == e.record.id) snaps.push_back(e);
+    return true;
+  }));
+  for (const SnapshotEntry& e : snaps) {
+    report->snapshots_checked++;
+    for (uint16_t s = 0; s < e.record.streams.size(); s++) {
+      uint32_t pieces = 0;
+      Status st = v->index()->ForEachRecipe(e.record.id, s, [&](uint32_t piece, const Location& loc) -> Status {
+        format::BlockHeader h;
+        std::string_view payload;
+        BV_RETURN_IF_ERROR(v->reader()->ReadBlock(loc, &h, &payload));
+        BV_ASSIGN_OR_RETURN(auto r, format::DecodeRecipe(payload));
+        pieces++;
+        for (const auto& entry : r.entries) {
+          BV_ASSIGN_OR_RETURN(auto chunk, v->index()->GetChunk(entry.chunk_id));
+          if (!chunk) {
+            return Status::Corruption("chunk " + ShortId(entry.chunk_id) + " of recipe piece " +
+                                      std::to_string(piece) + " is missing");
+          }
+        }
+        return Status::Ok();
+      });
+      if (st.ok() && pieces != e.record.streams[s].recipe_pieces) {
+        st = Status::Corruption("has " + std::to_string(pieces) + " recipe pieces of " +
+                                std::to_string(e.record.streams[s].recipe_pieces));
+      }
+      if (!st.ok()) {
+        report->problems.push_back("snapshot " + std::to_string(e.record.id) + " (" + e.record.source +
+                                   ") stream " + std::to_string(s) + ": " + st.message());
+      }
+      if (st.ok() && opts.stream_hashes) {
+        NullSink sink;
+        RestoreOptions ro;
+        ro.stream = s;
+        Status rs = Restore(v, e, ro, &sink);
+        if (!rs.ok()) {
+          report->problems.push_back("snapshot " + std::to_string(e.record.id) + " (" + e.record.source +
+                                     ") stream " + std::to_string(s) + ": " + rs.message());
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Names the snapshots whose recipes reference damaged chunks. One pass over every recipe; memory
+// is the damaged set, not the store.
+Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
+  std::set<format::Id> damaged;
+  for (const Damage& d : report->damage) damaged.insert(d.chunks.begin(), d.chunks.end());
+  // A damaged recipe or commit block names its snapshot directly.
+  for (Damage& d : report->damage) {
+    BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location& loc) {
+      if (loc.segment == d.segment && loc.offset >= d.offset && loc.offset < d.end) d.snapshots.push_back(snap);
+      return Status::Ok();
+    }));
+  }
+  if (damaged.empty()) return Status::Ok();
+  std::set<std::pair<format::Id, uint64_t>> hits;
+  BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location& loc) -> Status {
+    format::BlockHeader h;
+    std::string_view payload;
+    if (!v->reader()->ReadBlock(loc, &h, &payload).ok()) return Status::Ok();  // reported as damage already
+    auto r = format::DecodeRecipe(payload);
+    if (!r.ok()) return Status::Ok();
+    for (const auto& e : r->entries) {
+      if (damaged.count(e.chunk_id)) hits.insert({e.chunk_id, snap});
+    }
+    return Status::Ok();
+  }));
+  for (Damage& d : report->damage) {
+    for (const auto& id : d.chunks) {
+      for (auto it = hits.lower_bound({id, 0}); it != hits.end() && it->first == id; ++it) {
+        d.snapshots.push_back(it->second);
+      }
+    }
+  }
+  for (Damage& d : report->damage) {
+    std::sort(d.snapshots.begin(), d.snapshots.end());
+    d.snapshots.erase(std::unique(d.snapshots.begin(), d.snapshots.end()), d.snapshots.end());
+    // Only snapshots that still exist matter.
+    std::vector<uint64_t> live;
+    for (uint64_t s : d.snapshots) {
+      BV_ASSIGN_OR_RETURN(auto e, v->index()->GetSnapshot(s));
+      if (e) live.push_back(s);
+    }
+    d.snapshots = std::move(live);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
+  if ((opts.decode_data || opts.stream_hashes) && !v->has_keys()) {
+    return Status::InvalidArgument("verifying tags and stream hashes needs the volume key");
+  }
+  for (const std::string& note : v->recovery().notes) {
+    if (v->recovery().damaged) report->problems.push_back("on open: " + note);
+  }
+  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
+  for (uint64_t num : segments) BV_RETURN_IF_ERROR(CheckSegment(v, num, opts, report));
+  // Index entries must point at segments that exist.
+  std::set<uint64_t> present(segments.begin(), segments.end());
+  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState&) {
+    if (!present.count(n)) report->problems.push_back(SegName(n) + ": in the index but the file is missing");
+    return Status::Ok();
+  }));
+  BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));
+  return MapDamageToSnapshots(v, report);
+}
+
+Status DropDamagedChunks(Volume* v, const CheckReport& report, uint64_t* dropped) {
+  IndexBatch batch = v->index()->NewBatch();
+  *dropped = 0;
+  for (const Damage& d : report.damage) {
+    for (const auto& id : d.chunks) {
+      BV_ASSIGN_OR_RETURN(auto loc, v->index()->GetChunk(id));
+      if (loc && loc->segment == d.segment && loc->offset >= d.offset && loc->offset < d.end) {
+        batch.DeleteChunk(id, *loc);
+        (*dropped)++;
+      }
+    }
+  }
+  return v->index()->Write(&batch, true);
+}
+
+}  // namespace bv::engine

@@ -1,0 +1,48 @@
+// Checking a volume: `fsck` (segments against index, no key needed) and `verify` (also every
+// tag and every stream hash, with the key). Damage is named by segment, offset and the snapshots
+// it touches.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/volume.h"
+
+namespace bv::engine {
+
+struct Damage {
+  uint64_t segment = 0;
+  uint64_t offset = 0;  // first damaged byte
+  uint64_t end = 0;     // where valid blocks resume (the segment's size if none do)
+  std::string what;
+  std::vector<format::Id> chunks;    // chunks stored in the damaged range
+  std::vector<uint64_t> snapshots;   // snapshots that reference them
+};
+
+struct CheckReport {
+  uint64_t segments = 0;
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+  uint64_t snapshots_checked = 0;
+  std::vector<Damage> damage;
+  std::vector<std::string> problems;  // index inconsistencies and failed snapshot checks
+  bool clean() const { return damage.empty() && problems.empty(); }
+};
+
+struct CheckOptions {
+  bool decode_data = false;   // decrypt and decompress every data block (needs the key)
+  bool stream_hashes = false; // restore every stream to nowhere and check its hash (needs the key)
+  std::optional<uint64_t> snapshot;  // only this snapshot's streams
+};
+
+// Scans every segment block by block, checks the index against them, maps damage to snapshots.
+Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report);
+
+// Drops the index entries of damaged chunks, so the next backup that holds those bytes stores
+// them again rather than deduplicating against damage.
+Status DropDamagedChunks(Volume* v, const CheckReport& report, uint64_t* dropped);
+
+std::string ShortId(const format::Id& id);
+
+}  // namespace bv::engine

@@ -1,0 +1,22 @@
+#include "engine/chunk_id.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+namespace bv::engine {
+
+format::Id ChunkId(format::IdAlgo algo, const Key& key, std::string_view data) {
+  format::Id id;
+  const auto* in = reinterpret_cast<const uint8_t*>(data.data());
+  if (algo == format::IdAlgo::kBlake2bKeyed) {
+    crypto_generichash(id.data(), id.size(), in, data.size(), key.data(), key.size());
+  } else {
+    unsigned int len = 0;
+    BV_ASSERT(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), in, data.size(), id.data(),
+                   &len) != nullptr && len == id.size());
+  }
+  return id;
+}
+
+}  // namespace bv::engine

@@ -1,0 +1,35 @@
+// Content-defined chunking, FastCDC style: a gear rolling hash, cut points skipped below min,
+// a stricter mask below avg and a looser one above it (normalized chunking), a hard cut at max.
+// The gear table comes from a per-volume seed so that chunk boundaries do not fingerprint content.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/keys.h"
+
+namespace bv::engine {
+
+struct ChunkSizes {
+  uint32_t min = 16 << 10;
+  uint32_t avg = 64 << 10;  // a power of two
+  uint32_t max = 256 << 10;
+};
+
+class Chunker {
+ public:
+  Chunker(const ChunkSizes& sizes, const Key& gear_seed);
+  // Length of the chunk that starts at data[0]. `n` is what is available: at least sizes.max
+  // bytes unless the stream ends within them, in which case the rest is one last chunk or less.
+  size_t NextCut(const uint8_t* data, size_t n) const;
+  const ChunkSizes& sizes() const { return sizes_; }
+
+ private:
+  ChunkSizes sizes_;
+  uint64_t mask_small_;  // used below avg: more bits, cuts less likely
+  uint64_t mask_large_;  // used above avg: fewer bits, cuts more likely
+  std::array<uint64_t, 256> gear_;
+};
+
+}  // namespace bv::engine

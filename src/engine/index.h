@@ -1,0 +1,95 @@
+// The RocksDB index: a cache of facts that are all in the segments too (so `fsck
+// --rebuild-index` can rebuild it). Column families and key layouts: docs/format-spec.md §7.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "format/block_format.h"
+#include "format/snapshot_format.h"
+
+namespace bv::engine {
+
+// Where a block is: its header's offset in a segment, and its sizes.
+struct Location {
+  uint64_t segment = 0;
+  uint64_t offset = 0;
+  uint32_t stored_len = 0;
+  uint32_t raw_len = 0;
+  uint64_t total_size() const { return format::kBlockHeaderSize + stored_len; }
+  bool operator==(const Location&) const = default;
+};
+
+struct SegmentState {
+  bool sealed = false;
+  uint64_t indexed_through = 0;  // every block before this offset is reflected in the index
+  uint64_t blocks = 0;           // blocks before indexed_through
+};
+
+struct SnapshotEntry {
+  format::SnapshotRecord record;
+  Location commit;  // where its commit block is
+};
+
+class IndexBatch {
+ public:
+  void PutChunk(const format::Id& id, const Location& loc);
+  void PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, const Location& loc);
+  void PutSnapshot(const SnapshotEntry& e);
+  void DeleteSnapshot(const format::SnapshotRecord& r);
+  void PutSegment(uint64_t number, const SegmentState& s);
+  void DeleteChunk(const format::Id& id, const Location& loc);
+  size_t count() const { return static_cast<size_t>(batch_.Count()); }
+
+ private:
+  friend class Index;
+  explicit IndexBatch(class Index* index) : index_(index) {}
+  class Index* index_;
+  rocksdb::WriteBatch batch_;
+};
+
+class Index {
+ public:
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, bool create_if_missing);
+  ~Index();
+
+  IndexBatch NewBatch() { return IndexBatch(this); }
+  // sync=true makes the batch durable before returning.
+  Status Write(IndexBatch* b, bool sync);
+
+  Result<std::optional<Location>> GetChunk(const format::Id& id);
+  Result<std::optional<SnapshotEntry>> GetSnapshot(uint64_t id);
+  // Snapshots whose id starts with the hex prefix (for short ids).
+  Result<std::vector<uint64_t>> FindSnapshotsByPrefix(uint64_t value, int prefix_bits);
+  // The newest snapshot of `source` at or before `time_us`.
+  Result<std::optional<uint64_t>> FindAsOf(const std::string& source, int64_t time_us);
+  // Snapshots of one source (or all, when empty), newest first within a source.
+  Status ForEachSnapshot(const std::string& source, const std::function<bool(const SnapshotEntry&)>& fn);
+  // Recipe pieces of one stream, in order.
+  Status ForEachRecipe(uint64_t snapshot, uint16_t stream,
+                       const std::function<Status(uint32_t piece, const Location&)>& fn);
+  // Recipe pieces of every snapshot (uncommitted ones included).
+  Status ForEachRecipeKey(const std::function<Status(uint64_t snapshot, uint16_t stream, uint32_t piece,
+                                                     const Location&)>& fn);
+  Result<std::optional<SegmentState>> GetSegment(uint64_t number);
+  Status ForEachSegment(const std::function<Status(uint64_t, const SegmentState&)>& fn);
+  // Chunk ids whose blocks start in [from, to) of a segment.
+  Status ForEachChunkAt(uint64_t segment, uint64_t from, uint64_t to,
+                        const std::function<Status(uint64_t offset, const format::Id&)>& fn);
+  Status ForEachChunk(const std::function<Status(const format::Id&, const Location&)>& fn);
+
+ private:
+  friend class IndexBatch;
+  Index() = default;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_;
+};
+
+}  // namespace bv::engine

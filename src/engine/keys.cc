@@ -1,0 +1,101 @@
+#include "engine/keys.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "io/env.h"
+
+namespace bv::engine {
+
+namespace {
+
+constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "BVkeys01";
+constexpr char kKeyFileTag[] = "bv-master-key-v1 ";
+
+enum Subkey : uint64_t { kIdKey = 1, kDataKey = 2, kGearSeed = 3, kHashKey = 4, kCheck = 5 };
+
+Key Derive(const Key& master, uint64_t id) {
+  Key k;
+  BV_ASSERT(crypto_kdf_derive_from_key(k.data(), k.size(), id, kKdfContext, master.data()) == 0);
+  return k;
+}
+
+}  // namespace
+
+Key RandomKey() {
+  BV_ASSERT(sodium_init() >= 0);
+  Key k;
+  randombytes_buf(k.data(), k.size());
+  return k;
+}
+
+VolumeKeys DeriveKeys(const Key& master, bool encrypted) {
+  BV_ASSERT(sodium_init() >= 0);
+  VolumeKeys k;
+  k.id_key = Derive(master, kIdKey);
+  k.data_key = Derive(master, kDataKey);
+  k.gear_seed = Derive(master, kGearSeed);
+  k.hash_key = Derive(master, kHashKey);
+  const Key check_key = Derive(master, kCheck);
+  static constexpr char kMsg[] = "BV key check";
+  crypto_generichash(k.check.data(), k.check.size(), reinterpret_cast<const uint8_t*>(kMsg),
+                     sizeof kMsg - 1, check_key.data(), check_key.size());
+  k.encrypted = encrypted;
+  return k;
+}
+
+Status CreateMasterKeyFile(const std::string& path, Key* out) {
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) BV_RETURN_IF_ERROR(io::MakeDirs(path.substr(0, slash), 0700));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("create key file " + path, errno);
+  *out = RandomKey();
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, out->data(), out->size());
+  std::string text = std::string(kKeyFileTag) + hex + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Status::FromErrno("write key file " + path, err);
+  }
+  if (slash != std::string::npos && slash > 0) return io::SyncDir(path.substr(0, slash));
+  return Status::Ok();
+}
+
+Result<Key> LoadMasterKeyFile(const std::string& path) {
+  BV_ASSIGN_OR_RETURN(std::string text, io::ReadSmallFile(path, 4096));
+  const size_t tag = std::strlen(kKeyFileTag);
+  if (text.size() < tag + 64 || text.compare(0, tag, kKeyFileTag) != 0) {
+    return Status::InvalidArgument("key file " + path + ": not a BV master key file");
+  }
+  Key k;
+  size_t len = 0;
+  if (sodium_hex2bin(k.data(), k.size(), text.data() + tag, 64, nullptr, &len, nullptr) != 0 ||
+      len != k.size()) {
+    return Status::InvalidArgument("key file " + path + ": key is not 64 hex digits");
+  }
+  return k;
+}
+
+std::string DefaultKeyPath(const format::VolumeParams& p) {
+  std::string dir;
+  if (const char* d = std::getenv("BV_KEY_DIR"); d != nullptr && *d != '\0') {
+    dir = d;
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    dir = std::string(h) + "/.config/bv/keys";
+  } else {
+    dir = "/etc/bv/keys";
+  }
+  return dir + "/" + p.UuidString() + ".key";
+}
+
+}  // namespace bv::engine

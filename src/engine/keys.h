@@ -1,0 +1,35 @@
+// The master key file and the keys derived from it. The master key lives outside the volume
+// directory; every working key is derived with crypto_kdf so that no two purposes share a key.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "base/status.h"
+#include "format/segment_format.h"
+
+namespace bv::engine {
+
+using Key = std::array<uint8_t, 32>;
+
+struct VolumeKeys {
+  Key id_key{};     // keyed chunk ids
+  Key data_key{};   // XChaCha20-Poly1305 for block payloads
+  Key gear_seed{};  // the chunker's gear table
+  Key hash_key{};   // the whole-stream hash secret
+  Key check{};      // proves the master key is the volume's
+  bool encrypted = false;
+};
+
+// Derives every working key from a 32-byte master key.
+VolumeKeys DeriveKeys(const Key& master, bool encrypted);
+
+// "bv-master-key-v1 <64 hex digits>\n", mode 0600. Refuses to overwrite an existing file.
+Status CreateMasterKeyFile(const std::string& path, Key* out);
+Result<Key> LoadMasterKeyFile(const std::string& path);
+// $BV_KEY_DIR/<uuid>.key, else $HOME/.config/bv/keys/<uuid>.key.
+std::string DefaultKeyPath(const format::VolumeParams& p);
+
+Key RandomKey();
+
+}  // namespace bv::engine

@@ -1,0 +1,39 @@
+// Bringing the index up to date from the segments: after a crash (the unindexed tail of each
+// unsealed segment), and from nothing (`fsck --rebuild-index`). One code path for both.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/index.h"
+#include "format/segment_format.h"
+#include "io/env.h"
+
+namespace bv::engine {
+
+struct RecoveryReport {
+  uint64_t segments_scanned = 0;
+  uint64_t blocks_applied = 0;
+  uint64_t snapshots_found = 0;
+  uint64_t truncated_bytes = 0;  // torn tail cut from the last segment
+  std::vector<std::string> notes;
+  bool damaged = false;  // damage was noted (only when !stop_at_damage)
+};
+
+// Segment numbers present in the directory, ascending.
+Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir);
+
+struct RecoverMode {
+  // Cut a torn tail off the last segment (nothing in it was acknowledged).
+  bool truncate_torn_tail = true;
+  // Fail on damage; otherwise note it in the report, index what is valid, and go on (fsck).
+  bool stop_at_damage = true;
+};
+
+// Applies every segment's unindexed blocks to the index. On return *last_segment / *last_state
+// say where a writer continues (0 when there is none).
+Status Recover(io::Env* env, const std::string& segments_dir, const format::VolumeParams& params,
+               Index* index, const RecoverMode& mode, RecoveryReport* report, uint64_t* last_segment,
+               SegmentState* last_state);
+
+}  // namespace bv::engine

@@ -1,0 +1,28 @@
+// The read path: a stream of a snapshot (or a byte range of it) back out, in order, every block
+// checked (body checksum, AEAD tag, chunk id, length) and, for a whole stream, the stream hash.
+// Blocks are read in order on the calling thread and decoded on every core.
+#pragma once
+
+#include <functional>
+#include <optional>
+
+#include "engine/stream_io.h"
+#include "engine/volume.h"
+
+namespace bv::engine {
+
+struct ByteRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;  // exclusive
+};
+
+struct RestoreOptions {
+  uint16_t stream = 0;
+  std::optional<ByteRange> range;  // whole stream when absent
+  size_t threads = 0;
+  std::function<void(uint64_t bytes_out)> progress;
+};
+
+Status Restore(Volume* volume, const SnapshotEntry& snapshot, const RestoreOptions& opts, OutputSink* out);
+
+}  // namespace bv::engine

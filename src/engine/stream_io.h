@@ -1,0 +1,68 @@
+// Where a pipeline's bytes come from and go to: file descriptors now, sockets later.
+#pragma once
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace bv::engine {
+
+class InputStream {
+ public:
+  virtual ~InputStream() = default;
+  // Up to n bytes; 0 at the end of the stream.
+  virtual Result<size_t> Read(char* dst, size_t n) = 0;
+};
+
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  virtual Status Write(std::string_view bytes) = 0;
+};
+
+class FdInput final : public InputStream {
+ public:
+  FdInput(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    for (;;) {
+      ssize_t got = ::read(fd_, dst, n);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return Status::FromErrno("read " + name_, errno);
+      return static_cast<size_t>(got);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+class FdSink final : public OutputSink {
+ public:
+  FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Status Write(std::string_view b) override {
+    while (!b.empty()) {
+      ssize_t n = ::write(fd_, b.data(), b.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("write " + name_, errno);
+      b.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+// Discards bytes: for verification, where only the checks matter.
+class NullSink final : public OutputSink {
+ public:
+  Status Write(std::string_view) override { return Status::Ok(); }
+};
+
+}  // namespace bv::engine

@@ -1,0 +1,190 @@
+#include "engine/volume.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/time_format.h"
+
+namespace bv::engine {
+
+namespace {
+
+constexpr char kVolumeFile[] = "/VOLUME";
+constexpr char kCleanFile[] = "/CLEAN";
+
+Result<int> LockDir(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return Status::Busy(dir + " is in use by another process (" + path + " is locked)");
+    return Status::FromErrno("lock " + path, err);
+  }
+  return fd;
+}
+
+}  // namespace
+
+Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string* key_path) {
+  if (io::PathExists(dir + kVolumeFile)) return Status::InvalidArgument(dir + " already holds a volume");
+  format::VolumeParams p;
+  BV_ASSERT(sodium_init() >= 0);
+  randombytes_buf(p.uuid.data(), p.uuid.size());
+  p.created_us = NowMicros();
+  p.id_algo = opts.id_algo;
+  p.cipher = opts.encrypt ? format::Cipher::kXChaCha20Poly1305 : format::Cipher::kNone;
+  p.chunk_min = opts.chunk_min;
+  p.chunk_avg = opts.chunk_avg;
+  p.chunk_max = opts.chunk_max;
+  p.segment_size = opts.segment_size;
+  if (Status s = format::ValidateVolumeParams(p); !s.ok()) return Status::InvalidArgument(s.message());
+  key_path->clear();
+  if (opts.encrypt) {
+    *key_path = opts.key_file.empty() ? DefaultKeyPath(p) : opts.key_file;
+    const std::string abs_dir = std::filesystem::absolute(dir).lexically_normal().string();
+    const std::string abs_key = std::filesystem::absolute(*key_path).lexically_normal().string();
+    if (abs_key.rfind(abs_dir + "/", 0) == 0) {
+      return Status::InvalidArgument("the key file must live outside the volume directory: " + *key_path);
+    }
+    Key master;
+    BV_RETURN_IF_ERROR(CreateMasterKeyFile(*key_path, &master));
+    p.key_check = DeriveKeys(master, true).check;
+  } else {
+    p.key_check = RandomKey();  // the master of an unencrypted volume: nothing to hide
+  }
+  BV_RETURN_IF_ERROR(io::MakeDirs(dir + "/segments"));
+  BV_ASSIGN_OR_RETURN(auto index, Index::Open(dir + "/index", true));
+  index.reset();
+  return io::WriteFileAtomic(dir + kVolumeFile, format::EncodeVolumeFile(p));
+}
+
+Status Volume::LoadKeys(const OpenOptions& opts) {
+  if (params_.cipher == format::Cipher::kNone) {
+    keys_ = DeriveKeys(params_.key_check, false);
+    return Status::Ok();
+  }
+  std::string path = opts.key_file;
+  if (path.empty()) {
+    const char* env = std::getenv("BV_KEY_FILE");
+    path = env != nullptr && *env != '\0' ? env : DefaultKeyPath(params_);
+  }
+  auto master = LoadMasterKeyFile(path);
+  if (!master.ok()) {
+    if (!opts.need_key) return Status::Ok();
+    return Status::InvalidArgument("volume " + dir_ + " is encrypted and its key could not be read: " +
+                                   master.status().message() + " (use --key-file or BV_KEY_FILE)");
+  }
+  VolumeKeys k = DeriveKeys(*master, true);
+  if (sodium_memcmp(k.check.data(), params_.key_check.data(), k.check.size()) != 0) {
+    return Status::InvalidArgument("key file " + path + " is not the key of volume " + dir_ + " (" +
+                                   params_.UuidString() + ")");
+  }
+  keys_ = k;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenOptions& opts) {
+  std::unique_ptr<Volume> v(new Volume());
+  v->dir_ = dir;
+  auto bytes = io::ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
+  if (!bytes.ok()) {
+    if (bytes.status().IsNotFound()) return Status::NotFound(dir + " is not a BV volume (no VOLUME file)");
+    return bytes.status();
+  }
+  auto params = format::DecodeVolumeFile(*bytes);
+  if (!params.ok()) return Status::Corruption(dir + kVolumeFile + ": " + params.status().message());
+  v->params_ = *params;
+  BV_ASSIGN_OR_RETURN(v->lock_fd_, LockDir(dir));
+  BV_RETURN_IF_ERROR(v->LoadKeys(opts));
+  if (v->keys_) v->codec_ = std::make_unique<BlockCodec>(*v->keys_, opts.zstd_level);
+  v->env_ = io::Env::Create(opts.backend);
+  if (opts.rebuild_index) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir + "/index", ec);
+    if (ec) return Status::IOError("remove " + dir + "/index: " + ec.message());
+  }
+  BV_ASSIGN_OR_RETURN(v->index_, Index::Open(dir + "/index", opts.rebuild_index));
+  v->reader_ = std::make_unique<SegmentReader>(v->env_.get(), v->segments_dir());
+
+  const bool clean = io::PathExists(dir + kCleanFile);
+  if (clean) {
+    // The marker is removed before anything else is written, so a crash from here on is seen.
+    BV_RETURN_IF_ERROR(io::RemoveFile(dir + kCleanFile));
+    BV_RETURN_IF_ERROR(io::SyncDir(dir));
+  }
+  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
+  bool trusted = false;
+  if (clean && !segments.empty()) {
+    BV_ASSIGN_OR_RETURN(auto state, v->index_->GetSegment(segments.back()));
+    BV_ASSIGN_OR_RETURN(auto f, v->env_->Open(v->segments_dir() + "/" + format::SegmentFileName(segments.back()),
+                                              io::OpenMode::kRead));
+    BV_ASSIGN_OR_RETURN(uint64_t size, f->Size());
+    if (state && state->indexed_through == size) {
+      trusted = true;
+      v->last_segment_ = segments.back();
+      v->last_state_ = *state;
+    }
+  } else if (clean) {
+    trusted = true;
+  }
+  if (!trusted) {
+    BV_RETURN_IF_ERROR(Recover(v->env_.get(), v->segments_dir(), v->params_, v->index_.get(), opts.recover, &v->recovery_,
+                               &v->last_segment_, &v->last_state_));
+  }
+  return v;
+}
+
+Result<SegmentWriter*> Volume::writer() {
+  BV_RETURN_IF_ERROR(writer_error_);
+  if (recovery_.damaged) return Status::Corruption("the volume is damaged; see `bvtool fsck` before writing");
+  if (!writer_) {
+    if (last_segment_ == 0 || last_state_.sealed) {
+      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_ + 1, 0, 0));
+    } else {
+      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_,
+                                                       last_state_.indexed_through, last_state_.blocks));
+    }
+  }
+  return writer_.get();
+}
+
+void Volume::PoisonWriter(const Status& why) {
+  writer_error_ = Status::IOError("the volume stopped accepting writes after an error: " + why.message());
+  writer_.reset();
+}
+
+Status Volume::Close() {
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  Status s;
+  if (writer_ && writer_error_.ok()) {
+    // Everything committed is already durable and indexed; an open writer holds nothing more.
+    writer_.reset();
+  }
+  reader_.reset();
+  index_.reset();  // flushes RocksDB
+  if (writer_error_.ok()) s = io::WriteFileAtomic(dir_ + kCleanFile, "clean\n");
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+  return s;
+}
+
+Volume::~Volume() {
+  if (!closed_) {
+    // Not closed: no clean marker, so the next open scans the tails.
+    writer_.reset();
+    reader_.reset();
+    index_.reset();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+}
+
+}  // namespace bv::engine

@@ -1,0 +1,84 @@
+// A volume: DIR/VOLUME (parameters), DIR/segments/ (the truth), DIR/index/ (RocksDB, a cache of
+// the segments), DIR/LOCK (one process at a time), DIR/CLEAN (present only after a clean close).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/block_codec.h"
+#include "engine/index.h"
+#include "engine/keys.h"
+#include "engine/recovery.h"
+#include "engine/segment_reader.h"
+#include "engine/segment_writer.h"
+#include "format/segment_format.h"
+#include "io/env.h"
+
+namespace bv::engine {
+
+struct InitOptions {
+  bool encrypt = true;
+  std::string key_file;  // where to create the master key; empty: DefaultKeyPath
+  format::IdAlgo id_algo = format::IdAlgo::kBlake2bKeyed;
+  uint32_t chunk_min = 16 << 10;
+  uint32_t chunk_avg = 64 << 10;
+  uint32_t chunk_max = 256 << 10;
+  uint64_t segment_size = 256ull << 20;
+};
+
+struct OpenOptions {
+  std::string key_file;  // empty: $BV_KEY_FILE, then DefaultKeyPath
+  bool need_key = true;  // false for commands that read only plaintext (ls, inspect, fsck)
+  io::Backend backend = io::Backend::kUring;
+  int zstd_level = 3;
+  bool rebuild_index = false;  // discard DIR/index and rebuild it from the segments
+  RecoverMode recover;         // fsck relaxes it to see damage rather than stop at it
+};
+
+class Volume {
+ public:
+  // Creates DIR and its master key; *key_path says where the key went (empty if unencrypted).
+  static Status Init(const std::string& dir, const InitOptions& opts, std::string* key_path);
+  static Result<std::unique_ptr<Volume>> Open(const std::string& dir, const OpenOptions& opts);
+  ~Volume();
+
+  // Syncs, writes the clean-shutdown marker, releases the lock.
+  Status Close();
+
+  const std::string& dir() const { return dir_; }
+  std::string segments_dir() const { return dir_ + "/segments"; }
+  const format::VolumeParams& params() const { return params_; }
+  bool has_keys() const { return keys_.has_value(); }
+  const VolumeKeys& keys() const { return *keys_; }
+  const BlockCodec& codec() const { return *codec_; }
+  Index* index() { return index_.get(); }
+  SegmentReader* reader() { return reader_.get(); }
+  io::Env* env() { return env_.get(); }
+  const RecoveryReport& recovery() const { return recovery_; }
+  // The writer, opened on first use at the end of the last segment.
+  Result<SegmentWriter*> writer();
+  // A writer that failed leaves the volume unwritable until reopened (which recovers).
+  void PoisonWriter(const Status& why);
+
+ private:
+  Volume() = default;
+  Status LoadKeys(const OpenOptions& opts);
+
+  std::string dir_;
+  int lock_fd_ = -1;
+  format::VolumeParams params_;
+  std::optional<VolumeKeys> keys_;
+  std::unique_ptr<BlockCodec> codec_;
+  std::unique_ptr<io::Env> env_;
+  std::unique_ptr<Index> index_;
+  std::unique_ptr<SegmentReader> reader_;
+  std::unique_ptr<SegmentWriter> writer_;
+  Status writer_error_;
+  uint64_t last_segment_ = 0;
+  SegmentState last_state_;
+  RecoveryReport recovery_;
+  bool closed_ = false;
+};
+
+}  // namespace bv::engine

@@ -1,0 +1,197 @@
+#include "format/snapshot_format.h"
+
+#include <cstring>
+
+#include "format/coding.h"
+
+namespace bv::format {
+
+namespace {
+
+Status Bad(const char* what, size_t off, const std::string& why) {
+  return Status::Corruption(std::string(what) + ": " + why + " at offset " + std::to_string(off));
+}
+
+bool ValidUtf8NoControl(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
+    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
+    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (i + n >= s.size()) return false;  // sequence runs past the end
+    for (size_t k = 1; k <= n; k++) {
+      const auto cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp >= 0x80 && cp < 0xa0) return false;  // C1 controls
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+uint64_t SnapshotRecord::logical_bytes() const {
+  uint64_t n = 0;
+  for (const StreamInfo& s : streams) n += s.length;
+  return n;
+}
+
+Status ValidateSourceName(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("source name is empty");
+  if (name.size() > kNameMax) {
+    return Status::InvalidArgument("source name is " + std::to_string(name.size()) +
+                                   " bytes, longer than 255");
+  }
+  if (!ValidUtf8NoControl(name)) {
+    return Status::InvalidArgument("source name has control characters or invalid UTF-8");
+  }
+  if (name.front() == '/') return Status::InvalidArgument("source name starts with '/'");
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view part = name.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return Status::InvalidArgument("source name has an empty, '.' or '..' component");
+    }
+    start = end + 1;
+  }
+  if (name.find('@') != std::string_view::npos) {
+    return Status::InvalidArgument("source name contains '@', which separates a source from a time");
+  }
+  return Status::Ok();
+}
+
+Status ValidateLabel(std::string_view label, const char* what) {
+  if (label.size() > kNameMax) {
+    return Status::InvalidArgument(std::string(what) + " is longer than 255 bytes");
+  }
+  if (!ValidUtf8NoControl(label)) {
+    return Status::InvalidArgument(std::string(what) + " has control characters or invalid UTF-8");
+  }
+  return Status::Ok();
+}
+
+std::string EncodeSnapshot(const SnapshotRecord& r) {
+  BV_ASSERT(r.id != 0 && !r.streams.empty() && r.streams.size() <= kStreamsMax);
+  BV_ASSERT(ValidateSourceName(r.source).ok() && ValidateLabel(r.label, "label").ok());
+  std::string s;
+  PutFixed8(&s, kSnapshotRecordVersion);
+  PutFixed64(&s, r.id);
+  PutFixed64(&s, static_cast<uint64_t>(r.time_us));
+  PutString16(&s, r.source);
+  PutString16(&s, r.label);
+  PutFixed16(&s, static_cast<uint16_t>(r.streams.size()));
+  for (const StreamInfo& st : r.streams) {
+    BV_ASSERT(ValidateLabel(st.name, "stream name").ok());
+    PutString16(&s, st.name);
+    PutFixed64(&s, st.length);
+    s.append(reinterpret_cast<const char*>(st.hash.data()), kStreamHashSize);
+    PutFixed64(&s, st.chunk_count);
+    PutFixed32(&s, st.recipe_pieces);
+  }
+  PutFixed64(&s, r.stored_bytes);
+  PutFixed64(&s, r.new_bytes);
+  return s;
+}
+
+Result<SnapshotRecord> DecodeSnapshot(std::string_view payload) {
+  const char* what = "snapshot record";
+  Decoder d(payload);
+  SnapshotRecord r;
+  uint8_t version;
+  uint64_t u64;
+  std::string_view sv;
+  if (!d.GetFixed8(&version)) return Bad(what, 0, "truncated before version");
+  if (version != kSnapshotRecordVersion) {
+    return Bad(what, 0, "unknown record version " + std::to_string(version));
+  }
+  if (!d.GetFixed64(&r.id)) return Bad(what, d.offset(), "truncated before id");
+  if (r.id == 0) return Bad(what, 1, "id is 0");
+  if (!d.GetFixed64(&u64)) return Bad(what, d.offset(), "truncated before time");
+  r.time_us = static_cast<int64_t>(u64);
+  size_t off = d.offset();
+  if (!d.GetString16(&sv)) return Bad(what, off, "truncated source name");
+  if (Status s = ValidateSourceName(sv); !s.ok()) return Bad(what, off, s.message());
+  r.source = sv;
+  off = d.offset();
+  if (!d.GetString16(&sv)) return Bad(what, off, "truncated label");
+  if (Status s = ValidateLabel(sv, "label"); !s.ok()) return Bad(what, off, s.message());
+  r.label = sv;
+  uint16_t count;
+  off = d.offset();
+  if (!d.GetFixed16(&count)) return Bad(what, off, "truncated before stream count");
+  if (count == 0 || count > kStreamsMax) {
+    return Bad(what, off, "stream count " + std::to_string(count) + " outside 1..1024");
+  }
+  r.streams.resize(count);
+  for (StreamInfo& st : r.streams) {
+    off = d.offset();
+    if (!d.GetString16(&sv)) return Bad(what, off, "truncated stream name");
+    if (Status s = ValidateLabel(sv, "stream name"); !s.ok()) return Bad(what, off, s.message());
+    st.name = sv;
+    off = d.offset();
+    if (!d.GetFixed64(&st.length) || !d.GetBytes(kStreamHashSize, &sv) ||
+        !d.GetFixed64(&st.chunk_count) || !d.GetFixed32(&st.recipe_pieces)) {
+      return Bad(what, off, "truncated stream entry");
+    }
+    std::memcpy(st.hash.data(), sv.data(), kStreamHashSize);
+    if ((st.length == 0) != (st.chunk_count == 0) || (st.chunk_count == 0) != (st.recipe_pieces == 0)) {
+      return Bad(what, off, "stream length, chunk count and recipe pieces disagree about emptiness");
+    }
+    if (st.chunk_count > st.length || st.recipe_pieces > st.chunk_count) {
+      return Bad(what, off, "stream has more chunks than bytes or more pieces than chunks");
+    }
+  }
+  off = d.offset();
+  if (!d.GetFixed64(&r.stored_bytes) || !d.GetFixed64(&r.new_bytes)) {
+    return Bad(what, off, "truncated before byte counts");
+  }
+  if (d.remaining() != 0) return Bad(what, d.offset(), "trailing bytes");
+  return r;
+}
+
+std::string EncodeDeletion(const DeletionRecord& r) {
+  BV_ASSERT(r.snapshot_id != 0 && ValidateLabel(r.reason, "reason").ok());
+  std::string s;
+  PutFixed8(&s, kSnapshotRecordVersion);
+  PutFixed64(&s, r.snapshot_id);
+  PutFixed64(&s, static_cast<uint64_t>(r.time_us));
+  PutString16(&s, r.reason);
+  return s;
+}
+
+Result<DeletionRecord> DecodeDeletion(std::string_view payload) {
+  const char* what = "deletion record";
+  Decoder d(payload);
+  DeletionRecord r;
+  uint8_t version;
+  uint64_t t;
+  std::string_view sv;
+  if (!d.GetFixed8(&version)) return Bad(what, 0, "truncated before version");
+  if (version != kSnapshotRecordVersion) return Bad(what, 0, "unknown record version " + std::to_string(version));
+  if (!d.GetFixed64(&r.snapshot_id) || !d.GetFixed64(&t)) return Bad(what, d.offset(), "truncated");
+  if (r.snapshot_id == 0) return Bad(what, 1, "snapshot id is 0");
+  r.time_us = static_cast<int64_t>(t);
+  size_t off = d.offset();
+  if (!d.GetString16(&sv)) return Bad(what, off, "truncated reason");
+  if (Status s = ValidateLabel(sv, "reason"); !s.ok()) return Bad(what, off, s.message());
+  r.reason = sv;
+  if (d.remaining() != 0) return Bad(what, d.offset(), "trailing bytes");
+  return r;
+}
+
+}  // namespace bv::format

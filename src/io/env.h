@@ -1,0 +1,52 @@
+// The I/O environment: which backend, its ring and buffers, and the small file-system operations
+// (atomic side files, directory sync, listing). Nothing outside src/io/ includes liburing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "io/buffer_pool.h"
+#include "io/file.h"
+
+namespace bv::io {
+
+enum class Backend { kUring, kSync };
+const char* BackendName(Backend b);
+
+// BV_IO=sync or BV_IO=uring; anything else (or unset) means "io_uring if it works".
+Result<Backend> BackendFromEnvironment();
+
+enum class OpenMode { kRead, kReadWrite, kCreate };
+
+class Env {
+ public:
+  // Asking for kUring falls back to kSync when the ring cannot be set up (containers often
+  // forbid io_uring); `backend()` tells which one is in use.
+  static std::unique_ptr<Env> Create(Backend wanted);
+  virtual ~Env() = default;
+  virtual Backend backend() const = 0;
+
+  virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
+  // A pool buffer for SubmitWrite; waits for queued writes to finish if none is free.
+  virtual Result<Buffer> AcquireBuffer() = 0;
+  virtual void ReleaseBuffer(Buffer b) = 0;
+};
+
+// Small files: written to a temporary name, fsynced, renamed, directory fsynced.
+Status WriteFileAtomic(const std::string& path, std::string_view bytes, int mode = 0644);
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_size);
+Status SyncDir(const std::string& dir);
+Status MakeDirs(const std::string& dir, int mode = 0755);
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+bool PathExists(const std::string& path);
+Status RemoveFile(const std::string& path);
+
+namespace internal {
+std::unique_ptr<Env> NewSyncEnv();
+// nullptr (with *why set) when io_uring cannot be used here.
+std::unique_ptr<Env> NewUringEnv(std::string* why);
+}  // namespace internal
+
+}  // namespace bv::io

@@ -1,0 +1,237 @@
+// The io_uring backend: one ring per Env, the buffer pool registered with it, writes submitted
+// as WRITE_FIXED and reaped in batches, fdatasync as an IORING_OP_FSYNC.
+#include <liburing.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "io/env.h"
+#include "io/posix_open.h"
+
+namespace bv::io::internal {
+namespace {
+
+inline constexpr unsigned kQueueDepth = 64;
+
+class UringEnv;
+
+class UringFile final : public File {
+ public:
+  UringFile(std::string path, OpenedFd fd, UringEnv* env) : File(std::move(path)), fd_(fd), env_(env) {}
+  ~UringFile() override;
+
+  Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override;
+  Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override;
+  Status WaitWrites() override;
+  Status DataSync() override;
+  Status Truncate(uint64_t size) override {
+    BV_RETURN_IF_ERROR(WaitWrites());
+    return FdTruncate(fd_.fd, path_, size);
+  }
+  Result<uint64_t> Size() override {
+    BV_RETURN_IF_ERROR(WaitWrites());
+    return FdSize(fd_.fd, path_);
+  }
+  bool direct() const override { return fd_.direct; }
+
+  int fd() const { return fd_.fd; }
+  int pending = 0;  // queued writes not yet reaped
+  Status error;     // first failed write
+
+ private:
+  OpenedFd fd_;
+  UringEnv* env_;
+};
+
+// What a submitted request is, carried in user_data.
+struct Op {
+  enum Kind { kWrite, kRead, kFsync } kind;
+  UringFile* file;
+  Buffer buf;
+  uint64_t off;
+  size_t len;
+  size_t done = 0;  // bytes transferred so far (short transfers are resubmitted)
+  int result = 0;
+  bool finished = false;
+};
+
+class UringEnv final : public Env {
+ public:
+  UringEnv() : pool_(kIoBufferCount, kIoBufferSize) {}
+  ~UringEnv() override {
+    if (ready_) io_uring_queue_exit(&ring_);
+  }
+
+  bool Init(std::string* why) {
+    int rc = io_uring_queue_init(kQueueDepth, &ring_, 0);
+    if (rc < 0) {
+      *why = std::string("io_uring_queue_init: ") + std::strerror(-rc);
+      return false;
+    }
+    ready_ = true;
+    std::vector<iovec> iov(pool_.count());
+    for (size_t i = 0; i < pool_.count(); i++) iov[i] = {pool_.at(i).data, pool_.at(i).size};
+    rc = io_uring_register_buffers(&ring_, iov.data(), static_cast<unsigned>(iov.size()));
+    registered_ = rc == 0;  // without registration (RLIMIT_MEMLOCK) plain WRITE is used
+    return true;
+  }
+
+  Backend backend() const override { return Backend::kUring; }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    BV_ASSIGN_OR_RETURN(OpenedFd fd, OpenPosix(path, mode));
+    return std::unique_ptr<File>(new UringFile(path, fd, this));
+  }
+
+  Result<Buffer> AcquireBuffer() override {
+    std::lock_guard lock(mu_);
+    for (;;) {
+      Buffer b = pool_.TryAcquire();
+      if (b.data != nullptr) return b;
+      BV_ASSERT(inflight_ > 0);  // every buffer is out in a write, so a completion will come
+      BV_RETURN_IF_ERROR(ReapOne());
+    }
+  }
+  void ReleaseBuffer(Buffer b) override { pool_.Release(b); }
+
+  Status Write(UringFile* f, uint64_t off, Buffer buf, size_t n) {
+    std::lock_guard lock(mu_);
+    auto* op = new Op{Op::kWrite, f, buf, off, n};
+    f->pending++;
+    return Submit(op);
+  }
+
+  Status WaitFile(UringFile* f) {
+    std::lock_guard lock(mu_);
+    while (f->pending > 0) BV_RETURN_IF_ERROR(ReapOne());
+    return f->error;
+  }
+
+  // Submits one read or fsync and waits for it (other completions are handled meanwhile).
+  Result<int> RunSync(Op::Kind kind, UringFile* f, uint64_t off, void* dst, size_t n) {
+    std::lock_guard lock(mu_);
+    Op op{kind, f, Buffer{static_cast<uint8_t*>(dst), n, -1}, off, n};
+    BV_RETURN_IF_ERROR(Submit(&op));
+    while (!op.finished) BV_RETURN_IF_ERROR(ReapOne());
+    return op.result;
+  }
+
+ private:
+  Status Submit(Op* op) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) {
+      // The submission queue is full: push it to the kernel and take a completion.
+      BV_RETURN_IF_ERROR(ReapOne());
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    switch (op->kind) {
+      case Op::kWrite:
+        if (registered_) {
+          io_uring_prep_write_fixed(sqe, op->file->fd(), op->buf.data + op->done,
+                                    static_cast<unsigned>(op->len - op->done), op->off + op->done,
+                                    op->buf.index);
+        } else {
+          io_uring_prep_write(sqe, op->file->fd(), op->buf.data + op->done,
+                              static_cast<unsigned>(op->len - op->done), op->off + op->done);
+        }
+        break;
+      case Op::kRead:
+        io_uring_prep_read(sqe, op->file->fd(), op->buf.data + op->done,
+                           static_cast<unsigned>(op->len - op->done), op->off + op->done);
+        break;
+      case Op::kFsync:
+        io_uring_prep_fsync(sqe, op->file->fd(), IORING_FSYNC_DATASYNC);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, op);
+    inflight_++;
+    int rc = io_uring_submit(&ring_);
+    if (rc < 0) return Status::FromErrno("io_uring_submit", -rc);
+    return Status::Ok();
+  }
+
+  Status ReapOne() {
+    io_uring_cqe* cqe = nullptr;
+    int rc;
+    do {
+      rc = io_uring_wait_cqe(&ring_, &cqe);
+    } while (rc == -EINTR);
+    if (rc < 0) return Status::FromErrno("io_uring_wait_cqe", -rc);
+    auto* op = static_cast<Op*>(io_uring_cqe_get_data(cqe));
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    inflight_--;
+    return Complete(op, res);
+  }
+
+  Status Complete(Op* op, int res) {
+    if (res == -EAGAIN || res == -EINTR) return Submit(op);
+    if (op->kind != Op::kFsync && res > 0 && op->done + static_cast<size_t>(res) < op->len) {
+      op->done += static_cast<size_t>(res);
+      if (op->kind == Op::kWrite) return Submit(op);  // short write: continue where it stopped
+    } else if (res >= 0 && op->kind != Op::kFsync) {
+      op->done += static_cast<size_t>(res);
+    }
+    if (op->kind != Op::kWrite) {
+      op->result = res < 0 ? res : static_cast<int>(op->done);
+      op->finished = true;
+      return Status::Ok();
+    }
+    UringFile* f = op->file;
+    if (res < 0 && f->error.ok()) {
+      f->error = Status::FromErrno("write " + f->path() + " at offset " + std::to_string(op->off), -res);
+    } else if (res == 0 && f->error.ok()) {
+      f->error = Status::IOError("write " + f->path() + " at offset " + std::to_string(op->off) +
+                                 " wrote nothing");
+    }
+    f->pending--;
+    pool_.Release(op->buf);
+    delete op;
+    return Status::Ok();
+  }
+
+  std::mutex mu_;
+  io_uring ring_{};
+  bool ready_ = false;
+  bool registered_ = false;
+  int inflight_ = 0;
+  BufferPool pool_;
+};
+
+UringFile::~UringFile() {
+  (void)env_->WaitFile(this);
+  ::close(fd_.fd);
+}
+
+Result<size_t> UringFile::ReadOnce(uint64_t off, void* dst, size_t n) {
+  BV_ASSIGN_OR_RETURN(int res, env_->RunSync(Op::kRead, this, off, dst, n));
+  if (res < 0) return Status::FromErrno("read " + path_ + " at offset " + std::to_string(off), -res);
+  return static_cast<size_t>(res);
+}
+
+Status UringFile::SubmitWrite(uint64_t off, Buffer buf, size_t n) {
+  BV_ASSERT(off % kAlign == 0 && n % kAlign == 0 && n <= buf.size);
+  BV_RETURN_IF_ERROR(error);
+  return env_->Write(this, off, buf, n);
+}
+
+Status UringFile::WaitWrites() { return env_->WaitFile(this); }
+
+Status UringFile::DataSync() {
+  BV_RETURN_IF_ERROR(WaitWrites());
+  BV_ASSIGN_OR_RETURN(int res, env_->RunSync(Op::kFsync, this, 0, nullptr, 0));
+  if (res < 0) return Status::FromErrno("fdatasync " + path_, -res);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::unique_ptr<Env> NewUringEnv(std::string* why) {
+  auto env = std::make_unique<UringEnv>();
+  if (!env->Init(why)) return nullptr;
+  return env;
+}
+
+}  // namespace bv::io::internal
