@@ -71,6 +71,8 @@ Status CheckSegment(Volume* v, uint64_t num, const CheckOptions& opts, CheckRepo
     if (scanner.stop() == format::ScanStop::kEnd) break;
     Damage d{num, scanner.stop_offset(), src.Size(), scanner.problem().message(), {}, {}};
     if (scanner.stop() == format::ScanStop::kCorrupt) d.end = scanner.resume_offset();
+    // A cut segment lost everything the index knew past the cut.
+    if (scanner.stop() == format::ScanStop::kTorn && state) d.end = std::max(d.end, state->indexed_through);
     std::string hb;
     BV_RETURN_IF_ERROR(src.Read(d.offset, format::kBlockHeaderSize, &hb));
     auto h = format::DecodeBlockHeader(hb);
@@ -120,7 +122,7 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
                                 std::to_string(e.record.streams[s].recipe_pieces));
       }
       if (!st.ok()) {
-        report->problems.push_back("snapshot " + std::to_string(e.record.id) + " (" + e.record.source +
+        report->problems.push_back("snapshot " + format::SnapshotIdHex(e.record.id) + " (" + e.record.source +
                                    ") stream " + std::to_string(s) + ": " + st.message());
       }
       if (st.ok() && opts.stream_hashes) {
@@ -129,7 +131,7 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
         ro.stream = s;
         Status rs = Restore(v, e, ro, &sink);
         if (!rs.ok()) {
-          report->problems.push_back("snapshot " + std::to_string(e.record.id) + " (" + e.record.source +
+          report->problems.push_back("snapshot " + format::SnapshotIdHex(e.record.id) + " (" + e.record.source +
                                      ") stream " + std::to_string(s) + ": " + rs.message());
         }
       }

@@ -50,7 +50,7 @@ class Restorer {
 
  private:
   std::string Where(uint64_t stream_offset) const {
-    return "snapshot " + std::to_string(snap_.record.id) + " stream " + std::to_string(opts_.stream) +
+    return "snapshot " + format::SnapshotIdHex(snap_.record.id) + " stream " + std::to_string(opts_.stream) +
            " at byte " + std::to_string(stream_offset);
   }
   Status AddChunk(const format::RecipeEntry& e, uint64_t stream_offset);
@@ -148,7 +148,7 @@ Status Restorer::AddChunk(const format::RecipeEntry& e, uint64_t stream_offset) 
 Status Restorer::Run() {
   const auto& streams = snap_.record.streams;
   if (opts_.stream >= streams.size()) {
-    return Status::InvalidArgument("snapshot " + std::to_string(snap_.record.id) + " has no stream " +
+    return Status::InvalidArgument("snapshot " + format::SnapshotIdHex(snap_.record.id) + " has no stream " +
                                    std::to_string(opts_.stream));
   }
   const format::StreamInfo& info = streams[opts_.stream];

@@ -43,6 +43,13 @@ bool ValidUtf8NoControl(std::string_view s) {
 
 }  // namespace
 
+std::string SnapshotIdHex(uint64_t id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; i--, id >>= 4) s[static_cast<size_t>(i)] = kDigits[id & 15];
+  return s;
+}
+
 uint64_t SnapshotRecord::logical_bytes() const {
   uint64_t n = 0;
   for (const StreamInfo& s : streams) n += s.length;

@@ -54,6 +54,8 @@ Result<DeletionRecord> DecodeDeletion(std::string_view payload);
 // characters, no leading '/', no empty, "." or ".." component. Labels and stream names: 0..255
 // bytes of UTF-8 without control characters.
 Status ValidateSourceName(std::string_view name);
+// A snapshot id as users see it: 16 lowercase hex digits.
+std::string SnapshotIdHex(uint64_t id);
 Status ValidateLabel(std::string_view label, const char* what);
 
 }  // namespace bv::format

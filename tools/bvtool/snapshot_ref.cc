@@ -4,14 +4,11 @@
 #include <limits>
 
 #include "base/time_format.h"
+#include "format/snapshot_format.h"
 
 namespace bv::tool {
 
-std::string SnapshotIdString(uint64_t id) {
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(id));
-  return b;
-}
+std::string SnapshotIdString(uint64_t id) { return format::SnapshotIdHex(id); }
 
 namespace {
 

@@ -1,0 +1,462 @@
+// The engine end to end on real files, real RocksDB and the I/O backend BV_IO names.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "bench/dumpgen.h"
+#include "engine/check.h"
+#include "engine/chunk_id.h"
+#include "engine/chunker.h"
+#include "tests/test_util.h"
+
+namespace bv::engine {
+namespace {
+
+using test::GetString;
+using test::PutString;
+using test::RandomBytes;
+using test::TestVolume;
+
+TEST(Volume, RoundTripsAtChunkLimits) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const ChunkSizes cs;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{cs.min} - 1, size_t{cs.min}, size_t{cs.min} + 1, size_t{cs.avg},
+                   size_t{cs.max} - 1, size_t{cs.max}, size_t{cs.max} + 1, 3 * size_t{cs.max} + 7, size_t{5} << 20}) {
+    const std::string data = RandomBytes(n, n + 1);
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "sizes/" + std::to_string(n), data));
+    EXPECT_EQ(rec.logical_bytes(), n);
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), rec.id));
+    ASSERT_EQ(back.size(), n);
+    ASSERT_TRUE(back == data) << "size " << n;
+  }
+  ASSERT_OK(v->Close());
+}
+
+TEST(Volume, RestoresByteRanges) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const std::string data = RandomBytes(3 << 20, 5);
+  ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "range/src", data));
+  std::mt19937_64 rng(1);
+  std::vector<ByteRange> ranges = {{0, 0}, {0, 1}, {0, data.size()}, {data.size() - 1, data.size()},
+                                   {65535, 65537}, {1 << 20, (1 << 20) + 300000}};
+  for (int i = 0; i < 20; i++) {
+    uint64_t a = rng() % data.size(), b = rng() % data.size();
+    ranges.push_back({std::min(a, b), std::max(a, b)});
+  }
+  for (const ByteRange& r : ranges) {
+    ASSERT_OK_AND_ASSIGN(std::string part, GetString(v.get(), rec.id, r));
+    ASSERT_TRUE(part == data.substr(r.begin, r.end - r.begin)) << r.begin << "-" << r.end;
+  }
+  ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(rec.id));
+  test::StringSink sink;
+  RestoreOptions o;
+  o.range = ByteRange{0, data.size() + 1};
+  EXPECT_FALSE(Restore(v.get(), *e, o, &sink).ok());
+}
+
+// A big stream through a file descriptor, restored and compared piece by piece.
+void RoundTripFile(const std::string& path, const std::string& label) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  FdInput in(fd, path);
+  PutOptions o;
+  o.source = "big/" + label;
+  ASSERT_OK_AND_ASSIGN(auto rec, Put(v.get(), o, {{"", &in}}));
+  ::close(fd);
+  struct CompareSink : OutputSink {
+    std::ifstream f;
+    uint64_t pos = 0;
+    bool same = true;
+    Status Write(std::string_view b) override {
+      std::string want(b.size(), '\0');
+      f.read(want.data(), static_cast<std::streamsize>(want.size()));
+      if (static_cast<size_t>(f.gcount()) != b.size() || want != b) same = false;
+      pos += b.size();
+      return Status::Ok();
+    }
+  } sink;
+  sink.f.open(path, std::ios::binary);
+  ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(rec.id));
+  ASSERT_OK(Restore(v.get(), *e, RestoreOptions{}, &sink));
+  EXPECT_TRUE(sink.same);
+  EXPECT_EQ(sink.pos, std::filesystem::file_size(path));
+  ASSERT_OK(v->Close());
+}
+
+TEST(Volume, RoundTrip256MiBRandom) {
+  test::TempDir tmp;
+  {
+    std::ofstream f(tmp / "in", std::ios::binary);
+    for (int i = 0; i < 256; i++) {
+      std::string piece = RandomBytes(1 << 20, 1000 + i);
+      f.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }
+  }
+  RoundTripFile(tmp / "in", "random");
+}
+
+TEST(Volume, RoundTrip256MiBDumpText) {
+  test::TempDir tmp;
+  {
+    std::ofstream f(tmp / "in", std::ios::binary);
+    bench::DumpSpec spec;
+    spec.target_bytes = 256ull << 20;
+    bench::GenerateDump(spec, [&](std::string_view p) { f.write(p.data(), static_cast<std::streamsize>(p.size())); });
+  }
+  RoundTripFile(tmp / "in", "dump");
+}
+
+TEST(Volume, NextNightAddsLittle) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  bench::DumpSpec spec;
+  spec.target_bytes = 256ull << 20;
+  const std::string night0 = bench::GenerateDumpString(spec);
+  spec.night = 1;
+  const std::string night1 = bench::GenerateDumpString(spec);
+  spec.changed_clusters = 0;
+  spec.scattered_share = 0.02;
+  const std::string scattered = bench::GenerateDumpString(spec);
+  ASSERT_OK_AND_ASSIGN(auto r0, PutString(v.get(), "pg/shop", night0));
+  ASSERT_OK_AND_ASSIGN(auto r1, PutString(v.get(), "pg/shop", night1));
+  ASSERT_OK_AND_ASSIGN(auto r2, PutString(v.get(), "pg/shop-scattered", scattered));
+  const double share = static_cast<double>(r1.new_bytes) / static_cast<double>(r0.new_bytes);
+  const double scattered_share = static_cast<double>(r2.new_bytes) / static_cast<double>(r0.new_bytes);
+  std::printf("night 0: %llu bytes stored; next night (appends + 40 clusters): %llu (%.1f%%); "
+              "2%% scattered rows: %llu (%.1f%%)\n",
+              static_cast<unsigned long long>(r0.new_bytes), static_cast<unsigned long long>(r1.new_bytes),
+              100 * share, static_cast<unsigned long long>(r2.new_bytes), 100 * scattered_share);
+  EXPECT_LT(share, 0.10);
+  ASSERT_OK_AND_ASSIGN(std::string back1, GetString(v.get(), r1.id));
+  EXPECT_TRUE(back1 == night1);
+  ASSERT_OK_AND_ASSIGN(std::string back2, GetString(v.get(), r2.id));
+  EXPECT_TRUE(back2 == scattered);
+}
+
+TEST(Volume, IdenticalInputIsStoredOnce) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const std::string data = RandomBytes(8 << 20, 3);
+  ASSERT_OK_AND_ASSIGN(auto a, PutString(v.get(), "dup/a", data));
+  ASSERT_OK_AND_ASSIGN(auto b, PutString(v.get(), "dup/b", data));
+  EXPECT_GT(a.new_bytes, data.size());
+  EXPECT_EQ(b.new_bytes, 0u);  // only recipe and commit blocks, which are not chunk bytes
+  // Repeats inside one stream are stored once too.
+  const std::string twice = RandomBytes(4 << 20, 4) + RandomBytes(4 << 20, 4);
+  ASSERT_OK_AND_ASSIGN(auto c, PutString(v.get(), "dup/c", twice));
+  EXPECT_LT(c.new_bytes, (4u << 20) + (1u << 20));
+}
+
+TEST(Volume, PointInTimeAcrossSourcesMatchesAModel) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  std::map<std::string, std::map<int64_t, uint64_t>> model;
+  std::mt19937_64 rng(42);
+  const std::vector<std::string> sources = {"pg/orders", "pg/users", "mongo/app"};
+  for (int i = 0; i < 60; i++) {
+    const std::string& src = sources[rng() % sources.size()];
+    const int64_t t = 1764547200000000 + static_cast<int64_t>(rng() % (30ull * 86400)) * 1000000;
+    if (model[src].count(t)) continue;
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), src, RandomBytes(1000 + rng() % 5000, rng()), t));
+    model[src][t] = rec.id;
+  }
+  for (int q = 0; q < 500; q++) {
+    const std::string& src = sources[rng() % sources.size()];
+    const int64_t t = 1764547200000000 + static_cast<int64_t>(rng() % (32ull * 86400)) * 1000000 - 86400000000;
+    auto it = model[src].upper_bound(t);
+    std::optional<uint64_t> want;
+    if (it != model[src].begin()) want = std::prev(it)->second;
+    ASSERT_OK_AND_ASSIGN(auto got, v->index()->FindAsOf(src, t));
+    ASSERT_EQ(got, want) << src << " at " << t;
+  }
+  // Listing one source is newest first and complete.
+  std::vector<int64_t> times;
+  ASSERT_OK(v->index()->ForEachSnapshot("pg/orders", [&](const SnapshotEntry& e) {
+    times.push_back(e.record.time_us);
+    return true;
+  }));
+  ASSERT_EQ(times.size(), model["pg/orders"].size());
+  EXPECT_TRUE(std::is_sorted(times.rbegin(), times.rend()));
+}
+
+struct Listing {
+  std::vector<std::pair<uint64_t, std::string>> rows;  // id, source
+  bool operator==(const Listing&) const = default;
+};
+
+Listing List(Volume* v) {
+  Listing l;
+  EXPECT_TRUE(v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+    l.rows.push_back({e.record.id, e.record.source});
+    return true;
+  }).ok());
+  return l;
+}
+
+TEST(Volume, IndexRebuiltFromSegmentsAloneIsIdentical) {
+  TestVolume tv;
+  engine::InitOptions io;
+  io.segment_size = 4 << 20;  // several segments, sealed ones among them
+  ASSERT_OK(tv.Init(io));
+  std::map<uint64_t, std::string> data;
+  Listing before;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    for (int i = 0; i < 8; i++) {
+      std::string d = RandomBytes(1 << 20, 50 + i) + RandomBytes(1 << 20, 50);  // some shared chunks
+      ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "rb/" + std::to_string(i % 3), d));
+      data[rec.id] = d;
+    }
+    before = List(v.get());
+    ASSERT_OK(v->Close());
+  }
+  std::filesystem::remove_all(tv.dir() + "/index");
+  {
+    engine::OpenOptions o;
+    auto missing = tv.Open(o);
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.status().message().find("rebuild-index"), std::string::npos) << missing.status().message();
+  }
+  engine::OpenOptions o;
+  o.rebuild_index = true;
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  EXPECT_EQ(v->recovery().snapshots_found, 8u);
+  EXPECT_EQ(List(v.get()), before);
+  for (const auto& [id, d] : data) {
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+    ASSERT_TRUE(back == d);
+  }
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{true, true, {}}, &r));
+  EXPECT_TRUE(r.clean());
+}
+
+// Puts snapshots into a volume of small segments and returns the one holding `victim`'s chunks.
+class DamageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine::InitOptions io;
+    io.segment_size = 2 << 20;
+    ASSERT_OK(tv.Init(io));
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    for (int i = 0; i < 4; i++) {
+      std::string d = RandomBytes(1536 << 10, 70 + i);
+      ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "dmg/" + std::to_string(i), d));
+      ids.push_back(rec.id);
+      data.push_back(d);
+    }
+    // The victim: a data block in the middle of the first segment, which holds snapshot 0's chunks.
+    ASSERT_OK(v->index()->ForEachChunkAt(1, 0, UINT64_MAX, [&](uint64_t off, const format::Id&) {
+      if (victim_offset == 0 && off > 100000) victim_offset = off;
+      return Status::Ok();
+    }));
+    ASSERT_OK(v->Close());
+    ASSERT_GT(victim_offset, 0u);
+  }
+
+  std::string Segment(uint64_t n) { return tv.dir() + "/segments/" + format::SegmentFileName(n); }
+
+  TestVolume tv;
+  std::vector<uint64_t> ids;
+  std::vector<std::string> data;
+  uint64_t victim_offset = 0;
+};
+
+TEST_F(DamageTest, FlippedByteIsNamedBySegmentOffsetAndSnapshot) {
+  {
+    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(victim_offset + 200));
+    char c;
+    f.read(&c, 1);
+    c ^= 0x01;
+    f.seekp(static_cast<std::streamoff>(victim_offset + 200));
+    f.write(&c, 1);
+  }
+  engine::OpenOptions o;
+  o.recover = RecoverMode{false, false};
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  for (bool with_key : {false, true}) {
+    CheckReport r;
+    ASSERT_OK(CheckVolume(v.get(), CheckOptions{with_key, with_key, {}}, &r));
+    ASSERT_EQ(r.damage.size(), 1u) << with_key;
+    EXPECT_EQ(r.damage[0].segment, 1u);
+    EXPECT_EQ(r.damage[0].offset, victim_offset);
+    ASSERT_EQ(r.damage[0].chunks.size(), 1u);
+    ASSERT_EQ(r.damage[0].snapshots.size(), 1u);
+    EXPECT_EQ(r.damage[0].snapshots[0], ids[0]);  // the first snapshot's chunks fill segment 1
+    EXPECT_FALSE(r.clean());
+  }
+  // The damaged snapshot fails to restore with the place named; the others restore exactly.
+  auto bad = GetString(v.get(), ids[0]);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("offset " + std::to_string(victim_offset)), std::string::npos)
+      << bad.status().message();
+  for (size_t i = 1; i < ids.size(); i++) {
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), ids[i]));
+    EXPECT_TRUE(back == data[i]);
+  }
+}
+
+TEST_F(DamageTest, TruncatedSealedSegmentIsReported) {
+  std::filesystem::resize_file(Segment(1), victim_offset + 50);
+  engine::OpenOptions o;
+  o.recover = RecoverMode{false, false};
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{}, &r));
+  ASSERT_FALSE(r.damage.empty());
+  EXPECT_EQ(r.damage[0].segment, 1u);
+  EXPECT_EQ(r.damage[0].offset, victim_offset);
+  // Snapshot 0 lives in the lost part; snapshot 1 starts there before the segment rotated.
+  const auto& hit = r.damage[0].snapshots;
+  EXPECT_NE(std::find(hit.begin(), hit.end(), ids[0]), hit.end());
+  EXPECT_NE(std::find(hit.begin(), hit.end(), ids[1]), hit.end());
+  EXPECT_EQ(std::find(hit.begin(), hit.end(), ids[3]), hit.end());
+  EXPECT_FALSE(r.clean());
+}
+
+TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  std::string d = RandomBytes(2 << 20, 17);
+  uint64_t id;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "torn/a", d));
+    id = rec.id;
+    // No Close: as if the process died.
+  }
+  const std::string seg = tv.dir() + "/segments/" + format::SegmentFileName(1);
+  const auto good_size = std::filesystem::file_size(seg);
+  {
+    // Half a block, as a writer killed mid-append leaves it.
+    std::string half = format::EncodeBlock([] {
+      format::BlockHeader h;
+      h.type = format::BlockType::kPadding;
+      h.raw_len = 5000;
+      return h;
+    }(), std::string(5000, '\0')).substr(0, 3000);
+    std::ofstream f(seg, std::ios::app | std::ios::binary);
+    f.write(half.data(), static_cast<std::streamsize>(half.size()));
+  }
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  EXPECT_EQ(v->recovery().truncated_bytes, 3000u);
+  EXPECT_EQ(std::filesystem::file_size(seg), good_size);
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+  EXPECT_TRUE(back == d);
+  // The writer continues where the valid blocks end.
+  std::string d2 = RandomBytes(1 << 20, 18);
+  ASSERT_OK_AND_ASSIGN(auto rec2, PutString(v.get(), "torn/b", d2));
+  ASSERT_OK_AND_ASSIGN(std::string back2, GetString(v.get(), rec2.id));
+  EXPECT_TRUE(back2 == d2);
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{true, true, {}}, &r));
+  EXPECT_TRUE(r.clean());
+}
+
+TEST(Volume, CleanCloseSkipsTheScanAndACrashDoesNot) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    ASSERT_TRUE(PutString(v.get(), "c/a", RandomBytes(100000, 1)).ok());
+    ASSERT_OK(v->Close());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    EXPECT_EQ(v->recovery().segments_scanned, 0u);
+    ASSERT_TRUE(PutString(v.get(), "c/b", RandomBytes(100000, 2)).ok());
+    // Dropped without Close.
+  }
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  EXPECT_EQ(v->recovery().segments_scanned, 1u);
+  EXPECT_EQ(List(v.get()).rows.size(), 2u);
+}
+
+TEST(Volume, SecondOpenIsRefusedWhileLocked) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  auto again = tv.Open();
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("in use"), std::string::npos);
+}
+
+TEST(Volume, WrongKeyIsRefusedAndUnencryptedVolumesWork) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  std::string other_key = tv.tmp / "other.key";
+  Key k;
+  ASSERT_OK(CreateMasterKeyFile(other_key, &k));
+  engine::OpenOptions o;
+  o.key_file = other_key;
+  o.backend = test::TestBackend();
+  auto v = Volume::Open(tv.dir(), o);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("is not the key"), std::string::npos) << v.status().message();
+
+  TestVolume plain;
+  engine::InitOptions io;
+  io.encrypt = false;
+  ASSERT_OK(plain.Init(io));
+  EXPECT_FALSE(std::filesystem::exists(plain.key()));
+  ASSERT_OK_AND_ASSIGN(auto pv, plain.Open());
+  const std::string d = RandomBytes(1 << 20, 99);
+  ASSERT_OK_AND_ASSIGN(auto rec, PutString(pv.get(), "plain/x", d));
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(pv.get(), rec.id));
+  EXPECT_TRUE(back == d);
+}
+
+TEST(Volume, KeyFileInsideTheVolumeIsRefused) {
+  TestVolume tv;
+  engine::InitOptions o;
+  o.key_file = tv.dir() + "/key";
+  std::string path;
+  auto s = Volume::Init(tv.dir(), o, &path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("outside"), std::string::npos);
+}
+
+TEST(Volume, HmacSha256ChunkIdsWork) {
+  TestVolume tv;
+  engine::InitOptions io;
+  io.id_algo = format::IdAlgo::kHmacSha256;
+  ASSERT_OK(tv.Init(io));
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const std::string d = RandomBytes(2 << 20, 5);
+  ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "h/x", d));
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), rec.id));
+  EXPECT_TRUE(back == d);
+  Key key;
+  key.fill(1);
+  EXPECT_NE(ChunkId(format::IdAlgo::kHmacSha256, key, "abc"), ChunkId(format::IdAlgo::kBlake2bKeyed, key, "abc"));
+}
+
+TEST(Volume, BadNamesAreRefusedAndNothingIsStored) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  for (const char* bad : {"", "/etc", "a/../b", "x\ny"}) {
+    auto r = PutString(v.get(), bad, "data");
+    ASSERT_FALSE(r.ok()) << bad;
+  }
+  EXPECT_TRUE(List(v.get()).rows.empty());
+  ASSERT_TRUE(PutString(v.get(), "ok/name", "data").ok());
+}
+
+}  // namespace
+}  // namespace bv::engine

@@ -1,0 +1,279 @@
+// bvtool as an operator runs it: real processes, real files, and SIGKILL at random moments.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "bench/dumpgen.h"
+#include "tests/test_util.h"
+
+namespace bv::tool {
+namespace {
+
+struct ToolRun {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs bvtool with args; stdin from `in_path` when given.
+ToolRun Bvtool(const std::vector<std::string>& args, const std::string& in_path = "") {
+  std::string out_path = std::filesystem::temp_directory_path() / ("bvtool-out-" + std::to_string(::getpid()));
+  std::string err_path = out_path + ".err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    if (!in_path.empty()) {
+      int i = ::open(in_path.c_str(), O_RDONLY);
+      ::dup2(i, 0);
+    }
+    std::vector<char*> argv;
+    std::string tool = std::getenv("BVTOOL");
+    argv.push_back(tool.data());
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(tool.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ToolRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream fo(out_path), fe(err_path);
+  r.out.assign(std::istreambuf_iterator<char>(fo), {});
+  r.err.assign(std::istreambuf_iterator<char>(fe), {});
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+class BvtoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(std::getenv("BVTOOL"), nullptr) << "BVTOOL must name the bvtool binary";
+    dir = tmp / "vol";
+    key = tmp / "key";
+    ToolRun r = Bvtool({"init", dir, "--key-file", key});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(key), std::string::npos);  // init says where the key is
+  }
+  std::vector<std::string> With(std::vector<std::string> args) {
+    args.push_back("--key-file");
+    args.push_back(key);
+    return args;
+  }
+  void WriteFile(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+
+  test::TempDir tmp;
+  std::string dir, key;
+};
+
+TEST_F(BvtoolTest, PutLsGetRoundTripWithJson) {
+  const std::string data = test::RandomBytes(3 << 20, 1);
+  WriteFile(tmp / "in", data);
+  ToolRun put = Bvtool(With({"put", dir, "pg/orders", tmp / "in", "--label", "first", "--time", "2026-11-01T03:00:00Z"}));
+  ASSERT_EQ(put.code, 0) << put.err;
+  const std::string id = put.out.substr(0, 16);
+  ToolRun put2 = Bvtool(With({"put", dir, "pg/orders", "--time", "2026-11-02", "--json"}), tmp / "in");
+  ASSERT_EQ(put2.code, 0) << put2.err;
+  auto j = nlohmann::json::parse(put2.out);
+  EXPECT_EQ(j["source"], "pg/orders");
+  EXPECT_EQ(j["logical_bytes"], data.size());
+  EXPECT_EQ(j["new_bytes"], 0);
+
+  ToolRun ls = Bvtool(With({"ls", dir, "--json"}));
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  auto list = nlohmann::json::parse(ls.out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["time"], "2026-11-02T00:00:00Z");  // newest first
+  EXPECT_EQ(list[1]["id"], id);
+
+  ToolRun get = Bvtool(With({"get", dir, "pg/orders@2026-11-01T12:00", "-o", tmp / "out"}));
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_TRUE(Slurp(tmp / "out") == data);
+  ToolRun by_id = Bvtool(With({"get", dir, id.substr(0, 8), "--range", "100-200"}));
+  ASSERT_EQ(by_id.code, 0) << by_id.err;
+  EXPECT_EQ(by_id.out, data.substr(100, 100));
+
+  ToolRun none = Bvtool(With({"get", dir, "pg/orders@2026-10-01"}));
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find("no snapshot at or before 2026-10-01T00:00:00Z"), std::string::npos) << none.err;
+
+  ToolRun verify = Bvtool(With({"verify", dir}));
+  EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+  ToolRun fsck = Bvtool({"fsck", dir});  // no key needed
+  EXPECT_EQ(fsck.code, 0) << fsck.out << fsck.err;
+  ToolRun inspect = Bvtool({"inspect", dir, "1", "--json"});
+  ASSERT_EQ(inspect.code, 0) << inspect.err;
+  auto blocks = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(blocks[0]["type"], "data");
+}
+
+TEST_F(BvtoolTest, GetNeverTruncatesAnExistingFileOnFailure) {
+  WriteFile(tmp / "precious", "keep me");
+  ToolRun bad = Bvtool(With({"get", dir, "no/such", "-o", tmp / "precious"}));
+  EXPECT_NE(bad.code, 0);
+  EXPECT_EQ(Slurp(tmp / "precious"), "keep me");
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;  // one clear line
+}
+
+TEST_F(BvtoolTest, ErrorsAreOneLineAndNonZero) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"put", dir, "/abs/source", "/dev/null"},
+           {"put", dir, "ok", "/no/such/file"},
+           {"get", dir, "x", "--range", "zz"},
+           {"ls", tmp / "not-a-volume"},
+           {"put", dir, "ok", "/dev/null", "--time", "yesterday"}}) {
+    ToolRun r = Bvtool(With(args));
+    EXPECT_NE(r.code, 0) << args[0];
+    EXPECT_EQ(r.err.rfind("bvtool: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  ToolRun wrong = Bvtool({"get", dir, "x", "--key-file", tmp / "missing"});
+  EXPECT_NE(wrong.code, 0);
+  EXPECT_NE(wrong.err.find("key"), std::string::npos);
+}
+
+TEST_F(BvtoolTest, IndexLossAndRebuildGiveIdenticalListingAndRestores) {
+  std::map<std::string, std::string> inputs;
+  for (int i = 0; i < 4; i++) {
+    const std::string data = test::RandomBytes(1 << 20, 10 + i) + test::RandomBytes(1 << 20, 10);
+    WriteFile(tmp / "in", data);
+    ToolRun put = Bvtool(With({"put", dir, "src/" + std::to_string(i % 2), tmp / "in"}));
+    ASSERT_EQ(put.code, 0) << put.err;
+    inputs[put.out.substr(0, 16)] = data;
+  }
+  ToolRun before = Bvtool({"ls", dir, "--json"});
+  std::filesystem::remove_all(dir + "/index");
+  ToolRun broken = Bvtool({"ls", dir});
+  EXPECT_NE(broken.code, 0);
+  EXPECT_NE(broken.err.find("--rebuild-index"), std::string::npos) << broken.err;
+  ToolRun rebuild = Bvtool({"fsck", dir, "--rebuild-index"});
+  ASSERT_EQ(rebuild.code, 0) << rebuild.out << rebuild.err;
+  ToolRun after = Bvtool({"ls", dir, "--json"});
+  EXPECT_EQ(before.out, after.out);
+  for (const auto& [id, data] : inputs) {
+    ToolRun get = Bvtool(With({"get", dir, id}));
+    ASSERT_EQ(get.code, 0) << get.err;
+    EXPECT_TRUE(get.out == data);
+  }
+}
+
+TEST_F(BvtoolTest, FlippedByteIsReportedByVerifyAndFsck) {
+  const std::string data = test::RandomBytes(2 << 20, 3);
+  WriteFile(tmp / "in", data);
+  ToolRun put = Bvtool(With({"put", dir, "pg/x", tmp / "in"}));
+  ASSERT_EQ(put.code, 0);
+  const std::string id = put.out.substr(0, 16);
+  const std::string seg = dir + "/segments/seg-000000000001.bvs";
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(300000);
+    f.put('\x5a');
+  }
+  for (auto args : std::vector<std::vector<std::string>>{{"fsck", dir}, With({"verify", dir})}) {
+    ToolRun r = Bvtool(args);
+    EXPECT_EQ(r.code, 3) << r.out << r.err;
+    EXPECT_NE(r.out.find("DAMAGE seg-000000000001.bvs offset"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(id), std::string::npos) << r.out;
+  }
+}
+
+// [CRASH-1] bvtool put killed with SIGKILL at random moments: every printed id restores exactly,
+// nothing partial is listed, fsck stays clean.
+TEST_F(BvtoolTest, SigkillDuringPutLosesNothingAcknowledged) {
+  constexpr int kKills = 24;
+  std::mt19937_64 rng(std::random_device{}());
+  std::map<std::string, std::string> input_of_source;  // source -> file
+  std::map<std::string, std::string> acknowledged;      // id -> source
+  // How long an uninterrupted put takes, to spread the kills over it.
+  auto make_input = [&](int i) {
+    bench::DumpSpec spec;
+    spec.seed = 100 + static_cast<uint64_t>(i);
+    spec.target_bytes = 24 << 20;
+    spec.night = i % 2;
+    const std::string path = tmp / ("in-" + std::to_string(i));
+    WriteFile(path, bench::GenerateDumpString(spec));
+    return path;
+  };
+  const std::string first = make_input(0);
+  auto t0 = std::chrono::steady_clock::now();
+  ToolRun full = Bvtool(With({"put", dir, "crash/0", first}));
+  ASSERT_EQ(full.code, 0) << full.err;
+  const auto full_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  acknowledged[full.out.substr(0, 16)] = "crash/0";
+  input_of_source["crash/0"] = first;
+
+  int killed_mid_put = 0;
+  for (int i = 1; i <= kKills; i++) {
+    const std::string source = "crash/" + std::to_string(i);
+    input_of_source[source] = make_input(i);
+    const std::string out_path = tmp / "put.out";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(o, 1);
+      ::dup2(devnull, 2);
+      std::string tool = std::getenv("BVTOOL");
+      const char* argv[] = {tool.c_str(), "put", dir.c_str(), source.c_str(), input_of_source[source].c_str(),
+                            "--key-file", key.c_str(), nullptr};
+      ::execv(tool.c_str(), const_cast<char* const*>(argv));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(full_us * 12 / 10 + 1)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) killed_mid_put++;
+    const std::string printed = Slurp(out_path);
+    if (printed.size() >= 16) acknowledged[printed.substr(0, 16)] = source;
+
+    ToolRun ls = Bvtool({"ls", dir, "--json"});
+    ASSERT_EQ(ls.code, 0) << "after kill " << i << ": " << ls.err;
+    for (const auto& snap : nlohmann::json::parse(ls.out)) {
+      // Whatever is listed is whole: a committed-but-unprinted snapshot must restore too.
+      const std::string src = snap["source"];
+      const std::string id = snap["id"];
+      if (!acknowledged.count(id) && src != source) {
+        ADD_FAILURE() << "snapshot " << id << " of " << src << " appeared from nowhere";
+      }
+      if (!acknowledged.count(id)) acknowledged[id] = src;  // committed before the kill, id not printed yet
+    }
+    if (i % 6 == 0 || i == kKills) {
+      for (const auto& [id, src] : acknowledged) {
+        ToolRun get = Bvtool(With({"get", dir, id, "-o", tmp / "restored"}));
+        ASSERT_EQ(get.code, 0) << "kill " << i << " snapshot " << id << ": " << get.err;
+        ASSERT_TRUE(Slurp(tmp / "restored") == Slurp(input_of_source[src])) << id;
+      }
+      ToolRun fsck = Bvtool({"fsck", dir});
+      ASSERT_EQ(fsck.code, 0) << "after kill " << i << ":\n" << fsck.out << fsck.err;
+    }
+  }
+  std::printf("%d of %d puts were killed mid-way; %zu snapshots acknowledged and restored exactly\n",
+              killed_mid_put, kKills, acknowledged.size());
+  EXPECT_GT(killed_mid_put, kKills / 4);
+}
+
+}  // namespace
+}  // namespace bv::tool
