@@ -189,8 +189,9 @@ int CmdLs(const Common& c, const std::string& source) {
   } else {
     std::printf("%-16s  %-20s  %-24s  %10s  %10s  %10s  %s\n", "ID", "TIME", "SOURCE", "LOGICAL", "STORED", "NEW", "LABEL");
     for (const auto& r : all) {
+      // Whole seconds in the table; --json has the exact time.
       std::printf("%-16s  %-20s  %-24s  %10s  %10s  %10s  %s\n", SnapshotIdString(r.id).c_str(),
-                  FormatTime(r.time_us).c_str(), r.source.c_str(), Human(r.logical_bytes()).c_str(),
+                  FormatTime(r.time_us - r.time_us % 1000000).c_str(), r.source.c_str(), Human(r.logical_bytes()).c_str(),
                   Human(r.stored_bytes).c_str(), Human(r.new_bytes).c_str(), r.label.c_str());
     }
   }

@@ -1,0 +1,146 @@
+// Google Benchmark kernels for each stage of the write and read paths.
+//   build/bench/bv-kernels --benchmark_min_time=1 [--benchmark_filter=...]
+// BV_BENCH_INDEX_ENTRIES (default 1000000) sets the size of the index for the lookup kernel.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "bench/dumpgen.h"
+#include "engine/block_codec.h"
+#include "engine/chunk_id.h"
+#include "engine/chunker.h"
+#include "engine/index.h"
+#include "engine/keys.h"
+
+namespace bv::bench {
+namespace {
+
+const std::string& DumpData() {
+  static const std::string data = [] {
+    DumpSpec s;
+    s.target_bytes = 64 << 20;
+    return GenerateDumpString(s);
+  }();
+  return data;
+}
+
+engine::Key TestKey() {
+  engine::Key k;
+  k.fill(7);
+  return k;
+}
+
+void BM_Chunker(benchmark::State& state) {
+  const std::string& data = DumpData();
+  engine::Chunker c(engine::ChunkSizes{}, TestKey());
+  for (auto _ : state) {
+    size_t pos = 0, n = 0;
+    while (pos < data.size()) {
+      pos += c.NextCut(reinterpret_cast<const uint8_t*>(data.data()) + pos, data.size() - pos);
+      n++;
+    }
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));
+}
+BENCHMARK(BM_Chunker)->Unit(benchmark::kMillisecond);
+
+void BM_ChunkId(benchmark::State& state) {
+  const auto algo = static_cast<format::IdAlgo>(state.range(0));
+  const std::string chunk = DumpData().substr(0, 64 << 10);
+  const engine::Key key = TestKey();
+  for (auto _ : state) benchmark::DoNotOptimize(engine::ChunkId(algo, key, chunk));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk.size()));
+  state.SetLabel(algo == format::IdAlgo::kBlake2bKeyed ? "blake2b-256 keyed" : "hmac-sha256");
+}
+BENCHMARK(BM_ChunkId)->Arg(1)->Arg(2);
+
+// Whole data-block encode: zstd at the level given, then XChaCha20-Poly1305, then the checksum.
+void BM_BlockEncode(benchmark::State& state) {
+  engine::VolumeKeys keys = engine::DeriveKeys(TestKey(), state.range(1) != 0);
+  engine::BlockCodec codec(keys, static_cast<int>(state.range(0)));
+  const std::string& data = DumpData();
+  format::Id id;
+  id.fill(1);
+  std::string out;
+  size_t pos = 0;
+  uint64_t stored = 0;
+  for (auto _ : state) {
+    if (pos + (64 << 10) > data.size()) pos = 0;
+    out.clear();
+    codec.EncodeData(id, std::string_view(data).substr(pos, 64 << 10), &out);
+    stored += out.size();
+    pos += 64 << 10;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (64 << 10)));
+  state.counters["ratio"] = static_cast<double>(state.iterations() * (64 << 10)) / static_cast<double>(stored);
+}
+BENCHMARK(BM_BlockEncode)->Args({1, 1})->Args({3, 1})->Args({3, 0});
+
+void BM_BlockDecode(benchmark::State& state) {
+  engine::VolumeKeys keys = engine::DeriveKeys(TestKey(), true);
+  engine::BlockCodec codec(keys, 3);
+  format::Id id;
+  id.fill(1);
+  std::string block;
+  codec.EncodeData(id, std::string_view(DumpData()).substr(0, 64 << 10), &block);
+  auto h = format::DecodeBlockHeader(block);
+  std::string out(64 << 10, '\0');
+  for (auto _ : state) {
+    auto hh = format::DecodeBlockHeader(block);
+    benchmark::DoNotOptimize(codec.DecodeData(*hh, std::string_view(block).substr(format::kBlockHeaderSize),
+                                              reinterpret_cast<uint8_t*>(out.data())));
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (64 << 10)));
+}
+BENCHMARK(BM_BlockDecode);
+
+void BM_IndexLookup(benchmark::State& state) {
+  static std::unique_ptr<engine::Index> index;
+  static uint64_t entries = 0;
+  static std::string dir;
+  static struct Cleanup {
+    ~Cleanup() {
+      index.reset();
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup;
+  if (!index) {
+    const char* n = std::getenv("BV_BENCH_INDEX_ENTRIES");
+    entries = n ? std::strtoull(n, nullptr, 10) : 1000000;
+    dir = (std::filesystem::temp_directory_path() / ("bv-bench-index-" + std::to_string(::getpid()))).string();
+    index = std::move(engine::Index::Open(dir, true).value());
+    const engine::Key key = TestKey();
+    engine::IndexBatch batch = index->NewBatch();
+    for (uint64_t i = 0; i < entries; i++) {
+      std::string s = std::to_string(i);
+      batch.PutChunk(engine::ChunkId(format::IdAlgo::kBlake2bKeyed, key, s), engine::Location{1, i * 4096, 1000, 2000});
+      if (batch.count() > 100000) {
+        BV_ASSERT(index->Write(&batch, false).ok());
+        batch = index->NewBatch();
+      }
+    }
+    BV_ASSERT(index->Write(&batch, true).ok());
+  }
+  const engine::Key key = TestKey();
+  std::mt19937_64 rng(1);
+  const bool hit = state.range(0) != 0;
+  for (auto _ : state) {
+    std::string s = std::to_string(hit ? rng() % entries : entries + rng());
+    state.PauseTiming();
+    format::Id id = engine::ChunkId(format::IdAlgo::kBlake2bKeyed, key, s);
+    state.ResumeTiming();
+    auto r = index->GetChunk(id);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetLabel(std::to_string(entries) + (hit ? " entries, hits" : " entries, misses"));
+}
+BENCHMARK(BM_IndexLookup)->Arg(1)->Arg(0);
+
+}  // namespace
+}  // namespace bv::bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, the fuzz targets for a bounded time, the ASan+UBSan build of
+# every test, then the regular -Werror build of every test on both I/O backends. Ends in meson
+# test's summary.
+#   BV_FUZZ_SECONDS (default 30) per fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+
+jobs=$(nproc)
+fuzz_seconds=${BV_FUZZ_SECONDS:-30}
+
+echo "== fuzz targets, ${fuzz_seconds}s each"
+[ -d build-fuzz ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true --wrap-mode=nodownload
+ninja -C build-fuzz
+for target in block segment_scan snapshot recipe; do
+  work=$(mktemp -d)
+  # Findings go to build-fuzz/; the seed corpus stays as committed.
+  build-fuzz/fuzz/${target}_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/ "$work" "fuzz/corpus/$target" 2>&1 | grep -E "^(Done|stat::number_of_executed_units)|ERROR|SUMMARY" || true
+  rm -rf "$work"
+  if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
+    echo "fuzz target $target found a failing input:"; ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null
+    exit 1
+  fi
+done
+
+echo "== ASan+UBSan build"
+[ -d build-asan ] || meson setup build-asan --wrap-mode=nodownload -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --num-processes "$jobs" --print-errorlogs
+
+echo "== bench harness smoke run"
+[ -d build ] || meson setup build --wrap-mode=nodownload
+ninja -C build
+python3 bench/ingest_restore.py --smoke --build build
+
+echo "== -Werror build, both I/O backends"
+meson test -C build --num-processes "$jobs" --print-errorlogs
