@@ -107,6 +107,9 @@ TEST_F(BvtoolTest, PutLsGetRoundTripWithJson) {
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0]["time"], "2026-11-02T00:00:00Z");  // newest first
   EXPECT_EQ(list[1]["id"], id);
+  ToolRun range = Bvtool(With({"ls", dir, "pg/orders", "--since", "2026-11-01T12:00", "--json"}));
+  ASSERT_EQ(range.code, 0) << range.err;
+  EXPECT_EQ(nlohmann::json::parse(range.out).size(), 1u);
 
   ToolRun get = Bvtool(With({"get", dir, "pg/orders@2026-11-01T12:00", "-o", tmp / "out"}));
   ASSERT_EQ(get.code, 0) << get.err;

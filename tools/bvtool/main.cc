@@ -174,11 +174,13 @@ int CmdPut(const Common& c, const std::string& source, const std::string& file, 
   return 0;
 }
 
-int CmdLs(const Common& c, const std::string& source) {
+int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until) {
+  const int64_t from = since.empty() ? INT64_MIN : Check(ParseTime(since));
+  const int64_t to = until.empty() ? INT64_MAX : Check(ParseTime(until));
   auto v = OpenVolume(c, false);
   std::vector<format::SnapshotRecord> all;
   Check(v->index()->ForEachSnapshot(source, [&](const engine::SnapshotEntry& e) {
-    all.push_back(e.record);
+    if (e.record.time_us >= from && e.record.time_us <= to) all.push_back(e.record);
     return true;
   }));
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.time_us > b.time_us; });
@@ -421,9 +423,12 @@ int main(int argc, char** argv) {
   put->add_option("--label", label, "label for the snapshot");
   put->add_option("--time", time, "snapshot time (default: now), UTC");
 
+  std::string since, until;
   auto* ls = app.add_subcommand("ls", "list snapshots, newest first");
   add_common(ls);
   ls->add_option("SOURCE", source, "only this source");
+  ls->add_option("--since", since, "only snapshots at or after this time");
+  ls->add_option("--until", until, "only snapshots at or before this time");
 
   std::string ref, out_path, range, stream;
   auto* get = app.add_subcommand("get", "restore a snapshot to standard output or a file");
@@ -451,7 +456,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) return CmdInit(c, encryption, id_algo, avg, segment_mib);
   if (put->parsed()) return CmdPut(c, source, file, label, time);
-  if (ls->parsed()) return CmdLs(c, source);
+  if (ls->parsed()) return CmdLs(c, source, since, until);
   if (get->parsed()) return CmdGet(c, ref, out_path, range, stream);
   if (verify->parsed()) return CmdVerify(c, ref);
   if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
