@@ -232,10 +232,14 @@ Status Ingest::Commit(format::SnapshotRecord* rec) {
   return v_->index()->Write(&batch_, /*sync=*/true);
 }
 
-uint64_t NewSnapshotId() {
-  uint64_t id = 0;
-  while (id == 0) randombytes_buf(&id, sizeof id);
-  return id;
+Result<uint64_t> NewSnapshotId(Index* index) {
+  for (;;) {
+    uint64_t id = 0;
+    randombytes_buf(&id, sizeof id);
+    if (id == 0) continue;
+    BV_ASSIGN_OR_RETURN(auto existing, index->GetSnapshot(id));
+    if (!existing) return id;
+  }
 }
 
 }  // namespace
@@ -251,7 +255,7 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   BV_ASSIGN_OR_RETURN(SegmentWriter * w, volume->writer());
 
   format::SnapshotRecord rec;
-  rec.id = NewSnapshotId();
+  BV_ASSIGN_OR_RETURN(rec.id, NewSnapshotId(volume->index()));
   rec.time_us = opts.time_us.value_or(NowMicros());
   rec.source = opts.source;
   rec.label = opts.label;
