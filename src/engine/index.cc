@@ -143,10 +143,18 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
   opts.IncreaseParallelism(2);
+  // Memory stays bounded as the index grows: index and filter blocks live in the block cache, in
+  // partitions small enough that a lookup reads only the ones it needs, with the top level pinned.
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.block_cache = rocksdb::NewLRUCache(32 << 20);  // bounded: memory does not grow with the store
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.block_cache = rocksdb::NewLRUCache(64 << 20, -1, false, 0.5);
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions cf_opts(opts);
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.write_buffer_size = 16 << 20;

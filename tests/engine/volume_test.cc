@@ -431,10 +431,10 @@ TEST(Volume, KeyFileInsideTheVolumeIsRefused) {
   EXPECT_NE(s.message().find("outside"), std::string::npos);
 }
 
-TEST(Volume, HmacSha256ChunkIdsWork) {
+TEST(Volume, Blake2bChunkIdsWork) {
   TestVolume tv;
   engine::InitOptions io;
-  io.id_algo = format::IdAlgo::kHmacSha256;
+  io.id_algo = format::IdAlgo::kBlake2bKeyed;
   ASSERT_OK(tv.Init(io));
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
   const std::string d = RandomBytes(2 << 20, 5);

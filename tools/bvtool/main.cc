@@ -128,7 +128,8 @@ int CmdInit(const Common& c, const std::string& encryption, const std::string& i
   if (encryption == "none") o.encrypt = false;
   else if (encryption != "xchacha20-poly1305") Fail(Status::InvalidArgument("--encryption must be xchacha20-poly1305 or none"));
   if (id_algo == "hmac-sha256") o.id_algo = format::IdAlgo::kHmacSha256;
-  else if (id_algo != "blake2b") Fail(Status::InvalidArgument("--chunk-id must be blake2b or hmac-sha256"));
+  else if (id_algo == "blake2b") o.id_algo = format::IdAlgo::kBlake2bKeyed;
+  else Fail(Status::InvalidArgument("--chunk-id must be hmac-sha256 or blake2b"));
   o.key_file = c.key_file;
   o.chunk_avg = avg;
   o.chunk_min = avg / 4;
@@ -405,13 +406,13 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", c.json, "machine-readable output");
   };
 
-  std::string encryption = "xchacha20-poly1305", id_algo = "blake2b";
+  std::string encryption = "xchacha20-poly1305", id_algo = "hmac-sha256";
   uint32_t avg = 64 << 10;
   uint64_t segment_mib = 256;
   auto* init = app.add_subcommand("init", "create a volume and its master key");
   add_common(init);
   init->add_option("--encryption", encryption, "xchacha20-poly1305 (default) or none");
-  init->add_option("--chunk-id", id_algo, "blake2b (default) or hmac-sha256");
+  init->add_option("--chunk-id", id_algo, "hmac-sha256 (default) or blake2b");
   init->add_option("--chunk-avg", avg, "average chunk size in bytes (power of two; min = avg/4, max = avg*4)");
   init->add_option("--segment-mib", segment_mib, "segment size in MiB (default 256)");
 
