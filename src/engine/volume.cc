@@ -105,7 +105,7 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
   BV_ASSIGN_OR_RETURN(v->lock_fd_, LockDir(dir));
   BV_RETURN_IF_ERROR(v->LoadKeys(opts));
   if (v->keys_) v->codec_ = std::make_unique<BlockCodec>(*v->keys_, opts.zstd_level);
-  v->env_ = io::Env::Create(opts.backend);
+  v->env_ = opts.env ? opts.env : std::shared_ptr<io::Env>(io::Env::Create(opts.backend));
   if (opts.rebuild_index) {
     std::error_code ec;
     std::filesystem::remove_all(dir + "/index", ec);

@@ -33,6 +33,7 @@ struct OpenOptions {
   std::string key_file;  // empty: $BV_KEY_FILE, then DefaultKeyPath
   bool need_key = true;  // false for commands that read only plaintext (ls, inspect, fsck)
   io::Backend backend = io::Backend::kUring;
+  std::shared_ptr<io::Env> env;  // when set, used instead of a new Env of `backend` (tests inject faults)
   int zstd_level = 3;
   bool rebuild_index = false;  // discard DIR/index and rebuild it from the segments
   RecoverMode recover;         // fsck relaxes it to see damage rather than stop at it
@@ -72,7 +73,7 @@ class Volume {
   format::VolumeParams params_;
   std::optional<VolumeKeys> keys_;
   std::unique_ptr<BlockCodec> codec_;
-  std::unique_ptr<io::Env> env_;
+  std::shared_ptr<io::Env> env_;
   std::unique_ptr<Index> index_;
   std::unique_ptr<SegmentReader> reader_;
   std::unique_ptr<SegmentWriter> writer_;

@@ -43,12 +43,15 @@ TEST(BlockFormat, RoundTrip) {
 }
 
 TEST(BlockFormat, EverySingleBitFlipIsRejected) {  // [BLK-5]
-  for (BlockType t : {BlockType::kData, BlockType::kRecipe, BlockType::kSnapshotCommit, BlockType::kPadding}) {
+  for (BlockType t : {BlockType::kData, BlockType::kRecipe, BlockType::kSnapshotCommit,
+                      BlockType::kSnapshotDeletion, BlockType::kPadding, BlockType::kSeal}) {
     BlockHeader h;
     h.type = t;
     std::string payload = "some payload of a block";
     if (t == BlockType::kData) h = DataHeader();
-    if (t == BlockType::kRecipe || t == BlockType::kSnapshotCommit) h.id = SnapshotIdToBlockId(42);
+    if (t == BlockType::kRecipe || t == BlockType::kSnapshotCommit || t == BlockType::kSnapshotDeletion) {
+      h.id = SnapshotIdToBlockId(42);
+    }
     if (t != BlockType::kData) h.raw_len = static_cast<uint32_t>(payload.size());
     const std::string block = EncodeBlock(h, payload);
     for (size_t bit = 0; bit < block.size() * 8; bit++) {

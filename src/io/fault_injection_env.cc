@@ -1,0 +1,91 @@
+#include "io/fault_injection_env.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "io/posix_open.h"
+
+namespace bv::io {
+
+namespace {
+
+class FaultFile final : public File {
+ public:
+  FaultFile(std::unique_ptr<File> base, FaultInjectionEnv* env) : File(base->path()), base_(std::move(base)), env_(env) {}
+
+  Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override { return base_->ReadAt(off, dst, n); }
+  Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override { return base_->SubmitWrite(off, buf, n); }
+  Status WaitWrites() override { return base_->WaitWrites(); }
+  Status DataSync() override {
+    BV_RETURN_IF_ERROR(base_->DataSync());
+    BV_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
+    env_->Synced(path_, size);
+    return Status::Ok();
+  }
+  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  Result<uint64_t> Size() override { return base_->Size(); }
+  bool direct() const override { return false; }  // ReadOnce goes through the base's ReadAt
+
+ private:
+  std::unique_ptr<File> base_;
+  FaultInjectionEnv* env_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<File>> FaultInjectionEnv::Open(const std::string& path, OpenMode mode) {
+  BV_ASSIGN_OR_RETURN(auto f, base_->Open(path, mode));
+  if (mode != OpenMode::kRead) {
+    std::lock_guard lock(mu_);
+    if (mode == OpenMode::kCreate) {
+      synced_[path] = 0;  // the directory entry is synced by the creator; the contents are not
+    } else if (!synced_.count(path)) {
+      BV_ASSIGN_OR_RETURN(synced_[path], f->Size());  // what was there before is durable
+    }
+  }
+  return std::unique_ptr<File>(new FaultFile(std::move(f), this));
+}
+
+void FaultInjectionEnv::Synced(const std::string& path, uint64_t size) {
+  std::lock_guard lock(mu_);
+  synced_[path] = size;
+}
+
+Result<uint64_t> FaultInjectionEnv::SimulatePowerLoss(uint64_t seed) {
+  std::lock_guard lock(mu_);
+  std::mt19937_64 rng(seed);
+  uint64_t dropped = 0;
+  for (const auto& [path, synced] : synced_) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    BV_ASSIGN_OR_RETURN(uint64_t size, internal::FdSize(fd, path));
+    if (size > synced) {
+      constexpr uint64_t kSector = 512;
+      const uint64_t unsynced_sectors = (size - synced + kSector - 1) / kSector;
+      const uint64_t keep = std::min(size, synced + (rng() % (unsynced_sectors + 1)) * kSector);
+      Status s = internal::FdTruncate(fd, path, keep);
+      if (s.ok() && keep > synced && rng() % 2 == 0) {
+        // The last sector that made it is torn: its tail is whatever the disk held.
+        const uint64_t start = std::max(synced, keep - kSector) + rng() % kSector;
+        std::string junk(keep - std::min(keep, start), '\0');
+        for (char& c : junk) c = static_cast<char>(rng());
+        if (!junk.empty() && ::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(start)) < 0) {
+          s = Status::FromErrno("write " + path, errno);
+        }
+      }
+      dropped += size - keep;
+      if (!s.ok()) {
+        ::close(fd);
+        return s;
+      }
+    }
+    ::close(fd);
+  }
+  synced_.clear();
+  return dropped;
+}
+
+}  // namespace bv::io

@@ -1,0 +1,38 @@
+// An Env for tests that simulates a power cut: every byte written after a file's last fdatasync
+// may be lost, and the last sector that did reach the disk may be torn. It wraps a real Env, so
+// everything else is real files and real I/O. Replays from its seed.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "io/env.h"
+
+namespace bv::io {
+
+class FaultInjectionEnv final : public Env {
+ public:
+  explicit FaultInjectionEnv(std::unique_ptr<Env> base) : base_(std::move(base)) {}
+
+  Backend backend() const override { return base_->backend(); }
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  Result<Buffer> AcquireBuffer() override { return base_->AcquireBuffer(); }
+  void ReleaseBuffer(Buffer b) override { base_->ReleaseBuffer(b); }
+
+  // For every file written through this Env: keep the synced prefix, keep a random part of what
+  // followed (in 512-byte sectors), and fill part of the last kept sector with random bytes.
+  // Call after every File of this Env is closed. Returns the number of bytes dropped.
+  Result<uint64_t> SimulatePowerLoss(uint64_t seed);
+
+  // Called by its files.
+  void Synced(const std::string& path, uint64_t size);
+
+ private:
+  std::unique_ptr<Env> base_;
+  std::mutex mu_;
+  std::map<std::string, uint64_t> synced_;  // path -> bytes known durable
+};
+
+}  // namespace bv::io
