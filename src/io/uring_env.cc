@@ -14,6 +14,8 @@ namespace bv::io::internal {
 namespace {
 
 inline constexpr unsigned kQueueDepth = 64;
+// Writes are handed to the kernel in batches of this many, or sooner when anyone waits.
+inline constexpr int kSubmitBatch = 4;
 
 class UringEnv;
 
@@ -147,12 +149,21 @@ class UringEnv final : public Env {
     }
     io_uring_sqe_set_data(sqe, op);
     inflight_++;
+    unsubmitted_++;
+    if (op->kind == Op::kWrite && unsubmitted_ < kSubmitBatch) return Status::Ok();
+    return Flush();
+  }
+
+  Status Flush() {
+    if (unsubmitted_ == 0) return Status::Ok();
     int rc = io_uring_submit(&ring_);
     if (rc < 0) return Status::FromErrno("io_uring_submit", -rc);
+    unsubmitted_ = 0;
     return Status::Ok();
   }
 
   Status ReapOne() {
+    BV_RETURN_IF_ERROR(Flush());  // whatever waits for a completion must not wait on a held write
     io_uring_cqe* cqe = nullptr;
     int rc;
     do {
@@ -196,7 +207,8 @@ class UringEnv final : public Env {
   io_uring ring_{};
   bool ready_ = false;
   bool registered_ = false;
-  int inflight_ = 0;
+  int inflight_ = 0;     // submitted or prepared, not yet completed
+  int unsubmitted_ = 0;  // prepared, not yet handed to the kernel
   BufferPool pool_;
 };
 
