@@ -194,9 +194,11 @@ Result<format::StreamInfo> Ingest::Stream(uint16_t index, const NamedInput& in) 
     b->data.resize(pos);
     hash.Update(b->data);
     length += pos;
-    if (b->chunks.empty()) continue;
-    Batch* raw = b.get();
-    window.emplace_back(std::move(b), pool_.Submit([this, raw] { Work(raw); }));
+    if (!b->chunks.empty()) {
+      Batch* raw = b.get();
+      window.emplace_back(std::move(b), pool_.Submit([this, raw] { Work(raw); }));
+    }
+    // Drained whether or not this batch had chunks: the last read may bring none.
     while (window.size() > inflight_max || (eof && !window.empty())) {
       window.front().second.get();
       if (failed.ok()) failed = Complete(window.front().first.get(), index);
