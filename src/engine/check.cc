@@ -69,6 +69,10 @@ Status CheckSegment(Volume* v, uint64_t num, const CheckOptions& opts, CheckRepo
       continue;
     }
     if (scanner.stop() == format::ScanStop::kEnd) break;
+    if (scanner.stop() == format::ScanStop::kTorn && state && !state->sealed &&
+        scanner.stop_offset() >= state->indexed_through) {
+      break;  // the unacknowledged tail of a dead writer, already noted by recovery
+    }
     Damage d{num, scanner.stop_offset(), src.Size(), scanner.problem().message(), {}, {}};
     if (scanner.stop() == format::ScanStop::kCorrupt) d.end = scanner.resume_offset();
     // A cut segment lost everything the index knew past the cut.
@@ -192,8 +196,9 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   if ((opts.decode_data || opts.stream_hashes) && !v->has_keys()) {
     return Status::InvalidArgument("verifying tags and stream hashes needs the volume key");
   }
+  // Recovery's notes are damage when it found damage; otherwise they tell what it did.
   for (const std::string& note : v->recovery().notes) {
-    if (v->recovery().damaged) report->problems.push_back("on open: " + note);
+    (v->recovery().damaged ? report->problems : report->notes).push_back("on open: " + note);
   }
   BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
   if (opts.snapshot) {

@@ -27,6 +27,7 @@ struct CheckReport {
   uint64_t snapshots_checked = 0;
   std::vector<Damage> damage;
   std::vector<std::string> problems;  // index inconsistencies and failed snapshot checks
+  std::vector<std::string> notes;     // worth saying, not damage (a torn tail left in place)
   bool clean() const { return damage.empty() && problems.empty(); }
 };
 

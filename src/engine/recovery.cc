@@ -172,19 +172,22 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       continue;
     }
     if (scanner.stop() == format::ScanStop::kTorn) {
-      if (!is_last || !mode.truncate_torn_tail) {
-        BV_RETURN_IF_ERROR(damage(Status::Corruption(
-            where + ": " + scanner.problem().message() +
-            (is_last ? " (a torn tail; `bvtool fsck --repair` or the next write cuts it)"
-                     : " at the end of a segment that is not the last (run `bvtool fsck`)"))));
+      const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
+                               std::to_string(end) + " (" + scanner.problem().message() + ")";
+      if (!is_last) {
+        BV_RETURN_IF_ERROR(damage(Status::Corruption(torn + " at the end of a segment that is not the last")));
         continue;
       }
-      report->truncated_bytes += src.Size() - end;
-      report->notes.push_back(where + ": torn tail of " + std::to_string(src.Size() - end) +
-                              " bytes cut at offset " + std::to_string(end) + " (" +
-                              scanner.problem().message() + ")");
-      BV_RETURN_IF_ERROR(file->Truncate(end));
-      BV_RETURN_IF_ERROR(file->DataSync());
+      if (mode.truncate_torn_tail) {
+        report->truncated_bytes += src.Size() - end;
+        report->notes.push_back(torn + ": cut");
+        BV_RETURN_IF_ERROR(file->Truncate(end));
+        BV_RETURN_IF_ERROR(file->DataSync());
+      } else {
+        // A dead writer's unacknowledged tail, not damage: the next write (or --repair) cuts it.
+        report->torn_tail = true;
+        report->notes.push_back(torn + ": left in place; nothing in it was acknowledged");
+      }
     }
     const SegmentState done{scanner.sealed(), end, (state ? state->blocks : 0) + applier.blocks()};
     BV_RETURN_IF_ERROR(applier.Finish(done));

@@ -17,7 +17,8 @@ struct RecoveryReport {
   uint64_t snapshots_found = 0;
   uint64_t truncated_bytes = 0;  // torn tail cut from the last segment
   std::vector<std::string> notes;
-  bool damaged = false;  // damage was noted (only when !stop_at_damage)
+  bool damaged = false;    // damage was noted (only when !stop_at_damage)
+  bool torn_tail = false;  // the last segment ends in a torn tail that was left in place
 };
 
 // Segment numbers present in the directory, ascending.

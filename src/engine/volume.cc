@@ -145,6 +145,7 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
 Result<SegmentWriter*> Volume::writer() {
   BV_RETURN_IF_ERROR(writer_error_);
   if (recovery_.damaged) return Status::Corruption("the volume is damaged; see `bvtool fsck` before writing");
+  if (recovery_.torn_tail) return Status::InvalidArgument("the volume was opened without cutting its torn tail");
   if (!writer_) {
     if (last_segment_ == 0 || last_state_.sealed) {
       BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_ + 1, 0, 0));

@@ -202,6 +202,29 @@ TEST_F(BvtoolTest, FlippedByteIsReportedByVerifyAndFsck) {
   }
 }
 
+TEST_F(BvtoolTest, TornTailIsANoteForFsckAndIsCutByTheNextWrite) {
+  const std::string data = test::RandomBytes(1 << 20, 8);
+  WriteFile(tmp / "in", data);
+  ASSERT_EQ(Bvtool(With({"put", dir, "t/a", tmp / "in"})).code, 0);
+  {
+    std::ofstream f(dir + "/segments/seg-000000000001.bvs", std::ios::app | std::ios::binary);
+    const std::string junk = test::RandomBytes(1000, 9);
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  ToolRun fsck = Bvtool({"fsck", dir});
+  EXPECT_EQ(fsck.code, 0) << fsck.out << fsck.err;
+  EXPECT_NE(fsck.out.find("NOTE"), std::string::npos) << fsck.out;
+  EXPECT_NE(fsck.out.find("torn tail of 1000 bytes"), std::string::npos) << fsck.out;
+  ToolRun put = Bvtool(With({"put", dir, "t/b", tmp / "in"}));
+  ASSERT_EQ(put.code, 0) << put.err;
+  EXPECT_NE(put.err.find("cut"), std::string::npos) << put.err;
+  ToolRun again = Bvtool({"fsck", dir});
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.out.find("NOTE"), std::string::npos) << again.out;
+  ToolRun get = Bvtool(With({"get", dir, "t/a"}));
+  EXPECT_TRUE(get.out == data);
+}
+
 // [CRASH-1] bvtool put killed with SIGKILL at random moments: every printed id restores exactly,
 // nothing partial is listed, fsck stays clean.
 TEST_F(BvtoolTest, SigkillDuringPutLosesNothingAcknowledged) {

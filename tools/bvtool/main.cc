@@ -77,8 +77,9 @@ io::Backend BackendOf(const Common& c) {
   return Check(io::BackendFromEnvironment());
 }
 
+// Checking commands report recovery's notes in their own report; the others print them here.
 std::unique_ptr<Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode = {},
-                                   bool rebuild = false) {
+                                   bool rebuild = false, bool print_notes = true) {
   engine::OpenOptions o;
   o.key_file = c.key_file;
   o.need_key = need_key;
@@ -87,7 +88,9 @@ std::unique_ptr<Volume> OpenVolume(const Common& c, bool need_key, engine::Recov
   o.rebuild_index = rebuild;
   if (const char* lvl = std::getenv("BV_ZSTD_LEVEL")) o.zstd_level = std::atoi(lvl);
   auto v = Check(Volume::Open(c.dir, o));
-  for (const std::string& note : v->recovery().notes) std::fprintf(stderr, "bvtool: recovery: %s\n", note.c_str());
+  if (print_notes) {
+    for (const std::string& note : v->recovery().notes) std::fprintf(stderr, "bvtool: recovery: %s\n", note.c_str());
+  }
   return v;
 }
 
@@ -266,7 +269,7 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
                         {"problem", d.what}, {"chunks", d.chunks.size()}, {"snapshots", snaps}});
     }
     std::cout << json{{"segments", r.segments}, {"blocks", r.blocks}, {"bytes", r.bytes},
-                      {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems},
+                      {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems}, {"notes", r.notes},
                       {"clean", r.clean()}}.dump(2)
               << "\n";
     return;
@@ -280,6 +283,7 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
                 snaps.empty() ? "none" : snaps.c_str());
   }
   for (const auto& p : r.problems) std::printf("PROBLEM %s\n", p.c_str());
+  for (const auto& n : r.notes) std::printf("NOTE %s\n", n.c_str());
   std::printf("%s: %llu segments, %llu blocks, %s, %llu snapshots checked: %s\n", verb,
               static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.blocks),
               Human(r.bytes).c_str(), static_cast<unsigned long long>(r.snapshots_checked),
@@ -288,7 +292,7 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
 
 int CmdVerify(const Common& c, const std::string& ref) {
   engine::RecoverMode mode{false, false};
-  auto v = OpenVolume(c, true, mode);
+  auto v = OpenVolume(c, true, mode, false, false);
   engine::CheckOptions o;
   o.decode_data = ref.empty();
   o.stream_hashes = true;
@@ -302,7 +306,7 @@ int CmdVerify(const Common& c, const std::string& ref) {
 
 int CmdFsck(const Common& c, bool repair, bool rebuild) {
   engine::RecoverMode mode{repair, false};
-  auto v = OpenVolume(c, false, mode, rebuild);
+  auto v = OpenVolume(c, false, mode, rebuild, false);
   if (rebuild) {
     std::printf("rebuilt the index from %llu segments: %llu blocks, %llu snapshots\n",
                 static_cast<unsigned long long>(v->recovery().segments_scanned),
