@@ -143,6 +143,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
   opts.IncreaseParallelism(2);
+  opts.db_write_buffer_size = 32 << 20;  // all column families' memtables together
   // Memory stays bounded as the index grows: index and filter blocks live in the block cache, in
   // partitions small enough that a lookup reads only the ones it needs, with the top level pinned.
   rocksdb::BlockBasedTableOptions table;
