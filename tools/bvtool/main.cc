@@ -284,6 +284,11 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
   }
   for (const auto& p : r.problems) std::printf("PROBLEM %s\n", p.c_str());
   for (const auto& n : r.notes) std::printf("NOTE %s\n", n.c_str());
+  if (r.segments == 0 && r.snapshots_checked > 0) {  // one snapshot: its own blocks were read
+    std::printf("%s: %llu snapshot checked, every block and stream hash: %s\n", verb,
+                static_cast<unsigned long long>(r.snapshots_checked), r.clean() ? "clean" : "DAMAGED");
+    return;
+  }
   std::printf("%s: %llu segments, %llu blocks, %s, %llu snapshots checked: %s\n", verb,
               static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.blocks),
               Human(r.bytes).c_str(), static_cast<unsigned long long>(r.snapshots_checked),
