@@ -31,6 +31,7 @@ struct Common {
   std::string key_file;
   std::string io = "";
   bool json = false;
+  int zstd_level = 3;  // put only
 };
 
 // Progress on standard error, only when it is a terminal, at most 4 times a second.
@@ -86,7 +87,7 @@ std::unique_ptr<Volume> OpenVolume(const Common& c, bool need_key, engine::Recov
   o.backend = BackendOf(c);
   o.recover = mode;
   o.rebuild_index = rebuild;
-  if (const char* lvl = std::getenv("BV_ZSTD_LEVEL")) o.zstd_level = std::atoi(lvl);
+  o.zstd_level = c.zstd_level;
   auto v = Check(Volume::Open(c.dir, o));
   if (print_notes) {
     for (const std::string& note : v->recovery().notes) std::fprintf(stderr, "bvtool: recovery: %s\n", note.c_str());
@@ -432,6 +433,7 @@ int main(int argc, char** argv) {
   put->add_option("FILE", file, "input file (default: standard input)");
   put->add_option("--label", label, "label for the snapshot");
   put->add_option("--time", time, "snapshot time (default: now), UTC");
+  put->add_option("--level", c.zstd_level, "zstd compression level (default 3)")->check(CLI::Range(1, 19));
 
   std::string since, until;
   auto* ls = app.add_subcommand("ls", "list snapshots, newest first");
