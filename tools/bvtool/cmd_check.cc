@@ -1,0 +1,91 @@
+// bvtool verify and fsck: checking a volume against its index, its keys and its stream hashes.
+#include "tools/bvtool/commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "engine/check.h"
+#include "tools/bvtool/snapshot_ref.h"
+
+namespace bv::tool {
+
+using engine::Volume;
+using nlohmann::json;
+
+namespace {
+
+void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb) {
+  if (c.json) {
+    json damage = json::array();
+    for (const auto& d : r.damage) {
+      json snaps = json::array();
+      for (uint64_t s : d.snapshots) snaps.push_back(SnapshotIdString(s));
+      damage.push_back({{"segment", format::SegmentFileName(d.segment)}, {"offset", d.offset}, {"end", d.end},
+                        {"problem", d.what}, {"chunks", d.chunks.size()}, {"snapshots", snaps}});
+    }
+    std::cout << json{{"segments", r.segments}, {"blocks", r.blocks}, {"bytes", r.bytes},
+                      {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems}, {"notes", r.notes},
+                      {"clean", r.clean()}}.dump(2)
+              << "\n";
+    return;
+  }
+  for (const auto& d : r.damage) {
+    std::string snaps;
+    for (uint64_t s : d.snapshots) snaps += (snaps.empty() ? "" : ", ") + SnapshotIdString(s);
+    std::printf("DAMAGE %s offset %llu..%llu: %s; %zu chunk(s); snapshots affected: %s\n",
+                format::SegmentFileName(d.segment).c_str(), static_cast<unsigned long long>(d.offset),
+                static_cast<unsigned long long>(d.end), d.what.c_str(), d.chunks.size(),
+                snaps.empty() ? "none" : snaps.c_str());
+  }
+  for (const auto& p : r.problems) std::printf("PROBLEM %s\n", p.c_str());
+  for (const auto& n : r.notes) std::printf("NOTE %s\n", n.c_str());
+  if (r.segments == 0 && r.snapshots_checked > 0) {  // one snapshot: its own blocks were read
+    std::printf("%s: %llu snapshot checked, every block and stream hash: %s\n", verb,
+                static_cast<unsigned long long>(r.snapshots_checked), r.clean() ? "clean" : "DAMAGED");
+    return;
+  }
+  std::printf("%s: %llu segments, %llu blocks, %s, %llu snapshots checked: %s\n", verb,
+              static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.blocks),
+              Human(r.bytes).c_str(), static_cast<unsigned long long>(r.snapshots_checked),
+              r.clean() ? "clean" : "DAMAGED");
+}
+
+}  // namespace
+
+int CmdVerify(const Common& c, const std::string& ref) {
+  engine::RecoverMode mode{false, false};
+  auto v = OpenVolume(c, true, mode, false, false);
+  engine::CheckOptions o;
+  o.decode_data = ref.empty();
+  o.stream_hashes = true;
+  if (!ref.empty()) o.snapshot = Check(ResolveSnapshot(v->index(), ref)).record.id;
+  engine::CheckReport r;
+  Check(engine::CheckVolume(v.get(), o, &r));
+  PrintReport(c, r, "verify");
+  Check(v->Close());
+  return r.clean() ? 0 : 3;
+}
+
+int CmdFsck(const Common& c, bool repair, bool rebuild) {
+  engine::RecoverMode mode{repair, false};
+  auto v = OpenVolume(c, false, mode, rebuild, false);
+  if (rebuild) {
+    std::printf("rebuilt the index from %llu segments: %llu blocks, %llu snapshots\n",
+                static_cast<unsigned long long>(v->recovery().segments_scanned),
+                static_cast<unsigned long long>(v->recovery().blocks_applied),
+                static_cast<unsigned long long>(v->recovery().snapshots_found));
+  }
+  engine::CheckReport r;
+  Check(engine::CheckVolume(v.get(), engine::CheckOptions{}, &r));
+  PrintReport(c, r, "fsck");
+  if (repair && !r.damage.empty()) {
+    uint64_t dropped = 0;
+    Check(engine::DropDamagedChunks(v.get(), r, &dropped));
+    std::printf("repair: dropped %llu damaged chunk(s) from the index; the next backup holding them stores them again\n",
+                static_cast<unsigned long long>(dropped));
+  }
+  Check(v->Close());
+  return r.clean() ? 0 : 3;
+}
+
+}  // namespace bv::tool

@@ -1,0 +1,78 @@
+// bvtool get: a snapshot back, to standard output or beside a file.
+#include "tools/bvtool/commands.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "engine/restore.h"
+#include "tools/bvtool/snapshot_ref.h"
+
+namespace bv::tool {
+
+using engine::Volume;
+using nlohmann::json;
+
+namespace {
+
+std::optional<engine::ByteRange> ParseRange(const std::string& s, uint64_t length) {
+  if (s.empty()) return std::nullopt;
+  size_t dash = s.find('-');
+  if (dash == std::string::npos) Fail(Status::InvalidArgument("--range " + s + ": expected A-B or A-"));
+  try {
+    engine::ByteRange r;
+    r.begin = std::stoull(s.substr(0, dash));
+    r.end = dash + 1 == s.size() ? length : std::stoull(s.substr(dash + 1));
+    return r;
+  } catch (const std::exception&) {
+    Fail(Status::InvalidArgument("--range " + s + ": expected byte offsets A-B"));
+  }
+}
+
+}  // namespace
+
+int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range,
+           const std::string& stream_name) {
+  auto v = OpenVolume(c, true);
+  auto snap = Check(ResolveSnapshot(v->index(), ref));
+  engine::RestoreOptions o;
+  bool found = stream_name.empty();
+  for (size_t i = 0; i < snap.record.streams.size() && !found; i++) {
+    if (snap.record.streams[i].name == stream_name) {
+      o.stream = static_cast<uint16_t>(i);
+      found = true;
+    }
+  }
+  if (!found) Fail(Status::NotFound("snapshot has no stream named '" + stream_name + "'"));
+  o.range = ParseRange(range, snap.record.streams[o.stream].length);
+  Progress progress("get");
+  o.progress = [&](uint64_t n) { progress.Update(n); };
+  if (out_path.empty() || out_path == "-") {
+    engine::FdSink sink(STDOUT_FILENO, "standard output");
+    Check(engine::Restore(v.get(), snap, o, &sink));
+  } else {
+    // Written beside the target and renamed over it only when whole and checked.
+    const std::string tmp = out_path + ".bv-partial-" + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) Fail(Status::FromErrno("create " + tmp, errno));
+    engine::FdSink sink(fd, tmp);
+    Status s = engine::Restore(v.get(), snap, o, &sink);
+    if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
+    ::close(fd);
+    if (s.ok() && ::rename(tmp.c_str(), out_path.c_str()) != 0) s = Status::FromErrno("rename to " + out_path, errno);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      Fail(s);
+    }
+    const size_t slash = out_path.rfind('/');
+    Check(io::SyncDir(slash == std::string::npos ? "." : out_path.substr(0, slash == 0 ? 1 : slash)));
+  }
+  Check(v->Close());
+  return 0;
+}
+
+}  // namespace bv::tool

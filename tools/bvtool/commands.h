@@ -1,0 +1,19 @@
+// The bvtool commands; each returns the process exit status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tools/bvtool/common.h"
+
+namespace bv::tool {
+
+int CmdInit(const Common& c, const std::string& encryption, const std::string& id_algo, uint32_t avg, uint64_t segment_mib);
+int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::string& label, const std::string& time);
+int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until);
+int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range, const std::string& stream_name);
+int CmdVerify(const Common& c, const std::string& ref);
+int CmdFsck(const Common& c, bool repair, bool rebuild);
+int CmdInspect(const Common& c, const std::string& segment);
+
+}  // namespace bv::tool

@@ -1,0 +1,96 @@
+#include "tools/bvtool/common.h"
+
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "base/time_format.h"
+#include "tools/bvtool/snapshot_ref.h"
+
+namespace bv::tool {
+
+Progress::Progress(const char* verb) : verb_(verb), on_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
+
+void Progress::Update(uint64_t bytes) {
+  if (!on_) return;
+  auto now = Clock::now();
+  if (now - last_ < std::chrono::milliseconds(250)) return;
+  last_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stderr, "\r%s %.1f MiB  %.0f MB/s   ", verb_, bytes / 1048576.0, secs > 0 ? bytes / secs / 1e6 : 0.0);
+}
+
+Progress::~Progress() {
+  if (on_ && last_ != Clock::time_point{}) std::fprintf(stderr, "\n");
+}
+
+[[noreturn]] void Fail(const Status& s) {
+  std::fprintf(stderr, "bvtool: error: %s\n", s.ToString().c_str());
+  std::exit(s.code() == Status::Code::kCorruption ? 3 : 1);
+}
+
+void Check(const Status& s) {
+  if (!s.ok()) Fail(s);
+}
+
+namespace {
+
+io::Backend BackendOf(const Common& c) {
+  if (c.io == "sync") return io::Backend::kSync;
+  if (c.io == "uring") return io::Backend::kUring;
+  return Check(io::BackendFromEnvironment());
+}
+
+}  // namespace
+
+std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode, bool rebuild,
+                                           bool print_notes) {
+  engine::OpenOptions o;
+  o.key_file = c.key_file;
+  o.need_key = need_key;
+  o.backend = BackendOf(c);
+  o.recover = mode;
+  o.rebuild_index = rebuild;
+  o.zstd_level = c.zstd_level;
+  auto v = Check(engine::Volume::Open(c.dir, o));
+  if (print_notes) {
+    for (const std::string& note : v->recovery().notes) std::fprintf(stderr, "bvtool: recovery: %s\n", note.c_str());
+  }
+  return v;
+}
+
+std::string Hex(const uint8_t* p, size_t n) {
+  std::string s(2 * n + 1, '\0');
+  sodium_bin2hex(s.data(), s.size(), p, n);
+  s.pop_back();
+  return s;
+}
+
+nlohmann::json SnapshotJson(const format::SnapshotRecord& r) {
+  nlohmann::json streams = nlohmann::json::array();
+  for (const auto& s : r.streams) {
+    streams.push_back({{"name", s.name}, {"length", s.length}, {"hash", Hex(s.hash.data(), s.hash.size())},
+                       {"chunks", s.chunk_count}});
+  }
+  return {{"id", SnapshotIdString(r.id)}, {"source", r.source}, {"time", FormatTime(r.time_us)},
+          {"label", r.label}, {"logical_bytes", r.logical_bytes()}, {"stored_bytes", r.stored_bytes},
+          {"new_bytes", r.new_bytes}, {"streams", streams}};
+}
+
+std::string Human(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  char b[32];
+  std::snprintf(b, sizeof b, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return b;
+}
+
+
+}  // namespace bv::tool
