@@ -35,7 +35,7 @@ Status ChunksInRange(Volume* v, Damage* d, const std::optional<format::Id>& head
   return Status::Ok();
 }
 
-Status CheckSegment(Volume* v, uint64_t num, const CheckOptions& opts, CheckReport* report) {
+Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& opts, CheckReport* report) {
   const std::string path = v->segments_dir() + "/" + format::SegmentFileName(num);
   BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(path, io::OpenMode::kRead));
   FileSource src(file.get());
@@ -69,8 +69,7 @@ Status CheckSegment(Volume* v, uint64_t num, const CheckOptions& opts, CheckRepo
       continue;
     }
     if (scanner.stop() == format::ScanStop::kEnd) break;
-    if (scanner.stop() == format::ScanStop::kTorn && state && !state->sealed &&
-        scanner.stop_offset() >= state->indexed_through) {
+    if (is_last && state && !state->sealed && scanner.stop_offset() >= state->indexed_through) {
       break;  // the unacknowledged tail of a dead writer, already noted by recovery
     }
     Damage d{num, scanner.stop_offset(), src.Size(), scanner.problem().message(), {}, {}};
@@ -205,7 +204,9 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
     // One snapshot: its restore reads and checks every block it needs, and nothing else.
     return CheckReferences(v, opts, report);
   }
-  for (uint64_t num : segments) BV_RETURN_IF_ERROR(CheckSegment(v, num, opts, report));
+  for (size_t i = 0; i < segments.size(); i++) {
+    BV_RETURN_IF_ERROR(CheckSegment(v, segments[i], i + 1 == segments.size(), opts, report));
+  }
   // Index entries must point at segments that exist.
   std::set<uint64_t> present(segments.begin(), segments.end());
   BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState&) {

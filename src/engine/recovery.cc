@@ -165,13 +165,17 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       }
     }
     uint64_t end = scanner.stop_offset();
-    if (scanner.stop() == format::ScanStop::kCorrupt) {
+    // In the last segment everything past indexed_through is unacknowledged, and writes that were
+    // in flight together may have landed out of order: a hole with valid blocks after it is the
+    // same torn tail as a cut. (Acknowledged blocks all lie before indexed_through.)
+    const bool unacknowledged_tail = is_last && scanner.stop() != format::ScanStop::kEnd;
+    if (scanner.stop() == format::ScanStop::kCorrupt && !unacknowledged_tail) {
       BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": " + scanner.problem().message() +
                                                    "; valid blocks follow at offset " +
                                                    std::to_string(scanner.resume_offset()) + " (run `bvtool fsck`)")));
       continue;
     }
-    if (scanner.stop() == format::ScanStop::kTorn) {
+    if (scanner.stop() == format::ScanStop::kTorn || unacknowledged_tail) {
       const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
                                std::to_string(end) + " (" + scanner.problem().message() + ")";
       if (!is_last) {

@@ -62,7 +62,23 @@ Result<uint64_t> FaultInjectionEnv::SimulatePowerLoss(uint64_t seed) {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("open " + path, errno);
     BV_ASSIGN_OR_RETURN(uint64_t size, internal::FdSize(fd, path));
-    if (size > synced) {
+    if (size > synced && rng() % 3 == 0) {
+      // Writes in flight together landed out of order: a later one is whole, an earlier one
+      // never arrived, leaving a hole of zeros inside the unsynced region.
+      constexpr uint64_t kSector = 512;
+      const uint64_t sectors = (size - synced) / kSector;
+      if (sectors >= 2) {
+        const uint64_t first = rng() % (sectors - 1);
+        const uint64_t count = 1 + rng() % (sectors - 1 - first);
+        std::string zeros(count * kSector, '\0');
+        if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(synced + first * kSector)) < 0) {
+          int err = errno;
+          ::close(fd);
+          return Status::FromErrno("write " + path, err);
+        }
+        dropped += zeros.size();
+      }
+    } else if (size > synced) {
       constexpr uint64_t kSector = 512;
       const uint64_t unsynced_sectors = (size - synced + kSector - 1) / kSector;
       const uint64_t keep = std::min(size, synced + (rng() % (unsynced_sectors + 1)) * kSector);

@@ -21,8 +21,9 @@ class FaultInjectionEnv final : public Env {
   Result<Buffer> AcquireBuffer() override { return base_->AcquireBuffer(); }
   void ReleaseBuffer(Buffer b) override { base_->ReleaseBuffer(b); }
 
-  // For every file written through this Env: keep the synced prefix, keep a random part of what
-  // followed (in 512-byte sectors), and fill part of the last kept sector with random bytes.
+  // For every file written through this Env: keep the synced prefix; of what followed, either
+  // keep a random part (in 512-byte sectors) with part of the last kept sector torn, or keep it
+  // all but a hole of zeros (writes that landed out of order).
   // Call after every File of this Env is closed. Returns the number of bytes dropped.
   Result<uint64_t> SimulatePowerLoss(uint64_t seed);
 

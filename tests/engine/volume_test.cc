@@ -376,6 +376,36 @@ TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
   EXPECT_TRUE(r.clean());
 }
 
+TEST(Volume, HoleBeforeValidBlocksInTheLastSegmentIsATornTail) {
+  // Writes in flight together may land out of order: a hole, then valid blocks. Past the last
+  // acknowledged commit of the last segment that is a torn tail, not damage.
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  std::string d = RandomBytes(1 << 20, 21);
+  uint64_t id;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "hole/a", d));
+    id = rec.id;
+  }
+  const std::string seg = tv.dir() + "/segments/" + format::SegmentFileName(1);
+  const auto good_size = std::filesystem::file_size(seg);
+  {
+    format::BlockHeader h;
+    h.type = format::BlockType::kPadding;
+    h.raw_len = 100;
+    const std::string valid = format::EncodeBlock(h, std::string(100, '\0'));
+    std::ofstream f(seg, std::ios::app | std::ios::binary);
+    const std::string hole(8192, '\0');
+    f.write(hole.data(), static_cast<std::streamsize>(hole.size()));
+    f.write(valid.data(), static_cast<std::streamsize>(valid.size()));
+  }
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  EXPECT_EQ(std::filesystem::file_size(seg), good_size);
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+  EXPECT_TRUE(back == d);
+}
+
 TEST(Volume, CleanCloseSkipsTheScanAndACrashDoesNot) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
