@@ -9,7 +9,6 @@
 
 namespace bv::tool {
 
-using engine::Volume;
 using nlohmann::json;
 
 namespace {

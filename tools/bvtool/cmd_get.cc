@@ -14,9 +14,6 @@
 
 namespace bv::tool {
 
-using engine::Volume;
-using nlohmann::json;
-
 namespace {
 
 std::optional<engine::ByteRange> ParseRange(const std::string& s, uint64_t length) {

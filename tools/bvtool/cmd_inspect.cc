@@ -12,7 +12,6 @@
 
 namespace bv::tool {
 
-using engine::Volume;
 using nlohmann::json;
 
 int CmdInspect(const Common& c, const std::string& segment) {

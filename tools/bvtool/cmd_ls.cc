@@ -11,7 +11,6 @@
 
 namespace bv::tool {
 
-using engine::Volume;
 using nlohmann::json;
 
 int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until) {

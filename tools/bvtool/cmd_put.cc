@@ -14,9 +14,6 @@
 
 namespace bv::tool {
 
-using engine::Volume;
-using nlohmann::json;
-
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::string& label,
            const std::string& time) {
   auto v = OpenVolume(c, true);
