@@ -337,10 +337,12 @@ TEST_F(DamageTest, TruncatedSealedSegmentIsReported) {
   EXPECT_FALSE(r.clean());
 }
 
-TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
+// A snapshot is acknowledged, the process dies, and `tail` is what its next write left behind.
+// Opening cuts the tail, keeps the snapshot, and the writer continues where valid blocks end.
+void ExpectTailIsCut(const std::string& tail) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
-  std::string d = RandomBytes(2 << 20, 17);
+  const std::string d = RandomBytes(2 << 20, 17);
   uint64_t id;
   {
     ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
@@ -351,23 +353,15 @@ TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
   const std::string seg = tv.dir() + "/segments/" + format::SegmentFileName(1);
   const auto good_size = std::filesystem::file_size(seg);
   {
-    // Half a block, as a writer killed mid-append leaves it.
-    std::string half = format::EncodeBlock([] {
-      format::BlockHeader h;
-      h.type = format::BlockType::kPadding;
-      h.raw_len = 5000;
-      return h;
-    }(), std::string(5000, '\0')).substr(0, 3000);
     std::ofstream f(seg, std::ios::app | std::ios::binary);
-    f.write(half.data(), static_cast<std::streamsize>(half.size()));
+    f.write(tail.data(), static_cast<std::streamsize>(tail.size()));
   }
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-  EXPECT_EQ(v->recovery().truncated_bytes, 3000u);
+  EXPECT_EQ(v->recovery().truncated_bytes, tail.size());
   EXPECT_EQ(std::filesystem::file_size(seg), good_size);
   ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
   EXPECT_TRUE(back == d);
-  // The writer continues where the valid blocks end.
-  std::string d2 = RandomBytes(1 << 20, 18);
+  const std::string d2 = RandomBytes(1 << 20, 18);
   ASSERT_OK_AND_ASSIGN(auto rec2, PutString(v.get(), "torn/b", d2));
   ASSERT_OK_AND_ASSIGN(std::string back2, GetString(v.get(), rec2.id));
   EXPECT_TRUE(back2 == d2);
@@ -376,34 +370,21 @@ TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
   EXPECT_TRUE(r.clean());
 }
 
+std::string PaddingBlock(size_t payload) {
+  format::BlockHeader h;
+  h.type = format::BlockType::kPadding;
+  h.raw_len = static_cast<uint32_t>(payload);
+  return format::EncodeBlock(h, std::string(payload, '\0'));
+}
+
+TEST(Volume, TornTailIsCutOnOpenAndNothingAcknowledgedIsLost) {
+  ExpectTailIsCut(PaddingBlock(5000).substr(0, 3000));  // half a block, as a killed writer leaves it
+}
+
 TEST(Volume, HoleBeforeValidBlocksInTheLastSegmentIsATornTail) {
   // Writes in flight together may land out of order: a hole, then valid blocks. Past the last
   // acknowledged commit of the last segment that is a torn tail, not damage.
-  TestVolume tv;
-  ASSERT_OK(tv.Init());
-  std::string d = RandomBytes(1 << 20, 21);
-  uint64_t id;
-  {
-    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "hole/a", d));
-    id = rec.id;
-  }
-  const std::string seg = tv.dir() + "/segments/" + format::SegmentFileName(1);
-  const auto good_size = std::filesystem::file_size(seg);
-  {
-    format::BlockHeader h;
-    h.type = format::BlockType::kPadding;
-    h.raw_len = 100;
-    const std::string valid = format::EncodeBlock(h, std::string(100, '\0'));
-    std::ofstream f(seg, std::ios::app | std::ios::binary);
-    const std::string hole(8192, '\0');
-    f.write(hole.data(), static_cast<std::streamsize>(hole.size()));
-    f.write(valid.data(), static_cast<std::streamsize>(valid.size()));
-  }
-  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-  EXPECT_EQ(std::filesystem::file_size(seg), good_size);
-  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
-  EXPECT_TRUE(back == d);
+  ExpectTailIsCut(std::string(8192, '\0') + PaddingBlock(100));
 }
 
 TEST(Volume, CleanCloseSkipsTheScanAndACrashDoesNot) {
