@@ -132,6 +132,31 @@ TEST_F(BvtoolTest, PutLsGetRoundTripWithJson) {
   EXPECT_EQ(blocks[0]["type"], "data");
 }
 
+TEST_F(BvtoolTest, MultiStreamSnapshotRestoresEachStream) {
+  const std::string schema = "CREATE TABLE t (id int);\n", data = test::RandomBytes(2 << 20, 6);
+  WriteFile(tmp / "schema", schema);
+  WriteFile(tmp / "data", data);
+  WriteFile(tmp / "empty", "");
+  ToolRun put = Bvtool(With({"put", dir, "pg/multi", "--stream", "schema=" + tmp / "schema", "--stream",
+                             "data=" + tmp / "data", "--stream", "globals=" + tmp / "empty", "--json"}));
+  ASSERT_EQ(put.code, 0) << put.err;
+  auto j = nlohmann::json::parse(put.out);
+  ASSERT_EQ(j["streams"].size(), 3u);
+  EXPECT_EQ(j["streams"][1]["name"], "data");
+  EXPECT_EQ(j["streams"][1]["length"], data.size());
+  EXPECT_EQ(Bvtool(With({"get", dir, "pg/multi", "--stream", "schema"})).out, schema);
+  EXPECT_TRUE(Bvtool(With({"get", dir, "pg/multi", "--stream", "data"})).out == data);
+  ToolRun empty = Bvtool(With({"get", dir, "pg/multi", "--stream", "globals"}));
+  EXPECT_EQ(empty.code, 0) << empty.err;
+  EXPECT_EQ(empty.out, "");
+  ToolRun missing = Bvtool(With({"get", dir, "pg/multi", "--stream", "nope"}));
+  EXPECT_NE(missing.code, 0);
+  ToolRun twice = Bvtool(With({"put", dir, "pg/x", "--stream", "a=" + tmp / "schema", "--stream", "a=" + tmp / "data"}));
+  EXPECT_NE(twice.code, 0);
+  EXPECT_NE(twice.err.find("twice"), std::string::npos) << twice.err;
+  EXPECT_EQ(Bvtool(With({"verify", dir})).code, 0);
+}
+
 TEST_F(BvtoolTest, GetNeverTruncatesAnExistingFileOnFailure) {
   WriteFile(tmp / "precious", "keep me");
   ToolRun bad = Bvtool(With({"get", dir, "no/such", "-o", tmp / "precious"}));

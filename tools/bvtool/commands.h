@@ -3,13 +3,15 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tools/bvtool/common.h"
 
 namespace bv::tool {
 
 int CmdInit(const Common& c, const std::string& encryption, const std::string& id_algo, uint32_t avg, uint64_t segment_mib);
-int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::string& label, const std::string& time);
+int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
+           const std::string& label, const std::string& time);
 int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until);
 int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range, const std::string& stream_name);
 int CmdVerify(const Common& c, const std::string& ref);

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   add_common(put);
   put->add_option("SOURCE", source, "source name, e.g. pg/orders")->required();
   put->add_option("FILE", file, "input file (default: standard input)");
+  std::vector<std::string> streams;
+  put->add_option("--stream", streams, "NAME=FILE, repeated: a snapshot of several named streams");
   put->add_option("--label", label, "label for the snapshot");
   put->add_option("--time", time, "snapshot time (default: now), UTC");
   put->add_option("--level", c.zstd_level, "zstd compression level (default 3)")->check(CLI::Range(1, 19));
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) return CmdInit(c, encryption, id_algo, avg, segment_mib);
-  if (put->parsed()) return CmdPut(c, source, file, label, time);
+  if (put->parsed()) return CmdPut(c, source, file, streams, label, time);
   if (ls->parsed()) return CmdLs(c, source, since, until);
   if (get->parsed()) return CmdGet(c, ref, out_path, range, stream);
   if (verify->parsed()) return CmdVerify(c, ref);
