@@ -105,7 +105,7 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
     report->snapshots_checked++;
     for (uint16_t s = 0; s < e.record.streams.size(); s++) {
       uint32_t pieces = 0;
-      Status st = v->index()->ForEachRecipe(e.record.id, s, [&](uint32_t piece, const Location& loc) -> Status {
+      Status st = v->index()->ForEachRecipe(e.record.id, s, [&](uint32_t piece, uint64_t, const Location& loc) -> Status {
         format::BlockHeader h;
         std::string_view payload;
         BV_RETURN_IF_ERROR(v->reader()->ReadBlock(loc, &h, &payload));

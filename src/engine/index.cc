@@ -46,6 +46,19 @@ Result<Location> DecodeLocation(std::string_view v) {
   return l;
 }
 
+struct RecipeValue {
+  Location location;
+  uint64_t stream_offset;
+};
+
+Result<RecipeValue> DecodeRecipeValue(std::string_view v) {
+  if (v.size() != 32) return Status::Corruption("index: recipe value of " + std::to_string(v.size()) + " bytes");
+  RecipeValue r;
+  BV_ASSIGN_OR_RETURN(r.location, DecodeLocation(v.substr(0, 24)));
+  r.stream_offset = format::DecodeFixed64(v.data() + 24);
+  return r;
+}
+
 std::string SegOffKey(uint64_t seg, uint64_t off) {
   std::string k;
   PutBigEndian64(&k, seg);
@@ -116,8 +129,11 @@ void IndexBatch::DeleteChunk(const format::Id& id, const Location& loc) {
   batch_.Delete(index_->cf_[kLocations], SegOffKey(loc.segment, loc.offset));
 }
 
-void IndexBatch::PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, const Location& loc) {
-  batch_.Put(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece), EncodeLocation(loc));
+void IndexBatch::PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset,
+                           const Location& loc) {
+  std::string v = EncodeLocation(loc);
+  format::PutFixed64(&v, stream_offset);
+  batch_.Put(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece), v);
 }
 
 void IndexBatch::PutSnapshot(const SnapshotEntry& e) {
@@ -245,7 +261,7 @@ Status Index::ForEachSnapshot(const std::string& source, const std::function<boo
 }
 
 Status Index::ForEachRecipe(uint64_t snapshot, uint16_t stream,
-                            const std::function<Status(uint32_t, const Location&)>& fn) {
+                            const std::function<Status(uint32_t, uint64_t, const Location&)>& fn) {
   const std::string prefix = RecipeKey(snapshot, stream, 0).substr(0, 10);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kRecipes]));
   uint32_t expect = 0;
@@ -257,8 +273,8 @@ Status Index::ForEachRecipe(uint64_t snapshot, uint16_t stream,
                                 std::to_string(stream) + " is missing");
     }
     expect++;
-    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(piece, l));
+    BV_ASSIGN_OR_RETURN(RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(piece, rv.stream_offset, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
 }
@@ -272,8 +288,8 @@ Status Index::ForEachRecipeKey(
     const uint64_t snap = DecodeBigEndian64(it->key().data());
     const uint16_t stream = static_cast<uint16_t>((k[8] << 8) | k[9]);
     const uint32_t piece = (uint32_t{k[10]} << 24) | (uint32_t{k[11]} << 16) | (uint32_t{k[12]} << 8) | k[13];
-    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(snap, stream, piece, l));
+    BV_ASSIGN_OR_RETURN(RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(snap, stream, piece, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
 }

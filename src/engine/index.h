@@ -41,7 +41,9 @@ struct SnapshotEntry {
 class IndexBatch {
  public:
   void PutChunk(const format::Id& id, const Location& loc);
-  void PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, const Location& loc);
+  // stream_offset: where the piece's first chunk starts in the stream, so a range restore can
+  // skip the pieces before its range without reading them.
+  void PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset, const Location& loc);
   void PutSnapshot(const SnapshotEntry& e);
   void DeleteSnapshot(const format::SnapshotRecord& r);
   void PutSegment(uint64_t number, const SegmentState& s);
@@ -72,9 +74,9 @@ class Index {
   Result<std::optional<uint64_t>> FindAsOf(const std::string& source, int64_t time_us);
   // Snapshots of one source (or all, when empty), newest first within a source.
   Status ForEachSnapshot(const std::string& source, const std::function<bool(const SnapshotEntry&)>& fn);
-  // Recipe pieces of one stream, in order.
+  // Recipe pieces of one stream, in order, with where each starts in the stream.
   Status ForEachRecipe(uint64_t snapshot, uint16_t stream,
-                       const std::function<Status(uint32_t piece, const Location&)>& fn);
+                       const std::function<Status(uint32_t piece, uint64_t stream_offset, const Location&)>& fn);
   // Recipe pieces of every snapshot (uncommitted ones included).
   Status ForEachRecipeKey(const std::function<Status(uint64_t snapshot, uint16_t stream, uint32_t piece,
                                                      const Location&)>& fn);

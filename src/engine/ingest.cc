@@ -120,7 +120,7 @@ Status Ingest::EmitRecipe(uint16_t stream) {
   const std::string payload = format::EncodeRecipe(piece_);
   h.raw_len = static_cast<uint32_t>(payload.size());
   BV_ASSIGN_OR_RETURN(Location loc, w_->Append(format::EncodeBlock(h, payload)));
-  batch_.PutRecipe(snapshot_id_, stream, pieces_, loc);
+  batch_.PutRecipe(snapshot_id_, stream, pieces_, stream_offset_, loc);
   since_flush_ += loc.total_size();
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
   pieces_++;

@@ -33,7 +33,7 @@ class SegmentApplier {
       }
       case format::BlockType::kRecipe: {
         BV_ASSIGN_OR_RETURN(format::RecipePiece r, format::DecodeRecipe(b.payload));
-        batch_.PutRecipe(format::SnapshotIdFromBlockId(b.header.id), r.stream_index, r.piece_index, loc);
+        batch_.PutRecipe(format::SnapshotIdFromBlockId(b.header.id), r.stream_index, r.piece_index, r.stream_offset, loc);
         break;
       }
       case format::BlockType::kSnapshotCommit: {

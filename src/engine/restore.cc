@@ -5,6 +5,7 @@
 #include <deque>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "engine/stream_hash.h"
 #include "engine/thread_pool.h"
@@ -157,29 +158,54 @@ Status Restorer::Run() {
                                    std::to_string(opts_.range->end) + " is outside the stream of " +
                                    std::to_string(info.length) + " bytes");
   }
-  uint64_t offset = 0;
+  uint64_t offset = 0;  // where the next piece read must start, for a whole stream
   uint32_t pieces = 0;
-  Status s = v_->index()->ForEachRecipe(snap_.record.id, opts_.stream, [&](uint32_t piece, const Location& loc) -> Status {
-    if (opts_.range && offset >= opts_.range->end) return Status::Ok();
+  auto read_piece = [&](uint32_t piece, uint64_t start, const Location& loc) -> Status {
     format::BlockHeader h;
     std::string_view payload;
     Status rs = v_->reader()->ReadBlock(loc, &h, &payload);
-    if (!rs.ok()) return Status::Corruption(Where(offset) + ": recipe piece " + std::to_string(piece) + ": " + rs.message());
+    if (!rs.ok()) return Status::Corruption(Where(start) + ": recipe piece " + std::to_string(piece) + ": " + rs.message());
     auto r = format::DecodeRecipe(payload);
-    if (!r.ok()) return Status::Corruption(Where(offset) + ": " + r.status().message());
+    if (!r.ok()) return Status::Corruption(Where(start) + ": " + r.status().message());
     if (h.type != format::BlockType::kRecipe || format::SnapshotIdFromBlockId(h.id) != snap_.record.id ||
-        r->stream_index != opts_.stream || r->piece_index != piece || r->stream_offset != offset) {
-      return Status::Corruption(Where(offset) + ": recipe piece " + std::to_string(piece) + " at segment " +
+        r->stream_index != opts_.stream || r->piece_index != piece || r->stream_offset != start ||
+        (!opts_.range && start != offset)) {
+      return Status::Corruption(Where(start) + ": recipe piece " + std::to_string(piece) + " at segment " +
                                 std::to_string(loc.segment) + " offset " + std::to_string(loc.offset) +
                                 " does not belong here");
     }
     pieces++;
+    offset = start;
     for (const format::RecipeEntry& e : r->entries) {
       BV_RETURN_IF_ERROR(AddChunk(e, offset));
       offset += e.length;
     }
     return Status::Ok();
+  };
+  // A range restore reads only the pieces its range touches. A piece that starts at or before the
+  // range's start is held until the next piece tells whether the range begins inside it.
+  struct Held {
+    uint32_t piece;
+    uint64_t start;
+    Location loc;
+  };
+  std::optional<Held> held;
+  Status s = v_->index()->ForEachRecipe(snap_.record.id, opts_.stream,
+                                        [&](uint32_t piece, uint64_t start, const Location& loc) -> Status {
+    if (opts_.range) {
+      if (start <= opts_.range->begin) {
+        held = Held{piece, start, loc};
+        return Status::Ok();
+      }
+      if (held) {
+        BV_RETURN_IF_ERROR(read_piece(held->piece, held->start, held->loc));
+        held.reset();
+      }
+      if (start >= opts_.range->end) return Status::Ok();
+    }
+    return read_piece(piece, start, loc);
   });
+  if (s.ok() && held) s = read_piece(held->piece, held->start, held->loc);
   if (s.ok()) s = Submit();
   if (s.ok()) s = Drain(0);
   for (auto& [b, done] : window_) done.get();

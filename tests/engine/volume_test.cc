@@ -70,6 +70,41 @@ TEST(Volume, RestoresByteRanges) {
   EXPECT_FALSE(Restore(v.get(), *e, o, &sink).ok());
 }
 
+TEST(Volume, RestoresByteRangesAcrossRecipePieces) {
+  // Small chunks (2 KiB on average), so a 64 MiB stream spans about eight recipe pieces of 4096
+  // chunks each.
+  TestVolume tv;
+  engine::InitOptions io;
+  io.chunk_min = 1 << 10;
+  io.chunk_avg = 2 << 10;
+  io.chunk_max = 8 << 10;
+  ASSERT_OK(tv.Init(io));
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const std::string data = RandomBytes(64 << 20, 8);
+  ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "pieces/src", data));
+  ASSERT_GE(rec.streams[0].recipe_pieces, 6u);
+  std::vector<uint64_t> starts;
+  ASSERT_OK(v->index()->ForEachRecipe(rec.id, 0, [&](uint32_t, uint64_t start, const Location&) {
+    starts.push_back(start);
+    return Status::Ok();
+  }));
+  ASSERT_EQ(starts.size(), rec.streams[0].recipe_pieces);
+  std::vector<ByteRange> ranges = {{starts[3], starts[3] + 1}, {starts[3] - 1, starts[3] + 1},
+                                   {starts[2], starts[5]}, {starts[5] - 10, data.size()}, {0, starts[1]},
+                                   {starts[4], starts[4]}};
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 10; i++) {
+    uint64_t a = rng() % data.size(), b = rng() % data.size();
+    ranges.push_back({std::min(a, b), std::max(a, b)});
+  }
+  for (const ByteRange& r : ranges) {
+    ASSERT_OK_AND_ASSIGN(std::string part, GetString(v.get(), rec.id, r));
+    ASSERT_TRUE(part == data.substr(r.begin, r.end - r.begin)) << r.begin << "-" << r.end;
+  }
+  ASSERT_OK_AND_ASSIGN(std::string whole, GetString(v.get(), rec.id));
+  EXPECT_TRUE(whole == data);
+}
+
 // A big stream through a file descriptor, restored and compared piece by piece.
 void RoundTripFile(const std::string& path, const std::string& label) {
   TestVolume tv;
