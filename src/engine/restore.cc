@@ -45,7 +45,8 @@ class Restorer {
   Restorer(Volume* v, const SnapshotEntry& snap, const RestoreOptions& opts, OutputSink* out)
       : v_(v), snap_(snap), opts_(opts), out_(out),
         pool_(opts.threads ? opts.threads : ThreadPool::DefaultThreads()),
-        hash_(v->keys().hash_key) {}
+        hash_(v->keys().hash_key),
+        reader_(v->env(), v->segments_dir()) {}
 
   Status Run();
 
@@ -65,6 +66,8 @@ class Restorer {
   OutputSink* out_;
   ThreadPool pool_;
   StreamHash hash_;
+  // Its own reader (read window and open files), so restores can run side by side.
+  SegmentReader reader_;
   std::unique_ptr<Batch> current_ = std::make_unique<Batch>();
   size_t current_raw_ = 0;
   std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
@@ -131,7 +134,7 @@ Status Restorer::AddChunk(const format::RecipeEntry& e, uint64_t stream_offset) 
   }
   format::BlockHeader h;
   std::string_view payload;
-  Status s = v_->reader()->ReadBlock(*loc, &h, &payload);
+  Status s = reader_.ReadBlock(*loc, &h, &payload);
   if (!s.ok()) return Status::Corruption(Where(stream_offset) + ": " + s.message());
   if (h.id != e.chunk_id || h.raw_len != e.length) {
     return Status::Corruption(Where(stream_offset) + ": segment " + std::to_string(loc->segment) + " offset " +
@@ -163,7 +166,7 @@ Status Restorer::Run() {
   auto read_piece = [&](uint32_t piece, uint64_t start, const Location& loc) -> Status {
     format::BlockHeader h;
     std::string_view payload;
-    Status rs = v_->reader()->ReadBlock(loc, &h, &payload);
+    Status rs = reader_.ReadBlock(loc, &h, &payload);
     if (!rs.ok()) return Status::Corruption(Where(start) + ": recipe piece " + std::to_string(piece) + ": " + rs.message());
     auto r = format::DecodeRecipe(payload);
     if (!r.ok()) return Status::Corruption(Where(start) + ": " + r.status().message());

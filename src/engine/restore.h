@@ -23,6 +23,8 @@ struct RestoreOptions {
   std::function<void(uint64_t bytes_out)> progress;
 };
 
+// Safe to call from several threads at once on one volume: each restore reads through its own
+// segment reader; the index and the codec are shared and thread-safe.
 Status Restore(Volume* volume, const SnapshotEntry& snapshot, const RestoreOptions& opts, OutputSink* out);
 
 }  // namespace bv::engine

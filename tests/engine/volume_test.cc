@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "bench/dumpgen.h"
 #include "engine/check.h"
@@ -186,6 +187,33 @@ TEST(Volume, NextNightAddsLittle) {
   EXPECT_TRUE(back1 == night1);
   ASSERT_OK_AND_ASSIGN(std::string back2, GetString(v.get(), r2.id));
   EXPECT_TRUE(back2 == scattered);
+}
+
+TEST(Volume, RestoresRunSideBySide) {
+  TestVolume tv;
+  engine::InitOptions io;
+  io.segment_size = 4 << 20;  // the restores read across several segments
+  ASSERT_OK(tv.Init(io));
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  std::vector<std::pair<uint64_t, std::string>> snaps;
+  for (int i = 0; i < 4; i++) {
+    std::string d = RandomBytes(6 << 20, 40 + i);
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "side/" + std::to_string(i), d));
+    snaps.emplace_back(rec.id, std::move(d));
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> exact{0};
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; round++) {
+        const auto& [id, d] = snaps[static_cast<size_t>(t + round) % snaps.size()];
+        auto back = GetString(v.get(), id);
+        if (back.ok() && *back == d) exact++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(exact.load(), 12);
 }
 
 TEST(Volume, IdenticalInputIsStoredOnce) {
