@@ -148,16 +148,14 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
 Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
   std::set<format::Id> damaged;
   for (const Damage& d : report->damage) damaged.insert(d.chunks.begin(), d.chunks.end());
-  // A damaged recipe or commit block names its snapshot directly.
-  for (Damage& d : report->damage) {
-    BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location& loc) {
-      if (loc.segment == d.segment && loc.offset >= d.offset && loc.offset < d.end) d.snapshots.push_back(snap);
-      return Status::Ok();
-    }));
-  }
-  if (damaged.empty()) return Status::Ok();
+  // One pass over every recipe: a recipe block inside a damaged range names its snapshot
+  // directly; a readable recipe names the snapshot of every damaged chunk it lists.
   std::set<std::pair<format::Id, uint64_t>> hits;
   BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location& loc) -> Status {
+    for (Damage& d : report->damage) {
+      if (loc.segment == d.segment && loc.offset >= d.offset && loc.offset < d.end) d.snapshots.push_back(snap);
+    }
+    if (damaged.empty()) return Status::Ok();
     format::BlockHeader h;
     std::string_view payload;
     if (!v->reader()->ReadBlock(loc, &h, &payload).ok()) return Status::Ok();  // reported as damage already

@@ -47,23 +47,30 @@ TEST(Volume, RoundTripsAtChunkLimits) {
   ASSERT_OK(v->Close());
 }
 
+// Restores each range, plus `random` random ones, and compares with the source bytes.
+void ExpectRangesRestore(Volume* v, uint64_t id, const std::string& data, std::vector<ByteRange> ranges,
+                         int random, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < random; i++) {
+    uint64_t a = rng() % data.size(), b = rng() % data.size();
+    ranges.push_back({std::min(a, b), std::max(a, b)});
+  }
+  for (const ByteRange& r : ranges) {
+    ASSERT_OK_AND_ASSIGN(std::string part, GetString(v, id, r));
+    ASSERT_TRUE(part == data.substr(r.begin, r.end - r.begin)) << r.begin << "-" << r.end;
+  }
+}
+
 TEST(Volume, RestoresByteRanges) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
   const std::string data = RandomBytes(3 << 20, 5);
   ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "range/src", data));
-  std::mt19937_64 rng(1);
-  std::vector<ByteRange> ranges = {{0, 0}, {0, 1}, {0, data.size()}, {data.size() - 1, data.size()},
-                                   {65535, 65537}, {1 << 20, (1 << 20) + 300000}};
-  for (int i = 0; i < 20; i++) {
-    uint64_t a = rng() % data.size(), b = rng() % data.size();
-    ranges.push_back({std::min(a, b), std::max(a, b)});
-  }
-  for (const ByteRange& r : ranges) {
-    ASSERT_OK_AND_ASSIGN(std::string part, GetString(v.get(), rec.id, r));
-    ASSERT_TRUE(part == data.substr(r.begin, r.end - r.begin)) << r.begin << "-" << r.end;
-  }
+  ExpectRangesRestore(v.get(), rec.id, data,
+                      {{0, 0}, {0, 1}, {0, data.size()}, {data.size() - 1, data.size()}, {65535, 65537},
+                       {1 << 20, (1 << 20) + 300000}},
+                      20, 1);
   ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(rec.id));
   test::StringSink sink;
   RestoreOptions o;
@@ -90,18 +97,10 @@ TEST(Volume, RestoresByteRangesAcrossRecipePieces) {
     return Status::Ok();
   }));
   ASSERT_EQ(starts.size(), rec.streams[0].recipe_pieces);
-  std::vector<ByteRange> ranges = {{starts[3], starts[3] + 1}, {starts[3] - 1, starts[3] + 1},
-                                   {starts[2], starts[5]}, {starts[5] - 10, data.size()}, {0, starts[1]},
-                                   {starts[4], starts[4]}};
-  std::mt19937_64 rng(3);
-  for (int i = 0; i < 10; i++) {
-    uint64_t a = rng() % data.size(), b = rng() % data.size();
-    ranges.push_back({std::min(a, b), std::max(a, b)});
-  }
-  for (const ByteRange& r : ranges) {
-    ASSERT_OK_AND_ASSIGN(std::string part, GetString(v.get(), rec.id, r));
-    ASSERT_TRUE(part == data.substr(r.begin, r.end - r.begin)) << r.begin << "-" << r.end;
-  }
+  ExpectRangesRestore(v.get(), rec.id, data,
+                      {{starts[3], starts[3] + 1}, {starts[3] - 1, starts[3] + 1}, {starts[2], starts[5]},
+                       {starts[5] - 10, data.size()}, {0, starts[1]}, {starts[4], starts[4]}},
+                      10, 3);
   ASSERT_OK_AND_ASSIGN(std::string whole, GetString(v.get(), rec.id));
   EXPECT_TRUE(whole == data);
 }
