@@ -54,6 +54,24 @@ class StringInput final : public engine::InputStream {
   size_t piece_;
 };
 
+// Fails after `limit` bytes, as a source whose dump job died.
+class FailingInput final : public engine::InputStream {
+ public:
+  FailingInput(std::string_view data, size_t limit) : data_(data), limit_(limit) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    if (pos_ >= limit_) return Status::IOError("source went away");
+    n = std::min({n, limit_ - pos_, size_t{1} << 20});
+    std::memcpy(dst, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  std::string_view data_;
+  size_t limit_;
+  size_t pos_ = 0;
+};
+
 class StringSink final : public engine::OutputSink {
  public:
   Status Write(std::string_view b) override {

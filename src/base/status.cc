@@ -1,10 +1,12 @@
 #include "base/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace bv {
 
 Status Status::FromErrno(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) return Status(Code::kNoSpace, what + ": " + std::strerror(err));
   return Status(Code::kIOError, what + ": " + std::strerror(err));
 }
 
@@ -17,6 +19,8 @@ std::string Status::ToString() const {
     case Code::kInvalidArgument: prefix = "invalid argument: "; break;
     case Code::kIOError: prefix = "I/O error: "; break;
     case Code::kNotSupported: prefix = "not supported: "; break;
+    case Code::kNoSpace: prefix = "no space: "; break;
+    case Code::kQuota: prefix = "quota: "; break;
     case Code::kBusy: prefix = "busy: "; break;
   }
   return prefix + message_;

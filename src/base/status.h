@@ -13,7 +13,7 @@ namespace bv {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy };
+  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -23,6 +23,10 @@ class Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status NotSupported(std::string m) { return Status(Code::kNotSupported, std::move(m)); }
   static Status Busy(std::string m) { return Status(Code::kBusy, std::move(m)); }
+  // The disk (or the file system's quota) is full: ENOSPC, EDQUOT, RocksDB's NoSpace.
+  static Status NoSpace(std::string m) { return Status(Code::kNoSpace, std::move(m)); }
+  // A tenant's quota would be exceeded.
+  static Status Quota(std::string m) { return Status(Code::kQuota, std::move(m)); }
   // An errno-carrying I/O error: "what: strerror(err)".
   static Status FromErrno(const std::string& what, int err);
 
@@ -31,6 +35,7 @@ class Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsNotSupported() const { return code_ == Code::kNotSupported; }
+  bool IsNoSpace() const { return code_ == Code::kNoSpace; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
 

@@ -22,6 +22,7 @@ const char* const kCfNames[kCfCount] = {"default", "chunks", "locations", "snaps
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Status::Corruption("index: " + what + ": " + s.ToString());
+  if (s.IsNoSpace()) return Status::NoSpace("index: " + what + ": " + s.ToString());
   return Status::IOError("index: " + what + ": " + s.ToString());
 }
 

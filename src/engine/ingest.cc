@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <memory>
@@ -18,7 +19,6 @@ namespace bv::engine {
 
 namespace {
 
-constexpr size_t kBatchInput = 4 << 20;           // bytes of input per pipeline batch
 constexpr uint64_t kFlushBytes = 64ull << 20;     // appended bytes between intermediate syncs
 constexpr size_t kPendingChunksMax = 1 << 16;     // chunk entries held before a sync
 
@@ -45,9 +45,10 @@ struct Batch {
 
 class Ingest {
  public:
-  Ingest(Volume* v, SegmentWriter* w, const PutOptions& opts, uint64_t snapshot_id)
-      : v_(v), w_(w), opts_(opts), snapshot_id_(snapshot_id),
-        pool_(opts.threads ? opts.threads : ThreadPool::DefaultThreads()),
+  Ingest(Volume* v, uint64_t generation, const PutOptions& opts, uint64_t snapshot_id)
+      : v_(v), generation_(generation), opts_(opts), snapshot_id_(snapshot_id),
+        own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
+        pool_(opts.pool ? opts.pool : own_pool_.get()),
         chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max},
                  v->keys().gear_seed),
         batch_(v->index()->NewBatch()) {}
@@ -58,14 +59,20 @@ class Ingest {
  private:
   void Work(Batch* b) const;
   Status Complete(Batch* b, uint16_t stream);
-  Status EmitRecipe(uint16_t stream);
-  Status Flush();
+  Status EmitRecipe(SegmentWriter* w, uint16_t stream);
+  Status Flush(SegmentWriter* w);
+  // Runs `fn` with the volume's writer, holding the write lock. A failure inside drops the writer:
+  // whatever it wrote since its last sync is suspect. A writer dropped by another put fails this
+  // one, since its unsynced blocks may be cut by the recovery that follows.
+  template <typename Fn>
+  Status UnderWriteLock(Fn fn);
 
   Volume* v_;
-  SegmentWriter* w_;
+  const uint64_t generation_;
   const PutOptions& opts_;
   uint64_t snapshot_id_;
-  ThreadPool pool_;
+  std::unique_ptr<ThreadPool> own_pool_;
+  ThreadPool* pool_;
   Chunker chunker_;
   IndexBatch batch_;
   std::unordered_map<format::Id, Location, IdHash> pending_;  // appended since the last sync
@@ -81,6 +88,18 @@ class Ingest {
   uint64_t stored_bytes = 0;
   uint64_t new_bytes = 0;
 };
+
+template <typename Fn>
+Status Ingest::UnderWriteLock(Fn fn) {
+  std::lock_guard lock(v_->write_mutex());
+  if (v_->writer_generation() != generation_) {
+    return Status::IOError("the volume's writer failed under another put, so this put was abandoned");
+  }
+  BV_ASSIGN_OR_RETURN(SegmentWriter * w, v_->writer());
+  Status s = fn(w);
+  if (!s.ok()) v_->PoisonWriter(s);
+  return s;
+}
 
 void Ingest::Work(Batch* b) const {
   const auto& params = v_->params();
@@ -99,9 +118,9 @@ void Ingest::Work(Batch* b) const {
   }
 }
 
-Status Ingest::Flush() {
-  BV_RETURN_IF_ERROR(w_->Sync());
-  w_->RecordStates(&batch_);
+Status Ingest::Flush(SegmentWriter* w) {
+  BV_RETURN_IF_ERROR(w->Sync());
+  w->RecordStates(&batch_);
   BV_RETURN_IF_ERROR(v_->index()->Write(&batch_, /*sync=*/false));
   batch_ = v_->index()->NewBatch();
   pending_.clear();
@@ -109,7 +128,7 @@ Status Ingest::Flush() {
   return Status::Ok();
 }
 
-Status Ingest::EmitRecipe(uint16_t stream) {
+Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
   if (piece_.entries.empty()) return Status::Ok();
   piece_.stream_index = stream;
   piece_.piece_index = pieces_;
@@ -119,7 +138,7 @@ Status Ingest::EmitRecipe(uint16_t stream) {
   h.id = format::SnapshotIdToBlockId(snapshot_id_);
   const std::string payload = format::EncodeRecipe(piece_);
   h.raw_len = static_cast<uint32_t>(payload.size());
-  BV_ASSIGN_OR_RETURN(Location loc, w_->Append(format::EncodeBlock(h, payload)));
+  BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
   batch_.PutRecipe(snapshot_id_, stream, pieces_, stream_offset_, loc);
   since_flush_ += loc.total_size();
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
@@ -129,25 +148,37 @@ Status Ingest::EmitRecipe(uint16_t stream) {
 }
 
 Status Ingest::Complete(Batch* b, uint16_t stream) {
-  for (const Chunk& c : b->chunks) {
-    Location loc;
-    if (c.known) {
-      loc = *c.known;
-    } else if (auto it = pending_.find(c.id); it != pending_.end()) {
-      loc = it->second;
-    } else {
-      BV_ASSIGN_OR_RETURN(loc, w_->Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
-      batch_.PutChunk(c.id, loc);
-      pending_.emplace(c.id, loc);
-      new_bytes += loc.total_size();
-      since_flush_ += loc.total_size();
+  bool over_quota = false;
+  BV_RETURN_IF_ERROR(UnderWriteLock([&](SegmentWriter* w) -> Status {
+    for (const Chunk& c : b->chunks) {
+      Location loc;
+      if (c.known) {
+        loc = *c.known;
+      } else if (auto it = pending_.find(c.id); it != pending_.end()) {
+        loc = it->second;
+      } else {
+        if (opts_.new_bytes_max && new_bytes + c.block_length > *opts_.new_bytes_max) {
+          over_quota = true;  // not the writer's failure: it stays for the other puts
+          return Status::Ok();
+        }
+        BV_ASSIGN_OR_RETURN(loc, w->Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
+        batch_.PutChunk(c.id, loc);
+        pending_.emplace(c.id, loc);
+        new_bytes += loc.total_size();
+        since_flush_ += loc.total_size();
+      }
+      stored_bytes += loc.total_size();
+      piece_.entries.push_back({c.id, static_cast<uint32_t>(c.length)});
+      chunk_count_++;
+      if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(w, stream));
     }
-    stored_bytes += loc.total_size();
-    piece_.entries.push_back({c.id, static_cast<uint32_t>(c.length)});
-    chunk_count_++;
-    if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(stream));
+    if (since_flush_ >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush(w));
+    return Status::Ok();
+  }));
+  if (over_quota) {
+    return Status::Quota(std::string(kQuotaExceeded) + ": this snapshot would add more than " +
+                         std::to_string(*opts_.new_bytes_max) + " new bytes");
   }
-  if (since_flush_ >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush());
   return Status::Ok();
 }
 
@@ -158,18 +189,25 @@ Result<format::StreamInfo> Ingest::Stream(uint16_t index, const NamedInput& in) 
   pieces_ = 0;
   StreamHash hash(v_->keys().hash_key);
   const size_t max_chunk = chunker_.sizes().max;
-  const size_t inflight_max = 2 * pool_.size() + 1;
+  const size_t batch_input = std::max<size_t>(opts_.batch_input, max_chunk);
+  const size_t inflight_max = 2 * pool_->size() + 1;
   std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window;
   std::string carry;
   uint64_t length = 0;
   bool eof = false;
   Status failed;
+  auto drain_front = [&] {
+    window.front().second.get();
+    if (failed.ok()) failed = Complete(window.front().first.get(), index);
+    window.pop_front();
+    if (opts_.budget) opts_.budget->release();
+  };
   while (!eof && failed.ok()) {
     auto b = std::make_unique<Batch>();
-    b->data.resize(kBatchInput + max_chunk);
+    b->data.resize(batch_input + max_chunk);
     std::memcpy(b->data.data(), carry.data(), carry.size());
     size_t have = carry.size();
-    while (have < kBatchInput + max_chunk) {
+    while (have < batch_input + max_chunk) {
       auto got = in.input->Read(b->data.data() + have, b->data.size() - have);
       if (!got.ok()) {
         failed = got.status();
@@ -195,20 +233,27 @@ Result<format::StreamInfo> Ingest::Stream(uint16_t index, const NamedInput& in) 
     hash.Update(b->data);
     length += pos;
     if (!b->chunks.empty()) {
+      if (opts_.budget) {
+        // Never wait for the shared budget while holding finished batches of our own: drain
+        // them first, so that every waiter holds nothing another waiter needs.
+        while (!opts_.budget->try_acquire()) {
+          if (window.empty()) {
+            opts_.budget->acquire();
+            break;
+          }
+          drain_front();
+        }
+      }
       Batch* raw = b.get();
-      window.emplace_back(std::move(b), pool_.Submit([this, raw] { Work(raw); }));
+      window.emplace_back(std::move(b), pool_->Submit([this, raw] { Work(raw); }));
     }
     // Drained whether or not this batch had chunks: the last read may bring none.
-    while (window.size() > inflight_max || (eof && !window.empty())) {
-      window.front().second.get();
-      if (failed.ok()) failed = Complete(window.front().first.get(), index);
-      window.pop_front();
-    }
+    while (window.size() > inflight_max || (eof && !window.empty())) drain_front();
     if (opts_.progress) opts_.progress(bytes_in_);
   }
-  for (auto& [batch, done] : window) done.get();  // never leave a worker holding a freed batch
+  while (!window.empty()) drain_front();  // never leave a worker holding a freed batch
   BV_RETURN_IF_ERROR(failed);
-  BV_RETURN_IF_ERROR(EmitRecipe(index));
+  BV_RETURN_IF_ERROR(UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }));
   format::StreamInfo info;
   info.name = in.name;
   info.length = length;
@@ -222,16 +267,18 @@ Result<format::StreamInfo> Ingest::Stream(uint16_t index, const NamedInput& in) 
 Status Ingest::Commit(format::SnapshotRecord* rec) {
   rec->stored_bytes = stored_bytes;
   rec->new_bytes = new_bytes;
-  format::BlockHeader h;
-  h.type = format::BlockType::kSnapshotCommit;
-  h.id = format::SnapshotIdToBlockId(rec->id);
-  const std::string payload = format::EncodeSnapshot(*rec);
-  h.raw_len = static_cast<uint32_t>(payload.size());
-  BV_ASSIGN_OR_RETURN(Location loc, w_->Append(format::EncodeBlock(h, payload)));
-  BV_RETURN_IF_ERROR(w_->Sync());
-  w_->RecordStates(&batch_);
-  batch_.PutSnapshot(SnapshotEntry{*rec, loc});
-  return v_->index()->Write(&batch_, /*sync=*/true);
+  return UnderWriteLock([&](SegmentWriter* w) -> Status {
+    format::BlockHeader h;
+    h.type = format::BlockType::kSnapshotCommit;
+    h.id = format::SnapshotIdToBlockId(rec->id);
+    const std::string payload = format::EncodeSnapshot(*rec);
+    h.raw_len = static_cast<uint32_t>(payload.size());
+    BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
+    BV_RETURN_IF_ERROR(w->Sync());
+    w->RecordStates(&batch_);
+    batch_.PutSnapshot(SnapshotEntry{*rec, loc});
+    return v_->index()->Write(&batch_, /*sync=*/true);
+  });
 }
 
 Result<uint64_t> NewSnapshotId(Index* index) {
@@ -254,29 +301,26 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   }
   for (const NamedInput& s : streams) BV_RETURN_IF_ERROR(format::ValidateLabel(s.name, "stream name"));
   if (!volume->has_keys()) return Status::InvalidArgument("writing needs the volume key");
-  BV_ASSIGN_OR_RETURN(SegmentWriter * w, volume->writer());
+  uint64_t generation;
+  {
+    std::lock_guard lock(volume->write_mutex());
+    BV_ASSIGN_OR_RETURN(SegmentWriter * w, volume->writer());  // fails early on an unwritable volume
+    (void)w;
+    generation = volume->writer_generation();
+  }
 
   format::SnapshotRecord rec;
   BV_ASSIGN_OR_RETURN(rec.id, NewSnapshotId(volume->index()));
   rec.time_us = opts.time_us.value_or(NowMicros());
   rec.source = opts.source;
   rec.label = opts.label;
-  Ingest ingest(volume, w, opts, rec.id);
-  Status s;
-  for (size_t i = 0; i < streams.size() && s.ok(); i++) {
-    auto info = ingest.Stream(static_cast<uint16_t>(i), streams[i]);
-    if (!info.ok()) {
-      s = info.status();
-      break;
-    }
-    rec.streams.push_back(std::move(info).value());
+  Ingest ingest(volume, generation, opts, rec.id);
+  for (size_t i = 0; i < streams.size(); i++) {
+    // On failure nothing was committed: what was appended is unreferenced garbage.
+    BV_ASSIGN_OR_RETURN(format::StreamInfo info, ingest.Stream(static_cast<uint16_t>(i), streams[i]));
+    rec.streams.push_back(std::move(info));
   }
-  if (s.ok()) s = ingest.Commit(&rec);
-  if (!s.ok()) {
-    // Nothing was committed; what was appended is unreferenced and the writer starts afresh.
-    volume->PoisonWriter(s);
-    return s;
-  }
+  BV_RETURN_IF_ERROR(ingest.Commit(&rec));
   return rec;
 }
 

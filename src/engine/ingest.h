@@ -6,29 +6,45 @@
 
 #include <functional>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <vector>
 
 #include "engine/stream_io.h"
+#include "engine/thread_pool.h"
 #include "engine/volume.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
 
+// Batches in flight across every put that shares it: bounds a server's memory whatever the
+// number of sessions (each batch holds its input and its encoded blocks).
+using BatchBudget = std::counting_semaphore<1024>;
+
 struct PutOptions {
   std::string source;
   std::string label;
   std::optional<int64_t> time_us;  // default: now
-  size_t threads = 0;              // 0: one per core
+  size_t threads = 0;              // 0: one per core; ignored when `pool` is set
+  ThreadPool* pool = nullptr;      // shared workers (a server's); null: the put starts its own
+  BatchBudget* budget = nullptr;   // shared bound on batches in flight; null: 2 per worker + 1
+  size_t batch_input = 4 << 20;    // input bytes per pipeline batch
+  // The put fails (with nothing committed) once it would add more than this many bytes.
+  std::optional<uint64_t> new_bytes_max;
   std::function<void(uint64_t bytes_in)> progress;
 };
+
+// What a put fails with when `new_bytes_max` is reached.
+inline constexpr char kQuotaExceeded[] = "quota exceeded";
 
 struct NamedInput {
   std::string name;  // "" for a single anonymous stream
   InputStream* input;
 };
 
-// Durable when it returns: the snapshot survives any crash from then on.
+// Durable when it returns: the snapshot survives any crash from then on. Safe to call from
+// several threads at once on one volume: appends interleave a batch at a time. A put that fails
+// because its input failed leaves the writer to the others; one whose writes failed drops it.
 Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const std::vector<NamedInput>& streams);
 
 }  // namespace bv::engine

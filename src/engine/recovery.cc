@@ -193,6 +193,11 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
         report->notes.push_back(torn + ": left in place; nothing in it was acknowledged");
       }
     }
+    if (applier.blocks() > 0 && mode.truncate_torn_tail) {
+      // The blocks just indexed may have been read from the page cache of a writer that never
+      // synced them: make them durable before the index points at them.
+      BV_RETURN_IF_ERROR(file->DataSync());
+    }
     const SegmentState done{scanner.sealed(), end, (state ? state->blocks : 0) + applier.blocks()};
     BV_RETURN_IF_ERROR(applier.Finish(done));
     report->segments_scanned++;

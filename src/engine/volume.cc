@@ -143,9 +143,19 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
 }
 
 Result<SegmentWriter*> Volume::writer() {
-  BV_RETURN_IF_ERROR(writer_error_);
   if (recovery_.damaged) return Status::Corruption("the volume is damaged; see `bvtool fsck` before writing");
   if (recovery_.torn_tail) return Status::InvalidArgument("the volume was opened without cutting its torn tail");
+  if (!writer_error_.ok()) {
+    // The failed writer's unsynced tail may be torn or hold holes: recover it as a crash would.
+    RecoveryReport report;
+    Status s = Recover(env_.get(), segments_dir(), params_, index_.get(), RecoverMode{}, &report, &last_segment_,
+                       &last_state_);
+    if (!s.ok()) {
+      return Status::IOError("the volume stopped accepting writes after an error (" + writer_error_.message() +
+                             ") and its tail could not be recovered: " + s.message());
+    }
+    writer_error_ = Status::Ok();
+  }
   if (!writer_) {
     if (last_segment_ == 0 || last_state_.sealed) {
       BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_ + 1, 0, 0));
@@ -158,8 +168,9 @@ Result<SegmentWriter*> Volume::writer() {
 }
 
 void Volume::PoisonWriter(const Status& why) {
-  writer_error_ = Status::IOError("the volume stopped accepting writes after an error: " + why.message());
+  writer_error_ = why.ok() ? Status::IOError("writer dropped") : why;
   writer_.reset();
+  writer_generation_++;
 }
 
 Status Volume::Close() {

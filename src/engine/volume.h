@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -59,10 +60,16 @@ class Volume {
   SegmentReader* reader() { return reader_.get(); }
   io::Env* env() { return env_.get(); }
   const RecoveryReport& recovery() const { return recovery_; }
-  // The writer, opened on first use at the end of the last segment.
+  // Several puts run side by side: each holds this lock for one batch of appends, a sync or a
+  // commit, and calls writer() and PoisonWriter() only while holding it.
+  std::mutex& write_mutex() { return write_mu_; }
+  // The writer, opened on first use at the end of the last segment. After PoisonWriter, the next
+  // call recovers the tail (cutting what the failed writer left unsynced) and opens a fresh one.
   Result<SegmentWriter*> writer();
-  // A writer that failed leaves the volume unwritable until reopened (which recovers).
+  // Drops a writer that failed. Every put that appended through it fails too: its blocks may lie
+  // in the tail that recovery cuts. The generation tells them.
   void PoisonWriter(const Status& why);
+  uint64_t writer_generation() const { return writer_generation_; }
 
  private:
   Volume() = default;
@@ -76,8 +83,10 @@ class Volume {
   std::shared_ptr<io::Env> env_;
   std::unique_ptr<Index> index_;
   std::unique_ptr<SegmentReader> reader_;
+  std::mutex write_mu_;
   std::unique_ptr<SegmentWriter> writer_;
-  Status writer_error_;
+  Status writer_error_;  // why the last writer was dropped; cleared once the tail is recovered
+  uint64_t writer_generation_ = 0;
   uint64_t last_segment_ = 0;
   SegmentState last_state_;
   RecoveryReport recovery_;

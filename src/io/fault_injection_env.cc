@@ -17,7 +17,13 @@ class FaultFile final : public File {
   FaultFile(std::unique_ptr<File> base, FaultInjectionEnv* env) : File(base->path()), base_(std::move(base)), env_(env) {}
 
   Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override { return base_->ReadAt(off, dst, n); }
-  Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override { return base_->SubmitWrite(off, buf, n); }
+  Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override {
+    if (!env_->TakeSpace(n)) {
+      env_->ReleaseBuffer(buf);
+      return Status::FromErrno("write " + path_ + " at offset " + std::to_string(off), ENOSPC);
+    }
+    return base_->SubmitWrite(off, buf, n);
+  }
   Status WaitWrites() override { return base_->WaitWrites(); }
   Status DataSync() override {
     BV_RETURN_IF_ERROR(base_->DataSync());
@@ -47,6 +53,18 @@ Result<std::unique_ptr<File>> FaultInjectionEnv::Open(const std::string& path, O
     }
   }
   return std::unique_ptr<File>(new FaultFile(std::move(f), this));
+}
+
+void FaultInjectionEnv::SetSpaceLeft(uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  space_left_ = bytes;
+}
+
+bool FaultInjectionEnv::TakeSpace(uint64_t n) {
+  std::lock_guard lock(mu_);
+  if (n > space_left_) return false;
+  space_left_ -= n;
+  return true;
 }
 
 void FaultInjectionEnv::Synced(const std::string& path, uint64_t size) {

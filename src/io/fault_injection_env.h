@@ -3,6 +3,8 @@
 // everything else is real files and real I/O. Replays from its seed.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,13 +29,20 @@ class FaultInjectionEnv final : public Env {
   // Call after every File of this Env is closed. Returns the number of bytes dropped.
   Result<uint64_t> SimulatePowerLoss(uint64_t seed);
 
+  // A disk that fills up: writes through this Env may add this many more bytes in all; the
+  // write that would go past fails with ENOSPC. Unlimited by default.
+  void SetSpaceLeft(uint64_t bytes);
+
   // Called by its files.
   void Synced(const std::string& path, uint64_t size);
+  // Takes n bytes of the space left, or says there is not enough.
+  bool TakeSpace(uint64_t n);
 
  private:
   std::unique_ptr<Env> base_;
   std::mutex mu_;
   std::map<std::string, uint64_t> synced_;  // path -> bytes known durable
+  uint64_t space_left_ = std::numeric_limits<uint64_t>::max();
 };
 
 }  // namespace bv::io
