@@ -21,6 +21,7 @@ std::string Status::ToString() const {
     case Code::kNotSupported: prefix = "not supported: "; break;
     case Code::kNoSpace: prefix = "no space: "; break;
     case Code::kQuota: prefix = "quota: "; break;
+    case Code::kTimedOut: prefix = "timed out: "; break;
     case Code::kBusy: prefix = "busy: "; break;
   }
   return prefix + message_;

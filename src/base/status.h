@@ -13,7 +13,7 @@ namespace bv {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota };
+  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota, kTimedOut };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -27,6 +27,8 @@ class Status {
   static Status NoSpace(std::string m) { return Status(Code::kNoSpace, std::move(m)); }
   // A tenant's quota would be exceeded.
   static Status Quota(std::string m) { return Status(Code::kQuota, std::move(m)); }
+  // A peer sent nothing for longer than allowed.
+  static Status TimedOut(std::string m) { return Status(Code::kTimedOut, std::move(m)); }
   // An errno-carrying I/O error: "what: strerror(err)".
   static Status FromErrno(const std::string& what, int err);
 

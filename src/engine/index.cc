@@ -2,6 +2,7 @@
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <cstring>
 
@@ -160,7 +161,11 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
   opts.IncreaseParallelism(2);
-  opts.db_write_buffer_size = 32 << 20;  // all column families' memtables together
+  // One memtable budget and one block cache for every index in the process: a server holds one
+  // volume per tenant, and its index memory must not grow with the number of tenants.
+  static const auto write_buffers = std::make_shared<rocksdb::WriteBufferManager>(32 << 20);
+  static const auto block_cache = rocksdb::NewLRUCache(64 << 20, -1, false, 0.5);
+  opts.write_buffer_manager = write_buffers;
   // Memory stays bounded as the index grows: index and filter blocks live in the block cache, in
   // partitions small enough that a lookup reads only the ones it needs, with the top level pinned.
   rocksdb::BlockBasedTableOptions table;
@@ -168,7 +173,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   table.partition_filters = true;
   table.metadata_block_size = 4096;
-  table.block_cache = rocksdb::NewLRUCache(64 << 20, -1, false, 0.5);
+  table.block_cache = block_cache;
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_top_level_index_and_filter = true;

@@ -61,11 +61,7 @@ class Ingest {
   Status Complete(Batch* b, uint16_t stream);
   Status EmitRecipe(SegmentWriter* w, uint16_t stream);
   Status Flush(SegmentWriter* w);
-  // Runs `fn` with the volume's writer, holding the write lock. A failure inside drops the writer:
-  // whatever it wrote since its last sync is suspect. A writer dropped by another put fails this
-  // one, since its unsynced blocks may be cut by the recovery that follows.
-  template <typename Fn>
-  Status UnderWriteLock(Fn fn);
+  Status UnderWriteLock(const std::function<Status(SegmentWriter*)>& fn) { return v_->WithWriter(generation_, fn); }
 
   Volume* v_;
   const uint64_t generation_;
@@ -88,18 +84,6 @@ class Ingest {
   uint64_t stored_bytes = 0;
   uint64_t new_bytes = 0;
 };
-
-template <typename Fn>
-Status Ingest::UnderWriteLock(Fn fn) {
-  std::lock_guard lock(v_->write_mutex());
-  if (v_->writer_generation() != generation_) {
-    return Status::IOError("the volume's writer failed under another put, so this put was abandoned");
-  }
-  BV_ASSIGN_OR_RETURN(SegmentWriter * w, v_->writer());
-  Status s = fn(w);
-  if (!s.ok()) v_->PoisonWriter(s);
-  return s;
-}
 
 void Ingest::Work(Batch* b) const {
   const auto& params = v_->params();

@@ -86,7 +86,7 @@ Result<Key> LoadMasterKeyFile(const std::string& path) {
   return k;
 }
 
-std::string DefaultKeyPath(const format::VolumeParams& p) {
+std::string DefaultKeyDir() {
   std::string dir;
   if (const char* d = std::getenv("BV_KEY_DIR"); d != nullptr && *d != '\0') {
     dir = d;
@@ -95,7 +95,18 @@ std::string DefaultKeyPath(const format::VolumeParams& p) {
   } else {
     dir = "/etc/bv/keys";
   }
-  return dir + "/" + p.UuidString() + ".key";
+  return dir;
+}
+
+std::string DefaultKeyPath(const format::VolumeParams& p) { return DefaultKeyDir() + "/" + p.UuidString() + ".key"; }
+
+Key DeriveTenantKey(const Key& appliance_master, const std::string& tenant) {
+  BV_ASSERT(sodium_init() >= 0);
+  const std::string msg = "BV tenant " + tenant;
+  Key k;
+  crypto_generichash(k.data(), k.size(), reinterpret_cast<const uint8_t*>(msg.data()), msg.size(),
+                     appliance_master.data(), appliance_master.size());
+  return k;
 }
 
 }  // namespace bv::engine

@@ -27,8 +27,14 @@ VolumeKeys DeriveKeys(const Key& master, bool encrypted);
 // "bv-master-key-v1 <64 hex digits>\n", mode 0600. Refuses to overwrite an existing file.
 Status CreateMasterKeyFile(const std::string& path, Key* out);
 Result<Key> LoadMasterKeyFile(const std::string& path);
-// $BV_KEY_DIR/<uuid>.key, else $HOME/.config/bv/keys/<uuid>.key.
+// $BV_KEY_DIR, else $HOME/.config/bv/keys, else /etc/bv/keys.
+std::string DefaultKeyDir();
+// DefaultKeyDir()/<uuid>.key.
 std::string DefaultKeyPath(const format::VolumeParams& p);
+
+// A server holds one master key and a volume per tenant; each tenant's volume master key is
+// derived from it (keyed BLAKE2b-256 over "BV tenant " + name), so no two tenants share a key.
+Key DeriveTenantKey(const Key& appliance_master, const std::string& tenant);
 
 Key RandomKey();
 

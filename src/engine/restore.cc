@@ -44,7 +44,8 @@ class Restorer {
  public:
   Restorer(Volume* v, const SnapshotEntry& snap, const RestoreOptions& opts, OutputSink* out)
       : v_(v), snap_(snap), opts_(opts), out_(out),
-        pool_(opts.threads ? opts.threads : ThreadPool::DefaultThreads()),
+        own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
+        pool_(opts.pool ? opts.pool : own_pool_.get()),
         hash_(v->keys().hash_key),
         reader_(v->env(), v->segments_dir()) {}
 
@@ -64,7 +65,8 @@ class Restorer {
   const SnapshotEntry& snap_;
   const RestoreOptions& opts_;
   OutputSink* out_;
-  ThreadPool pool_;
+  std::unique_ptr<ThreadPool> own_pool_;
+  ThreadPool* pool_;
   StreamHash hash_;
   // Its own reader (read window and open files), so restores can run side by side.
   SegmentReader reader_;
@@ -94,10 +96,10 @@ void Restorer::Decode(Batch* b) const {
 Status Restorer::Submit() {
   if (current_->items.empty()) return Status::Ok();
   Batch* raw = current_.get();
-  window_.emplace_back(std::move(current_), pool_.Submit([this, raw] { Decode(raw); }));
+  window_.emplace_back(std::move(current_), pool_->Submit([this, raw] { Decode(raw); }));
   current_ = std::make_unique<Batch>();
   current_raw_ = 0;
-  return Drain(2 * pool_.size() + 1);
+  return Drain(2 * pool_->size() + 1);
 }
 
 Status Restorer::Drain(size_t keep) {

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "engine/stream_io.h"
+#include "engine/thread_pool.h"
 #include "engine/volume.h"
 
 namespace bv::engine {
@@ -19,7 +20,8 @@ struct ByteRange {
 struct RestoreOptions {
   uint16_t stream = 0;
   std::optional<ByteRange> range;  // whole stream when absent
-  size_t threads = 0;
+  size_t threads = 0;          // 0: one per core; ignored when `pool` is set
+  ThreadPool* pool = nullptr;  // shared workers (a server's); null: the restore starts its own
   std::function<void(uint64_t bytes_out)> progress;
 };
 

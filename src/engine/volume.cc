@@ -47,7 +47,9 @@ Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string
   p.segment_size = opts.segment_size;
   if (Status s = format::ValidateVolumeParams(p); !s.ok()) return Status::InvalidArgument(s.message());
   key_path->clear();
-  if (opts.encrypt) {
+  if (opts.encrypt && opts.master_key) {
+    p.key_check = DeriveKeys(*opts.master_key, true).check;
+  } else if (opts.encrypt) {
     *key_path = opts.key_file.empty() ? DefaultKeyPath(p) : opts.key_file;
     const std::string abs_dir = std::filesystem::absolute(dir).lexically_normal().string();
     const std::string abs_key = std::filesystem::absolute(*key_path).lexically_normal().string();
@@ -69,6 +71,14 @@ Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string
 Status Volume::LoadKeys(const OpenOptions& opts) {
   if (params_.cipher == format::Cipher::kNone) {
     keys_ = DeriveKeys(params_.key_check, false);
+    return Status::Ok();
+  }
+  if (opts.master_key) {
+    VolumeKeys k = DeriveKeys(*opts.master_key, true);
+    if (sodium_memcmp(k.check.data(), params_.key_check.data(), k.check.size()) != 0) {
+      return Status::InvalidArgument("the given key is not the key of volume " + dir_ + " (" + params_.UuidString() + ")");
+    }
+    keys_ = k;
     return Status::Ok();
   }
   std::string path = opts.key_file;
@@ -171,6 +181,17 @@ void Volume::PoisonWriter(const Status& why) {
   writer_error_ = why.ok() ? Status::IOError("writer dropped") : why;
   writer_.reset();
   writer_generation_++;
+}
+
+Status Volume::WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn) {
+  std::lock_guard lock(write_mu_);
+  if (generation && *generation != writer_generation_) {
+    return Status::IOError("the volume's writer failed under another put, so this one was abandoned");
+  }
+  BV_ASSIGN_OR_RETURN(SegmentWriter * w, writer());
+  Status s = fn(w);
+  if (!s.ok()) PoisonWriter(s);
+  return s;
 }
 
 Status Volume::Close() {

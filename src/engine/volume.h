@@ -2,6 +2,7 @@
 // the segments), DIR/LOCK (one process at a time), DIR/CLEAN (present only after a clean close).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@ namespace bv::engine {
 struct InitOptions {
   bool encrypt = true;
   std::string key_file;  // where to create the master key; empty: DefaultKeyPath
+  std::optional<Key> master_key;  // use this key (a server's tenant key) and write no key file
   // HMAC-SHA-256 on the CPU's SHA extensions measured 1.6 GB/s against keyed BLAKE2b's 0.98 GB/s
   // (docs/performance.md), so new volumes use it.
   format::IdAlgo id_algo = format::IdAlgo::kHmacSha256;
@@ -32,6 +34,7 @@ struct InitOptions {
 
 struct OpenOptions {
   std::string key_file;  // empty: $BV_KEY_FILE, then DefaultKeyPath
+  std::optional<Key> master_key;  // when set, used instead of any key file
   bool need_key = true;  // false for commands that read only plaintext (ls, inspect, fsck)
   io::Backend backend = io::Backend::kUring;
   std::shared_ptr<io::Env> env;  // when set, used instead of a new Env of `backend` (tests inject faults)
@@ -70,6 +73,10 @@ class Volume {
   // in the tail that recovery cuts. The generation tells them.
   void PoisonWriter(const Status& why);
   uint64_t writer_generation() const { return writer_generation_; }
+  // Runs `fn` with the writer while holding the write lock; a failure inside drops the writer
+  // (whatever it wrote since its last sync is suspect). With a generation, fails if the writer
+  // was dropped since then: the caller's earlier appends may be cut by the recovery that follows.
+  Status WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn);
 
  private:
   Volume() = default;

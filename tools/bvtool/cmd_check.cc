@@ -5,9 +5,12 @@
 #include <iostream>
 
 #include "engine/check.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
+
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
 using nlohmann::json;
 

@@ -10,42 +10,21 @@
 #include <optional>
 
 #include "engine/restore.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
 
-namespace {
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
-std::optional<engine::ByteRange> ParseRange(const std::string& s, uint64_t length) {
-  if (s.empty()) return std::nullopt;
-  size_t dash = s.find('-');
-  if (dash == std::string::npos) Fail(Status::InvalidArgument("--range " + s + ": expected A-B or A-"));
-  try {
-    engine::ByteRange r;
-    r.begin = std::stoull(s.substr(0, dash));
-    r.end = dash + 1 == s.size() ? length : std::stoull(s.substr(dash + 1));
-    return r;
-  } catch (const std::exception&) {
-    Fail(Status::InvalidArgument("--range " + s + ": expected byte offsets A-B"));
-  }
-}
-
-}  // namespace
 
 int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range,
            const std::string& stream_name) {
   auto v = OpenVolume(c, true);
   auto snap = Check(ResolveSnapshot(v->index(), ref));
   engine::RestoreOptions o;
-  bool found = stream_name.empty();
-  for (size_t i = 0; i < snap.record.streams.size() && !found; i++) {
-    if (snap.record.streams[i].name == stream_name) {
-      o.stream = static_cast<uint16_t>(i);
-      found = true;
-    }
-  }
-  if (!found) Fail(Status::NotFound("snapshot has no stream named '" + stream_name + "'"));
-  o.range = ParseRange(range, snap.record.streams[o.stream].length);
+  o.stream = Check(engine::FindStream(snap.record, stream_name));
+  if (!range.empty()) o.range = Check(engine::ParseByteRange(range, snap.record.streams[o.stream].length));
   Progress progress("get");
   o.progress = [&](uint64_t n) { progress.Update(n); };
   if (out_path.empty() || out_path == "-") {

@@ -8,9 +8,12 @@
 #include "engine/file_source.h"
 #include "engine/recovery.h"
 #include "format/segment_scanner.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
+
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
 using nlohmann::json;
 

@@ -7,9 +7,12 @@
 #include <iostream>
 
 #include "base/time_format.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
+
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
 using nlohmann::json;
 

@@ -13,9 +13,12 @@
 
 #include "base/time_format.h"
 #include "engine/ingest.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
+
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
            const std::string& label, const std::string& time) {

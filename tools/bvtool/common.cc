@@ -7,9 +7,12 @@
 #include <cstdlib>
 
 #include "base/time_format.h"
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 namespace bv::tool {
+
+using engine::ResolveSnapshot;
+using engine::SnapshotIdString;
 
 Progress::Progress(const char* verb) : verb_(verb), on_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
 

@@ -1,4 +1,4 @@
-#include "tools/bvtool/snapshot_ref.h"
+#include "engine/snapshot_ref.h"
 
 #include <cstdio>
 #include <limits>
@@ -6,7 +6,7 @@
 #include "base/time_format.h"
 #include "format/snapshot_format.h"
 
-namespace bv::tool {
+namespace bv::engine {
 
 std::string SnapshotIdString(uint64_t id) { return format::SnapshotIdHex(id); }
 
@@ -22,7 +22,7 @@ bool IsHex(const std::string& s) {
 
 }  // namespace
 
-Result<engine::SnapshotEntry> ResolveSnapshot(engine::Index* index, const std::string& ref) {
+Result<SnapshotEntry> ResolveSnapshot(Index* index, const std::string& ref) {
   if (IsHex(ref)) {
     const uint64_t value = std::stoull(ref, nullptr, 16) << (4 * (16 - ref.size()));
     BV_ASSIGN_OR_RETURN(auto ids, index->FindSnapshotsByPrefix(value, static_cast<int>(4 * ref.size())));
@@ -50,4 +50,39 @@ Result<engine::SnapshotEntry> ResolveSnapshot(engine::Index* index, const std::s
   return *e;
 }
 
-}  // namespace bv::tool
+Result<uint16_t> FindStream(const format::SnapshotRecord& r, const std::string& name) {
+  if (name.empty()) return 0;
+  for (size_t i = 0; i < r.streams.size(); i++) {
+    if (r.streams[i].name == name) return static_cast<uint16_t>(i);
+  }
+  return Status::NotFound("snapshot " + format::SnapshotIdHex(r.id) + " has no stream named '" + name + "'");
+}
+
+Result<ByteRange> ParseByteRange(const std::string& s, uint64_t length) {
+  const auto bad = [&] { return Status::InvalidArgument("range " + s + ": expected byte offsets A-B or A-"); };
+  const size_t dash = s.find('-');
+  if (dash == std::string::npos || dash == 0) return bad();
+  const auto number = [](const std::string& t, uint64_t* out) {
+    if (t.empty() || t.size() > 19) return false;
+    uint64_t v = 0;
+    for (char c : t) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    *out = v;
+    return true;
+  };
+  ByteRange r;
+  if (!number(s.substr(0, dash), &r.begin)) return bad();
+  if (dash + 1 == s.size()) {
+    r.end = length;
+  } else if (!number(s.substr(dash + 1), &r.end)) {
+    return bad();
+  }
+  if (r.begin > r.end || r.end > length) {
+    return Status::InvalidArgument("range " + s + " is not within the stream's " + std::to_string(length) + " bytes");
+  }
+  return r;
+}
+
+}  // namespace bv::engine

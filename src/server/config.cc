@@ -1,0 +1,170 @@
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include <set>
+
+#include "io/env.h"
+
+namespace bv::server {
+
+namespace {
+
+// Reads one table's fields, refusing unknown ones and saying where each problem is.
+class Fields {
+ public:
+  Fields(const toml::table& t, std::string origin, std::string path)
+      : t_(t), origin_(std::move(origin)), path_(std::move(path)) {}
+
+  Status Error(const toml::node* n, const std::string& field, const std::string& what) const {
+    const auto& src = n != nullptr ? n->source() : t_.source();
+    return Status::InvalidArgument(origin_ + ":" + std::to_string(src.begin.line) + ":" +
+                                   std::to_string(src.begin.column) + ": " + Name(field) + ": " + what);
+  }
+  std::string Name(const std::string& field) const { return path_.empty() ? field : path_ + "." + field; }
+
+  Status String(const char* key, std::string* out) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_string()) return Error(n, key, "must be a string");
+    *out = n->as_string()->get();
+    return Status::Ok();
+  }
+  template <typename T>
+  Status Integer(const char* key, T* out, int64_t lo, int64_t hi) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_integer()) return Error(n, key, "must be an integer");
+    const int64_t v = n->as_integer()->get();
+    if (v < lo || v > hi) {
+      return Error(n, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    *out = static_cast<T>(v);
+    return Status::Ok();
+  }
+  Status Bool(const char* key, bool* out) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_boolean()) return Error(n, key, "must be true or false");
+    *out = n->as_boolean()->get();
+    return Status::Ok();
+  }
+  const toml::array* Array(const char* key) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    return n != nullptr ? n->as_array() : nullptr;
+  }
+  const toml::node* Node(const char* key) {
+    seen_.insert(key);
+    return t_.get(key);
+  }
+  Status NoOthers() const {
+    for (const auto& [k, v] : t_) {
+      if (!seen_.count(std::string(k.str()))) return Error(&v, std::string(k.str()), "unknown field");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const toml::table& t_;
+  std::string origin_, path_;
+  std::set<std::string> seen_;
+};
+
+Status ParseTenant(const toml::table& t, const std::string& origin, size_t index, TenantConfig* out) {
+  Fields f(t, origin, "tenant[" + std::to_string(index) + "]");
+  BV_RETURN_IF_ERROR(f.String("name", &out->name));
+  if (Status s = ValidateTenantName(out->name); !s.ok()) return f.Error(t.get("name"), "name", s.message());
+  BV_RETURN_IF_ERROR(f.Integer("quota_bytes", &out->quota_bytes, 0, INT64_MAX));
+  BV_RETURN_IF_ERROR(f.Integer("max_sessions", &out->max_sessions, 1, 4096));
+  BV_RETURN_IF_ERROR(f.Integer("zstd_level", &out->zstd_level, 1, 19));
+  BV_RETURN_IF_ERROR(f.Integer("idle_timeout_seconds", &out->idle_timeout_s, 1, 86400));
+  BV_RETURN_IF_ERROR(f.Bool("append_only", &out->append_only));
+  const toml::node* tokens = f.Node("tokens");
+  if (tokens == nullptr || !tokens->is_array() || tokens->as_array()->empty()) {
+    return f.Error(tokens, "tokens", "must be a non-empty array of { hash = \"blake2b:…\", role = \"push\" }");
+  }
+  const toml::array& arr = *tokens->as_array();
+  if (arr.size() > kTokensPerTenantMax) return f.Error(tokens, "tokens", "more than 64 tokens");
+  for (size_t i = 0; i < arr.size(); i++) {
+    const std::string where = "tokens[" + std::to_string(i) + "]";
+    if (!arr[i].is_table()) return f.Error(&arr[i], where, "must be a table { hash = …, role = … }");
+    Fields tf(*arr[i].as_table(), origin, f.Name(where));
+    TokenConfig tc;
+    std::string role = "admin";
+    BV_RETURN_IF_ERROR(tf.String("hash", &tc.hash));
+    if (Status s = ValidateTokenHash(tc.hash); !s.ok()) return tf.Error(&arr[i], "hash", s.message());
+    BV_RETURN_IF_ERROR(tf.String("role", &role));
+    auto r = ParseRole(role);
+    if (!r.ok()) return tf.Error(&arr[i], "role", r.status().message());
+    tc.role = *r;
+    BV_RETURN_IF_ERROR(tf.NoOthers());
+    out->tokens.push_back(std::move(tc));
+  }
+  return f.NoOthers();
+}
+
+}  // namespace
+
+Status ValidateTenantName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return Status::InvalidArgument("a tenant name is 1 to 64 bytes");
+  for (size_t i = 0; i < name.size(); i++) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(i > 0 && (c == '_' || c == '-'))) {
+      return Status::InvalidArgument("a tenant name is a-z, 0-9, '_' and '-', starting with a letter or digit");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(origin + ":" + std::to_string(e.source().begin.line) + ":" +
+                                   std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  ServerConfig c;
+  Fields f(root, origin, "");
+  BV_RETURN_IF_ERROR(f.String("data_dir", &c.data_dir));
+  BV_RETURN_IF_ERROR(f.String("key_file", &c.key_file));
+  BV_RETURN_IF_ERROR(f.Integer("grace_seconds", &c.grace_s, 0, 86400));
+  BV_RETURN_IF_ERROR(f.Integer("max_connections", &c.max_connections, 1, 65536));
+  BV_RETURN_IF_ERROR(f.Integer("login_timeout_seconds", &c.login_timeout_s, 1, 3600));
+  BV_RETURN_IF_ERROR(f.Integer("auth_failure_delay_ms", &c.auth_failure_delay_ms, 0, 60000));
+  if (const toml::node* n = f.Node("listen"); n != nullptr) {
+    if (!n->is_array()) return f.Error(n, "listen", "must be an array of \"HOST:PORT\" or \"unix:/PATH\" strings");
+    for (const toml::node& a : *n->as_array()) {
+      if (!a.is_string()) return f.Error(&a, "listen", "must be an array of strings");
+      c.listen.push_back(a.as_string()->get());
+    }
+  }
+  if (const toml::node* n = f.Node("tenant"); n != nullptr) {
+    if (!n->is_array_of_tables()) return f.Error(n, "tenant", "must be [[tenant]] tables");
+    const toml::array& arr = *n->as_array();
+    if (arr.size() > kTenantsMax) return f.Error(n, "tenant", "more than 4096 tenants");
+    std::set<std::string> names;
+    for (size_t i = 0; i < arr.size(); i++) {
+      TenantConfig t;
+      BV_RETURN_IF_ERROR(ParseTenant(*arr[i].as_table(), origin, i, &t));
+      if (!names.insert(t.name).second) {
+        return f.Error(&arr[i], "tenant[" + std::to_string(i) + "].name", "\"" + t.name + "\" is named twice");
+      }
+      c.tenants.push_back(std::move(t));
+    }
+  }
+  BV_RETURN_IF_ERROR(f.NoOthers());
+  return c;
+}
+
+Result<ServerConfig> LoadConfig(const std::string& path) {
+  BV_ASSIGN_OR_RETURN(std::string text, io::ReadSmallFile(path, 4 << 20));
+  return ParseConfig(text, path);
+}
+
+}  // namespace bv::server

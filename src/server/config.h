@@ -1,0 +1,51 @@
+// bvd's configuration: a TOML file (docs/protocol.md §7), or the embedded default when there is
+// none. A bad file is refused whole, with the line and the field that is wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "server/token.h"
+
+namespace bv::server {
+
+struct TokenConfig {
+  std::string hash;  // "blake2b:<hex>"
+  Role role = Role::kAdmin;
+};
+
+struct TenantConfig {
+  std::string name;
+  std::vector<TokenConfig> tokens;
+  uint64_t quota_bytes = 0;        // 0: no quota
+  uint32_t max_sessions = 32;      // connections at once; more are refused with ERR busy
+  int zstd_level = 3;              // applies from the next start
+  uint32_t idle_timeout_s = 300;   // silence after which a session is dropped
+  bool append_only = false;        // nobody deletes; only the appliance's retention does
+};
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string key_file;            // empty: DefaultKeyDir()/<appliance id>.key
+  std::vector<std::string> listen;
+  uint32_t grace_s = 30;           // on SIGTERM, how long sessions get to finish
+  uint32_t max_connections = 256;
+  uint32_t login_timeout_s = 10;   // for the AUTH line
+  uint32_t auth_failure_delay_ms = 1000;
+  std::vector<TenantConfig> tenants;
+};
+
+inline constexpr char kDefaultListen[] = "127.0.0.1:7780";
+inline constexpr size_t kTenantsMax = 4096;
+inline constexpr size_t kTokensPerTenantMax = 64;
+
+// Tenant names: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit.
+Status ValidateTenantName(std::string_view name);
+
+// `origin` names the text in errors ("bvd.toml").
+Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origin);
+Result<ServerConfig> LoadConfig(const std::string& path);
+
+}  // namespace bv::server

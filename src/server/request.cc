@@ -1,0 +1,154 @@
+#include "server/request.h"
+
+namespace bv::server {
+
+namespace {
+
+Status Bad(size_t at, const std::string& what) {
+  return Status::InvalidArgument("byte " + std::to_string(at) + ": " + what);
+}
+
+// The length of the UTF-8 sequence at s[i], or 0 if it is not a valid, shortest-form one.
+size_t Utf8Length(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  const uint8_t c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; k++) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+Status CheckText(std::string_view s, size_t base) {
+  for (size_t i = 0; i < s.size();) {
+    const uint8_t c = static_cast<uint8_t>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      return Bad(base + i, std::string("control character 0x") + kHex[c >> 4] + kHex[c & 15]);
+    }
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return Bad(base + i, "invalid UTF-8");
+    i += n;
+  }
+  return Status::Ok();
+}
+
+// %XX escapes let a value hold spaces, '=' and '%'; what they spell is checked like the line.
+Result<std::string> Unescape(std::string_view tok, size_t at) {
+  std::string out;
+  out.reserve(tok.size());
+  for (size_t i = 0; i < tok.size(); i++) {
+    if (tok[i] != '%') {
+      out += tok[i];
+      continue;
+    }
+    if (i + 2 >= tok.size()) return Bad(at + i, "'%' is not followed by two hex digits");
+    const int hi = HexValue(tok[i + 1]), lo = HexValue(tok[i + 2]);
+    if (hi < 0 || lo < 0) return Bad(at + i, "'%' is not followed by two hex digits");
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  BV_RETURN_IF_ERROR(CheckText(out, at));
+  return out;
+}
+
+bool IsKeyChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+
+}  // namespace
+
+const std::string* Request::Option(std::string_view key) const {
+  for (const auto& [k, v] : options) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Result<Request> ParseRequest(std::string_view line) {
+  if (line.size() + 1 > kLineMax) {
+    return Status::InvalidArgument("request line is longer than " + std::to_string(kLineMax) + " bytes");
+  }
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  BV_RETURN_IF_ERROR(CheckText(line, 0));
+  Request r;
+  size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] == ' ') {
+      i++;
+      continue;
+    }
+    const size_t start = i;
+    while (i < line.size() && line[i] != ' ') i++;
+    const std::string_view tok = line.substr(start, i - start);
+    if (r.verb.empty()) {
+      if (tok.size() > kVerbMax) return Bad(start, "verb is longer than " + std::to_string(kVerbMax) + " bytes");
+      for (size_t k = 0; k < tok.size(); k++) {
+        if (tok[k] < 'A' || tok[k] > 'Z') return Bad(start + k, "a verb is upper-case letters only");
+      }
+      r.verb = tok;
+      continue;
+    }
+    const size_t eq = tok.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      if (!r.options.empty()) return Bad(start, "positional argument after an option");
+      if (r.args.size() == kArgsMax) return Bad(start, "more than " + std::to_string(kArgsMax) + " arguments");
+      BV_ASSIGN_OR_RETURN(std::string arg, Unescape(tok, start));
+      r.args.push_back(std::move(arg));
+      continue;
+    }
+    const std::string_view key = tok.substr(0, eq);
+    if (key.size() > kOptionKeyMax) return Bad(start, "option name is longer than " + std::to_string(kOptionKeyMax));
+    for (size_t k = 0; k < key.size(); k++) {
+      if (!IsKeyChar(key[k])) return Bad(start + k, "an option name is a-z, 0-9 and _ only");
+    }
+    if (r.Option(key) != nullptr) return Bad(start, "option " + std::string(key) + " given twice");
+    if (r.options.size() == kOptionsMax) return Bad(start, "more than " + std::to_string(kOptionsMax) + " options");
+    BV_ASSIGN_OR_RETURN(std::string value, Unescape(tok.substr(eq + 1), start + eq + 1));
+    r.options.emplace_back(std::string(key), std::move(value));
+  }
+  if (r.verb.empty()) return Status::InvalidArgument("empty request line");
+  return r;
+}
+
+std::string EscapeValue(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(v.size());
+  for (char ch : v) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '=') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace bv::server

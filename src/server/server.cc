@@ -1,0 +1,227 @@
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "engine/keys.h"
+#include "io/env.h"
+#include "server/session.h"
+
+namespace bv::server {
+
+Result<engine::Key> LoadOrCreateApplianceKey(const std::string& data_dir, const std::string& key_file,
+                                             std::string* key_path, bool* created) {
+  *created = false;
+  BV_RETURN_IF_ERROR(io::MakeDirs(data_dir, 0700));
+  const std::string id_path = data_dir + "/APPLIANCE";
+  std::string id;
+  if (io::PathExists(id_path)) {
+    BV_ASSIGN_OR_RETURN(id, io::ReadSmallFile(id_path, 256));
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+  } else {
+    BV_ASSERT(sodium_init() >= 0);
+    uint8_t raw[16];
+    randombytes_buf(raw, sizeof raw);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    id = std::string("bvd-") + hex;
+    BV_RETURN_IF_ERROR(io::WriteFileAtomic(id_path, id + "\n"));
+  }
+  *key_path = key_file.empty() ? engine::DefaultKeyDir() + "/" + id + ".key" : key_file;
+  const std::string abs_dir = std::filesystem::absolute(data_dir).lexically_normal().string();
+  const std::string abs_key = std::filesystem::absolute(*key_path).lexically_normal().string();
+  if (abs_key.rfind(abs_dir + "/", 0) == 0) {
+    return Status::InvalidArgument("the key file must live outside the data directory: " + *key_path);
+  }
+  if (io::PathExists(*key_path)) return engine::LoadMasterKeyFile(*key_path);
+  if (io::PathExists(data_dir + "/tenants")) {
+    return Status::InvalidArgument("the data directory " + data_dir + " holds tenants but its key " + *key_path +
+                                   " is missing (use --key-file or key_file)");
+  }
+  engine::Key k;
+  BV_RETURN_IF_ERROR(engine::CreateMasterKeyFile(*key_path, &k));
+  *created = true;
+  return k;
+}
+
+Server::Server(ServerOptions opts) : opts_(std::move(opts)), pool_(engine::ThreadPool::DefaultThreads()) {}
+
+Result<std::unique_ptr<Server>> Server::Start(ServerOptions opts) {
+  std::unique_ptr<Server> s(new Server(std::move(opts)));
+  const ServerConfig& c = s->opts_.config;
+  std::string key_path;
+  bool created = false;
+  BV_ASSIGN_OR_RETURN(s->appliance_key_, LoadOrCreateApplianceKey(c.data_dir, c.key_file, &key_path, &created));
+  spdlog::info("{} appliance key {}", created ? "created" : "loaded", key_path);
+  BV_RETURN_IF_ERROR(s->OpenTenants(c));
+  s->settings_ = c;
+  for (const std::string& a : c.listen) {
+    BV_ASSIGN_OR_RETURN(auto l, io::Listener::Open(a));
+    s->listeners_.push_back(std::move(l));
+  }
+  if (::pipe2(s->wake_, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  s->accept_thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
+  return s;
+}
+
+Status Server::OpenTenants(const ServerConfig& config) {
+  std::map<std::string, std::shared_ptr<Tenant>> next;
+  {
+    std::lock_guard lock(mu_);
+    next = tenants_;
+  }
+  std::set<std::string> named;
+  for (const TenantConfig& tc : config.tenants) {
+    named.insert(tc.name);
+    if (auto it = next.find(tc.name); it != next.end()) {
+      it->second->Reconfigure(tc);
+      continue;
+    }
+    auto t = Tenant::Open(config.data_dir, tc, appliance_key_, opts_.backend);
+    if (!t.ok()) return t.status();
+    spdlog::info("tenant {} open: {} tokens, quota {} bytes, {} sessions at most", tc.name, tc.tokens.size(),
+                 tc.quota_bytes, tc.max_sessions);
+    next.emplace(tc.name, std::shared_ptr<Tenant>(std::move(t).value()));
+  }
+  for (auto& [name, t] : next) {
+    if (!named.count(name) && !t->retired()) {
+      t->Retire();
+      spdlog::info("tenant {} removed from the configuration: no new logins", name);
+    }
+  }
+  std::lock_guard lock(mu_);
+  tenants_ = std::move(next);
+  return Status::Ok();
+}
+
+std::vector<std::string> Server::addresses() const {
+  std::vector<std::string> out;
+  for (const auto& l : listeners_) out.push_back(l->address());
+  return out;
+}
+
+std::shared_ptr<Tenant> Server::FindTenant(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(name);
+  if (it == tenants_.end() || it->second->retired()) return nullptr;
+  return it->second;
+}
+
+ServerConfig Server::settings() const {
+  std::lock_guard lock(mu_);
+  return settings_;
+}
+
+void Server::AcceptLoop() {
+  std::vector<pollfd> fds;
+  for (const auto& l : listeners_) fds.push_back(pollfd{l->fd(), POLLIN, 0});
+  fds.push_back(pollfd{wake_[0], POLLIN, 0});
+  for (;;) {
+    for (auto& p : fds) p.revents = 0;
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("poll on the listeners: {}", std::strerror(errno));
+      return;
+    }
+    if (fds.back().revents != 0) return;  // stopping
+    for (size_t i = 0; i + 1 < fds.size(); i++) {
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      auto sock = listeners_[i]->Accept();
+      if (!sock.ok()) {
+        spdlog::warn("{}", sock.status().ToString());
+        if (sock.status().message().find("Too many open files") != std::string::npos) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      Serve(std::move(sock).value());
+    }
+  }
+}
+
+void Server::Serve(std::unique_ptr<io::Socket> socket) {
+  const uint32_t max = settings().max_connections;
+  {
+    std::lock_guard lock(mu_);
+    if (sessions_ >= max) {
+      socket->WriteAll("ERR busy the server has " + std::to_string(max) + " connections open, its limit\n", 1000);
+      spdlog::warn("peer={} refused: {} connections open", socket->peer(), max);
+      return;
+    }
+    sessions_++;
+    live_.insert(socket.get());
+  }
+  std::thread([this, sock = std::move(socket)]() mutable {
+    RunSession(this, sock.get());
+    std::lock_guard lock(mu_);
+    live_.erase(sock.get());
+    sock.reset();  // closed under the lock, so Stop never interrupts a closed descriptor
+    sessions_--;
+    idle_cv_.notify_all();
+  }).detach();
+}
+
+Status Server::Reload() {
+  if (opts_.config_path.empty()) {
+    spdlog::info("SIGHUP: no configuration file to reload (embedded default)");
+    return Status::Ok();
+  }
+  auto c = LoadConfig(opts_.config_path);
+  if (!c.ok()) {
+    spdlog::error("SIGHUP: configuration not reloaded, the old one stays: {}", c.status().message());
+    return c.status();
+  }
+  ServerConfig next = std::move(c).value();
+  next.data_dir = opts_.config.data_dir;  // the data directory and listeners are fixed until restart
+  next.listen = opts_.config.listen;
+  next.key_file = opts_.config.key_file;
+  BV_RETURN_IF_ERROR(OpenTenants(next));
+  {
+    std::lock_guard lock(mu_);
+    settings_ = next;
+  }
+  spdlog::info("SIGHUP: configuration reloaded, {} tenants", next.tenants.size());
+  return Status::Ok();
+}
+
+Status Server::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  stopping_ = true;
+  const char b = 'x';
+  (void)!::write(wake_[1], &b, 1);
+  accept_thread_.join();
+  listeners_.clear();
+  const auto grace = std::chrono::seconds(settings().grace_s);
+  std::unique_lock lock(mu_);
+  if (sessions_ > 0) spdlog::info("stopping: {} sessions get {} s to finish", sessions_, grace.count());
+  if (!idle_cv_.wait_for(lock, grace, [this] { return sessions_ == 0; })) {
+    spdlog::warn("stopping: aborting {} sessions still running after the grace period", sessions_);
+    for (io::Socket* s : live_) s->Interrupt();
+    idle_cv_.wait(lock, [this] { return sessions_ == 0; });
+  }
+  Status result;
+  for (auto& [name, t] : tenants_) {
+    Status s = t->Close();
+    if (!s.ok()) {
+      spdlog::error("closing tenant {}: {}", name, s.ToString());
+      if (result.ok()) result = s;
+    }
+  }
+  tenants_.clear();
+  return result;
+}
+
+Server::~Server() {
+  if (!stopped_) (void)Stop();
+  if (wake_[0] >= 0) ::close(wake_[0]);
+  if (wake_[1] >= 0) ::close(wake_[1]);
+}
+
+}  // namespace bv::server

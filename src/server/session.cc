@@ -1,0 +1,535 @@
+#include "server/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/time_format.h"
+#include "engine/delete.h"
+#include "engine/ingest.h"
+#include "engine/restore.h"
+#include "engine/snapshot_ref.h"
+#include "format/snapshot_format.h"
+#include "server/request.h"
+#include "server/server.h"
+
+namespace bv::server {
+
+namespace {
+
+constexpr size_t kReadBufferSize = 64 << 10;
+constexpr int kPollSliceMs = 250;           // how often a waiting session looks at `stopping`
+constexpr int kDrainAfterErrorMs = 10000;   // input read and dropped after a failed PUT, at most
+
+const char* ErrorCode(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk: return "ok";
+    case Status::Code::kNotFound: return "not-found";
+    case Status::Code::kCorruption: return "corrupt";
+    case Status::Code::kInvalidArgument: return "bad-request";
+    case Status::Code::kIOError: return "io";
+    case Status::Code::kNotSupported: return "not-supported";
+    case Status::Code::kBusy: return "busy";
+    case Status::Code::kNoSpace: return "no-space";
+    case Status::Code::kQuota: return "quota";
+    case Status::Code::kTimedOut: return "timeout";
+  }
+  return "internal";
+}
+
+// One line of text: a message never breaks the line framing.
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+// Request lines, then (for PUT) the bytes after them, from one socket.
+class Connection {
+ public:
+  Connection(Server* server, io::Socket* socket) : server_(server), socket_(socket), buf_(kReadBufferSize, '\0') {}
+
+  // The next line without its newline; nullopt at a clean end between requests. Waits at most
+  // timeout_ms for each piece, and gives up early when the server is stopping and `interruptible`.
+  Result<std::optional<std::string>> ReadLine(int timeout_ms, bool interruptible) {
+    for (;;) {
+      const size_t nl = std::string_view(buf_.data() + begin_, end_ - begin_).find('\n');
+      if (nl != std::string_view::npos) {
+        std::string line(buf_.data() + begin_, nl);
+        begin_ += nl + 1;
+        return std::optional<std::string>(std::move(line));
+      }
+      if (end_ - begin_ >= kLineMax) {
+        return Status::InvalidArgument("request line is longer than " + std::to_string(kLineMax) + " bytes");
+      }
+      Compact();
+      BV_ASSIGN_OR_RETURN(size_t got, Fill(timeout_ms, interruptible));
+      if (got == 0) {
+        if (end_ == begin_) return std::optional<std::string>();
+        return Status::InvalidArgument("connection closed in the middle of a request line");
+      }
+    }
+  }
+
+  // Bytes after the last line: buffered ones first, then the socket's.
+  Result<size_t> ReadBytes(char* dst, size_t n, int timeout_ms) {
+    if (begin_ < end_) {
+      n = std::min(n, end_ - begin_);
+      std::memcpy(dst, buf_.data() + begin_, n);
+      begin_ += n;
+      return n;
+    }
+    return socket_->Read(dst, n, timeout_ms);
+  }
+
+  Status Reply(const std::string& line) { return socket_->WriteAll(line + "\n", write_timeout_ms_); }
+  Status ReplyError(const Status& s) {
+    return Reply(std::string("ERR ") + ErrorCode(s) + " " + OneLine(s.message()));
+  }
+  Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
+  void set_write_timeout_ms(int ms) { write_timeout_ms_ = ms; }
+  io::Socket* socket() { return socket_; }
+
+  // After refusing a push, read and drop what the client is still sending (for a while), so its
+  // side sees our error line rather than a reset that may destroy it.
+  void DrainInput() {
+    socket_->ShutdownWrite();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainAfterErrorMs);
+    while (std::chrono::steady_clock::now() < deadline) {
+      begin_ = end_ = 0;
+      auto got = socket_->Read(buf_.data(), buf_.size(), kPollSliceMs);
+      if (got.ok() && *got == 0) return;
+      if (!got.ok() && got.status().code() != Status::Code::kTimedOut) return;
+    }
+  }
+
+ private:
+  void Compact() {
+    if (begin_ == 0) return;
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  Result<size_t> Fill(int timeout_ms, bool interruptible) {
+    int waited = 0;
+    for (;;) {
+      const int slice = interruptible ? std::min(kPollSliceMs, timeout_ms - waited) : timeout_ms;
+      auto got = socket_->Read(buf_.data() + end_, buf_.size() - end_, slice);
+      if (got.ok()) {
+        end_ += *got;
+        return *got;
+      }
+      if (got.status().code() != Status::Code::kTimedOut || !interruptible) return got.status();
+      waited += slice;
+      if (server_->stopping()) return Status::Busy("the server is shutting down");
+      if (waited >= timeout_ms) {
+        return Status::TimedOut("no request for " + std::to_string(timeout_ms / 1000) + " s");
+      }
+    }
+  }
+
+  Server* server_;
+  io::Socket* socket_;
+  std::string buf_;
+  size_t begin_ = 0, end_ = 0;
+  int write_timeout_ms_ = 10000;
+};
+
+// A raw push's bytes: everything up to the client's half-close, or exactly size= bytes.
+class PushInput final : public engine::InputStream {
+ public:
+  PushInput(Connection* conn, int timeout_ms, std::optional<uint64_t> size)
+      : conn_(conn), timeout_ms_(timeout_ms), size_(size) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    if (size_ && received_ == *size_) {
+      // The declared end: anything more is an error, and the client must half-close.
+      char extra;
+      BV_ASSIGN_OR_RETURN(size_t got, conn_->ReadBytes(&extra, 1, timeout_ms_));
+      if (got != 0) return Status::InvalidArgument("more bytes arrived than size=" + std::to_string(*size_));
+      return size_t{0};
+    }
+    if (size_) n = static_cast<size_t>(std::min<uint64_t>(n, *size_ - received_));
+    auto got = conn_->ReadBytes(dst, n, timeout_ms_);
+    if (!got.ok()) {
+      if (got.status().code() == Status::Code::kTimedOut) {
+        return Status::TimedOut("the client sent nothing for " + std::to_string(timeout_ms_ / 1000) + " s after " +
+                                std::to_string(received_) + " bytes");
+      }
+      return Status::IOError("the connection failed after " + std::to_string(received_) + " bytes: " +
+                             got.status().message());
+    }
+    if (*got == 0 && size_ && received_ < *size_) {
+      return Status::InvalidArgument("the connection closed after " + std::to_string(received_) + " of size=" +
+                                     std::to_string(*size_) + " bytes");
+    }
+    received_ += *got;
+    return got;
+  }
+  uint64_t received() const { return received_; }
+
+ private:
+  Connection* conn_;
+  int timeout_ms_;
+  std::optional<uint64_t> size_;
+  uint64_t received_ = 0;
+};
+
+// A raw restore's bytes go straight to the socket.
+class SocketSink final : public engine::OutputSink {
+ public:
+  explicit SocketSink(Connection* conn) : conn_(conn) {}
+  Status Write(std::string_view b) override {
+    BV_RETURN_IF_ERROR(conn_->Write(b));
+    written += b.size();
+    return Status::Ok();
+  }
+  uint64_t written = 0;
+
+ private:
+  Connection* conn_;
+};
+
+Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
+  if (v.empty() || v.size() > 19) return Status::InvalidArgument(key + "=" + v + ": expected a number");
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return Status::InvalidArgument(key + "=" + v + ": expected a number");
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::string SnapshotFields(const format::SnapshotRecord& r) {
+  return "snapshot=" + format::SnapshotIdHex(r.id) + " source=" + EscapeValue(r.source) +
+         " time=" + FormatTime(r.time_us) + " label=" + EscapeValue(r.label) +
+         " streams=" + std::to_string(r.streams.size()) + " logical=" + std::to_string(r.logical_bytes()) +
+         " stored=" + std::to_string(r.stored_bytes) + " new=" + std::to_string(r.new_bytes);
+}
+
+class Session {
+ public:
+  Session(Server* server, io::Socket* socket) : server_(server), conn_(server, socket) {}
+  ~Session() {
+    if (tenant_ && entered_) tenant_->LeaveSession();
+  }
+
+  void Run() {
+    const ServerConfig settings = server_->settings();
+    const int login_ms = static_cast<int>(settings.login_timeout_s) * 1000;
+    for (;;) {
+      const int timeout_ms = tenant_ ? static_cast<int>(tenant_->config().idle_timeout_s) * 1000 : login_ms;
+      auto line = conn_.ReadLine(timeout_ms, /*interruptible=*/true);
+      if (!line.ok()) {
+        if (line.status().code() == Status::Code::kBusy) {
+          conn_.Reply("ERR shutting-down the server is stopping; reconnect later");
+        } else {
+          conn_.ReplyError(line.status());
+        }
+        Log(spdlog::level::info, "closed: " + line.status().ToString());
+        return;
+      }
+      if (!*line) return;  // a clean end
+      auto req = ParseRequest(**line);
+      if (!req.ok()) {
+        conn_.ReplyError(req.status());
+        Log(spdlog::level::warn, "bad request: " + req.status().message());
+        return;
+      }
+      if (!Dispatch(*req, settings)) return;
+    }
+  }
+
+ private:
+  void Log(spdlog::level::level_enum level, const std::string& what) const {
+    spdlog::log(level, "peer={} tenant={} {}", conn_socket_peer(), tenant_ ? tenant_->name() : "-", what);
+  }
+  std::string conn_socket_peer() const { return const_cast<Connection&>(conn_).socket()->peer(); }
+
+  // false: the session ends.
+  bool Dispatch(const Request& r, const ServerConfig& settings) {
+    if (r.verb == "AUTH") return Auth(r, settings);
+    if (!tenant_) {
+      conn_.Reply("ERR auth AUTH <tenant> <token> must come first");
+      return false;
+    }
+    if (r.verb == "PUT") return Put(r);
+    if (r.verb == "GET") return Get(r);
+    if (r.verb == "LIST") return List(r);
+    if (r.verb == "STAT") return Stat(r);
+    if (r.verb == "VERIFY") return Verify(r);
+    if (r.verb == "DELETE") return Delete(r);
+    if (r.verb == "QUIT") {
+      conn_.Reply("OK bye");
+      return false;
+    }
+    conn_.Reply("ERR bad-request unknown verb " + r.verb);
+    return false;
+  }
+
+  bool Arity(const Request& r, size_t min, size_t max, std::initializer_list<const char*> options, const char* usage) {
+    bool ok = r.args.size() >= min && r.args.size() <= max;
+    for (const auto& [k, v] : r.options) {
+      bool known = false;
+      for (const char* o : options) known = known || k == o;
+      if (!known) {
+        conn_.Reply("ERR bad-request " + r.verb + " takes no option " + k + "=; usage: " + usage);
+        return false;
+      }
+    }
+    if (!ok) conn_.Reply(std::string("ERR bad-request usage: ") + usage);
+    return ok;
+  }
+
+  bool Auth(const Request& r, const ServerConfig& settings) {
+    if (tenant_) {
+      conn_.Reply("ERR bad-request already authenticated");
+      return false;
+    }
+    if (!Arity(r, 2, 2, {}, "AUTH <tenant> <token>")) return false;
+    std::shared_ptr<Tenant> t = server_->FindTenant(r.args[0]);
+    std::optional<Role> role;
+    if (t) {
+      role = t->Authenticate(r.args[1]);
+    } else {
+      (void)TokenMatches(r.args[1], TokenHash(""));  // the same work for an unknown tenant
+    }
+    if (!role) {
+      spdlog::warn("peer={} login failed for tenant \"{}\"", conn_socket_peer(), EscapeValue(r.args[0]));
+      std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
+      conn_.Reply("ERR auth unknown tenant or wrong token");
+      return false;
+    }
+    if (!t->TryEnterSession()) {
+      conn_.Reply("ERR busy tenant " + t->name() + " has " + std::to_string(t->config().max_sessions) +
+                  " sessions open, its limit; retry later");
+      return false;
+    }
+    tenant_ = t;
+    entered_ = true;
+    role_ = *role;
+    conn_.set_write_timeout_ms(static_cast<int>(t->config().idle_timeout_s) * 1000);
+    Log(spdlog::level::info, std::string("authenticated role=") + RoleName(role_));
+    return true;  // silent on success, so a raw GET's output is the stream alone
+  }
+
+  bool Denied(const char* what) {
+    conn_.Reply(std::string("ERR denied a ") + RoleName(role_) + " token may not " + what);
+    return false;
+  }
+
+  bool Put(const Request& r) {
+    if (!RoleMayPush(role_)) return Denied("push");
+    if (!Arity(r, 1, 1, {"label", "size", "time"}, "PUT <source> [label=L] [size=BYTES] [time=T]")) return false;
+    const TenantConfig cfg = tenant_->config();
+    engine::PutOptions o;
+    o.source = r.args[0];
+    if (const std::string* l = r.Option("label")) o.label = *l;
+    std::optional<uint64_t> size;
+    Status s = format::ValidateSourceName(o.source);
+    if (s.ok()) s = format::ValidateLabel(o.label, "label");
+    if (s.ok() && r.Option("size")) {
+      auto n = ParseUint("size", *r.Option("size"));
+      if (n.ok()) size = *n; else s = n.status();
+    }
+    if (s.ok() && r.Option("time")) {
+      auto t = ParseTime(*r.Option("time"));
+      if (t.ok()) o.time_us = *t; else s = t.status();
+    }
+    if (s.ok() && cfg.quota_bytes > 0) {
+      auto used = tenant_->UsedBytes();
+      if (!used.ok()) {
+        s = used.status();
+      } else if (*used >= cfg.quota_bytes) {
+        s = Status::Quota("tenant " + tenant_->name() + " uses " + std::to_string(*used) + " of its " +
+                          std::to_string(cfg.quota_bytes) + " bytes");
+      } else {
+        o.new_bytes_max = cfg.quota_bytes - *used;
+      }
+    }
+    if (!s.ok()) {
+      conn_.ReplyError(s);
+      conn_.DrainInput();
+      return false;
+    }
+    o.pool = server_->pool();
+    o.budget = server_->budget();
+    o.batch_input = kSessionBatchInput;
+    PushInput in(&conn_, static_cast<int>(cfg.idle_timeout_s) * 1000, size);
+    const auto start = std::chrono::steady_clock::now();
+    auto rec = engine::Put(tenant_->volume(), o, {{"", &in}});
+    if (!rec.ok()) {
+      Log(spdlog::level::warn, "PUT " + EscapeValue(o.source) + " failed after " + std::to_string(in.received()) +
+                                   " bytes: " + rec.status().ToString());
+      conn_.ReplyError(rec.status());
+      conn_.DrainInput();
+      return false;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Log(spdlog::level::info, "PUT " + SnapshotFields(*rec) + " seconds=" + std::to_string(secs));
+    conn_.Reply("OK " + SnapshotFields(*rec));
+    return false;  // the client half-closed: nothing more can come
+  }
+
+  // The snapshot a request names, or an error reply.
+  std::optional<engine::SnapshotEntry> Resolve(const std::string& ref) {
+    auto e = engine::ResolveSnapshot(tenant_->volume()->index(), ref);
+    if (!e.ok()) {
+      conn_.ReplyError(e.status());
+      return std::nullopt;
+    }
+    return std::move(e).value();
+  }
+
+  bool Get(const Request& r) {
+    if (!RoleMayRead(role_)) return Denied("restore");
+    if (!Arity(r, 1, 1, {"stream", "range"}, "GET <snapshot> [stream=NAME] [range=A-B]")) return false;
+    auto snap = Resolve(r.args[0]);
+    if (!snap) return false;
+    engine::RestoreOptions o;
+    o.pool = server_->pool();
+    const std::string* stream = r.Option("stream");
+    auto index = engine::FindStream(snap->record, stream ? *stream : "");
+    if (!index.ok()) {
+      conn_.ReplyError(index.status());
+      return false;
+    }
+    o.stream = *index;
+    if (const std::string* range = r.Option("range")) {
+      auto br = engine::ParseByteRange(*range, snap->record.streams[o.stream].length);
+      if (!br.ok()) {
+        conn_.ReplyError(br.status());
+        return false;
+      }
+      o.range = *br;
+    }
+    SocketSink sink(&conn_);
+    Status s = engine::Restore(tenant_->volume(), *snap, o, &sink);
+    if (s.ok()) {
+      Log(spdlog::level::info, "GET " + format::SnapshotIdHex(snap->record.id) + " bytes=" + std::to_string(sink.written));
+      conn_.socket()->ShutdownWrite();
+      return false;
+    }
+    Log(spdlog::level::warn, "GET " + format::SnapshotIdHex(snap->record.id) + " failed after " +
+                                 std::to_string(sink.written) + " bytes: " + s.ToString());
+    if (sink.written == 0) {
+      conn_.ReplyError(s);
+    } else {
+      // Bytes have gone out: only a reset can tell the reading end that they are not all.
+      conn_.socket()->Abort();
+    }
+    return false;
+  }
+
+  bool List(const Request& r) {
+    if (!RoleMayRead(role_)) return Denied("list");
+    if (!Arity(r, 0, 1, {"since", "until"}, "LIST [SOURCE] [since=T] [until=T]")) return false;
+    int64_t since = INT64_MIN, until = INT64_MAX;
+    for (auto [key, out] : {std::pair{"since", &since}, std::pair{"until", &until}}) {
+      if (const std::string* v = r.Option(key)) {
+        auto t = ParseTime(*v);
+        if (!t.ok()) {
+          conn_.ReplyError(Status::InvalidArgument(std::string(key) + "=" + *v + ": " + t.status().message()));
+          return false;
+        }
+        *out = *t;
+      }
+    }
+    const std::string source = r.args.empty() ? "" : r.args[0];
+    uint64_t count = 0;
+    Status write_status;
+    Status s = tenant_->volume()->index()->ForEachSnapshot(source, [&](const engine::SnapshotEntry& e) {
+      if (e.record.time_us < since || e.record.time_us > until) return true;
+      count++;
+      write_status = conn_.Reply("SNAPSHOT " + SnapshotFields(e.record));
+      return write_status.ok();
+    });
+    if (!write_status.ok()) return false;
+    if (!s.ok()) {
+      conn_.ReplyError(s);
+      return false;
+    }
+    return conn_.Reply("OK count=" + std::to_string(count)).ok();
+  }
+
+  bool Stat(const Request& r) {
+    if (!Arity(r, 0, 1, {}, "STAT [SNAPSHOT]")) return false;
+    if (r.args.empty()) {
+      const TenantConfig cfg = tenant_->config();
+      auto used = tenant_->UsedBytes();
+      if (!used.ok()) return conn_.ReplyError(used.status()), false;
+      return conn_.Reply("OK tenant=" + tenant_->name() + " role=" + RoleName(role_) + " used=" + std::to_string(*used) +
+                         " quota=" + std::to_string(cfg.quota_bytes) + " sessions=" +
+                         std::to_string(tenant_->sessions()) + " max_sessions=" + std::to_string(cfg.max_sessions) +
+                         " append_only=" + (cfg.append_only ? "true" : "false"))
+          .ok();
+    }
+    if (!RoleMayRead(role_)) return Denied("read snapshots");
+    auto snap = Resolve(r.args[0]);
+    if (!snap) return false;
+    for (size_t i = 0; i < snap->record.streams.size(); i++) {
+      const format::StreamInfo& st = snap->record.streams[i];
+      if (!conn_.Reply("STREAM index=" + std::to_string(i) + " name=" + EscapeValue(st.name) + " length=" +
+                       std::to_string(st.length) + " chunks=" + std::to_string(st.chunk_count))
+               .ok()) {
+        return false;
+      }
+    }
+    return conn_.Reply("OK " + SnapshotFields(snap->record)).ok();
+  }
+
+  bool Verify(const Request& r) {
+    if (!RoleMayRead(role_)) return Denied("verify");
+    if (!Arity(r, 1, 1, {}, "VERIFY <snapshot>")) return false;
+    auto snap = Resolve(r.args[0]);
+    if (!snap) return false;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < snap->record.streams.size(); i++) {
+      engine::RestoreOptions o;
+      o.pool = server_->pool();
+      o.stream = static_cast<uint16_t>(i);
+      engine::NullSink sink;
+      Status s = engine::Restore(tenant_->volume(), *snap, o, &sink);
+      if (!s.ok()) {
+        Log(spdlog::level::err, "VERIFY " + format::SnapshotIdHex(snap->record.id) + ": " + s.ToString());
+        return conn_.ReplyError(s).ok();
+      }
+      bytes += snap->record.streams[i].length;
+    }
+    return conn_.Reply("OK verified=" + format::SnapshotIdHex(snap->record.id) + " streams=" +
+                       std::to_string(snap->record.streams.size()) + " bytes=" + std::to_string(bytes))
+        .ok();
+  }
+
+  bool Delete(const Request& r) {
+    if (!RoleMayDelete(role_)) return Denied("delete");
+    if (tenant_->config().append_only) {
+      conn_.Reply("ERR denied tenant " + tenant_->name() + " is append-only: only retention removes snapshots");
+      return false;
+    }
+    if (!Arity(r, 1, 1, {"reason"}, "DELETE <snapshot> [reason=TEXT]")) return false;
+    auto snap = Resolve(r.args[0]);
+    if (!snap) return false;
+    const std::string* reason = r.Option("reason");
+    Status s = engine::DeleteSnapshot(tenant_->volume(), snap->record, reason ? *reason : "deleted by a client");
+    if (!s.ok()) return conn_.ReplyError(s).ok();
+    Log(spdlog::level::info, "DELETE " + format::SnapshotIdHex(snap->record.id));
+    return conn_.Reply("OK deleted=" + format::SnapshotIdHex(snap->record.id)).ok();
+  }
+
+  Server* server_;
+  Connection conn_;
+  std::shared_ptr<Tenant> tenant_;
+  bool entered_ = false;
+  Role role_ = Role::kPush;
+};
+
+}  // namespace
+
+void RunSession(Server* server, io::Socket* socket) {
+  Session s(server, socket);
+  s.Run();
+}
+
+}  // namespace bv::server

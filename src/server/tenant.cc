@@ -1,0 +1,75 @@
+#include "server/tenant.h"
+
+#include <sys/stat.h>
+
+#include "engine/recovery.h"
+#include "format/segment_format.h"
+#include "io/env.h"
+
+namespace bv::server {
+
+Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const TenantConfig& cfg,
+                                             const engine::Key& appliance_key, io::Backend backend) {
+  BV_RETURN_IF_ERROR(ValidateTenantName(cfg.name));
+  const std::string dir = data_dir + "/tenants/" + cfg.name;
+  const engine::Key key = engine::DeriveTenantKey(appliance_key, cfg.name);
+  if (!io::PathExists(dir + "/VOLUME")) {
+    BV_RETURN_IF_ERROR(io::MakeDirs(data_dir + "/tenants", 0700));
+    engine::InitOptions init;
+    init.master_key = key;
+    std::string unused;
+    BV_RETURN_IF_ERROR(engine::Volume::Init(dir, init, &unused));
+  }
+  engine::OpenOptions open;
+  open.master_key = key;
+  open.backend = backend;
+  open.zstd_level = cfg.zstd_level;
+  auto v = engine::Volume::Open(dir, open);
+  if (!v.ok()) return v.status();
+  std::unique_ptr<Tenant> t(new Tenant());
+  t->name_ = cfg.name;
+  t->config_ = cfg;
+  t->volume_ = std::move(v).value();
+  return t;
+}
+
+TenantConfig Tenant::config() const {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
+void Tenant::Reconfigure(const TenantConfig& cfg) {
+  std::lock_guard lock(mu_);
+  config_ = cfg;
+}
+
+std::optional<Role> Tenant::Authenticate(std::string_view token) const {
+  std::lock_guard lock(mu_);
+  std::optional<Role> role;
+  for (const TokenConfig& t : config_.tokens) {
+    if (TokenMatches(token, t.hash) && !role) role = t.role;
+  }
+  return role;
+}
+
+bool Tenant::TryEnterSession() {
+  const uint32_t max = config().max_sessions;
+  uint32_t n = sessions_.load();
+  while (n < max) {
+    if (sessions_.compare_exchange_weak(n, n + 1)) return true;
+  }
+  return false;
+}
+
+Result<uint64_t> Tenant::UsedBytes() {
+  BV_ASSIGN_OR_RETURN(auto segments, engine::ListSegments(volume_->segments_dir()));
+  uint64_t total = 0;
+  for (uint64_t n : segments) {
+    struct stat st;
+    const std::string path = volume_->segments_dir() + "/" + format::SegmentFileName(n);
+    if (::stat(path.c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
+}  // namespace bv::server

@@ -1,0 +1,53 @@
+// A tenant at run time: its settings (replaced on SIGHUP), its volume DATA/tenants/<name> (its
+// own dedup domain, keyed from the appliance key), and its count of open sessions.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine/keys.h"
+#include "engine/volume.h"
+#include "server/config.h"
+
+namespace bv::server {
+
+class Tenant {
+ public:
+  // Opens the tenant's volume, creating it on first use.
+  static Result<std::unique_ptr<Tenant>> Open(const std::string& data_dir, const TenantConfig& cfg,
+                                              const engine::Key& appliance_key, io::Backend backend);
+
+  const std::string& name() const { return name_; }
+  TenantConfig config() const;
+  void Reconfigure(const TenantConfig& cfg);
+  // Removed from the configuration: no new logins; open sessions finish.
+  void Retire() { retired_ = true; }
+  bool retired() const { return retired_; }
+
+  // The role the token grants, if it is one of this tenant's. Every configured hash is compared.
+  std::optional<Role> Authenticate(std::string_view token) const;
+
+  // A session slot, within max_sessions.
+  bool TryEnterSession();
+  void LeaveSession() { sessions_--; }
+  uint32_t sessions() const { return sessions_; }
+
+  engine::Volume* volume() { return volume_.get(); }
+  // Bytes its segment files take: what the quota counts.
+  Result<uint64_t> UsedBytes();
+  Status Close() { return volume_->Close(); }
+
+ private:
+  Tenant() = default;
+  std::string name_;
+  mutable std::mutex mu_;
+  TenantConfig config_;
+  std::atomic<bool> retired_{false};
+  std::atomic<uint32_t> sessions_{0};
+  std::unique_ptr<engine::Volume> volume_;
+};
+
+}  // namespace bv::server
