@@ -156,9 +156,11 @@ Result<SegmentWriter*> Volume::writer() {
   if (recovery_.damaged) return Status::Corruption("the volume is damaged; see `bvtool fsck` before writing");
   if (recovery_.torn_tail) return Status::InvalidArgument("the volume was opened without cutting its torn tail");
   if (!writer_error_.ok()) {
-    // The failed writer's unsynced tail may be torn or hold holes: recover it as a crash would.
+    // Every put that appended through the failed writer has failed, so nothing past what the
+    // index records is referenced: cut it (giving a full disk its space back), then recover.
     RecoveryReport report;
-    Status s = Recover(env_.get(), segments_dir(), params_, index_.get(), RecoverMode{}, &report, &last_segment_,
+    Status s = CutUnindexedTail();
+    if (s.ok()) s = Recover(env_.get(), segments_dir(), params_, index_.get(), RecoverMode{}, &report, &last_segment_,
                        &last_state_);
     if (!s.ok()) {
       return Status::IOError("the volume stopped accepting writes after an error (" + writer_error_.message() +
@@ -175,6 +177,29 @@ Result<SegmentWriter*> Volume::writer() {
     }
   }
   return writer_.get();
+}
+
+Status Volume::CutUnindexedTail() {
+  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, ListSegments(segments_dir()));
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    const std::string path = segments_dir() + "/" + format::SegmentFileName(*it);
+    BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(*it));
+    if (!state) {
+      // Opened by the failed writer after the last state it recorded.
+      BV_RETURN_IF_ERROR(io::RemoveFile(path));
+      BV_RETURN_IF_ERROR(io::SyncDir(segments_dir()));
+      continue;
+    }
+    if (state->sealed) break;
+    BV_ASSIGN_OR_RETURN(auto f, env_->Open(path, io::OpenMode::kReadWrite));
+    BV_ASSIGN_OR_RETURN(uint64_t size, f->Size());
+    if (size > state->indexed_through) {
+      BV_RETURN_IF_ERROR(f->Truncate(state->indexed_through));
+      BV_RETURN_IF_ERROR(f->DataSync());
+    }
+    break;
+  }
+  return Status::Ok();
 }
 
 void Volume::PoisonWriter(const Status& why) {

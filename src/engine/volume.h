@@ -81,6 +81,7 @@ class Volume {
  private:
   Volume() = default;
   Status LoadKeys(const OpenOptions& opts);
+  Status CutUnindexedTail();
 
   std::string dir_;
   int lock_fd_ = -1;

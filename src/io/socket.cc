@@ -94,6 +94,7 @@ Status Socket::Wait(short events, int timeout_ms, const char* what) {
 Result<size_t> Socket::Read(char* dst, size_t n, int timeout_ms) {
   for (;;) {
     ssize_t got = ::recv(fd_, dst, n, MSG_DONTWAIT);
+    if (interrupted_) return Status::IOError("read from " + peer_ + ": interrupted by the server stopping");
     if (got >= 0) return static_cast<size_t>(got);
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return Status::FromErrno("read from " + peer_, errno);
@@ -120,14 +121,10 @@ Status Socket::ShutdownWrite() {
   return Status::Ok();
 }
 
-void Socket::Abort() {
-  linger l{1, 0};  // close sends a reset
-  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  ::close(fd_);
-  fd_ = -1;
+void Socket::Interrupt() {
+  interrupted_ = true;
+  ::shutdown(fd_, SHUT_RDWR);
 }
-
-void Socket::Interrupt() { ::shutdown(fd_, SHUT_RDWR); }
 
 Result<std::unique_ptr<Listener>> Listener::Open(const std::string& address) {
   BV_ASSIGN_OR_RETURN(Address a, ParseAddress(address));

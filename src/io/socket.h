@@ -3,6 +3,7 @@
 // "unix:/path". Reads and writes take a timeout; nothing here raises SIGPIPE.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,9 +27,8 @@ class Socket {
   Status WriteAll(std::string_view bytes, int timeout_ms);
   // Says end of stream to the peer and goes on reading (a half-close).
   Status ShutdownWrite();
-  // Closes with a reset rather than an orderly end, so the peer sees an error, not a clean end.
-  void Abort();
-  // From another thread: makes every blocked and later Read and Write fail at once.
+  // From another thread: makes every blocked and later Read and Write fail at once (a Read
+  // fails rather than seeing a clean end, so an interrupted push is never taken as whole).
   void Interrupt();
 
   int fd() const { return fd_; }
@@ -38,6 +38,7 @@ class Socket {
   Status Wait(short events, int timeout_ms, const char* what);
   int fd_;
   std::string peer_;
+  std::atomic<bool> interrupted_{false};
 };
 
 class Listener {

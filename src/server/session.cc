@@ -415,10 +415,14 @@ class Session {
                                  std::to_string(sink.written) + " bytes: " + s.ToString());
     if (sink.written == 0) {
       conn_.ReplyError(s);
-    } else {
-      // Bytes have gone out: only a reset can tell the reading end that they are not all.
-      conn_.socket()->Abort();
+      return false;
     }
+    // Bytes have gone out, so the reader cannot tell a short stream from a whole one: the stream
+    // ends in an error line of its own (which breaks any consumer of the data, psql included)
+    // (a reset would throw away unsent bytes, that line among them).
+    std::string line = std::string("\nERR ") + ErrorCode(s) + " " + OneLine(s.message()) + "\n";
+    (void)conn_.Write(line);
+    conn_.socket()->ShutdownWrite();
     return false;
   }
 

@@ -17,5 +17,6 @@ int CmdGet(const Common& c, const std::string& ref, const std::string& out_path,
 int CmdVerify(const Common& c, const std::string& ref);
 int CmdFsck(const Common& c, bool repair, bool rebuild);
 int CmdInspect(const Common& c, const std::string& segment);
+int CmdToken(bool json, const std::string& role);
 
 }  // namespace bv::tool

@@ -1,4 +1,4 @@
-// bvtool: offline commands on a volume directory. This file wires the command line; each
+// bvtool: offline commands on a volume directory, and tokens for bvd. This file wires the command line; each
 // command lives in cmd_<name>.cc.
 #include <CLI/CLI.hpp>
 
@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
   add_common(inspect);
   inspect->add_option("SEGMENT", segment, "segment number or file name");
 
+  std::string role = "push";
+  bool token_json = false;
+  auto* token = app.add_subcommand("token", "print a new tenant token and its hash for bvd's configuration");
+  token->add_option("--role", role, "push (may only add snapshots), read, or admin")
+      ->check(CLI::IsMember({"push", "read", "admin"}));
+  token->add_flag("--json", token_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) return CmdInit(c, encryption, id_algo, avg, segment_mib);
   if (put->parsed()) return CmdPut(c, source, file, streams, label, time);
@@ -75,5 +82,6 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return CmdVerify(c, ref);
   if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
   if (inspect->parsed()) return CmdInspect(c, segment);
+  if (token->parsed()) return CmdToken(token_json, role);
   return 1;
 }

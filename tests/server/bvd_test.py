@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""Integration tests of bvd: real bvd processes on ephemeral loopback ports, real clients (nc,
+socat), real files. Each test starts its own bvd in its own directory.
+
+Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BVD = os.environ.get("BVD", "build/bvd")
+BVTOOL = os.environ.get("BVTOOL", "build/bvtool")
+IO = os.environ.get("BV_IO", "uring")
+
+
+def data(n, seed, text=False):
+    """Deterministic bytes: random, or dump-like lines that compress."""
+    rng = random.Random(seed)
+    if not text:
+        return rng.randbytes(n)
+    out, i = [], 0
+    size = 0
+    while size < n:
+        line = "%d\t%s\t%d.%02d\t2026-11-%02d 03:%02d:%02d\tcustomer%d@example.com\n" % (
+            i, rng.choice(["open", "paid", "shipped", "returned"]), rng.randrange(10000), rng.randrange(100),
+            rng.randrange(1, 29), rng.randrange(60), rng.randrange(60), rng.randrange(100000))
+        out.append(line)
+        size += len(line)
+        i += 1
+    return "".join(out).encode()[:n]
+
+
+def make_token(role):
+    out = subprocess.run([BVTOOL, "token", "--json", "--role", role], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+class Bvd:
+    """One bvd process. `tenants`: {name: {"tokens": [(token, role)], other fields}}; None for the
+    embedded default."""
+
+    def __init__(self, root, tenants=None, extra=""):
+        self.root = root
+        self.data = os.path.join(root, "data")
+        self.keys = os.path.join(root, "keys")
+        self.config = None
+        self.env = dict(os.environ, BV_KEY_DIR=self.keys)
+        if tenants is not None:
+            self.config = os.path.join(root, "bvd.toml")
+            self.write_config(tenants, extra)
+        self.proc = None
+        self.port = None
+
+    def write_config(self, tenants, extra=""):
+        lines = [extra]
+        for name, t in tenants.items():
+            lines.append("[[tenant]]")
+            lines.append('name = "%s"' % name)
+            for k, v in t.items():
+                if k == "tokens":
+                    continue
+                lines.append("%s = %s" % (k, json.dumps(v)))
+            lines.append("tokens = [ %s ]" % ", ".join(
+                '{ hash = "%s", role = "%s" }' % (tok["hash"], tok["role"]) for tok in t["tokens"]))
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self):
+        args = [BVD, "--data", self.data, "--listen", "127.0.0.1:0", "--io", IO]
+        if self.config:
+            args += ["--config", self.config]
+        self.log = open(os.path.join(self.root, "bvd.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
+        self.banner = []
+        for line in self.proc.stdout:
+            line = line.decode()
+            self.banner.append(line)
+            m = re.match(r"bvd: listening on 127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+            if line.startswith("bvd: ready"):
+                break
+        if self.port is None:
+            raise AssertionError("bvd did not start: %s %s" % (self.banner, self.log_text()))
+        return self
+
+    def log_text(self):
+        with open(os.path.join(self.root, "bvd.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+        return rc
+
+    def rss_peak_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+
+def nc_push(port, tenant, token, source, payload, opts="", tool="nc"):
+    """A raw push the way a database host does it; returns (exit status, reply text)."""
+    head = ("AUTH %s %s\nPUT %s%s\n" % (tenant, token, source, (" " + opts) if opts else "")).encode()
+    if tool == "nc":
+        cmd = ["nc", "-N", "127.0.0.1", str(port)]
+    else:
+        cmd = ["socat", "-t", "60", "-", "TCP:127.0.0.1:%d" % port]
+    p = subprocess.run(cmd, input=head + payload, capture_output=True, timeout=300)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def nc_get(port, tenant, token, ref, opts=""):
+    head = ("AUTH %s %s\nGET %s%s\n" % (tenant, token, ref, (" " + opts) if opts else "")).encode()
+    p = subprocess.run(["nc", "127.0.0.1", str(port)], input=head, capture_output=True, timeout=300)
+    return p.stdout
+
+
+def request(port, tenant, token, lines, timeout=30):
+    """Sends request lines after AUTH; returns every reply line until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("AUTH %s %s\n" % (tenant, token)).encode() + "".join(l + "\n" for l in lines).encode()
+                  + b"QUIT\n")
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    return out.decode(errors="replace").splitlines()
+
+
+def raw(port, payload, timeout=30, half_close=True):
+    """Sends raw bytes; returns what came back before the server closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            out += b
+    return out.decode(errors="replace")
+
+
+def read_token(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def snapshot_id(reply):
+    m = re.search(r"^OK snapshot=([0-9a-f]{16}) ", reply, re.M)
+    return m.group(1) if m else None
+
+
+class BvdTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="bvd-test-")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc is not None:
+                s.proc.kill()
+                s.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def server(self, tenants=None, extra="", name="a"):
+        os.makedirs(os.path.join(self.tmp, name), exist_ok=True)
+        s = Bvd(os.path.join(self.tmp, name), tenants, extra)
+        self.servers.append(s)
+        return s.start()
+
+    def three_tenants(self, **fields):
+        tokens = {}
+        tenants = {}
+        for name in ("shop", "crm", "logs"):
+            admin, push, read = make_token("admin"), make_token("push"), make_token("read")
+            tokens[name] = {"admin": admin["token"], "push": push["token"], "read": read["token"]}
+            tenants[name] = dict(fields, tokens=[admin, push, read])
+        return tenants, tokens
+
+    def listing(self, srv, tenant, token):
+        lines = request(srv.port, tenant, token, ["LIST"])
+        self.assertTrue(lines[-2].startswith("OK count="), lines)
+        return [l for l in lines if l.startswith("SNAPSHOT ")]
+
+    # -- the embedded default -------------------------------------------------------------
+
+    def test_default_tenant_push_and_restore_with_nc_and_socat(self):
+        srv = self.server()
+        tok_path = os.path.join(srv.data, "tokens", "default")
+        self.assertEqual(os.stat(tok_path).st_mode & 0o777, 0o600)
+        token = read_token(tok_path)
+        self.assertTrue(any("PUT pg/orders" in l for l in srv.banner), srv.banner)
+        self.assertTrue(any("GET pg/orders" in l for l in srv.banner), srv.banner)
+        dump = data(24 << 20, 1, text=True)
+        rc, reply = nc_push(srv.port, "default", token, "pg/orders", dump, "label=night1")
+        self.assertEqual(rc, 0)
+        sid = snapshot_id(reply)
+        self.assertIsNotNone(sid, reply)
+        self.assertIn("logical=%d " % len(dump), reply)
+        self.assertIn("label=night1", reply)
+        self.assertEqual(nc_get(srv.port, "default", token, "pg/orders"), dump)
+        self.assertEqual(nc_get(srv.port, "default", token, sid), dump)
+        # socat, a byte range, and the as-of form.
+        blob = data(5 << 20, 2)
+        rc, reply = nc_push(srv.port, "default", token, "files/blob", blob, tool="socat")
+        self.assertEqual(rc, 0, reply)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertEqual(nc_get(srv.port, "default", token, "files/blob", "range=1000-300000"), blob[1000:300000])
+        self.assertEqual(nc_get(srv.port, "default", token, "pg/orders@2999-01-01T00:00:00Z"), dump)
+        lines = request(srv.port, "default", token, ["VERIFY pg/orders", "STAT files/blob"])
+        self.assertTrue(lines[0].startswith("OK verified=" + sid), lines)
+        self.assertTrue(lines[1].startswith("STREAM index=0"), lines)
+        # Restarted, it serves the same snapshots with the same token.
+        self.assertEqual(srv.stop(), 0)
+        srv.start()
+        self.assertEqual(read_token(tok_path), token)
+        self.assertEqual(nc_get(srv.port, "default", token, "pg/orders"), dump)
+
+    # -- many sources at once, tenants kept apart ------------------------------------------
+
+    def test_concurrent_pushes_across_tenants_restore_exactly(self):
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants)
+        jobs = []
+        for i in range(18):
+            tenant = ("shop", "crm", "logs")[i % 3]
+            # Half the streams share a prefix, so concurrent pushes dedup against each other.
+            payload = (data(2 << 20, 99) if i % 2 else b"") + data((3 << 20) + 7919 * i, 100 + i, text=i % 3 == 0)
+            jobs.append((tenant, "db/%02d" % i, payload))
+        results = [None] * len(jobs)
+
+        def push(k):
+            tenant, source, payload = jobs[k]
+            results[k] = nc_push(srv.port, tenant, tokens[tenant]["push"], source, payload,
+                                 tool="socat" if k % 4 == 0 else "nc")
+
+        threads = [threading.Thread(target=push, args=(k,)) for k in range(len(jobs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for k, (tenant, source, payload) in enumerate(jobs):
+            rc, reply = results[k]
+            self.assertEqual(rc, 0, reply)
+            self.assertIsNotNone(snapshot_id(reply), "%s %s: %s" % (tenant, source, reply))
+            self.assertEqual(nc_get(srv.port, tenant, tokens[tenant]["read"], source), payload, source)
+        for tenant in tokens:
+            self.assertEqual(len(self.listing(srv, tenant, tokens[tenant]["read"])), 6)
+
+    def test_tenants_and_roles_are_kept_apart(self):
+        tenants, tokens = self.three_tenants()
+        tenants["logs"]["append_only"] = True
+        srv = self.server(tenants)
+        secret = data(1 << 20, 5)
+        rc, reply = nc_push(srv.port, "shop", tokens["shop"]["push"], "pg/secret", secret)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        # Another tenant's token, a wrong token, an unknown tenant.
+        self.assertIn("ERR auth", raw(srv.port, ("AUTH shop %s\nLIST\n" % tokens["crm"]["admin"]).encode()))
+        self.assertIn("ERR auth", raw(srv.port, b"AUTH shop bvt_wrong\nLIST\n"))
+        self.assertIn("ERR auth", raw(srv.port, ("AUTH nobody %s\nLIST\n" % tokens["crm"]["admin"]).encode()))
+        self.assertIn("ERR auth", raw(srv.port, b"LIST\n"))
+        self.assertIn("login failed", srv.log_text())
+        # Another tenant's source does not exist for crm.
+        self.assertTrue(nc_get(srv.port, "crm", tokens["crm"]["admin"], "pg/secret").startswith(b"ERR not-found"))
+        self.assertEqual(self.listing(srv, "crm", tokens["crm"]["admin"]), [])
+        # A push token may only push: not list, restore or delete.
+        for line in ("LIST", "GET pg/secret", "DELETE pg/secret", "VERIFY pg/secret"):
+            out = request(srv.port, "shop", tokens["shop"]["push"], [line])
+            self.assertTrue(out[0].startswith("ERR denied"), (line, out))
+        # A read token may not push or delete.
+        rc, reply = nc_push(srv.port, "shop", tokens["shop"]["read"], "pg/other", b"x" * 100)
+        self.assertIn("ERR denied", reply)
+        self.assertTrue(request(srv.port, "shop", tokens["shop"]["read"], ["DELETE pg/secret"])[0].startswith("ERR denied"))
+        self.assertEqual(nc_get(srv.port, "shop", tokens["shop"]["read"], "pg/secret"), secret)
+        # An append-only tenant refuses DELETE even to admin; others delete.
+        rc, reply = nc_push(srv.port, "logs", tokens["logs"]["push"], "app/log", b"y" * 5000)
+        out = request(srv.port, "logs", tokens["logs"]["admin"], ["DELETE app/log"])
+        self.assertTrue(out[0].startswith("ERR denied"), out)
+        self.assertEqual(len(self.listing(srv, "logs", tokens["logs"]["admin"])), 1)
+        out = request(srv.port, "shop", tokens["shop"]["admin"], ["DELETE pg/secret reason=test"])
+        self.assertTrue(out[0].startswith("OK deleted="), out)
+        self.assertEqual(self.listing(srv, "shop", tokens["shop"]["admin"]), [])
+        # The deletion survives a restart (it is in the segments).
+        self.assertEqual(srv.stop(), 0)
+        srv.start()
+        self.assertEqual(self.listing(srv, "shop", tokens["shop"]["admin"]), [])
+
+    # -- crashes ---------------------------------------------------------------------------
+
+    def test_kill9_during_pushes_keeps_every_acknowledged_snapshot(self):
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants)
+        acked = {}
+        payloads = {}
+        lock = threading.Lock()
+        stop_sending = threading.Event()
+
+        def slow_push(k):
+            tenant = ("shop", "crm", "logs")[k % 3]
+            source = "slow/%d" % k
+            payload = data((2 << 20) + 4096 * k, 300 + k)
+            payloads[(tenant, source)] = payload
+            try:
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+                s.sendall(("AUTH %s %s\nPUT %s\n" % (tenant, tokens[tenant]["push"], source)).encode())
+                step = 256 << 10
+                for off in range(0, len(payload), step):
+                    if k % 2 == 0 and stop_sending.is_set():
+                        return  # the even pushes are still sending when bvd dies
+                    s.sendall(payload[off:off + step])
+                    time.sleep(0.02 if k % 2 == 0 else 0)
+                s.shutdown(socket.SHUT_WR)
+                reply = s.recv(4096).decode()
+                sid = snapshot_id(reply)
+                if sid:
+                    with lock:
+                        acked[(tenant, source)] = sid
+            except OSError:
+                pass
+
+        threads = [threading.Thread(target=slow_push, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 60
+        while len(acked) < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        srv.proc.kill()  # SIGKILL, in the middle of the even pushes
+        srv.proc.wait()
+        stop_sending.set()
+        for t in threads:
+            t.join()
+        srv.proc = None
+        srv.log.close()
+        self.assertGreaterEqual(len(acked), 4)
+        srv.start()
+        listed = set()
+        for tenant in tokens:
+            for line in self.listing(srv, tenant, tokens[tenant]["read"]):
+                listed.add((tenant, re.search(r"source=(\S+)", line).group(1)))
+        for key, sid in acked.items():
+            self.assertIn(key, listed)
+            self.assertEqual(nc_get(srv.port, key[0], tokens[key[0]]["read"], sid), payloads[key], key)
+        # Whatever else is listed was committed whole before the kill, reply or not.
+        for key in listed - set(acked):
+            self.assertEqual(nc_get(srv.port, key[0], tokens[key[0]]["read"], key[1]), payloads[key], key)
+        # The store takes new pushes after the crash.
+        rc, reply = nc_push(srv.port, "shop", tokens["shop"]["push"], "after/crash", data(1 << 20, 77))
+        self.assertIsNotNone(snapshot_id(reply), reply)
+
+    # -- limits and bad input --------------------------------------------------------------
+
+    def test_bad_input_gets_a_clear_error_and_changes_nothing(self):
+        tenants, tokens = self.three_tenants(idle_timeout_seconds=2)
+        srv = self.server(tenants)
+        tok = tokens["shop"]["admin"]
+        rc, reply = nc_push(srv.port, "shop", tok, "pg/kept", data(1 << 20, 8))
+        kept = snapshot_id(reply)
+        before = self.listing(srv, "shop", tok)
+        auth = ("AUTH shop %s\n" % tok).encode()
+        cases = [
+            (b"A" * 5000 + b"\n", "ERR bad-request request line is longer than 4096"),
+            (auth + b"FROB x\n", "ERR bad-request unknown verb FROB"),
+            (auth + b"put x\n", "ERR bad-request byte 0: a verb is upper-case"),
+            (auth + b"PUT ../etc size=3\nabc", "ERR bad-request source name has an empty, '.' or '..' component"),
+            (auth + b"PUT /abs size=3\nabc", "ERR bad-request source name starts with '/'"),
+            (auth + b"PUT a\x01b size=3\nabc", "ERR bad-request byte 5: control character 0x01"),
+            (auth + b"PUT a\xffb size=3\nabc", "ERR bad-request byte 5: invalid UTF-8"),
+            (auth + b"PUT ok size=12x\nabc", "ERR bad-request size=12x: expected a number"),
+            (auth + b"PUT ok size=10\nabc", "ERR bad-request the connection closed after 3 of size=10 bytes"),
+            (auth + b"PUT ok size=2\nabc", "ERR bad-request more bytes arrived than size=2"),
+            (auth + b"PUT ok bogus=1\n", "ERR bad-request PUT takes no option bogus="),
+            (auth + b"PUT ok label=a%zz\n", "'%' is not followed by two hex digits"),
+            (auth + b"GET pg/kept range=5-1\n", "ERR bad-request range 5-1 is not within"),
+            (auth + b"GET\n", "ERR bad-request usage: GET"),
+            (auth + b"LIST since=yesterday\n", "ERR bad-request since=yesterday"),
+            (auth + auth, "ERR bad-request already authenticated"),
+            (auth + b"LIST", "ERR bad-request connection closed in the middle of a request line"),
+        ]
+        for payload, expect in cases:
+            out = raw(srv.port, payload)
+            self.assertIn(expect, out, payload[:80])
+        # A client that stalls: mid-request, and mid-push.
+        out = raw(srv.port, auth + b"LIS", half_close=False)
+        self.assertIn("ERR timeout", out)
+        out = raw(srv.port, auth + b"PUT stalled\n" + data(300000, 9), half_close=False)
+        self.assertIn("ERR timeout the client sent nothing for 2 s", out)
+        # A client that disconnects mid-push with a declared size.
+        with socket.create_connection(("127.0.0.1", srv.port)) as s:
+            s.sendall(auth + b"PUT cut size=10000000\n" + data(3 << 20, 10))
+        time.sleep(0.5)
+        self.assertEqual(self.listing(srv, "shop", tok), before)
+        self.assertEqual(nc_get(srv.port, "shop", tok, kept), data(1 << 20, 8))
+        self.assertIn("bad request", srv.log_text())
+
+    def test_quota_and_session_limit(self):
+        q = make_token("admin")
+        srv = self.server({"small": {"quota_bytes": 3 << 20, "max_sessions": 2, "tokens": [q]}})
+        tok = q["token"]
+        rc, reply = nc_push(srv.port, "small", tok, "big", data(8 << 20, 11))
+        self.assertIn("ERR quota", reply)
+        self.assertEqual(self.listing(srv, "small", tok), [])
+        rc, reply = nc_push(srv.port, "small", tok, "fits", data(1 << 20, 12))
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        # Two sessions held open; the third is refused with a clear error.
+        held = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(("AUTH small %s\nSTAT\n" % tok).encode())
+            self.assertTrue(s.recv(4096).startswith(b"OK tenant=small"))
+            held.append(s)
+        self.assertIn("ERR busy tenant small has 2 sessions open", raw(srv.port, ("AUTH small %s\nSTAT\n" % tok).encode()))
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        self.assertIn("OK tenant=small", raw(srv.port, ("AUTH small %s\nSTAT\n" % tok).encode()))
+
+    def test_full_disk_fails_the_push_and_keeps_serving(self):
+        mnt = os.path.join(self.tmp, "small-fs")
+        os.makedirs(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a small tmpfs here (needs root)")
+        try:
+            srv = Bvd(mnt, None)
+            srv.keys = os.path.join(self.tmp, "keys")  # outside the small file system
+            srv.env["BV_KEY_DIR"] = srv.keys
+            self.servers.append(srv)
+            srv.start()
+            token = read_token(os.path.join(srv.data, "tokens", "default"))
+            first = data(8 << 20, 20)
+            rc, reply = nc_push(srv.port, "default", token, "first", first)
+            self.assertIsNotNone(snapshot_id(reply), reply)
+            rc, reply = nc_push(srv.port, "default", token, "huge", data(64 << 20, 21))
+            self.assertIn("ERR no-space", reply)
+            self.assertEqual(nc_get(srv.port, "default", token, "first"), first)
+            lines = request(srv.port, "default", token, ["LIST"])
+            self.assertEqual(len([l for l in lines if l.startswith("SNAPSHOT")]), 1, lines)
+            # Space back (the failed push's tail is cut by the next one): pushes work again.
+            rc, reply = nc_push(srv.port, "default", token, "second", data(4 << 20, 22))
+            self.assertIsNotNone(snapshot_id(reply), reply)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            subprocess.run(["umount", "-l", mnt])
+
+    def test_failed_restore_is_not_silent(self):
+        srv = self.server()
+        token = read_token(os.path.join(srv.data, "tokens", "default"))
+        payload = data(12 << 20, 30)
+        rc, reply = nc_push(srv.port, "default", token, "victim", payload)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertEqual(srv.stop(), 0)
+        seg_dir = os.path.join(srv.data, "tenants", "default", "segments")
+        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
+        with open(seg, "r+b") as f:
+            f.seek(8 << 20)
+            b = f.read(1)
+            f.seek(8 << 20)
+            f.write(bytes([b[0] ^ 0x40]))
+        srv.start()
+        out = nc_get(srv.port, "default", token, "victim")
+        # The stream stops short and ends in an error line, whether or not bytes went out first.
+        m = re.search(rb"(^|\n)ERR corrupt [^\n]*offset \d+[^\n]*\n$", out)
+        self.assertIsNotNone(m, out[-300:])
+        body = out[:m.start()]
+        self.assertLess(len(body), len(payload))
+        self.assertTrue(payload.startswith(body))
+        lines = request(srv.port, "default", token, ["VERIFY victim"])
+        self.assertTrue(lines[0].startswith("ERR corrupt"), lines)
+
+    # -- signals and configuration ---------------------------------------------------------
+
+    def test_sigterm_lets_a_push_finish_and_aborts_one_that_overruns(self):
+        t = make_token("admin")
+        srv = self.server({"t": {"tokens": [t]}}, extra="grace_seconds = 2")
+        tok = t["token"]
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        s.sendall(("AUTH t %s\nPUT finishing\n" % tok).encode() + data(1 << 20, 40))
+        stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        stalled.sendall(("AUTH t %s\nPUT overrun\n" % tok).encode() + data(1 << 20, 41))
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        # New connections are refused while the running sessions get their grace.
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=2).recv(1)
+        s.sendall(data(1 << 20, 42))
+        s.shutdown(socket.SHUT_WR)
+        self.assertIsNotNone(snapshot_id(s.recv(4096).decode()))
+        self.assertEqual(srv.proc.wait(timeout=30), 0)
+        srv.proc.stdout.close()
+        srv.log.close()
+        srv.proc = None
+        stalled.close()
+        srv.start()
+        sources = [re.search(r"source=(\S+)", l).group(1) for l in self.listing(srv, "t", tok)]
+        self.assertEqual(sources, ["finishing"])
+        self.assertIn("aborting 1 sessions", srv.log_text())
+
+    def test_sighup_reloads_tenants_without_dropping_connections(self):
+        a, b = make_token("admin"), make_token("admin")
+        tenants = {"first": {"tokens": [a]}}
+        srv = self.server(tenants)
+        held = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        held.sendall(("AUTH first %s\nSTAT\n" % a["token"]).encode())
+        self.assertTrue(held.recv(4096).startswith(b"OK tenant=first"))
+        self.assertIn("ERR auth", raw(srv.port, ("AUTH second %s\nSTAT\n" % b["token"]).encode()))
+        tenants["second"] = {"tokens": [b], "quota_bytes": 1000000}
+        srv.write_config(tenants)
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "configuration reloaded" not in srv.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("OK tenant=second", raw(srv.port, ("AUTH second %s\nSTAT\n" % b["token"]).encode()))
+        held.sendall(b"STAT\n")
+        self.assertTrue(held.recv(4096).startswith(b"OK tenant=first"))
+        # A broken file is refused on reload; the running configuration stays.
+        with open(srv.config, "a") as f:
+            f.write("[[tenant]]\nname = \"Bad Name\"\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "not reloaded" not in srv.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("not reloaded", srv.log_text())
+        self.assertIn("OK tenant=second", raw(srv.port, ("AUTH second %s\nSTAT\n" % b["token"]).encode()))
+        held.close()
+
+    def test_bad_config_is_refused_with_line_and_field(self):
+        root = os.path.join(self.tmp, "cfg")
+        os.makedirs(root)
+        cases = [
+            ('[[tenant]]\nname = "x"\nquota_bytes = -1\ntokens = [ { hash = "blake2b:%s" } ]\n' % ("0" * 64),
+             r"bvd.toml:3:\d+: tenant\[0\]\.quota_bytes: must be between 0 and"),
+            ('[[tenant]]\nname = "x"\ntokens = [ { hash = "sha1:abc" } ]\n',
+             r"bvd.toml:3:\d+: tenant\[0\]\.tokens\[0\]\.hash: a token hash is"),
+            ('grace_seconds = 5\nlisten_on = "x"\n', r"bvd.toml:2:\d+: listen_on: unknown field"),
+            ('[[tenant]]\nname = "x"\ntokens = [ { hash = "blake2b:%s", role = "root" } ]\n' % ("0" * 64),
+             r"bvd.toml:3:\d+: tenant\[0\]\.tokens\[0\]\.role: role must be push, read or admin"),
+            ('grace_seconds = = 5\n', r"bvd.toml:1:\d+: "),
+        ]
+        for text, pattern in cases:
+            path = os.path.join(root, "bvd.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            p = subprocess.run([BVD, "--data", os.path.join(root, "data"), "--config", path, "--listen", "127.0.0.1:0"],
+                               capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys")))
+            self.assertEqual(p.returncode, 1, text)
+            self.assertRegex(p.stderr, pattern)
+
+    def test_64_concurrent_pushes_stay_within_the_memory_bound(self):
+        tenants, tokens = self.three_tenants(max_sessions=64)
+        srv = self.server(tenants)
+        base = data(4 << 20, 50, text=True)
+        results = [None] * 64
+
+        def push(k):
+            tenant = ("shop", "crm", "logs")[k % 3]
+            results[k] = nc_push(srv.port, tenant, tokens[tenant]["push"], "m/%d" % k, base + data(1 << 20, 500 + k))
+
+        threads = [threading.Thread(target=push, args=(k,)) for k in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for rc, reply in results:
+            self.assertIsNotNone(snapshot_id(reply), reply)
+        peak_mib = srv.rss_peak_kib() / 1024
+        print("bvd peak RSS after 64 concurrent pushes: %.0f MiB" % peak_mib)
+        self.assertLess(peak_mib, 512, "docs/protocol.md §8 states the bound")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
