@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: dependencies, the fuzz targets for a bounded time, the ASan+UBSan build of
-# every test, then the regular -Werror build of every test on both I/O backends. Ends in meson
-# test's summary.
+# every test, the ThreadSanitizer build of the server tests, then the regular -Werror build of
+# every test on both I/O backends. Ends in meson test's summary.
 #   BV_FUZZ_SECONDS (default 30) per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,13 @@ echo "== ASan+UBSan build"
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --num-processes "$jobs" --print-errorlogs
+
+echo "== ThreadSanitizer build: the server and concurrent-put tests"
+[ -d build-tsan ] || meson setup build-tsan --wrap-mode=nodownload -Db_sanitize=thread -Db_lundef=false
+ninja -C build-tsan bvd bvtool tests/test_server_request tests/test_engine_concurrent_put
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  meson test -C build-tsan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite server \
+  engine_concurrent_put_uring engine_concurrent_put_sync
 
 echo "== bench harness smoke run"
 [ -d build ] || meson setup build --wrap-mode=nodownload
