@@ -15,7 +15,6 @@ namespace bv::engine {
 
 namespace {
 
-constexpr size_t kBatchOutput = 4 << 20;
 
 std::string IdHex(const format::Id& id) {
   char hex[2 * format::kIdSize + 1];
@@ -47,7 +46,7 @@ class Restorer {
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         hash_(v->keys().hash_key),
-        reader_(v->env(), v->segments_dir()) {}
+        reader_(v->env(), v->segments_dir(), opts.read_window) {}
 
   Status Run();
 
@@ -99,7 +98,7 @@ Status Restorer::Submit() {
   window_.emplace_back(std::move(current_), pool_->Submit([this, raw] { Decode(raw); }));
   current_ = std::make_unique<Batch>();
   current_raw_ = 0;
-  return Drain(2 * pool_->size() + 1);
+  return Drain(opts_.batches_in_flight ? opts_.batches_in_flight : 2 * pool_->size() + 1);
 }
 
 Status Restorer::Drain(size_t keep) {
@@ -147,7 +146,7 @@ Status Restorer::AddChunk(const format::RecipeEntry& e, uint64_t stream_offset) 
   current_->stored.append(payload);
   current_->items.push_back(it);
   current_raw_ += e.length;
-  if (current_raw_ >= kBatchOutput) return Submit();
+  if (current_raw_ >= opts_.batch_output) return Submit();
   return Status::Ok();
 }
 

@@ -22,6 +22,10 @@ struct RestoreOptions {
   std::optional<ByteRange> range;  // whole stream when absent
   size_t threads = 0;          // 0: one per core; ignored when `pool` is set
   ThreadPool* pool = nullptr;  // shared workers (a server's); null: the restore starts its own
+  // Memory: about batches_in_flight × 2 × batch_output (stored and decoded bytes of each batch).
+  size_t batch_output = 4 << 20;  // decoded bytes per batch
+  size_t batches_in_flight = 0;   // 0: 2 per worker + 1
+  size_t read_window = 4 << 20;   // segment bytes read ahead at a time
   std::function<void(uint64_t bytes_out)> progress;
 };
 

@@ -28,7 +28,7 @@ Status SegmentReader::Fill(uint64_t segment, uint64_t off, size_t n) {
   }
   BV_ASSIGN_OR_RETURN(io::File * f, FileFor(segment));
   const uint64_t start = off / io::kAlign * io::kAlign;
-  const size_t want = std::max(kWindow, (off + n - start + io::kAlign - 1) / io::kAlign * io::kAlign);
+  const size_t want = std::max(window_size_, (off + n - start + io::kAlign - 1) / io::kAlign * io::kAlign);
   if (want > window_cap_) {
     std::free(window_);
     window_ = io::AllocAligned(want);

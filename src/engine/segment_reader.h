@@ -15,7 +15,9 @@ namespace bv::engine {
 
 class SegmentReader {
  public:
-  SegmentReader(io::Env* env, std::string segments_dir) : env_(env), dir_(std::move(segments_dir)) {}
+  // `window`: bytes read ahead at a time.
+  SegmentReader(io::Env* env, std::string segments_dir, size_t window = 4 << 20)
+      : env_(env), dir_(std::move(segments_dir)), window_size_(window) {}
   ~SegmentReader();
   SegmentReader(const SegmentReader&) = delete;
   SegmentReader& operator=(const SegmentReader&) = delete;
@@ -30,10 +32,10 @@ class SegmentReader {
   Result<io::File*> FileFor(uint64_t segment);
   Status Fill(uint64_t segment, uint64_t off, size_t n);
 
-  static constexpr size_t kWindow = 4 << 20;
   static constexpr size_t kOpenFilesMax = 16;
   io::Env* env_;
   std::string dir_;
+  size_t window_size_;
   std::list<std::pair<uint64_t, std::unique_ptr<io::File>>> files_;  // most recent first
   uint8_t* window_ = nullptr;
   size_t window_cap_ = 0;

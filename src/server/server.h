@@ -30,6 +30,9 @@ struct ServerOptions {
 // Batches in flight across all sessions (docs/protocol.md §8 derives the memory bound from it).
 inline constexpr ptrdiff_t kBatchBudget = 8;
 inline constexpr size_t kSessionBatchInput = 1 << 20;
+inline constexpr size_t kSessionBatchOutput = 1 << 20;
+inline constexpr size_t kSessionRestoreBatches = 3;
+inline constexpr size_t kSessionReadWindow = 1 << 20;
 
 class Server {
  public:

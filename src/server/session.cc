@@ -372,6 +372,16 @@ class Session {
     return false;  // the client half-closed: nothing more can come
   }
 
+  // A session's restore: on the shared workers, with a small window (docs/protocol.md §9).
+  engine::RestoreOptions RestoreSettings() {
+    engine::RestoreOptions o;
+    o.pool = server_->pool();
+    o.batch_output = kSessionBatchOutput;
+    o.batches_in_flight = kSessionRestoreBatches;
+    o.read_window = kSessionReadWindow;
+    return o;
+  }
+
   // The snapshot a request names, or an error reply.
   std::optional<engine::SnapshotEntry> Resolve(const std::string& ref) {
     auto e = engine::ResolveSnapshot(tenant_->volume()->index(), ref);
@@ -387,8 +397,7 @@ class Session {
     if (!Arity(r, 1, 1, {"stream", "range"}, "GET <snapshot> [stream=NAME] [range=A-B]")) return false;
     auto snap = Resolve(r.args[0]);
     if (!snap) return false;
-    engine::RestoreOptions o;
-    o.pool = server_->pool();
+    engine::RestoreOptions o = RestoreSettings();
     const std::string* stream = r.Option("stream");
     auto index = engine::FindStream(snap->record, stream ? *stream : "");
     if (!index.ok()) {
@@ -490,8 +499,7 @@ class Session {
     if (!snap) return false;
     uint64_t bytes = 0;
     for (size_t i = 0; i < snap->record.streams.size(); i++) {
-      engine::RestoreOptions o;
-      o.pool = server_->pool();
+      engine::RestoreOptions o = RestoreSettings();
       o.stream = static_cast<uint16_t>(i);
       engine::NullSink sink;
       Status s = engine::Restore(tenant_->volume(), *snap, o, &sink);

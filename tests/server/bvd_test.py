@@ -582,7 +582,7 @@ class BvdTest(unittest.TestCase):
             self.assertEqual(p.returncode, 1, text)
             self.assertRegex(p.stderr, pattern)
 
-    def test_64_concurrent_pushes_stay_within_the_memory_bound(self):
+    def test_64_pushes_and_32_restores_at_once_stay_within_the_memory_bound(self):
         tenants, tokens = self.three_tenants(max_sessions=64)
         srv = self.server(tenants)
         base = data(4 << 20, 50, text=True)
@@ -599,8 +599,22 @@ class BvdTest(unittest.TestCase):
             t.join()
         for rc, reply in results:
             self.assertIsNotNone(snapshot_id(reply), reply)
+        # And 32 restores at once, each byte-exact.
+        got = [None] * 32
+
+        def get(k):
+            tenant = ("shop", "crm", "logs")[k % 3]
+            got[k] = nc_get(srv.port, tenant, tokens[tenant]["read"], "m/%d" % k)
+
+        threads = [threading.Thread(target=get, args=(k,)) for k in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for k in range(32):
+            self.assertEqual(got[k], base + data(1 << 20, 500 + k), k)
         peak_mib = srv.rss_peak_kib() / 1024
-        print("bvd peak RSS after 64 concurrent pushes: %.0f MiB" % peak_mib)
+        print("bvd peak RSS after 64 concurrent pushes and 32 concurrent restores: %.0f MiB" % peak_mib)
         if os.environ.get("BV_SANITIZE", "none") == "none":  # shadow memory is not bvd's
             self.assertLess(peak_mib, 512, "docs/protocol.md §8 states the bound")
 
