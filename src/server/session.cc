@@ -480,7 +480,7 @@ class Session {
     }
     if (!RoleMayRead(role_)) return Denied("read snapshots");
     auto snap = Resolve(r.args[0]);
-    if (!snap) return false;
+    if (!snap) return true;  // answered; the session goes on
     for (size_t i = 0; i < snap->record.streams.size(); i++) {
       const format::StreamInfo& st = snap->record.streams[i];
       if (!conn_.Reply("STREAM index=" + std::to_string(i) + " name=" + EscapeValue(st.name) + " length=" +
@@ -496,7 +496,7 @@ class Session {
     if (!RoleMayRead(role_)) return Denied("verify");
     if (!Arity(r, 1, 1, {}, "VERIFY <snapshot>")) return false;
     auto snap = Resolve(r.args[0]);
-    if (!snap) return false;
+    if (!snap) return true;  // answered; the session goes on
     uint64_t bytes = 0;
     for (size_t i = 0; i < snap->record.streams.size(); i++) {
       engine::RestoreOptions o = RestoreSettings();
@@ -522,7 +522,7 @@ class Session {
     }
     if (!Arity(r, 1, 1, {"reason"}, "DELETE <snapshot> [reason=TEXT]")) return false;
     auto snap = Resolve(r.args[0]);
-    if (!snap) return false;
+    if (!snap) return true;  // answered; the session goes on
     const std::string* reason = r.Option("reason");
     Status s = engine::DeleteSnapshot(tenant_->volume(), snap->record, reason ? *reason : "deleted by a client");
     if (!s.ok()) return conn_.ReplyError(s).ok();
