@@ -618,6 +618,78 @@ class BvdTest(unittest.TestCase):
         if os.environ.get("BV_SANITIZE", "none") == "none":  # shadow memory is not bvd's
             self.assertLess(peak_mib, 512, "docs/protocol.md §8 states the bound")
 
+    # -- a real database ------------------------------------------------------------------
+
+    def test_pg_dump_pushed_with_nc_restores_into_psql(self):
+        bins = sorted(d for d in os.listdir("/usr/lib/postgresql") if os.path.exists(
+            "/usr/lib/postgresql/%s/bin/initdb" % d)) if os.path.isdir("/usr/lib/postgresql") else []
+        if not bins or os.getuid() != 0 or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+            self.skipTest("needs PostgreSQL's server (Debian package postgresql) and root to run it as postgres")
+        pgbin = "/usr/lib/postgresql/%s/bin" % bins[-1]
+        pgroot = tempfile.mkdtemp(prefix="bvd-pg-")
+        os.chmod(pgroot, 0o755)
+        shutil.chown(pgroot, "postgres", "postgres")
+        pgdata = os.path.join(pgroot, "data")
+        port = str(20000 + os.getpid() % 20000)
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        try:
+            subprocess.run(as_pg + [pgbin + "/initdb", "-D", pgdata, "-A", "trust", "-U", "postgres"],
+                           check=True, capture_output=True)
+            subprocess.run(as_pg + [pgbin + "/pg_ctl", "-D", pgdata, "-w", "-l", os.path.join(pgroot, "log"), "-o",
+                                    "-k %s -p %s -c listen_addresses=''" % (pgroot, port), "start"],
+                           check=True, capture_output=True)
+            env = dict(os.environ, PGHOST=pgroot, PGPORT=port, PGUSER="postgres")
+
+            def psql(db, sql):
+                p = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-Atq", "-d", db, "-c", sql], env=env,
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                return p.stdout.strip()
+
+            psql("postgres", "CREATE DATABASE shop")
+            psql("shop", "CREATE TABLE orders (id bigint PRIMARY KEY, placed timestamptz, email text, total numeric(12,2),"
+                         " note text); INSERT INTO orders SELECT i, '2026-01-01'::timestamptz + i * interval '1 minute',"
+                         " 'customer' || (i * 7919 % 100003) || '@example.com', (i * 31 % 100000) / 100.0,"
+                         " md5(i::text) FROM generate_series(1::bigint, 300000) i")
+            fingerprint = "SELECT count(*) || ' ' || md5(string_agg(o::text, ',' ORDER BY id)) FROM orders o"
+            night1 = psql("shop", fingerprint)
+            srv = self.server()
+            tok = os.path.join(srv.data, "tokens", "default")
+            script = ("set -o pipefail; { printf 'AUTH default %%s\\nPUT pg/shop label=night1\\n' \"$(cat %s)\"; "
+                      "pg_dump shop; } | nc -N 127.0.0.1 %d") % (tok, srv.port)
+            p = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIsNotNone(snapshot_id(p.stdout), p.stdout)
+            first_new = int(re.search(r" new=(\d+)", p.stdout).group(1))
+            # The next night: 1% of rows changed, 1% appended; it costs a fraction of the first.
+            psql("shop", "UPDATE orders SET note = 'changed' WHERE id BETWEEN 290000 AND 293000;"
+                         " INSERT INTO orders SELECT i, now(), 'new@example.com', 1, 'x' FROM generate_series(300001, 303000) i")
+            night2 = psql("shop", fingerprint)
+            p = subprocess.run(["bash", "-c", script.replace("night1", "night2")], env=env, capture_output=True,
+                               text=True, timeout=300)
+            self.assertIsNotNone(snapshot_id(p.stdout), p.stdout)
+            second_new = int(re.search(r" new=(\d+)", p.stdout).group(1))
+            print("pg_dump pushed with nc: night 1 added %d bytes, night 2 %d" % (first_new, second_new))
+            self.assertLess(second_new, first_new // 3, p.stdout)
+            # Restore the first night, as of its time, into a new database through psql.
+            t1 = re.search(r"time=(\S+)", [l for l in self.listing(srv, "default", read_token(tok)) if "night1" in l][0]).group(1)
+            psql("postgres", "CREATE DATABASE shop_restored")
+            restore = ("set -o pipefail; printf 'AUTH default %%s\\nGET pg/shop@%s\\n' \"$(cat %s)\" | nc 127.0.0.1 %d"
+                       " | psql -X -q -v ON_ERROR_STOP=1 -d shop_restored > /dev/null") % (t1, tok, srv.port)
+            p = subprocess.run(["bash", "-c", restore], env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(psql("shop_restored", fingerprint), night1)
+            self.assertNotEqual(night1, night2)
+            # A restore of something that is not there fails the pipeline, not silently.
+            psql("postgres", "CREATE DATABASE shop_missing")
+            p = subprocess.run(["bash", "-c", restore.replace("pg/shop@" + t1, "pg/nothing").replace(
+                "shop_restored", "shop_missing")], env=env, capture_output=True, text=True, timeout=300)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("ERR", p.stderr)
+        finally:
+            subprocess.run(as_pg + [pgbin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "stop"], capture_output=True)
+            shutil.rmtree(pgroot, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
