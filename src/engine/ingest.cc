@@ -298,13 +298,24 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   rec.time_us = opts.time_us.value_or(NowMicros());
   rec.source = opts.source;
   rec.label = opts.label;
-  Ingest ingest(volume, generation, opts, rec.id);
-  for (size_t i = 0; i < streams.size(); i++) {
-    // On failure nothing was committed: what was appended is unreferenced garbage.
-    BV_ASSIGN_OR_RETURN(format::StreamInfo info, ingest.Stream(static_cast<uint16_t>(i), streams[i]));
-    rec.streams.push_back(std::move(info));
+  volume->BeginPut();
+  Status s;
+  {
+    Ingest ingest(volume, generation, opts, rec.id);
+    for (size_t i = 0; i < streams.size() && s.ok(); i++) {
+      auto info = ingest.Stream(static_cast<uint16_t>(i), streams[i]);
+      if (info.ok()) {
+        rec.streams.push_back(std::move(info).value());
+      } else {
+        s = info.status();
+      }
+    }
+    if (s.ok()) s = ingest.Commit(&rec);
   }
-  BV_RETURN_IF_ERROR(ingest.Commit(&rec));
+  // On failure nothing was committed: what was appended is unreferenced.
+  if (!s.ok()) volume->AbandonPut(generation);
+  volume->EndPut();
+  if (!s.ok()) return s;
   return rec;
 }
 

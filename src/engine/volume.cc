@@ -219,6 +219,13 @@ Status Volume::WithWriter(std::optional<uint64_t> generation, const std::functio
   return s;
 }
 
+void Volume::AbandonPut(uint64_t generation) {
+  std::lock_guard lock(write_mu_);
+  if (generation != writer_generation_ || puts_active_ != 1 || !writer_) return;
+  PoisonWriter(Status::IOError("a put was abandoned"));
+  (void)writer();  // cuts the tail now; on failure the next put tries again
+}
+
 Status Volume::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;

@@ -2,6 +2,7 @@
 // the segments), DIR/LOCK (one process at a time), DIR/CLEAN (present only after a clean close).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,13 @@ class Volume {
   // (whatever it wrote since its last sync is suspect). With a generation, fails if the writer
   // was dropped since then: the caller's earlier appends may be cut by the recovery that follows.
   Status WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn);
+  // Puts in flight, counted so that a failed put can take back what it wrote when it was alone.
+  void BeginPut() { puts_active_++; }
+  void EndPut() { puts_active_--; }
+  // A put of this writer generation failed and committed nothing. When no other put is in
+  // flight, its unindexed blocks are cut at once (giving their space and quota back); otherwise
+  // they stay, unreferenced, for compaction.
+  void AbandonPut(uint64_t generation);
 
  private:
   Volume() = default;
@@ -95,6 +103,7 @@ class Volume {
   std::unique_ptr<SegmentWriter> writer_;
   Status writer_error_;  // why the last writer was dropped; cleared once the tail is recovered
   uint64_t writer_generation_ = 0;
+  std::atomic<int> puts_active_{0};
   uint64_t last_segment_ = 0;
   SegmentState last_state_;
   RecoveryReport recovery_;

@@ -134,6 +134,43 @@ Result<Request> ParseRequest(std::string_view line) {
   return r;
 }
 
+const std::string* Reply::Field(std::string_view key) const {
+  for (const auto& [k, v] : fields) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Result<Reply> ParseReply(std::string_view line) {
+  Reply r;
+  const size_t sp = line.find(' ');
+  r.kind = line.substr(0, sp);
+  if (r.kind == "ERR") {
+    const std::string_view rest = sp == std::string_view::npos ? "" : line.substr(sp + 1);
+    const size_t sp2 = rest.find(' ');
+    r.error_code = rest.substr(0, sp2);
+    r.error_message = sp2 == std::string_view::npos ? "" : rest.substr(sp2 + 1);
+    return r;
+  }
+  if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM") {
+    return Status::Corruption("the server sent an unexpected line: " + std::string(line.substr(0, 200)));
+  }
+  size_t i = sp == std::string_view::npos ? line.size() : sp + 1;
+  while (i < line.size()) {
+    size_t end = line.find(' ', i);
+    if (end == std::string_view::npos) end = line.size();
+    const std::string_view tok = line.substr(i, end - i);
+    const size_t eq = tok.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return Status::Corruption("the server sent a reply field without '=': " + std::string(tok.substr(0, 100)));
+    }
+    BV_ASSIGN_OR_RETURN(std::string value, Unescape(tok.substr(eq + 1), i + eq + 1));
+    r.fields.emplace_back(std::string(tok.substr(0, eq)), std::move(value));
+    i = end + 1;
+  }
+  return r;
+}
+
 std::string EscapeValue(std::string_view v) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -30,6 +30,16 @@ struct Request {
 // Parses one line, without its "\n" (a "\r" before it is allowed and dropped).
 Result<Request> ParseRequest(std::string_view line);
 
+// A reply line (docs/protocol.md §3): its kind ("OK", "SNAPSHOT", "STREAM" or "ERR") and fields;
+// for ERR, the code and the message.
+struct Reply {
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string error_code, error_message;
+  const std::string* Field(std::string_view key) const;
+};
+Result<Reply> ParseReply(std::string_view line);
+
 // Renders a value for a reply line: bytes outside printable ASCII, spaces, '%' and '=' become
 // %XX, so every reply field is one space-free token.
 std::string EscapeValue(std::string_view v);

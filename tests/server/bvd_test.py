@@ -432,9 +432,15 @@ class BvdTest(unittest.TestCase):
         q = make_token("admin")
         srv = self.server({"small": {"quota_bytes": 3 << 20, "max_sessions": 2, "tokens": [q]}})
         tok = q["token"]
+
+        def used():
+            return int(re.search(r"used=(\d+)", raw(srv.port, ("AUTH small %s\nSTAT\n" % tok).encode())).group(1))
+
+        before = used()
         rc, reply = nc_push(srv.port, "small", tok, "big", data(8 << 20, 11))
         self.assertIn("ERR quota", reply)
         self.assertEqual(self.listing(srv, "small", tok), [])
+        self.assertEqual(used(), before)  # what the refused push wrote was taken back
         rc, reply = nc_push(srv.port, "small", tok, "fits", data(1 << 20, 12))
         self.assertIsNotNone(snapshot_id(reply), reply)
         # Two sessions held open; the third is refused with a clear error.
@@ -689,6 +695,73 @@ class BvdTest(unittest.TestCase):
         finally:
             subprocess.run(as_pg + [pgbin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "stop"], capture_output=True)
             shutil.rmtree(pgroot, ignore_errors=True)
+
+    # -- bvtool as the client ---------------------------------------------------------------
+
+    def test_bvtool_client_push_get_ls_verify_delete(self):
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants)
+        tokdir = os.path.join(self.tmp, "tok")
+        os.makedirs(tokdir)
+        paths = {}
+        for role in ("admin", "push", "read"):
+            paths[role] = os.path.join(tokdir, role)
+            with open(paths[role], "w") as f:
+                f.write(tokens["shop"][role] + "\n")
+        remote = ["--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop"]
+
+        def tool(*args, role="admin", input=None, check=True):
+            p = subprocess.run([BVTOOL] + list(args[:1]) + remote + ["--token-file", paths[role]] + list(args[1:]),
+                               input=input, capture_output=True, timeout=300)
+            if check:
+                self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            return p
+
+        dump = data(9 << 20, 60, text=True)
+        path = os.path.join(self.tmp, "dump.sql")
+        with open(path, "wb") as f:
+            f.write(dump)
+        sid = tool("push", "pg/shop", path, "--label", "night 1", role="push").stdout.decode().strip()
+        self.assertRegex(sid, r"^[0-9a-f]{16}$")
+        piped = tool("push", "pg/piped", "--json", role="push", input=dump).stdout
+        self.assertEqual(json.loads(piped)["logical_bytes"], len(dump))
+        listed = json.loads(tool("ls", "--json", role="read").stdout)
+        self.assertEqual(sorted(s["source"] for s in listed), ["pg/piped", "pg/shop"])
+        self.assertEqual([s["label"] for s in listed if s["id"] == sid], ["night 1"])
+        self.assertEqual(tool("get", sid, role="read").stdout, dump)
+        out = os.path.join(self.tmp, "restored.sql")
+        tool("get", "pg/shop", "-o", out, role="read")
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), dump)
+        self.assertEqual(tool("get", "pg/shop", "--range", "100-5000", role="read").stdout, dump[100:5000])
+        self.assertIn(b"verified " + sid.encode(), tool("verify", "pg/shop", role="read").stdout)
+        # A push token cannot read; a read token cannot delete.
+        p = tool("get", "pg/shop", role="push", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"denied", p.stderr)
+        p = tool("delete", "pg/piped", role="read", check=False)
+        self.assertIn(b"denied", p.stderr)
+        self.assertIn(b"deleted", tool("delete", "pg/piped").stdout)
+        self.assertEqual(len(json.loads(tool("ls", "--json").stdout)), 1)
+        # A damaged snapshot: exit 3, the error says where, and -o leaves no file behind.
+        self.assertEqual(srv.stop(), 0)
+        seg_dir = os.path.join(srv.data, "tenants", "shop", "segments")
+        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
+        middle = os.path.getsize(seg) // 2
+        with open(seg, "r+b") as f:
+            f.seek(middle)
+            b = f.read(1)
+            f.seek(middle)
+            f.write(bytes([b[0] ^ 0x01]))
+        srv.start()
+        remote[1] = "127.0.0.1:%d" % srv.port
+        broken = os.path.join(self.tmp, "broken.sql")
+        p = tool("get", "pg/shop", "-o", broken, check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(b"corrupt", p.stderr)
+        self.assertFalse(os.path.exists(broken))
+        self.assertEqual([n for n in os.listdir(self.tmp) if "bv-partial" in n], [])
+        self.assertEqual(tool("verify", "pg/shop", check=False).returncode, 3)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bvtool/client.h"
 #include "tools/bvtool/common.h"
 
 namespace bv::tool {
@@ -18,5 +19,16 @@ int CmdVerify(const Common& c, const std::string& ref);
 int CmdFsck(const Common& c, bool repair, bool rebuild);
 int CmdInspect(const Common& c, const std::string& segment);
 int CmdToken(bool json, const std::string& role);
+int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
+
+// Against a running bvd.
+int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
+               const std::string& label, const std::string& time);
+int RemoteGet(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
+              const std::string& range, const std::string& stream);
+int RemoteLs(const Common& c, const Remote& remote, const std::string& source, const std::string& since,
+             const std::string& until);
+int RemoteVerify(const Common& c, const Remote& remote, const std::string& ref);
+int RemoteDelete(const Common& c, const Remote& remote, const std::string& ref, const std::string& reason);
 
 }  // namespace bv::tool

@@ -14,7 +14,8 @@ namespace bv::tool {
 using engine::ResolveSnapshot;
 using engine::SnapshotIdString;
 
-Progress::Progress(const char* verb) : verb_(verb), on_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
+Progress::Progress(const char* verb, std::optional<uint64_t> total)
+    : verb_(verb), total_(total), on_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
 
 void Progress::Update(uint64_t bytes) {
   if (!on_) return;
@@ -22,7 +23,15 @@ void Progress::Update(uint64_t bytes) {
   if (now - last_ < std::chrono::milliseconds(250)) return;
   last_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();
-  std::fprintf(stderr, "\r%s %.1f MiB  %.0f MB/s   ", verb_, bytes / 1048576.0, secs > 0 ? bytes / secs / 1e6 : 0.0);
+  const double rate = secs > 0 ? bytes / secs : 0.0;
+  if (total_ && *total_ > 0) {
+    const double left = rate > 0 && *total_ > bytes ? (*total_ - bytes) / rate : 0.0;
+    std::fprintf(stderr, "\r%s %.1f of %.1f MiB (%.0f%%)  %.0f MB/s  %02d:%02d left   ", verb_, bytes / 1048576.0,
+                 *total_ / 1048576.0, 100.0 * bytes / *total_, rate / 1e6, static_cast<int>(left) / 60,
+                 static_cast<int>(left) % 60);
+  } else {
+    std::fprintf(stderr, "\r%s %.1f MiB  %.0f MB/s   ", verb_, bytes / 1048576.0, rate / 1e6);
+  }
 }
 
 Progress::~Progress() {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -20,16 +21,18 @@ struct Common {
   int zstd_level = 3;  // put only
 };
 
-// Progress on standard error, only when it is a terminal, at most 4 times a second.
+// Progress on standard error, only when it is a terminal, at most 4 times a second: bytes, rate
+// and, when the total is known, percent and time left.
 class Progress {
  public:
-  explicit Progress(const char* verb);
+  explicit Progress(const char* verb, std::optional<uint64_t> total = std::nullopt);
   ~Progress();
   void Update(uint64_t bytes);
 
  private:
   using Clock = std::chrono::steady_clock;
   const char* verb_;
+  std::optional<uint64_t> total_;
   bool on_;
   Clock::time_point start_, last_{};
 };

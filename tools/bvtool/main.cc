@@ -1,4 +1,4 @@
-// bvtool: offline commands on a volume directory, and tokens for bvd. This file wires the command line; each
+// bvtool: offline commands on a volume directory, and the client of bvd (--server). This file wires the command line; each
 // command lives in cmd_<name>.cc.
 #include <CLI/CLI.hpp>
 
@@ -9,11 +9,19 @@ int main(int argc, char** argv) {
   CLI::App app{"bvtool: inspect, verify, repair and use BV volumes"};
   app.require_subcommand(1);
   Common c;
-  auto add_common = [&](CLI::App* sub) {
-    sub->add_option("DIR", c.dir, "volume directory")->required();
+  Remote remote;
+  // Commands that also work against bvd take DIR or --server; the others need DIR.
+  auto add_common = [&](CLI::App* sub, bool remote_too = false) {
+    auto* dir = sub->add_option("DIR", c.dir, remote_too ? "volume directory (or --server)" : "volume directory");
+    if (!remote_too) dir->required();
     sub->add_option("--key-file", c.key_file, "master key file (default: $BV_KEY_FILE, then ~/.config/bv/keys/<uuid>.key)");
     sub->add_option("--io", c.io, "I/O backend: uring or sync (default: $BV_IO, else uring when available)");
     sub->add_flag("--json", c.json, "machine-readable output");
+    if (remote_too) {
+      sub->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
+      sub->add_option("--tenant", remote.tenant, "tenant (default: $BV_TENANT, else default)");
+      sub->add_option("--token-file", remote.token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
+    }
   };
 
   std::string encryption = "xchacha20-poly1305", id_algo = "hmac-sha256";
@@ -39,21 +47,21 @@ int main(int argc, char** argv) {
 
   std::string since, until;
   auto* ls = app.add_subcommand("ls", "list snapshots, newest first");
-  add_common(ls);
+  add_common(ls, true);
   ls->add_option("SOURCE", source, "only this source");
   ls->add_option("--since", since, "only snapshots at or after this time");
   ls->add_option("--until", until, "only snapshots at or before this time");
 
   std::string ref, out_path, range, stream;
   auto* get = app.add_subcommand("get", "restore a snapshot to standard output or a file");
-  add_common(get);
-  get->add_option("SNAPSHOT", ref, "id, SOURCE or SOURCE@TIME")->required();
+  add_common(get, true);
+  get->add_option("SNAPSHOT", ref, "id, SOURCE or SOURCE@TIME");
   get->add_option("-o,--output", out_path, "write to this file (beside it, then renamed)");
   get->add_option("--range", range, "bytes A-B (B exclusive) or A- of the stream");
   get->add_option("--stream", stream, "stream name (default: the first)");
 
   auto* verify = app.add_subcommand("verify", "read and check every block, tag and stream hash");
-  add_common(verify);
+  add_common(verify, true);
   verify->add_option("SNAPSHOT", ref, "only this snapshot");
 
   bool repair = false, rebuild = false;
@@ -67,6 +75,22 @@ int main(int argc, char** argv) {
   add_common(inspect);
   inspect->add_option("SEGMENT", segment, "segment number or file name");
 
+  std::string reason;
+  auto* del = app.add_subcommand("delete", "delete a snapshot (its chunks stay until compaction)");
+  add_common(del, true);
+  del->add_option("SNAPSHOT", ref, "id, SOURCE or SOURCE@TIME");
+  del->add_option("--reason", reason, "why, kept in the deletion record");
+
+  auto* push = app.add_subcommand("push", "back up FILE (or standard input) to bvd as a snapshot of SOURCE");
+  push->add_option("SOURCE", source, "source name, e.g. pg/orders")->required();
+  push->add_option("FILE", file, "input file (default: standard input)");
+  push->add_option("--label", label, "label for the snapshot");
+  push->add_option("--time", time, "snapshot time (default: now), UTC");
+  push->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
+  push->add_option("--tenant", remote.tenant, "tenant (default: $BV_TENANT, else default)");
+  push->add_option("--token-file", remote.token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
+  push->add_flag("--json", c.json, "machine-readable output");
+
   std::string role = "push";
   bool token_json = false;
   auto* token = app.add_subcommand("token", "print a new tenant token and its hash for bvd's configuration");
@@ -77,9 +101,40 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) return CmdInit(c, encryption, id_algo, avg, segment_mib);
   if (put->parsed()) return CmdPut(c, source, file, streams, label, time);
-  if (ls->parsed()) return CmdLs(c, source, since, until);
-  if (get->parsed()) return CmdGet(c, ref, out_path, range, stream);
-  if (verify->parsed()) return CmdVerify(c, ref);
+  // With --server, the first positional argument is the command's own, not a directory.
+  const bool remote_mode = remote.given();
+  auto shift = [&](std::string* first) {
+    if (remote_mode && first->empty()) *first = c.dir;
+    if (!remote_mode && c.dir.empty()) {
+      std::fprintf(stderr, "bvtool: error: give a volume DIR, or --server for a running bvd\n");
+      std::exit(1);
+    }
+  };
+  if (ls->parsed()) {
+    shift(&source);
+    return remote_mode ? RemoteLs(c, remote, source, since, until) : CmdLs(c, source, since, until);
+  }
+  if (get->parsed()) {
+    shift(&ref);
+    if (ref.empty()) {
+      std::fprintf(stderr, "bvtool: error: get needs a SNAPSHOT\n");
+      return 1;
+    }
+    return remote_mode ? RemoteGet(c, remote, ref, out_path, range, stream) : CmdGet(c, ref, out_path, range, stream);
+  }
+  if (verify->parsed()) {
+    shift(&ref);
+    return remote_mode ? RemoteVerify(c, remote, ref) : CmdVerify(c, ref);
+  }
+  if (del->parsed()) {
+    shift(&ref);
+    if (ref.empty()) {
+      std::fprintf(stderr, "bvtool: error: delete needs a SNAPSHOT\n");
+      return 1;
+    }
+    return remote_mode ? RemoteDelete(c, remote, ref, reason) : CmdDelete(c, ref, reason);
+  }
+  if (push->parsed()) return RemotePush(c, remote, source, file, label, time);
   if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
   if (inspect->parsed()) return CmdInspect(c, segment);
   if (token->parsed()) return CmdToken(token_json, role);

@@ -1,0 +1,84 @@
+#include "tools/bvtool/client.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "io/env.h"
+
+namespace bv::tool {
+
+namespace {
+
+constexpr int kTimeoutMs = 300000;  // the server answers a push only once it is durable
+constexpr size_t kReplyLineMax = 64 << 10;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+}  // namespace
+
+bool Remote::given() const { return !server.empty() || !Env("BV_SERVER").empty(); }
+
+Status ServerError(const server::Reply& r) {
+  const std::string m = "bvd: " + r.error_code + ": " + r.error_message;
+  if (r.error_code == "not-found") return Status::NotFound(m);
+  if (r.error_code == "corrupt") return Status::Corruption(m);
+  if (r.error_code == "busy" || r.error_code == "shutting-down") return Status::Busy(m);
+  if (r.error_code == "no-space") return Status::NoSpace(m);
+  if (r.error_code == "quota") return Status::Quota(m);
+  if (r.error_code == "timeout") return Status::TimedOut(m);
+  if (r.error_code == "bad-request" || r.error_code == "denied" || r.error_code == "auth") {
+    return Status::InvalidArgument(m);
+  }
+  return Status::IOError(m);
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {
+  const std::string server = r.server.empty() ? Env("BV_SERVER") : r.server;
+  std::string tenant = r.tenant.empty() ? Env("BV_TENANT") : r.tenant;
+  if (tenant.empty()) tenant = "default";
+  const std::string token_file = r.token_file.empty() ? Env("BV_TOKEN_FILE") : r.token_file;
+  if (token_file.empty()) return Status::InvalidArgument("no token: give --token-file or BV_TOKEN_FILE");
+  BV_ASSIGN_OR_RETURN(std::string token, io::ReadSmallFile(token_file, 4096));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  BV_ASSIGN_OR_RETURN(auto sock, io::Connect(server, 10000));
+  std::unique_ptr<Client> c(new Client(std::move(sock)));
+  BV_RETURN_IF_ERROR(c->SendLine("AUTH " + server::EscapeValue(tenant) + " " + token));
+  return c;
+}
+
+Status Client::Send(std::string_view bytes) { return socket_->WriteAll(bytes, kTimeoutMs); }
+
+Result<server::Reply> Client::ReadReply() {
+  for (;;) {
+    const size_t nl = buf_.find('\n', pos_);
+    if (nl != std::string::npos) {
+      std::string line = buf_.substr(pos_, nl - pos_);
+      pos_ = nl + 1;
+      BV_ASSIGN_OR_RETURN(server::Reply r, server::ParseReply(line));
+      if (r.kind == "ERR") return ServerError(r);
+      return r;
+    }
+    if (buf_.size() - pos_ > kReplyLineMax) return Status::Corruption("the server sent an over-long line");
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    char tmp[16 << 10];
+    BV_ASSIGN_OR_RETURN(size_t got, socket_->Read(tmp, sizeof tmp, kTimeoutMs));
+    if (got == 0) return Status::IOError("the server closed the connection without a reply");
+    buf_.append(tmp, got);
+  }
+}
+
+Result<size_t> Client::ReadBytes(char* dst, size_t n) {
+  if (pos_ < buf_.size()) {
+    n = std::min(n, buf_.size() - pos_);
+    std::memcpy(dst, buf_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  return socket_->Read(dst, n, kTimeoutMs);
+}
+
+}  // namespace bv::tool

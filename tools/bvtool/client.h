@@ -1,0 +1,44 @@
+// bvtool as a client of bvd: one connection, authenticated, speaking the line protocol
+// (docs/protocol.md). --server HOST:PORT or unix:/PATH, --tenant, --token-file.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/socket.h"
+#include "server/request.h"
+
+namespace bv::tool {
+
+struct Remote {
+  std::string server;      // empty: $BV_SERVER
+  std::string tenant;      // empty: $BV_TENANT, else "default"
+  std::string token_file;  // empty: $BV_TOKEN_FILE
+  bool given() const;
+};
+
+class Client {
+ public:
+  // Connects and sends AUTH (which is silent when it succeeds).
+  static Result<std::unique_ptr<Client>> Connect(const Remote& r);
+
+  Status Send(std::string_view bytes);
+  Status SendLine(const std::string& line) { return Send(line + "\n"); }
+  Status HalfClose() { return socket_->ShutdownWrite(); }
+  // The next reply line; an ERR line becomes a Status carrying the server's code and message.
+  Result<server::Reply> ReadReply();
+  // Raw bytes after a GET line: up to n, 0 at the server's end.
+  Result<size_t> ReadBytes(char* dst, size_t n);
+
+ private:
+  explicit Client(std::unique_ptr<io::Socket> s) : socket_(std::move(s)) {}
+  std::unique_ptr<io::Socket> socket_;
+  std::string buf_;
+  size_t pos_ = 0;
+};
+
+// The Status for a server's ERR reply.
+Status ServerError(const server::Reply& r);
+
+}  // namespace bv::tool
