@@ -16,9 +16,9 @@ using format::DecodeBigEndian64;
 using format::PutBigEndian64;
 
 // Column families, in the order they are opened.
-enum Cf : size_t { kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kCfCount };
+enum Cf : size_t { kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kSessions, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "chunks", "locations", "snapshots",
-                                         "by_source", "recipes", "segments"};
+                                         "by_source", "recipes", "segments", "sessions"};
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -150,6 +150,16 @@ void IndexBatch::DeleteSnapshot(const format::SnapshotRecord& r) {
   batch_.DeleteRange(index_->cf_[kRecipes], RecipeKey(r.id, 0, 0), RecipeKey(r.id + 1, 0, 0));
 }
 
+void IndexBatch::PutSession(const format::SessionRecord& r) {
+  batch_.Put(index_->cf_[kSessions], SnapshotKey(r.id), format::EncodeSession(r));
+}
+
+void IndexBatch::DeleteSession(uint64_t id) { batch_.Delete(index_->cf_[kSessions], SnapshotKey(id)); }
+
+void IndexBatch::DeleteRecipesFrom(uint64_t snapshot, uint16_t stream, uint32_t piece) {
+  batch_.DeleteRange(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece), RecipeKey(snapshot + 1, 0, 0));
+}
+
 void IndexBatch::PutSegment(uint64_t number, const SegmentState& s) {
   batch_.Put(index_->cf_[kSegments], SnapshotKey(number), EncodeSegmentState(s));
 }
@@ -157,7 +167,8 @@ void IndexBatch::PutSegment(uint64_t number, const SegmentState& s) {
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_if_missing) {
   rocksdb::Options opts;
   opts.create_if_missing = create_if_missing;
-  opts.create_missing_column_families = create_if_missing;
+  // An index from before a column family existed gains it empty (sessions came in version 1.1).
+  opts.create_missing_column_families = true;
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
   opts.IncreaseParallelism(2);
@@ -298,6 +309,24 @@ Status Index::ForEachRecipeKey(
     BV_RETURN_IF_ERROR(fn(snap, stream, piece, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
+}
+
+Result<std::optional<format::SessionRecord>> Index::GetSession(uint64_t id) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kSessions], SnapshotKey(id), &v);
+  if (s.IsNotFound()) return std::optional<format::SessionRecord>();
+  BV_RETURN_IF_ERROR(FromRocks(s, "get session"));
+  BV_ASSIGN_OR_RETURN(format::SessionRecord r, format::DecodeSession(v));
+  return std::optional<format::SessionRecord>(std::move(r));
+}
+
+Status Index::ForEachSession(const std::function<Status(const format::SessionRecord&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kSessions]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    BV_ASSIGN_OR_RETURN(format::SessionRecord r, format::DecodeSession(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(r));
+  }
+  return FromRocks(it->status(), "scan sessions");
 }
 
 Result<std::optional<SegmentState>> Index::GetSegment(uint64_t number) {

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "format/block_format.h"
+#include "format/session_format.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
@@ -48,6 +49,10 @@ class IndexBatch {
   void DeleteSnapshot(const format::SnapshotRecord& r);
   void PutSegment(uint64_t number, const SegmentState& s);
   void DeleteChunk(const format::Id& id, const Location& loc);
+  void PutSession(const format::SessionRecord& r);
+  void DeleteSession(uint64_t id);
+  // Recipe pieces of `snapshot` from (stream, piece) on: what a resumed session writes again.
+  void DeleteRecipesFrom(uint64_t snapshot, uint16_t stream, uint32_t piece);
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
 
  private:
@@ -80,6 +85,8 @@ class Index {
   // Recipe pieces of every snapshot (uncommitted ones included).
   Status ForEachRecipeKey(const std::function<Status(uint64_t snapshot, uint16_t stream, uint32_t piece,
                                                      const Location&)>& fn);
+  Result<std::optional<format::SessionRecord>> GetSession(uint64_t id);
+  Status ForEachSession(const std::function<Status(const format::SessionRecord&)>& fn);
   Result<std::optional<SegmentState>> GetSegment(uint64_t number);
   Status ForEachSegment(const std::function<Status(uint64_t, const SegmentState&)>& fn);
   // Chunk ids whose blocks start in [from, to) of a segment.

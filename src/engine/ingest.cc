@@ -12,6 +12,7 @@
 #include "engine/chunk_id.h"
 #include "engine/chunker.h"
 #include "engine/stream_hash.h"
+#include "engine/restore.h"
 #include "engine/thread_pool.h"
 #include "format/recipe_format.h"
 
@@ -43,30 +44,66 @@ struct Batch {
   std::string encoded;
 };
 
+// Hashes restored bytes: a resumed stream's hash is rebuilt from what is stored.
+class HashSink final : public OutputSink {
+ public:
+  explicit HashSink(StreamHash* h) : h_(h) {}
+  Status Write(std::string_view b) override {
+    h_->Update(b);
+    return Status::Ok();
+  }
+
+ private:
+  StreamHash* h_;
+};
+
+}  // namespace
+
+// The state of one put: its snapshot record so far, the open stream's chunker carry, hash and
+// recipe, the batches in flight, and the index entries not yet written.
 class Ingest {
  public:
-  Ingest(Volume* v, uint64_t generation, const PutOptions& opts, uint64_t snapshot_id)
-      : v_(v), generation_(generation), opts_(opts), snapshot_id_(snapshot_id),
+  Ingest(Volume* v, uint64_t generation, const PutOptions& opts, format::SnapshotRecord rec)
+      : v_(v), generation_(generation), opts_(opts), rec_(std::move(rec)),
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max},
                  v->keys().gear_seed),
         batch_(v->index()->NewBatch()) {}
+  ~Ingest() {
+    while (!window_.empty()) DrainFront();  // never leave a worker holding a freed batch
+  }
 
-  Result<format::StreamInfo> Stream(uint16_t index, const NamedInput& in);
-  Status Commit(format::SnapshotRecord* rec);
+  Status StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces);
+  Status Write(std::string_view bytes);
+  Status EndStream();
+  Status Sync();
+  Result<format::SnapshotRecord> Commit();
+  Status Abort();
+  Status Resume(const format::SessionRecord& s);
+
+  uint64_t id() const { return rec_.id; }
+  uint64_t generation() const { return generation_; }
+  bool in_stream() const { return in_stream_; }
+  uint16_t streams_done() const { return static_cast<uint16_t>(rec_.streams.size()); }
+  uint64_t offset() const { return length_ + carry_.size() + (cur_ ? cur_->data.size() : 0); }
 
  private:
   void Work(Batch* b) const;
   Status Complete(Batch* b, uint16_t stream);
   Status EmitRecipe(SegmentWriter* w, uint16_t stream);
   Status Flush(SegmentWriter* w);
+  // Chunks what is buffered (all of it when `final`, cutting the last chunk short) and sends it
+  // down the pipeline; when `final`, waits for every batch to be appended.
+  Status Process(bool final);
+  void DrainFront();
+  format::SessionRecord Record() const;
   Status UnderWriteLock(const std::function<Status(SegmentWriter*)>& fn) { return v_->WithWriter(generation_, fn); }
 
   Volume* v_;
   const uint64_t generation_;
-  const PutOptions& opts_;
-  uint64_t snapshot_id_;
+  const PutOptions opts_;
+  format::SnapshotRecord rec_;
   std::unique_ptr<ThreadPool> own_pool_;
   ThreadPool* pool_;
   Chunker chunker_;
@@ -74,15 +111,19 @@ class Ingest {
   std::unordered_map<format::Id, Location, IdHash> pending_;  // appended since the last sync
   uint64_t since_flush_ = 0;
   uint64_t bytes_in_ = 0;
-  // The current stream's recipe.
+  Status failed_;  // sticky: the put cannot go on
+  // The open stream.
+  bool in_stream_ = false;
+  std::string name_;
+  std::unique_ptr<StreamHash> hash_;
+  std::unique_ptr<Batch> cur_;  // being filled
+  std::string carry_;           // read but not yet chunked
+  uint64_t length_ = 0;         // chunked and hashed
   format::RecipePiece piece_;
-  uint64_t stream_offset_ = 0;
+  uint64_t stream_offset_ = 0;  // covered by emitted recipe pieces
   uint64_t chunk_count_ = 0;
   uint32_t pieces_ = 0;
-
- public:
-  uint64_t stored_bytes = 0;
-  uint64_t new_bytes = 0;
+  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
 };
 
 void Ingest::Work(Batch* b) const {
@@ -119,11 +160,11 @@ Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
   piece_.stream_offset = stream_offset_;
   format::BlockHeader h;
   h.type = format::BlockType::kRecipe;
-  h.id = format::SnapshotIdToBlockId(snapshot_id_);
+  h.id = format::SnapshotIdToBlockId(rec_.id);
   const std::string payload = format::EncodeRecipe(piece_);
   h.raw_len = static_cast<uint32_t>(payload.size());
   BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
-  batch_.PutRecipe(snapshot_id_, stream, pieces_, stream_offset_, loc);
+  batch_.PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
   since_flush_ += loc.total_size();
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
   pieces_++;
@@ -141,17 +182,17 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
       } else if (auto it = pending_.find(c.id); it != pending_.end()) {
         loc = it->second;
       } else {
-        if (opts_.new_bytes_max && new_bytes + c.block_length > *opts_.new_bytes_max) {
+        if (opts_.new_bytes_max && rec_.new_bytes + c.block_length > *opts_.new_bytes_max) {
           over_quota = true;  // not the writer's failure: it stays for the other puts
           return Status::Ok();
         }
         BV_ASSIGN_OR_RETURN(loc, w->Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
         batch_.PutChunk(c.id, loc);
         pending_.emplace(c.id, loc);
-        new_bytes += loc.total_size();
+        rec_.new_bytes += loc.total_size();
         since_flush_ += loc.total_size();
       }
-      stored_bytes += loc.total_size();
+      rec_.stored_bytes += loc.total_size();
       piece_.entries.push_back({c.id, static_cast<uint32_t>(c.length)});
       chunk_count_++;
       if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(w, stream));
@@ -166,157 +207,345 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
   return Status::Ok();
 }
 
-Result<format::StreamInfo> Ingest::Stream(uint16_t index, const NamedInput& in) {
+void Ingest::DrainFront() {
+  window_.front().second.get();
+  if (failed_.ok()) failed_ = Complete(window_.front().first.get(), streams_done());
+  window_.pop_front();
+  if (opts_.budget) opts_.budget->release();
+}
+
+Status Ingest::StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces) {
+  BV_RETURN_IF_ERROR(failed_);
+  if (in_stream_) return Status::InvalidArgument("a stream is already open");
+  BV_RETURN_IF_ERROR(format::ValidateLabel(name, "stream name"));
+  if (rec_.streams.size() >= format::kStreamsMax) return Status::InvalidArgument("a snapshot holds at most 1024 streams");
+  in_stream_ = true;
+  name_ = name;
+  hash_ = std::make_unique<StreamHash>(v_->keys().hash_key);
+  cur_.reset();
+  carry_.clear();
+  length_ = stream_offset_ = offset;
   piece_ = format::RecipePiece{};
-  stream_offset_ = 0;
-  chunk_count_ = 0;
-  pieces_ = 0;
-  StreamHash hash(v_->keys().hash_key);
-  const size_t max_chunk = chunker_.sizes().max;
-  const size_t batch_input = std::max<size_t>(opts_.batch_input, max_chunk);
-  const size_t inflight_max = 2 * pool_->size() + 1;
-  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window;
-  std::string carry;
-  uint64_t length = 0;
-  bool eof = false;
-  Status failed;
-  auto drain_front = [&] {
-    window.front().second.get();
-    if (failed.ok()) failed = Complete(window.front().first.get(), index);
-    window.pop_front();
-    if (opts_.budget) opts_.budget->release();
-  };
-  while (!eof && failed.ok()) {
-    auto b = std::make_unique<Batch>();
-    b->data.resize(batch_input + max_chunk);
-    std::memcpy(b->data.data(), carry.data(), carry.size());
-    size_t have = carry.size();
-    while (have < batch_input + max_chunk) {
-      auto got = in.input->Read(b->data.data() + have, b->data.size() - have);
-      if (!got.ok()) {
-        failed = got.status();
-        break;
-      }
-      if (*got == 0) {
-        eof = true;
-        break;
-      }
-      have += *got;
-      bytes_in_ += *got;
+  chunk_count_ = chunk_count;
+  pieces_ = pieces;
+  return Status::Ok();
+}
+
+Status Ingest::Write(std::string_view bytes) {
+  BV_RETURN_IF_ERROR(failed_);
+  if (!in_stream_) return Status::InvalidArgument("no stream is open");
+  const size_t cap = std::max<size_t>(opts_.batch_input, chunker_.sizes().max) + chunker_.sizes().max;
+  while (!bytes.empty()) {
+    if (!cur_) {
+      cur_ = std::make_unique<Batch>();
+      cur_->data.reserve(cap);
+      cur_->data.swap(carry_);
     }
-    if (!failed.ok()) break;
-    b->data.resize(have);
+    const size_t take = std::min(cap - cur_->data.size(), bytes.size());
+    cur_->data.append(bytes.data(), take);
+    bytes.remove_prefix(take);
+    bytes_in_ += take;
+    if (cur_->data.size() == cap) BV_RETURN_IF_ERROR(Process(false));
+  }
+  if (opts_.progress) opts_.progress(bytes_in_);
+  return Status::Ok();
+}
+
+Status Ingest::Process(bool final) {
+  const size_t max_chunk = chunker_.sizes().max;
+  if (!cur_ && !carry_.empty()) {
+    cur_ = std::make_unique<Batch>();
+    cur_->data.swap(carry_);
+  }
+  if (cur_) {
+    std::unique_ptr<Batch> b = std::move(cur_);
+    const size_t have = b->data.size();
     size_t pos = 0;
-    while (pos < have && (have - pos >= max_chunk || eof)) {
-      size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->data.data()) + pos, have - pos);
+    while (pos < have && (have - pos >= max_chunk || final)) {
+      const size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->data.data()) + pos, have - pos);
       b->chunks.push_back(Chunk{pos, n, {}, {}});
       pos += n;
     }
-    carry.assign(b->data, pos, std::string::npos);
+    carry_.assign(b->data, pos, std::string::npos);
     b->data.resize(pos);
-    hash.Update(b->data);
-    length += pos;
+    hash_->Update(b->data);
+    length_ += pos;
     if (!b->chunks.empty()) {
       if (opts_.budget) {
         // Never wait for the shared budget while holding finished batches of our own: drain
         // them first, so that every waiter holds nothing another waiter needs.
         while (!opts_.budget->try_acquire()) {
-          if (window.empty()) {
+          if (window_.empty()) {
             opts_.budget->acquire();
             break;
           }
-          drain_front();
+          DrainFront();
         }
       }
       Batch* raw = b.get();
-      window.emplace_back(std::move(b), pool_->Submit([this, raw] { Work(raw); }));
+      window_.emplace_back(std::move(b), pool_->Submit([this, raw] { Work(raw); }));
     }
-    // Drained whether or not this batch had chunks: the last read may bring none.
-    while (window.size() > inflight_max || (eof && !window.empty())) drain_front();
-    if (opts_.progress) opts_.progress(bytes_in_);
   }
-  while (!window.empty()) drain_front();  // never leave a worker holding a freed batch
-  BV_RETURN_IF_ERROR(failed);
-  BV_RETURN_IF_ERROR(UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }));
-  format::StreamInfo info;
-  info.name = in.name;
-  info.length = length;
-  info.hash = hash.Finish();
-  info.chunk_count = chunk_count_;
-  info.recipe_pieces = pieces_;
-  BV_ASSERT(stream_offset_ == length);
-  return info;
+  const size_t inflight_max = final ? 0 : 2 * pool_->size() + 1;
+  while (window_.size() > inflight_max) DrainFront();
+  return failed_;
 }
 
-Status Ingest::Commit(format::SnapshotRecord* rec) {
-  rec->stored_bytes = stored_bytes;
-  rec->new_bytes = new_bytes;
-  return UnderWriteLock([&](SegmentWriter* w) -> Status {
+Status Ingest::EndStream() {
+  BV_RETURN_IF_ERROR(failed_);
+  if (!in_stream_) return Status::InvalidArgument("no stream is open");
+  if (Status s = Process(true); !s.ok()) return failed_ = s;
+  const uint16_t index = streams_done();
+  if (Status s = UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }); !s.ok()) return failed_ = s;
+  BV_ASSERT(stream_offset_ == length_ && carry_.empty());
+  format::StreamInfo info;
+  info.name = name_;
+  info.length = length_;
+  info.hash = hash_->Finish();
+  info.chunk_count = chunk_count_;
+  info.recipe_pieces = pieces_;
+  rec_.streams.push_back(std::move(info));
+  in_stream_ = false;
+  return Status::Ok();
+}
+
+format::SessionRecord Ingest::Record() const {
+  format::SessionRecord s;
+  s.id = rec_.id;
+  s.time_us = rec_.time_us;
+  s.source = rec_.source;
+  s.label = rec_.label;
+  s.done = rec_.streams;
+  s.in_stream = in_stream_;
+  if (in_stream_) {
+    s.current.name = name_;
+    s.current.length = stream_offset_;
+    s.current.chunk_count = chunk_count_;
+    s.current.recipe_pieces = pieces_;
+  }
+  s.stored_bytes = rec_.stored_bytes;
+  s.new_bytes = rec_.new_bytes;
+  s.updated_us = NowMicros();
+  return s;
+}
+
+Status Ingest::Sync() {
+  BV_RETURN_IF_ERROR(failed_);
+  // The open stream is cut where it stands: its last chunk ends here, not where the content
+  // would have cut it, so what is durable is exactly the bytes taken so far.
+  if (in_stream_) {
+    if (Status s = Process(true); !s.ok()) return failed_ = s;
+  }
+  const uint16_t index = streams_done();
+  Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
+    if (in_stream_) BV_RETURN_IF_ERROR(EmitRecipe(w, index));
+    BV_RETURN_IF_ERROR(w->Sync());
+    w->RecordStates(&batch_);
+    batch_.PutSession(Record());
+    BV_RETURN_IF_ERROR(v_->index()->Write(&batch_, /*sync=*/true));
+    batch_ = v_->index()->NewBatch();
+    pending_.clear();
+    since_flush_ = 0;
+    return Status::Ok();
+  });
+  if (!s.ok()) failed_ = s;
+  BV_ASSERT(!s.ok() || stream_offset_ == length_);
+  return s;
+}
+
+Result<format::SnapshotRecord> Ingest::Commit() {
+  BV_RETURN_IF_ERROR(failed_);
+  if (in_stream_) return Status::InvalidArgument("a stream is still open");
+  if (rec_.streams.empty()) return Status::InvalidArgument("a snapshot holds 1 to 1024 streams, not 0");
+  Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
     format::BlockHeader h;
     h.type = format::BlockType::kSnapshotCommit;
-    h.id = format::SnapshotIdToBlockId(rec->id);
-    const std::string payload = format::EncodeSnapshot(*rec);
+    h.id = format::SnapshotIdToBlockId(rec_.id);
+    const std::string payload = format::EncodeSnapshot(rec_);
     h.raw_len = static_cast<uint32_t>(payload.size());
     BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
     BV_RETURN_IF_ERROR(w->Sync());
     w->RecordStates(&batch_);
-    batch_.PutSnapshot(SnapshotEntry{*rec, loc});
+    batch_.PutSnapshot(SnapshotEntry{rec_, loc});
+    batch_.DeleteSession(rec_.id);
     return v_->index()->Write(&batch_, /*sync=*/true);
   });
+  if (!s.ok()) {
+    failed_ = s;
+    return s;
+  }
+  return rec_;
 }
+
+Status Ingest::Abort() {
+  while (!window_.empty()) DrainFront();
+  IndexBatch b = v_->index()->NewBatch();
+  b.DeleteSession(rec_.id);
+  b.DeleteRecipesFrom(rec_.id, 0, 0);
+  failed_ = Status::InvalidArgument("the session was aborted");
+  return v_->index()->Write(&b, /*sync=*/true);
+}
+
+Status Ingest::Resume(const format::SessionRecord& s) {
+  rec_.streams = s.done;
+  rec_.stored_bytes = s.stored_bytes;
+  rec_.new_bytes = s.new_bytes;
+  // Pieces written after the last sync (by an intermediate flush) are written again.
+  const uint16_t stream = static_cast<uint16_t>(s.done.size());
+  IndexBatch b = v_->index()->NewBatch();
+  b.DeleteRecipesFrom(rec_.id, stream, s.in_stream ? s.current.recipe_pieces : 0);
+  BV_RETURN_IF_ERROR(v_->index()->Write(&b, /*sync=*/true));
+  if (!s.in_stream) return Status::Ok();
+  BV_RETURN_IF_ERROR(StartStream(s.current.name, s.current.length, s.current.chunk_count, s.current.recipe_pieces));
+  if (s.current.length > 0) {
+    SnapshotEntry partial;
+    partial.record = rec_;
+    partial.record.streams.push_back(s.current);
+    RestoreOptions ro;
+    ro.pool = pool_;
+    ro.stream = stream;
+    ro.range = ByteRange{0, s.current.length};
+    HashSink sink(hash_.get());
+    Status rs = Restore(v_, partial, ro, &sink);
+    if (!rs.ok()) return Status::Corruption("resuming session " + format::SnapshotIdHex(rec_.id) + ": " + rs.message());
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 Result<uint64_t> NewSnapshotId(Index* index) {
   for (;;) {
     uint64_t id = 0;
     randombytes_buf(&id, sizeof id);
-    if (id == 0) continue;
+    if (id == 0 || id == UINT64_MAX) continue;
     BV_ASSIGN_OR_RETURN(auto existing, index->GetSnapshot(id));
-    if (!existing) return id;
+    BV_ASSIGN_OR_RETURN(auto session, index->GetSession(id));
+    if (!existing && !session) return id;
   }
+}
+
+Result<uint64_t> WriterGeneration(Volume* v) {
+  std::lock_guard lock(v->write_mutex());
+  BV_ASSIGN_OR_RETURN(SegmentWriter * w, v->writer());  // fails early on an unwritable volume
+  (void)w;
+  return v->writer_generation();
 }
 
 }  // namespace
 
-Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const std::vector<NamedInput>& streams) {
+Result<std::unique_ptr<PutSession>> PutSession::Begin(Volume* v, const PutOptions& opts) {
   BV_RETURN_IF_ERROR(format::ValidateSourceName(opts.source));
   BV_RETURN_IF_ERROR(format::ValidateLabel(opts.label, "label"));
+  if (!v->has_keys()) return Status::InvalidArgument("writing needs the volume key");
+  BV_ASSIGN_OR_RETURN(uint64_t generation, WriterGeneration(v));
+  format::SnapshotRecord rec;
+  BV_ASSIGN_OR_RETURN(rec.id, NewSnapshotId(v->index()));
+  if (!v->ClaimSession(rec.id)) return Status::Busy("snapshot id collision; try again");
+  rec.time_us = opts.time_us.value_or(NowMicros());
+  rec.source = opts.source;
+  rec.label = opts.label;
+  std::unique_ptr<PutSession> s(new PutSession(v));
+  s->take_back_ = opts.take_back_on_failure;
+  s->impl_ = std::make_unique<Ingest>(v, generation, opts, std::move(rec));
+  return s;
+}
+
+Result<std::unique_ptr<PutSession>> PutSession::Resume(Volume* v, uint64_t id, const PutOptions& opts) {
+  if (!v->has_keys()) return Status::InvalidArgument("writing needs the volume key");
+  if (!v->ClaimSession(id)) {
+    return Status::Busy("session " + format::SnapshotIdHex(id) + " is still running on another connection");
+  }
+  std::unique_ptr<PutSession> s(new PutSession(v));
+  s->claimed_ = id;
+  s->take_back_ = opts.take_back_on_failure;
+  BV_ASSIGN_OR_RETURN(auto rec, v->index()->GetSession(id));
+  if (!rec) {
+    return Status::NotFound("no session " + format::SnapshotIdHex(id) +
+                            " (never synced, or committed, aborted or expired since)");
+  }
+  BV_ASSIGN_OR_RETURN(uint64_t generation, WriterGeneration(v));
+  format::SnapshotRecord snap;
+  snap.id = rec->id;
+  snap.time_us = rec->time_us;
+  snap.source = rec->source;
+  snap.label = rec->label;
+  PutOptions o = opts;
+  o.source = rec->source;
+  o.label = rec->label;
+  s->impl_ = std::make_unique<Ingest>(v, generation, o, std::move(snap));
+  BV_RETURN_IF_ERROR(s->impl_->Resume(*rec));
+  return s;
+}
+
+PutSession::PutSession(Volume* v) : v_(v) { v_->BeginPut(); }
+
+PutSession::~PutSession() {
+  if (impl_) {
+    const bool committed = committed_;
+    const uint64_t generation = impl_->generation();
+    const uint64_t id = impl_->id();
+    impl_.reset();
+    if (!committed && take_back_) v_->AbandonPut(generation);
+    v_->ReleaseSession(id);
+  } else if (claimed_ != 0) {
+    v_->ReleaseSession(claimed_);
+  }
+  v_->EndPut();
+}
+
+uint64_t PutSession::id() const { return impl_->id(); }
+uint16_t PutSession::streams_done() const { return impl_->streams_done(); }
+bool PutSession::in_stream() const { return impl_->in_stream(); }
+uint64_t PutSession::offset() const { return impl_->offset(); }
+Status PutSession::StartStream(const std::string& name) { return impl_->StartStream(name, 0, 0, 0); }
+Status PutSession::Write(std::string_view bytes) { return impl_->Write(bytes); }
+Status PutSession::EndStream() { return impl_->EndStream(); }
+Status PutSession::Sync() { return impl_->Sync(); }
+Status PutSession::Abort() { return impl_->Abort(); }
+
+Result<format::SnapshotRecord> PutSession::Commit() {
+  BV_ASSIGN_OR_RETURN(format::SnapshotRecord r, impl_->Commit());
+  committed_ = true;
+  return r;
+}
+
+Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const std::vector<NamedInput>& streams) {
   if (streams.empty() || streams.size() > format::kStreamsMax) {
     return Status::InvalidArgument("a snapshot holds 1 to 1024 streams, not " + std::to_string(streams.size()));
   }
   for (const NamedInput& s : streams) BV_RETURN_IF_ERROR(format::ValidateLabel(s.name, "stream name"));
-  if (!volume->has_keys()) return Status::InvalidArgument("writing needs the volume key");
-  uint64_t generation;
-  {
-    std::lock_guard lock(volume->write_mutex());
-    BV_ASSIGN_OR_RETURN(SegmentWriter * w, volume->writer());  // fails early on an unwritable volume
-    (void)w;
-    generation = volume->writer_generation();
-  }
-
-  format::SnapshotRecord rec;
-  BV_ASSIGN_OR_RETURN(rec.id, NewSnapshotId(volume->index()));
-  rec.time_us = opts.time_us.value_or(NowMicros());
-  rec.source = opts.source;
-  rec.label = opts.label;
-  volume->BeginPut();
-  Status s;
-  {
-    Ingest ingest(volume, generation, opts, rec.id);
-    for (size_t i = 0; i < streams.size() && s.ok(); i++) {
-      auto info = ingest.Stream(static_cast<uint16_t>(i), streams[i]);
-      if (info.ok()) {
-        rec.streams.push_back(std::move(info).value());
-      } else {
-        s = info.status();
-      }
+  BV_ASSIGN_OR_RETURN(auto session, PutSession::Begin(volume, opts));
+  std::string buf(std::max<size_t>(opts.batch_input, 64 << 10), '\0');
+  for (const NamedInput& in : streams) {
+    BV_RETURN_IF_ERROR(session->StartStream(in.name));
+    for (;;) {
+      BV_ASSIGN_OR_RETURN(size_t got, in.input->Read(buf.data(), buf.size()));
+      if (got == 0) break;
+      BV_RETURN_IF_ERROR(session->Write(std::string_view(buf.data(), got)));
     }
-    if (s.ok()) s = ingest.Commit(&rec);
+    BV_RETURN_IF_ERROR(session->EndStream());
   }
-  // On failure nothing was committed: what was appended is unreferenced.
-  if (!s.ok()) volume->AbandonPut(generation);
-  volume->EndPut();
-  if (!s.ok()) return s;
-  return rec;
+  return session->Commit();
+}
+
+Status ExpireSessions(Volume* volume, int64_t older_than_us, std::vector<uint64_t>* expired) {
+  std::vector<format::SessionRecord> old;
+  BV_RETURN_IF_ERROR(volume->index()->ForEachSession([&](const format::SessionRecord& r) {
+    if (r.updated_us < older_than_us) old.push_back(r);
+    return Status::Ok();
+  }));
+  for (const auto& r : old) {
+    if (!volume->ClaimSession(r.id)) continue;  // someone is resuming it right now
+    IndexBatch b = volume->index()->NewBatch();
+    b.DeleteSession(r.id);
+    b.DeleteRecipesFrom(r.id, 0, 0);
+    Status s = volume->index()->Write(&b, /*sync=*/true);
+    volume->ReleaseSession(r.id);
+    BV_RETURN_IF_ERROR(s);
+    if (expired) expired->push_back(r.id);
+  }
+  return Status::Ok();
 }
 
 }  // namespace bv::engine

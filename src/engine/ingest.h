@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <semaphore>
 #include <string>
@@ -31,6 +32,9 @@ struct PutOptions {
   size_t batch_input = 4 << 20;    // input bytes per pipeline batch
   // The put fails (with nothing committed) once it would add more than this many bytes.
   std::optional<uint64_t> new_bytes_max;
+  // A put that fails with no other put in flight cuts what it wrote (Volume::AbandonPut). Tests
+  // turn this off to leave the volume as a process that died mid-put leaves it.
+  bool take_back_on_failure = true;
   std::function<void(uint64_t bytes_in)> progress;
 };
 
@@ -41,6 +45,44 @@ struct NamedInput {
   std::string name;  // "" for a single anonymous stream
   InputStream* input;
 };
+
+// A put driven by its caller, stream by stream and write by write. Sync makes everything taken so
+// far durable and records the session in the index, so that Resume can pick it up at that point
+// after a disconnect or a crash (docs/protocol.md, framed mode). Without Commit, nothing is
+// committed: destroying an uncommitted session leaves no snapshot.
+class Ingest;
+
+class PutSession {
+ public:
+  // Reserves the snapshot id; the session is recorded at its first Sync.
+  static Result<std::unique_ptr<PutSession>> Begin(Volume* v, const PutOptions& opts);
+  // The session `id` as its last Sync left it: streams done, and the open stream at the offset
+  // synced (its hash rebuilt from the stored bytes). Busy if another PutSession holds it.
+  static Result<std::unique_ptr<PutSession>> Resume(Volume* v, uint64_t id, const PutOptions& opts);
+  ~PutSession();
+
+  uint64_t id() const;
+  uint16_t streams_done() const;
+  bool in_stream() const;
+  uint64_t offset() const;  // bytes of the open stream taken so far
+  Status StartStream(const std::string& name);
+  Status Write(std::string_view bytes);
+  Status EndStream();
+  Status Sync();
+  Result<format::SnapshotRecord> Commit();  // durable when it returns
+  Status Abort();                           // forgets the session
+
+ private:
+  explicit PutSession(Volume* v);
+  Volume* v_;
+  std::unique_ptr<Ingest> impl_;
+  uint64_t claimed_ = 0;
+  bool committed_ = false;
+  bool take_back_ = true;
+};
+
+// Forgets sessions last synced before `older_than_us` (their clients gave up).
+Status ExpireSessions(Volume* volume, int64_t older_than_us, std::vector<uint64_t>* expired);
 
 // Durable when it returns: the snapshot survives any crash from then on. Safe to call from
 // several threads at once on one volume: appends interleave a batch at a time. A put that fails

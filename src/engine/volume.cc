@@ -226,6 +226,16 @@ void Volume::AbandonPut(uint64_t generation) {
   (void)writer();  // cuts the tail now; on failure the next put tries again
 }
 
+bool Volume::ClaimSession(uint64_t id) {
+  std::lock_guard lock(sessions_mu_);
+  return live_sessions_.insert(id).second;
+}
+
+void Volume::ReleaseSession(uint64_t id) {
+  std::lock_guard lock(sessions_mu_);
+  live_sessions_.erase(id);
+}
+
 Status Volume::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "engine/block_codec.h"
@@ -85,6 +86,9 @@ class Volume {
   // flight, its unindexed blocks are cut at once (giving their space and quota back); otherwise
   // they stay, unreferenced, for compaction.
   void AbandonPut(uint64_t generation);
+  // One PutSession per session id at a time.
+  bool ClaimSession(uint64_t id);
+  void ReleaseSession(uint64_t id);
 
  private:
   Volume() = default;
@@ -104,6 +108,8 @@ class Volume {
   Status writer_error_;  // why the last writer was dropped; cleared once the tail is recovered
   uint64_t writer_generation_ = 0;
   std::atomic<int> puts_active_{0};
+  std::mutex sessions_mu_;
+  std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;
   SegmentState last_state_;
   RecoveryReport recovery_;

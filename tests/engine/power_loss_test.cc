@@ -44,6 +44,7 @@ TEST(PowerLoss, AcknowledgedSnapshotsSurviveAndNothingPartialAppears) {
       FailingInput in(doomed, (24 + rng() % 36) << 20);
       engine::PutOptions po;
       po.source = "pl/doomed";
+      po.take_back_on_failure = false;  // the process dies: nothing is cleaned up
       ASSERT_FALSE(engine::Put(v.get(), po, {{"", &in}}).ok());
       // The process dies: no Close, no clean marker.
     }
