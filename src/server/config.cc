@@ -137,6 +137,7 @@ Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origi
   BV_RETURN_IF_ERROR(f.Integer("max_connections", &c.max_connections, 1, 65536));
   BV_RETURN_IF_ERROR(f.Integer("login_timeout_seconds", &c.login_timeout_s, 1, 3600));
   BV_RETURN_IF_ERROR(f.Integer("auth_failure_delay_ms", &c.auth_failure_delay_ms, 0, 60000));
+  BV_RETURN_IF_ERROR(f.Integer("session_timeout_seconds", &c.session_timeout_s, 60, 30 * 86400));
   if (const toml::node* n = f.Node("listen"); n != nullptr) {
     if (!n->is_array()) return f.Error(n, "listen", "must be an array of \"HOST:PORT\" or \"unix:/PATH\" strings");
     for (const toml::node& a : *n->as_array()) {

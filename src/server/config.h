@@ -34,6 +34,7 @@ struct ServerConfig {
   uint32_t max_connections = 256;
   uint32_t login_timeout_s = 10;   // for the AUTH line
   uint32_t auth_failure_delay_ms = 1000;
+  uint32_t session_timeout_s = 86400;  // a resumable push not resumed for this long is forgotten
   std::vector<TenantConfig> tenants;
 };
 

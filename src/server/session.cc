@@ -21,6 +21,7 @@ namespace {
 constexpr size_t kReadBufferSize = 64 << 10;
 constexpr int kPollSliceMs = 250;           // how often a waiting session looks at `stopping`
 constexpr int kDrainAfterErrorMs = 10000;   // input read and dropped after a failed PUT, at most
+constexpr int kResumeWaitMs = 5000;         // for the connection a session came from to let go
 
 const char* ErrorCode(const Status& s) {
   switch (s.code()) {
@@ -255,6 +256,7 @@ class Session {
       return false;
     }
     if (r.verb == "PUT") return Put(r);
+    if (r.verb == "BEGIN" || r.verb == "RESUME") return Framed(r);
     if (r.verb == "GET") return Get(r);
     if (r.verb == "LIST") return List(r);
     if (r.verb == "STAT") return Stat(r);
@@ -337,17 +339,7 @@ class Session {
       auto t = ParseTime(*r.Option("time"));
       if (t.ok()) o.time_us = *t; else s = t.status();
     }
-    if (s.ok() && cfg.quota_bytes > 0) {
-      auto used = tenant_->UsedBytes();
-      if (!used.ok()) {
-        s = used.status();
-      } else if (*used >= cfg.quota_bytes) {
-        s = Status::Quota("tenant " + tenant_->name() + " uses " + std::to_string(*used) + " of its " +
-                          std::to_string(cfg.quota_bytes) + " bytes");
-      } else {
-        o.new_bytes_max = cfg.quota_bytes - *used;
-      }
-    }
+    if (s.ok()) s = QuotaFor(cfg, &o);
     if (!s.ok()) {
       conn_.ReplyError(s);
       conn_.DrainInput();
@@ -370,6 +362,146 @@ class Session {
     Log(spdlog::level::info, "PUT " + SnapshotFields(*rec) + " seconds=" + std::to_string(secs));
     conn_.Reply("OK " + SnapshotFields(*rec));
     return false;  // the client half-closed: nothing more can come
+  }
+
+  // Framed mode (docs/protocol.md §6): a resumable push of named streams, in frames.
+  bool Framed(const Request& r) {
+    if (!RoleMayPush(role_)) return Denied("push");
+    const TenantConfig cfg = tenant_->config();
+    engine::PutOptions o;
+    o.pool = server_->pool();
+    o.budget = server_->budget();
+    o.batch_input = kSessionBatchInput;
+    std::unique_ptr<engine::PutSession> ps;
+    if (r.verb == "BEGIN") {
+      if (!Arity(r, 1, 1, {"label", "time"}, "BEGIN <source> [label=L] [time=T]")) return false;
+      o.source = r.args[0];
+      if (const std::string* l = r.Option("label")) o.label = *l;
+      if (const std::string* t = r.Option("time")) {
+        auto tu = ParseTime(*t);
+        if (!tu.ok()) return conn_.ReplyError(Status::InvalidArgument("time=" + *t + ": " + tu.status().message())), false;
+        o.time_us = *tu;
+      }
+    } else if (!Arity(r, 1, 1, {}, "RESUME <session>")) {
+      return false;
+    }
+    if (Status q = QuotaFor(cfg, &o); !q.ok()) return conn_.ReplyError(q), false;
+    // Sessions nobody resumed for the timeout are forgotten before a new one starts.
+    (void)engine::ExpireSessions(tenant_->volume(),
+                                 NowMicros() - static_cast<int64_t>(server_->settings().session_timeout_s) * 1000000,
+                                 nullptr);
+    if (r.verb == "BEGIN") {
+      auto b = engine::PutSession::Begin(tenant_->volume(), o);
+      if (!b.ok()) return conn_.ReplyError(b.status()), false;
+      ps = std::move(b).value();
+      if (!conn_.Reply("OK session=" + format::SnapshotIdHex(ps->id())).ok()) return false;
+    } else {
+      uint64_t id = 0;
+      if (!ParseSessionId(r.args[0], &id)) {
+        return conn_.Reply("ERR bad-request a session id is 16 hex digits"), false;
+      }
+      // The connection it came from may not have noticed its end yet: give it a moment.
+      auto b = engine::PutSession::Resume(tenant_->volume(), id, o);
+      for (int i = 0; i < kResumeWaitMs / 100 && !b.ok() && b.status().code() == Status::Code::kBusy; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        b = engine::PutSession::Resume(tenant_->volume(), id, o);
+      }
+      if (!b.ok()) return conn_.ReplyError(b.status()), false;
+      ps = std::move(b).value();
+      if (!conn_.Reply("OK session=" + format::SnapshotIdHex(ps->id()) + " " + Position(*ps)).ok()) return false;
+      Log(spdlog::level::info, "RESUME " + format::SnapshotIdHex(ps->id()) + " " + Position(*ps));
+    }
+    const int idle_ms = static_cast<int>(cfg.idle_timeout_s) * 1000;
+    std::string frame;
+    for (;;) {
+      auto line = conn_.ReadLine(idle_ms, /*interruptible=*/false);
+      if (!line.ok() || !*line) {
+        // The client went away: the session stays at its last sync, ready for RESUME.
+        Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + " left at its last sync: " +
+                                     (line.ok() ? std::string("connection closed") : line.status().ToString()));
+        if (!line.ok()) conn_.ReplyError(line.status());
+        return false;
+      }
+      auto req = ParseRequest(**line);
+      if (!req.ok()) return conn_.ReplyError(req.status()), false;
+      const Request& f = *req;
+      Status st;
+      if (f.verb == "DATA") {
+        auto size = f.args.size() == 1 && f.options.empty() ? ParseUint("DATA", f.args[0])
+                                                           : Result<uint64_t>(Status::InvalidArgument("usage"));
+        const uint64_t n = size.ok() ? size.value() : 0;
+        if (n == 0 || n > kFrameMax) {
+          return conn_.Reply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>"), false;
+        }
+        frame.resize(n);
+        size_t have = 0;
+        while (have < n) {
+          auto got = conn_.ReadBytes(frame.data() + have, n - have, idle_ms);
+          if (!got.ok() || *got == 0) {
+            Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + ": connection lost inside a frame");
+            if (!got.ok()) conn_.ReplyError(got.status());
+            return false;  // a truncated frame is dropped whole; the session stays at its last sync
+          }
+          have += *got;
+        }
+        st = ps->Write(frame);
+      } else if (f.verb == "STREAM") {
+        if (f.args.size() > 1 || !f.options.empty()) return conn_.Reply("ERR bad-request usage: STREAM [name]"), false;
+        st = ps->StartStream(f.args.empty() ? "" : f.args[0]);
+      } else if (f.verb == "END" && f.args.empty() && f.options.empty()) {
+        st = ps->EndStream();
+      } else if (f.verb == "SYNC" && f.args.empty() && f.options.empty()) {
+        st = ps->Sync();
+        if (st.ok() && !conn_.Reply("OK synced " + Position(*ps)).ok()) return false;
+      } else if (f.verb == "COMMIT" && f.args.empty() && f.options.empty()) {
+        auto rec = ps->Commit();
+        if (!rec.ok()) return conn_.ReplyError(rec.status()), false;
+        Log(spdlog::level::info, "COMMIT " + SnapshotFields(*rec));
+        conn_.Reply("OK " + SnapshotFields(*rec));
+        return false;
+      } else if (f.verb == "ABORT" && f.args.empty() && f.options.empty()) {
+        st = ps->Abort();
+        if (st.ok()) conn_.Reply("OK aborted");
+        return false;
+      } else {
+        return conn_.Reply("ERR bad-request in a session: DATA, STREAM, END, SYNC, COMMIT or ABORT, not " + f.verb),
+               false;
+      }
+      if (!st.ok()) {
+        Log(spdlog::level::warn, "session " + format::SnapshotIdHex(ps->id()) + " " + f.verb + ": " + st.ToString());
+        conn_.ReplyError(st);
+        return false;
+      }
+    }
+  }
+
+  static bool ParseSessionId(const std::string& s, uint64_t* id) {
+    if (s.size() != 16) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+      if (d < 0) return false;
+      v = (v << 4) | static_cast<uint64_t>(d);
+    }
+    *id = v;
+    return v != 0;
+  }
+
+  static std::string Position(const engine::PutSession& ps) {
+    return "streams=" + std::to_string(ps.streams_done()) + " open=" + (ps.in_stream() ? "1" : "0") +
+           " offset=" + std::to_string(ps.in_stream() ? ps.offset() : 0);
+  }
+
+  // The tenant's quota as a limit on what this push may add; an error if it is already reached.
+  Status QuotaFor(const TenantConfig& cfg, engine::PutOptions* o) {
+    if (cfg.quota_bytes == 0) return Status::Ok();
+    BV_ASSIGN_OR_RETURN(uint64_t used, tenant_->UsedBytes());
+    if (used >= cfg.quota_bytes) {
+      return Status::Quota("tenant " + tenant_->name() + " uses " + std::to_string(used) + " of its " +
+                           std::to_string(cfg.quota_bytes) + " bytes");
+    }
+    o->new_bytes_max = cfg.quota_bytes - used;
+    return Status::Ok();
   }
 
   // A session's restore: on the shared workers, with a small window (docs/protocol.md §9).
