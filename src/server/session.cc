@@ -452,7 +452,8 @@ class Session {
         st = ps->EndStream();
       } else if (f.verb == "SYNC" && f.args.empty() && f.options.empty()) {
         st = ps->Sync();
-        if (st.ok() && !conn_.Reply("OK synced " + Position(*ps)).ok()) return false;
+        if (st.ok()) Log(spdlog::level::debug, "session " + format::SnapshotIdHex(ps->id()) + " synced " + Position(*ps));
+        if (st.ok() && !conn_.Reply("OK " + Position(*ps)).ok()) return false;
       } else if (f.verb == "COMMIT" && f.args.empty() && f.options.empty()) {
         auto rec = ps->Commit();
         if (!rec.ok()) return conn_.ReplyError(rec.status()), false;

@@ -75,8 +75,8 @@ class Bvd:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self):
-        args = [BVD, "--data", self.data, "--listen", "127.0.0.1:0", "--io", IO]
+    def start(self, port=0):
+        args = [BVD, "--data", self.data, "--listen", "127.0.0.1:%d" % port, "--io", IO, "--log-level", "debug"]
         if self.config:
             args += ["--config", self.config]
         self.log = open(os.path.join(self.root, "bvd.log"), "ab")
@@ -762,6 +762,83 @@ class BvdTest(unittest.TestCase):
         self.assertFalse(os.path.exists(broken))
         self.assertEqual([n for n in os.listdir(self.tmp) if "bv-partial" in n], [])
         self.assertEqual(tool("verify", "pg/shop", check=False).returncode, 3)
+
+    def test_bvtool_pushes_resume_after_bvd_is_killed(self):
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants)
+        port = srv.port
+        tokfile = os.path.join(self.tmp, "push.token")
+        with open(tokfile, "w") as f:
+            f.write(tokens["shop"]["push"])
+        big = [data(48 << 20, 70 + k) for k in range(3)]
+        small = [data(3 << 20, 80 + k, text=True) for k in range(3)]
+        files = []
+        for k in range(3):
+            path = os.path.join(self.tmp, "small%d" % k)
+            with open(path, "wb") as f:
+                f.write(small[k])
+            files.append(path)
+        procs = []
+        for k in range(3):
+            # The big stream comes through a pipe, so bvd can die in the middle of it.
+            p = subprocess.Popen([BVTOOL, "push", "--server", "127.0.0.1:%d" % port, "--tenant", "shop",
+                                  "--token-file", tokfile, "multi/%d" % k, "--stream", "dump", "-",
+                                  "--stream", "globals", files[k], "--label", "resumed"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            procs.append(p)
+
+        restarted = threading.Event()
+
+        def feed(k):
+            try:
+                for off in range(0, len(big[k]), 1 << 20):
+                    if off == 40 << 20:
+                        restarted.wait(120)  # the rest only once bvd has died and come back
+                    procs[k].stdin.write(big[k][off:off + (1 << 20)])
+                    procs[k].stdin.flush()
+                procs[k].stdin.close()
+            except BrokenPipeError:
+                pass
+
+        feeders = [threading.Thread(target=feed, args=(k,)) for k in range(3)]
+        for t in feeders:
+            t.start()
+        # Killed once every push has synced part of its first stream (at 32 MiB); none can finish
+        # before, as its feeder holds back the last 8 MiB until bvd is back.
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            synced = set(re.findall(r"session ([0-9a-f]{16}) synced streams=0 open=1 offset=[1-9]", srv.log_text()))
+            if len(synced) == 3:
+                break
+            time.sleep(0.02)
+        self.assertEqual(len(synced), 3, srv.log_text()[-2000:])
+        srv.proc.kill()
+        srv.proc.wait()
+        srv.proc.stdout.close()
+        srv.log.close()
+        srv.proc = None
+        time.sleep(0.5)
+        srv.start(port)
+        restarted.set()
+        for t in feeders:
+            t.join()
+        ids = []
+        for k, p in enumerate(procs):
+            out, err = p.stdout.read(), p.stderr.read()
+            p.wait(timeout=300)
+            p.stdout.close()
+            p.stderr.close()
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+            self.assertIn(b"resuming session", err)
+            ids.append(out.decode().strip())
+        resumed = re.findall(r"RESUME ([0-9a-f]{16}) streams=0 open=1 offset=([1-9]\d*)", srv.log_text())
+        self.assertEqual(len(set(r[0] for r in resumed)), 3, resumed)  # each at its synced offset
+        for k in range(3):
+            self.assertEqual(nc_get(srv.port, "shop", tokens["shop"]["read"], ids[k], "stream=dump"), big[k], k)
+            self.assertEqual(nc_get(srv.port, "shop", tokens["shop"]["read"], ids[k], "stream=globals"), small[k], k)
+        listed = self.listing(srv, "shop", tokens["shop"]["read"])
+        self.assertEqual(len(listed), 3)
+        self.assertTrue(all("streams=2" in l and "label=resumed" in l for l in listed), listed)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
@@ -47,43 +48,198 @@ std::string Arg(const std::string& v) { return server::EscapeValue(v); }
 
 }  // namespace
 
-int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::string& label, const std::string& time) {
-  int fd = STDIN_FILENO;
-  std::string name = "standard input";
-  if (!file.empty() && file != "-") {
-    fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) Fail(Status::FromErrno("open " + file, errno));
-    name = file;
-  }
-  // A regular file's size goes with the push, so that a cut connection can never pass for its end.
+namespace {
+
+// One stream of a push: a file or standard input, read once; the bytes after the last
+// acknowledged sync are kept so that a resumed session can be sent them again.
+struct PushStream {
+  std::string name;
+  std::string path;  // "-": standard input
+  int fd = -1;
   std::optional<uint64_t> size;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size = static_cast<uint64_t>(st.st_size);
-  std::string line = "PUT " + Arg(source);
-  if (!label.empty()) line += " label=" + Arg(label);
-  if (!time.empty()) line += " time=" + Arg(time);
-  if (size) line += " size=" + std::to_string(*size);
-  auto client = Check(Client::Connect(remote));
-  Check(client->SendLine(line));
-  Progress progress("push", size);
-  std::string buf(kSendChunk, '\0');
-  uint64_t sent = 0;
-  Status send_status;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) Fail(Status::FromErrno("read " + name, errno));
-    if (n == 0) break;
-    send_status = client->Send(std::string_view(buf.data(), static_cast<size_t>(n)));
-    if (!send_status.ok()) break;  // the server's reply says why
-    sent += static_cast<uint64_t>(n);
-    progress.Update(sent);
+};
+
+class Pusher {
+ public:
+  Pusher(const Remote& remote, std::vector<PushStream> streams, std::string begin_line)
+      : remote_(remote), streams_(std::move(streams)), begin_line_(std::move(begin_line)) {
+    for (const auto& s : streams_) total_ = total_ && s.size ? std::optional<uint64_t>(*total_ + *s.size) : std::nullopt;
   }
-  if (send_status.ok()) send_status = client->HalfClose();
-  auto reply = client->ReadReply();
+
+  Result<server::Reply> Run() {
+    Progress progress("push", total_);
+    progress_ = &progress;
+    int failures = 0;
+    for (;;) {
+      auto r = Attempt();
+      if (r.ok()) return r;
+      // Only a lost connection is worth a retry; what the server refused stays refused.
+      const Status& s = r.status();
+      const bool lost = s.code() == Status::Code::kIOError && s.message().rfind("bvd: ", 0) != 0;
+      if (!lost || session_.empty() || ++failures > kRetriesMax) return s;
+      const int wait_ms = std::min(30000, 500 << std::min(failures, 6));
+      std::fprintf(stderr, "\nbvtool: %s; resuming session %s in %.1f s (try %d of %d)\n", s.message().c_str(),
+                   session_.c_str(), wait_ms / 1000.0, failures, kRetriesMax);
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    }
+  }
+
+ private:
+  static constexpr int kRetriesMax = 8;
+  static constexpr uint64_t kSyncEvery = 32 << 20;  // bytes between acknowledged syncs
+
+  Result<server::Reply> Attempt() {
+    BV_ASSIGN_OR_RETURN(auto client, Client::Connect(remote_));
+    if (session_.empty()) {
+      BV_RETURN_IF_ERROR(client->SendLine(begin_line_));
+      BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
+      session_ = Text(r, "session");
+    } else {
+      BV_RETURN_IF_ERROR(client->SendLine("RESUME " + session_));
+      BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
+      // The server is at its last sync, which is at or after ours: skip what it has.
+      const size_t done = Number(r, "streams");
+      const bool open = Text(r, "open") == "1";
+      const uint64_t offset = Number(r, "offset");
+      if (done < acked_stream_ || (done == acked_stream_ && open && offset < acked_offset_) || done > acked_stream_ + 1) {
+        return Status::Corruption("the server's session is at stream " + std::to_string(done) + " offset " +
+                                  std::to_string(offset) + ", not where this push last synced");
+      }
+      if (done > acked_stream_) {  // it had ended our stream before the connection went
+        acked_stream_ = done;
+        acked_offset_ = 0;
+        replay_.clear();
+        stream_open_ = false;
+      } else if (open) {
+        if (offset > acked_offset_ + replay_.size()) {
+          return Status::Corruption("the server's session is at offset " + std::to_string(offset) +
+                                    ", past what this push sent");
+        }
+        replay_.erase(0, offset - acked_offset_);
+        acked_offset_ = offset;
+        stream_open_ = true;
+      } else {
+        stream_open_ = false;
+      }
+    }
+    for (size_t i = acked_stream_; i < streams_.size(); i++) {
+      if (!stream_open_) {
+        BV_RETURN_IF_ERROR(client->SendLine("STREAM" + (streams_[i].name.empty() ? "" : " " + Arg(streams_[i].name))));
+        stream_open_ = true;
+      }
+      // Bytes kept from before a reconnect go first, then new ones from the source.
+      uint64_t sent_since_sync = 0;
+      size_t replayed = 0;
+      bool eof = false;
+      while (!eof) {
+        std::string_view piece;
+        if (replayed < replay_.size()) {
+          piece = std::string_view(replay_).substr(replayed, kFrame);
+          replayed += piece.size();
+        } else {
+          BV_ASSIGN_OR_RETURN(size_t got, ReadSource(&streams_[i]));
+          if (got == 0) {
+            eof = true;
+            break;
+          }
+          replay_.append(buf_.data(), got);
+          replayed = replay_.size();
+          piece = std::string_view(replay_).substr(replay_.size() - got);
+        }
+        BV_RETURN_IF_ERROR(client->SendLine("DATA " + std::to_string(piece.size())));
+        BV_RETURN_IF_ERROR(client->Send(piece));
+        sent_since_sync += piece.size();
+        progress_->Update(base_ + acked_offset_ + replayed);
+        if (sent_since_sync >= kSyncEvery) {
+          BV_RETURN_IF_ERROR(Sync(client.get()));
+          replayed = 0;
+          sent_since_sync = 0;
+        }
+      }
+      BV_RETURN_IF_ERROR(client->SendLine("END"));
+      stream_open_ = false;
+      base_ += acked_offset_ + replay_.size();
+      acked_stream_ = i + 1;
+      acked_offset_ = 0;
+      replay_.clear();
+      // Synced at every stream's end, so a resume never needs an earlier stream again.
+      BV_RETURN_IF_ERROR(Sync(client.get()));
+    }
+    BV_RETURN_IF_ERROR(client->SendLine("COMMIT"));
+    return client->ReadReply();
+  }
+
+  Status Sync(Client* client) {
+    BV_RETURN_IF_ERROR(client->SendLine("SYNC"));
+    BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
+    const uint64_t offset = Number(r, "offset");
+    if (Text(r, "open") == "1") {
+      if (offset != acked_offset_ + replay_.size()) {
+        return Status::Corruption("the server synced offset " + std::to_string(offset) + ", not " +
+                                  std::to_string(acked_offset_ + replay_.size()));
+      }
+      acked_offset_ = offset;
+    }
+    replay_.clear();
+    return Status::Ok();
+  }
+
+  Result<size_t> ReadSource(PushStream* s) {
+    buf_.resize(kFrame);
+    for (;;) {
+      ssize_t n = ::read(s->fd, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("read " + s->path, errno);
+      return static_cast<size_t>(n);
+    }
+  }
+
+  static constexpr size_t kFrame = 1 << 20;
+  const Remote remote_;
+  std::vector<PushStream> streams_;
+  std::string begin_line_;
+  std::optional<uint64_t> total_ = 0;
+  Progress* progress_ = nullptr;
+  std::string session_;
+  size_t acked_stream_ = 0;     // streams the server has ended and synced
+  uint64_t acked_offset_ = 0;   // of the open stream, synced
+  bool stream_open_ = false;    // on the current connection
+  std::string replay_;          // bytes of the open stream after acked_offset_
+  uint64_t base_ = 0;           // bytes of the streams before
+  std::string buf_;
+};
+
+}  // namespace
+
+int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
+               const std::vector<std::string>& stream_args, const std::string& label, const std::string& time) {
+  std::vector<PushStream> streams;
+  if (!stream_args.empty()) {
+    if (!file.empty()) Fail(Status::InvalidArgument("give FILE or --stream NAME FILE, not both"));
+    if (stream_args.size() % 2 != 0) Fail(Status::InvalidArgument("--stream takes a NAME and a FILE"));
+    for (size_t i = 0; i < stream_args.size(); i += 2) streams.push_back({stream_args[i], stream_args[i + 1]});
+  } else {
+    streams.push_back({"", file.empty() ? "-" : file});
+  }
+  int stdin_users = 0;
+  for (PushStream& s : streams) {
+    if (s.path == "-") {
+      s.fd = STDIN_FILENO;
+      stdin_users++;
+    } else {
+      s.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (s.fd < 0) Fail(Status::FromErrno("open " + s.path, errno));
+    }
+    struct stat st;
+    if (::fstat(s.fd, &st) == 0 && S_ISREG(st.st_mode)) s.size = static_cast<uint64_t>(st.st_size);
+  }
+  if (stdin_users > 1) Fail(Status::InvalidArgument("only one stream can come from standard input"));
+  std::string begin = "BEGIN " + Arg(source);
+  if (!label.empty()) begin += " label=" + Arg(label);
+  if (!time.empty()) begin += " time=" + Arg(time);
+  Pusher pusher(remote, std::move(streams), begin);
+  auto reply = pusher.Run();
   if (!reply.ok()) Fail(reply.status());
-  if (!send_status.ok()) Fail(send_status);
   if (c.json) {
     std::cout << SnapshotFieldsJson(*reply).dump(2) << "\n";
   } else {

@@ -23,7 +23,7 @@ int CmdDelete(const Common& c, const std::string& ref, const std::string& reason
 
 // Against a running bvd.
 int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::string& label, const std::string& time);
+               const std::vector<std::string>& streams, const std::string& label, const std::string& time);
 int RemoteGet(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
               const std::string& range, const std::string& stream);
 int RemoteLs(const Common& c, const Remote& remote, const std::string& source, const std::string& since,

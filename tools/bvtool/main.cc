@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   auto* push = app.add_subcommand("push", "back up FILE (or standard input) to bvd as a snapshot of SOURCE");
   push->add_option("SOURCE", source, "source name, e.g. pg/orders")->required();
   push->add_option("FILE", file, "input file (default: standard input)");
+  std::vector<std::string> push_streams;
+  push->add_option("--stream", push_streams, "NAME FILE, repeated: a snapshot of several named streams")
+      ->expected(2)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   push->add_option("--label", label, "label for the snapshot");
   push->add_option("--time", time, "snapshot time (default: now), UTC");
   push->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
@@ -134,7 +138,7 @@ int main(int argc, char** argv) {
     }
     return remote_mode ? RemoteDelete(c, remote, ref, reason) : CmdDelete(c, ref, reason);
   }
-  if (push->parsed()) return RemotePush(c, remote, source, file, label, time);
+  if (push->parsed()) return RemotePush(c, remote, source, file, push_streams, label, time);
   if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
   if (inspect->parsed()) return CmdInspect(c, segment);
   if (token->parsed()) return CmdToken(token_json, role);
