@@ -48,7 +48,7 @@ struct NamedInput {
 
 // A put driven by its caller, stream by stream and write by write. Sync makes everything taken so
 // far durable and records the session in the index, so that Resume can pick it up at that point
-// after a disconnect or a crash (docs/protocol.md, framed mode). Without Commit, nothing is
+// after a disconnect or a crash (docs/protocol.md §6). Without Commit, nothing is
 // committed: destroying an uncommitted session leaves no snapshot.
 class Ingest;
 

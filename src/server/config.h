@@ -1,4 +1,4 @@
-// bvd's configuration: a TOML file (docs/protocol.md §7), or the embedded default when there is
+// bvd's configuration: a TOML file (docs/protocol.md §9), or the embedded default when there is
 // none. A bad file is refused whole, with the line and the field that is wrong.
 #pragma once
 

@@ -27,7 +27,7 @@ struct ServerOptions {
   io::Backend backend = io::Backend::kUring;
 };
 
-// Batches in flight across all sessions (docs/protocol.md §8 derives the memory bound from it).
+// Batches in flight across all sessions (docs/protocol.md §10 derives the memory bound from it).
 inline constexpr ptrdiff_t kBatchBudget = 8;
 inline constexpr size_t kSessionBatchInput = 1 << 20;
 inline constexpr size_t kSessionBatchOutput = 1 << 20;

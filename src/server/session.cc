@@ -505,7 +505,7 @@ class Session {
     return Status::Ok();
   }
 
-  // A session's restore: on the shared workers, with a small window (docs/protocol.md §9).
+  // A session's restore: on the shared workers, with a small window (docs/protocol.md §10).
   engine::RestoreOptions RestoreSettings() {
     engine::RestoreOptions o;
     o.pool = server_->pool();

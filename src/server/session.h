@@ -1,4 +1,4 @@
-// One connection, from its AUTH line to its close: the verbs of docs/protocol.md §3–§6.
+// One connection, from its AUTH line to its close: the verbs of docs/protocol.md §3–§8.
 #pragma once
 
 #include "io/socket.h"

@@ -1,4 +1,4 @@
-// The request-line parser (docs/protocol.md §2) and the configuration file (§7): what is
+// The request-line parser (docs/protocol.md §2) and the configuration file (§9): what is
 // accepted, what is refused, and that refusals name the byte, line and field.
 #include <gtest/gtest.h>
 

@@ -294,7 +294,7 @@ int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const
   engine::FdSink sink(fd, to_stdout ? "standard output" : tmp);
   Progress progress("get", expect);
   // The last bytes are held back until the end is seen: a restore that fails after sending some
-  // bytes ends in an error line instead of the rest (docs/protocol.md §6), and that line must not
+  // bytes ends in an error line instead of the rest (docs/protocol.md §7), and that line must not
   // reach the output.
   std::string buf(kSendChunk, '\0');
   std::string held;
