@@ -12,12 +12,9 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
   d.time_us = NowMicros();
   d.reason = reason;
   return volume->WithWriter(std::nullopt, [&](SegmentWriter* w) -> Status {
-    format::BlockHeader h;
-    h.type = format::BlockType::kSnapshotDeletion;
-    h.id = format::SnapshotIdToBlockId(snapshot.id);
-    const std::string payload = format::EncodeDeletion(d);
-    h.raw_len = static_cast<uint32_t>(payload.size());
-    BV_RETURN_IF_ERROR(w->Append(format::EncodeBlock(h, payload)).status());
+    BV_RETURN_IF_ERROR(
+        w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
+            .status());
     BV_RETURN_IF_ERROR(w->Sync());
     IndexBatch batch = volume->index()->NewBatch();
     w->RecordStates(&batch);

@@ -158,12 +158,8 @@ Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
   piece_.stream_index = stream;
   piece_.piece_index = pieces_;
   piece_.stream_offset = stream_offset_;
-  format::BlockHeader h;
-  h.type = format::BlockType::kRecipe;
-  h.id = format::SnapshotIdToBlockId(rec_.id);
-  const std::string payload = format::EncodeRecipe(piece_);
-  h.raw_len = static_cast<uint32_t>(payload.size());
-  BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
+  BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kRecipe, rec_.id,
+                                                                         format::EncodeRecipe(piece_))));
   batch_.PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
   since_flush_ += loc.total_size();
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
@@ -358,12 +354,8 @@ Result<format::SnapshotRecord> Ingest::Commit() {
   if (in_stream_) return Status::InvalidArgument("a stream is still open");
   if (rec_.streams.empty()) return Status::InvalidArgument("a snapshot holds 1 to 1024 streams, not 0");
   Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
-    format::BlockHeader h;
-    h.type = format::BlockType::kSnapshotCommit;
-    h.id = format::SnapshotIdToBlockId(rec_.id);
-    const std::string payload = format::EncodeSnapshot(rec_);
-    h.raw_len = static_cast<uint32_t>(payload.size());
-    BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeBlock(h, payload)));
+    BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotCommit, rec_.id,
+                                                                           format::EncodeSnapshot(rec_))));
     BV_RETURN_IF_ERROR(w->Sync());
     w->RecordStates(&batch_);
     batch_.PutSnapshot(SnapshotEntry{rec_, loc});

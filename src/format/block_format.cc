@@ -180,6 +180,15 @@ Id SnapshotIdToBlockId(uint64_t snapshot_id) {
   return id;
 }
 
+std::string EncodeSnapshotBlock(BlockType type, uint64_t snapshot_id, std::string_view payload) {
+  BV_ASSERT(type == BlockType::kRecipe || type == BlockType::kSnapshotCommit || type == BlockType::kSnapshotDeletion);
+  BlockHeader h;
+  h.type = type;
+  h.id = SnapshotIdToBlockId(snapshot_id);
+  h.raw_len = static_cast<uint32_t>(payload.size());
+  return EncodeBlock(h, payload);
+}
+
 uint64_t SnapshotIdFromBlockId(const Id& id) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; i--) v = (v << 8) | id[i];

@@ -76,5 +76,7 @@ Status VerifyBlockBody(const BlockHeader& h, std::string_view payload);
 // A snapshot id is 8 bytes; in a block header it fills the first 8 bytes of the id field.
 Id SnapshotIdToBlockId(uint64_t snapshot_id);
 uint64_t SnapshotIdFromBlockId(const Id& id);
+// A whole metadata block (recipe, commit or deletion) of a snapshot: plaintext payload.
+std::string EncodeSnapshotBlock(BlockType type, uint64_t snapshot_id, std::string_view payload);
 
 }  // namespace bv::format

@@ -75,8 +75,10 @@ class Bvd:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self, port=0):
+    def start(self, port=0, also=()):
         args = [BVD, "--data", self.data, "--listen", "127.0.0.1:%d" % port, "--io", IO, "--log-level", "debug"]
+        for a in also:
+            args += ["--listen", a]
         if self.config:
             args += ["--config", self.config]
         self.log = open(os.path.join(self.root, "bvd.log"), "ab")
@@ -163,6 +165,14 @@ def raw(port, payload, timeout=30, half_close=True):
                 break
             out += b
     return out.decode(errors="replace")
+
+
+def start_threads(target, n):
+    """Runs target(0) … target(n-1), each on its own thread."""
+    threads = [threading.Thread(target=target, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def read_token(path):
@@ -271,9 +281,7 @@ class BvdTest(unittest.TestCase):
             results[k] = nc_push(srv.port, tenant, tokens[tenant]["push"], source, payload,
                                  tool="socat" if k % 4 == 0 else "nc")
 
-        threads = [threading.Thread(target=push, args=(k,)) for k in range(len(jobs))]
-        for t in threads:
-            t.start()
+        threads = start_threads(push, len(jobs))
         for t in threads:
             t.join()
         for k, (tenant, source, payload) in enumerate(jobs):
@@ -354,9 +362,7 @@ class BvdTest(unittest.TestCase):
             except OSError:
                 pass
 
-        threads = [threading.Thread(target=slow_push, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
+        threads = start_threads(slow_push, 8)
         deadline = time.time() + 60
         while len(acked) < 4 and time.time() < deadline:
             time.sleep(0.05)
@@ -626,9 +632,7 @@ class BvdTest(unittest.TestCase):
             tenant = ("shop", "crm", "logs")[k % 3]
             results[k] = nc_push(srv.port, tenant, tokens[tenant]["push"], "m/%d" % k, base + data(1 << 20, 500 + k))
 
-        threads = [threading.Thread(target=push, args=(k,)) for k in range(64)]
-        for t in threads:
-            t.start()
+        threads = start_threads(push, 64)
         for t in threads:
             t.join()
         for rc, reply in results:
@@ -640,9 +644,7 @@ class BvdTest(unittest.TestCase):
             tenant = ("shop", "crm", "logs")[k % 3]
             got[k] = nc_get(srv.port, tenant, tokens[tenant]["read"], "m/%d" % k)
 
-        threads = [threading.Thread(target=get, args=(k,)) for k in range(32)]
-        for t in threads:
-            t.start()
+        threads = start_threads(get, 32)
         for t in threads:
             t.join()
         for k in range(32):
@@ -828,9 +830,7 @@ class BvdTest(unittest.TestCase):
             except BrokenPipeError:
                 pass
 
-        feeders = [threading.Thread(target=feed, args=(k,)) for k in range(3)]
-        for t in feeders:
-            t.start()
+        feeders = start_threads(feed, 3)
         # Killed once every push has synced part of its first stream (at 32 MiB); none can finish
         # before, as its feeder holds back the last 8 MiB until bvd is back.
         deadline = time.time() + 120
@@ -867,6 +867,26 @@ class BvdTest(unittest.TestCase):
         listed = self.listing(srv, "shop", tokens["shop"]["read"])
         self.assertEqual(len(listed), 3)
         self.assertTrue(all("streams=2" in l and "label=resumed" in l for l in listed), listed)
+
+    def test_unix_socket_serves_nc_and_bvtool(self):
+        sock = os.path.join(self.tmp, "bvd.sock")
+        os.makedirs(os.path.join(self.tmp, "u"))
+        srv = Bvd(os.path.join(self.tmp, "u"))
+        self.servers.append(srv)
+        srv.start(also=("unix:" + sock,))
+        self.assertTrue(any(("listening on unix:" + sock) in l for l in srv.banner), srv.banner)
+        tok_path = os.path.join(srv.data, "tokens", "default")
+        token = read_token(tok_path)
+        payload = data(3 << 20, 90)
+        p = subprocess.run(["nc", "-N", "-U", sock], input=("AUTH default %s\nPUT over/unix\n" % token).encode() + payload,
+                           capture_output=True, timeout=60)
+        self.assertIsNotNone(snapshot_id(p.stdout.decode()), p.stdout)
+        p = subprocess.run([BVTOOL, "get", "--server", "unix:" + sock, "--token-file", tok_path, "over/unix"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, payload)
+        self.assertEqual(srv.stop(), 0)
+        self.assertFalse(os.path.exists(sock))  # removed on the way out
 
 
 if __name__ == "__main__":
