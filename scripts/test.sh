@@ -34,10 +34,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 echo "== ThreadSanitizer build: the server and concurrent-put tests"
 [ -d build-tsan ] || meson setup build-tsan --wrap-mode=nodownload -Db_sanitize=thread -Db_lundef=false
-ninja -C build-tsan bvd bvtool tests/test_server_request tests/test_engine_concurrent_put
+ninja -C build-tsan bvd bvtool tests/test_server_request tests/test_engine_concurrent_put tests/test_engine_put_session
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  meson test -C build-tsan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite server \
-  engine_concurrent_put_uring engine_concurrent_put_sync
+  meson test -C build-tsan --no-rebuild --num-processes "$jobs" --print-errorlogs \
+  server_request_uring server_request_sync server_bvd_uring server_bvd_sync \
+  engine_concurrent_put_uring engine_concurrent_put_sync engine_put_session_uring engine_put_session_sync
 
 echo "== bench harness smoke run"
 [ -d build ] || meson setup build --wrap-mode=nodownload

@@ -15,11 +15,8 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
     BV_RETURN_IF_ERROR(
         w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
             .status());
-    BV_RETURN_IF_ERROR(w->Sync());
-    IndexBatch batch = volume->index()->NewBatch();
-    w->RecordStates(&batch);
-    batch.DeleteSnapshot(snapshot);
-    return volume->index()->Write(&batch, /*sync=*/true);
+    volume->pending_index()->DeleteSnapshot(snapshot);
+    return volume->SyncPoint(w, /*durable=*/true);
   });
 }
 

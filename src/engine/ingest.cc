@@ -68,8 +68,7 @@ class Ingest {
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max},
-                 v->keys().gear_seed),
-        batch_(v->index()->NewBatch()) {}
+                 v->keys().gear_seed) {}
   ~Ingest() {
     while (!window_.empty()) DrainFront();  // never leave a worker holding a freed batch
   }
@@ -107,9 +106,7 @@ class Ingest {
   std::unique_ptr<ThreadPool> own_pool_;
   ThreadPool* pool_;
   Chunker chunker_;
-  IndexBatch batch_;
-  std::unordered_map<format::Id, Location, IdHash> pending_;  // appended since the last sync
-  uint64_t since_flush_ = 0;
+  std::unordered_map<format::Id, Location, IdHash> pending_;  // appended by this put, not yet indexed
   uint64_t bytes_in_ = 0;
   Status failed_;  // sticky: the put cannot go on
   // The open stream.
@@ -144,12 +141,8 @@ void Ingest::Work(Batch* b) const {
 }
 
 Status Ingest::Flush(SegmentWriter* w) {
-  BV_RETURN_IF_ERROR(w->Sync());
-  w->RecordStates(&batch_);
-  BV_RETURN_IF_ERROR(v_->index()->Write(&batch_, /*sync=*/false));
-  batch_ = v_->index()->NewBatch();
+  BV_RETURN_IF_ERROR(v_->SyncPoint(w, /*durable=*/false));
   pending_.clear();
-  since_flush_ = 0;
   return Status::Ok();
 }
 
@@ -160,8 +153,8 @@ Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
   piece_.stream_offset = stream_offset_;
   BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kRecipe, rec_.id,
                                                                          format::EncodeRecipe(piece_))));
-  batch_.PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
-  since_flush_ += loc.total_size();
+  v_->pending_index()->PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
+  v_->AddUnindexed(loc.total_size());
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
   pieces_++;
   piece_.entries.clear();
@@ -183,17 +176,17 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
           return Status::Ok();
         }
         BV_ASSIGN_OR_RETURN(loc, w->Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
-        batch_.PutChunk(c.id, loc);
+        v_->pending_index()->PutChunk(c.id, loc);
         pending_.emplace(c.id, loc);
         rec_.new_bytes += loc.total_size();
-        since_flush_ += loc.total_size();
+        v_->AddUnindexed(loc.total_size());
       }
       rec_.stored_bytes += loc.total_size();
       piece_.entries.push_back({c.id, static_cast<uint32_t>(c.length)});
       chunk_count_++;
       if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(w, stream));
     }
-    if (since_flush_ >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush(w));
+    if (v_->unindexed_bytes() >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush(w));
     return Status::Ok();
   }));
   if (over_quota) {
@@ -335,13 +328,9 @@ Status Ingest::Sync() {
   const uint16_t index = streams_done();
   Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
     if (in_stream_) BV_RETURN_IF_ERROR(EmitRecipe(w, index));
-    BV_RETURN_IF_ERROR(w->Sync());
-    w->RecordStates(&batch_);
-    batch_.PutSession(Record());
-    BV_RETURN_IF_ERROR(v_->index()->Write(&batch_, /*sync=*/true));
-    batch_ = v_->index()->NewBatch();
+    v_->pending_index()->PutSession(Record());
+    BV_RETURN_IF_ERROR(v_->SyncPoint(w, /*durable=*/true));
     pending_.clear();
-    since_flush_ = 0;
     return Status::Ok();
   });
   if (!s.ok()) failed_ = s;
@@ -356,11 +345,9 @@ Result<format::SnapshotRecord> Ingest::Commit() {
   Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
     BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotCommit, rec_.id,
                                                                            format::EncodeSnapshot(rec_))));
-    BV_RETURN_IF_ERROR(w->Sync());
-    w->RecordStates(&batch_);
-    batch_.PutSnapshot(SnapshotEntry{rec_, loc});
-    batch_.DeleteSession(rec_.id);
-    return v_->index()->Write(&batch_, /*sync=*/true);
+    v_->pending_index()->PutSnapshot(SnapshotEntry{rec_, loc});
+    v_->pending_index()->DeleteSession(rec_.id);
+    return v_->SyncPoint(w, /*durable=*/true);
   });
   if (!s.ok()) {
     failed_ = s;

@@ -122,6 +122,7 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
     if (ec) return Status::IOError("remove " + dir + "/index: " + ec.message());
   }
   BV_ASSIGN_OR_RETURN(v->index_, Index::Open(dir + "/index", opts.rebuild_index));
+  v->pending_index_ = v->index_->NewBatch();
   v->reader_ = std::make_unique<SegmentReader>(v->env_.get(), v->segments_dir());
 
   const bool clean = io::PathExists(dir + kCleanFile);
@@ -202,9 +203,21 @@ Status Volume::CutUnindexedTail() {
   return Status::Ok();
 }
 
+Status Volume::SyncPoint(SegmentWriter* w, bool durable) {
+  BV_RETURN_IF_ERROR(w->Sync());
+  w->RecordStates(&pending_index_);
+  BV_RETURN_IF_ERROR(index_->Write(&pending_index_, durable));
+  pending_index_ = index_->NewBatch();
+  unindexed_bytes_ = 0;
+  return Status::Ok();
+}
+
 void Volume::PoisonWriter(const Status& why) {
   writer_error_ = why.ok() ? Status::IOError("writer dropped") : why;
   writer_.reset();
+  // The entries of blocks past indexed_through go with the tail that recovery cuts.
+  pending_index_ = index_->NewBatch();
+  unindexed_bytes_ = 0;
   writer_generation_++;
 }
 

@@ -79,6 +79,16 @@ class Volume {
   // (whatever it wrote since its last sync is suspect). With a generation, fails if the writer
   // was dropped since then: the caller's earlier appends may be cut by the recovery that follows.
   Status WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn);
+  // Under the write lock. Index entries of the blocks appended since the last sync point, from
+  // every put: whoever reaches a sync point writes all of them with the segment states, so that
+  // indexed_through never passes a block whose entry is not in the index.
+  IndexBatch* pending_index() { return &pending_index_; }
+  void AddUnindexed(uint64_t bytes) { unindexed_bytes_ += bytes; }
+  uint64_t unindexed_bytes() const { return unindexed_bytes_; }
+  // Under the write lock: pad and fdatasync the segment, then write the pending entries and the
+  // segment states to the index (synced to disk when `durable`).
+  Status SyncPoint(SegmentWriter* w, bool durable);
+
   // Puts in flight, counted so that a failed put can take back what it wrote when it was alone.
   void BeginPut() { puts_active_++; }
   void EndPut() { puts_active_--; }
@@ -105,6 +115,8 @@ class Volume {
   std::unique_ptr<SegmentReader> reader_;
   std::mutex write_mu_;
   std::unique_ptr<SegmentWriter> writer_;
+  IndexBatch pending_index_{IndexBatch::Unbound()};
+  uint64_t unindexed_bytes_ = 0;
   Status writer_error_;  // why the last writer was dropped; cleared once the tail is recovered
   uint64_t writer_generation_ = 0;
   std::atomic<int> puts_active_{0};

@@ -6,7 +6,12 @@
 #include <atomic>
 #include <thread>
 
+#include <fstream>
+#include <sstream>
+
 #include "engine/check.h"
+#include "engine/recovery.h"
+#include "format/segment_scanner.h"
 #include "io/fault_injection_env.h"
 #include "tests/test_util.h"
 
@@ -158,6 +163,48 @@ TEST(ConcurrentPut, FullDiskFailsThePutAndTheVolumeWritesAgainAfterwards) {
   EXPECT_TRUE(back == first);
   ASSERT_OK_AND_ASSIGN(back, GetString(v.get(), later.id));
   EXPECT_TRUE(back == second);
+}
+
+// [CRASH-3] indexed_through promises that every block before it is in the index. When one put
+// syncs while another is half way, the other's blocks are before the new indexed_through, so
+// their entries must be written then too: otherwise a crash after the second put's commit block
+// reached the disk, and before its index batch did, would bring back a snapshot whose chunks the
+// index does not know.
+TEST(ConcurrentPut, EveryBlockBeforeIndexedThroughIsIndexed) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  PutOptions o;
+  o.source = "half/way";
+  o.batch_input = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto half, PutSession::Begin(v.get(), o));
+  ASSERT_OK(half->StartStream(""));
+  ASSERT_OK(half->Write(RandomBytes(12 << 20, 21)));  // batches appended, nothing synced by it
+  ASSERT_OK_AND_ASSIGN(auto other, PutString(v.get(), "other", RandomBytes(1 << 20, 22)));  // syncs
+  ASSERT_OK_AND_ASSIGN(auto segments, ListSegments(v->segments_dir()));
+  size_t checked = 0;
+  for (uint64_t seg : segments) {
+    ASSERT_OK_AND_ASSIGN(auto state, v->index()->GetSegment(seg));
+    ASSERT_TRUE(state.has_value());
+    std::ifstream f(v->segments_dir() + "/" + format::SegmentFileName(seg), std::ios::binary);
+    std::stringstream bytes;
+    bytes << f.rdbuf();
+    const std::string all = bytes.str();
+    format::StringSource src(all);
+    format::SegmentScanner scan(&src, format::kSegmentHeaderSize, false);
+    for (;;) {
+      ASSERT_OK_AND_ASSIGN(auto b, scan.Next());
+      if (!b || b->offset >= state->indexed_through) break;
+      if (b->header.type != format::BlockType::kData) continue;
+      ASSERT_OK_AND_ASSIGN(auto loc, v->index()->GetChunk(b->header.id));
+      ASSERT_TRUE(loc.has_value()) << "data block at " << b->offset << " of segment " << seg << " is not indexed";
+      checked++;
+    }
+  }
+  EXPECT_GT(checked, 80u);  // the half-way put's blocks are among them
+  ASSERT_OK(half->Write(RandomBytes(1 << 20, 23)));
+  ASSERT_OK(half->EndStream());
+  ASSERT_OK(half->Commit().status());
 }
 
 }  // namespace

@@ -101,7 +101,8 @@ class Pusher {
       const size_t done = Number(r, "streams");
       const bool open = Text(r, "open") == "1";
       const uint64_t offset = Number(r, "offset");
-      if (done < acked_stream_ || (done == acked_stream_ && open && offset < acked_offset_) || done > acked_stream_ + 1) {
+      if (done < acked_stream_ || done > acked_stream_ + 1 ||
+          (done == acked_stream_ && (open ? offset < acked_offset_ : acked_offset_ > 0))) {
         return Status::Corruption("the server's session is at stream " + std::to_string(done) + " offset " +
                                   std::to_string(offset) + ", not where this push last synced");
       }
