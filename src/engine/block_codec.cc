@@ -74,7 +74,7 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
   format::EncodeBlockHeader(h, out->data() + start);
 }
 
-Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const {
+Status BlockCodec::CheckData(const format::BlockHeader& h, std::string_view payload) const {
   BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
   if (h.type != format::BlockType::kData) {
     return Status::Corruption(std::string("expected a data block, found a ") + format::BlockTypeName(h.type) +
@@ -84,6 +84,15 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
     return Status::Corruption(h.encrypted() ? "encrypted block in an unencrypted volume"
                                             : "unencrypted block in an encrypted volume");
   }
+  if (StoredPlain(h) && h.raw_len != payload.size()) {
+    return Status::Corruption("data block: stored plain in " + std::to_string(payload.size()) +
+                              " bytes, header says " + std::to_string(h.raw_len));
+  }
+  return Status::Ok();
+}
+
+Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const {
+  BV_RETURN_IF_ERROR(CheckData(h, payload));
   ZstdContexts& z = Contexts();
   std::string_view body = payload;
   if (h.encrypted()) {

@@ -2,19 +2,21 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <memory>
 #include <optional>
 
 #include "engine/stream_hash.h"
-#include "engine/thread_pool.h"
-#include "format/recipe_format.h"
 
 namespace bv::engine {
 
 namespace {
 
+// Blocks this close after the last one in the same segment are read in the same request, gap
+// and all: one larger read beats two small ones.
+constexpr uint64_t kReadGapMax = 64 << 10;
 
 std::string IdHex(const format::Id& id) {
   char hex[2 * format::kIdSize + 1];
@@ -22,20 +24,54 @@ std::string IdHex(const format::Id& id) {
   return std::string(hex, 16);
 }
 
+uint64_t AlignDown(uint64_t x) { return x / io::kAlign * io::kAlign; }
+uint64_t AlignUp(uint64_t x) { return (x + io::kAlign - 1) / io::kAlign * io::kAlign; }
+
+// One chunk of a batch: where its block is, in the segment and in the batch's buffer.
 struct Item {
-  format::BlockHeader header;
-  size_t payload_offset, payload_length;  // in Batch::stored
+  Location where;
+  size_t at;  // the block's first byte in Batch::data
   format::Id id;
   uint32_t length;
   uint64_t stream_offset;
   uint32_t skip, take;  // the part of the chunk that is output
-  Location where;
+  std::string_view chunk;  // set by Decode: the chunk's bytes, in `plain` or in `data`
 };
 
+// One read request: consecutive blocks of one segment, aligned.
+struct Extent {
+  uint64_t segment;
+  uint64_t start, end;  // aligned file offsets
+  uint64_t needed_end;  // the end of the last block in it
+  size_t at;            // in Batch::data
+};
+
+// A batch: its blocks' bytes in one buffer, decoded chunks in another. Shared with the sink,
+// which may hold it until the kernel has sent its bytes.
 struct Batch {
-  std::string stored;
+  explicit Batch(io::Env* e) : env(e) {
+    registered = env->TryAcquireReadBuffer();
+    data = registered.data != nullptr ? registered.data : io::AllocAligned(io::kIoBufferSize);
+  }
+  ~Batch() {
+    if (registered.data != nullptr) {
+      env->ReleaseReadBuffer(registered);
+    } else {
+      std::free(data);
+    }
+  }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  size_t used() const { return extents.empty() ? 0 : extents.back().at + (extents.back().end - extents.back().start); }
+
+  io::Env* env;
+  io::Buffer registered;
+  uint8_t* data;
+  std::vector<Extent> extents;
   std::vector<Item> items;
-  std::string plain;  // decoded chunks, back to back
+  size_t plain_bytes = 0;  // decoded bytes the batch needs
+  size_t output_bytes = 0;
+  std::string plain;
   Status status;
 };
 
@@ -51,11 +87,8 @@ class Restorer {
   Status Run();
 
  private:
-  std::string Where(uint64_t stream_offset) const {
-    return "snapshot " + format::SnapshotIdHex(snap_.record.id) + " stream " + std::to_string(opts_.stream) +
-           " at byte " + std::to_string(stream_offset);
-  }
-  Status AddChunk(const format::RecipeEntry& e, uint64_t stream_offset);
+  Status AddChunk(const ChunkRef& c);
+  Status Read(Batch* b);
   void Decode(Batch* b) const;
   Status Submit();
   Status Drain(size_t keep);
@@ -67,161 +100,145 @@ class Restorer {
   std::unique_ptr<ThreadPool> own_pool_;
   ThreadPool* pool_;
   StreamHash hash_;
-  // Its own reader (read window and open files), so restores can run side by side.
+  // Its own reader (recipe pieces, open files), so restores can run side by side.
   SegmentReader reader_;
-  std::unique_ptr<Batch> current_ = std::make_unique<Batch>();
-  size_t current_raw_ = 0;
-  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
+  std::shared_ptr<Batch> current_;
+  std::deque<std::pair<std::shared_ptr<Batch>, std::future<void>>> window_;
   uint64_t written_ = 0;
 };
 
-void Restorer::Decode(Batch* b) const {
-  size_t total = 0;
-  for (const Item& it : b->items) total += it.length;
-  b->plain.resize(total);
-  size_t at = 0;
-  for (const Item& it : b->items) {
-    std::string_view payload(b->stored.data() + it.payload_offset, it.payload_length);
-    Status s = v_->codec().DecodeData(it.header, payload, reinterpret_cast<uint8_t*>(b->plain.data() + at));
-    if (!s.ok()) {
-      b->status = Status::Corruption(Where(it.stream_offset) + ": segment " + std::to_string(it.where.segment) +
-                                     " offset " + std::to_string(it.where.offset) + ": " + s.message());
-      return;
+// Places the chunk's block in the current batch: inside or just after the batch's last extent
+// when it can, else in an extent of its own; a full batch is submitted first.
+Status Restorer::AddChunk(const ChunkRef& c) {
+  BV_ASSIGN_OR_RETURN(auto loc, v_->index()->GetChunk(c.entry.chunk_id));
+  if (!loc) {
+    return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": chunk " +
+                              IdHex(c.entry.chunk_id) + " is not in the index");
+  }
+  const uint64_t start = AlignDown(loc->offset), end = AlignUp(loc->offset + loc->total_size());
+  if (end - start > io::kIoBufferSize) {
+    return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": segment " +
+                              std::to_string(loc->segment) + " offset " + std::to_string(loc->offset) +
+                              ": the index gives a block of " + std::to_string(loc->total_size()) + " bytes");
+  }
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (!current_) current_ = std::make_shared<Batch>(v_->env());
+    Batch* b = current_.get();
+    const bool plain_fits = b->output_bytes + c.entry.length <= opts_.batch_output || b->items.empty();
+    Extent* last = b->extents.empty() ? nullptr : &b->extents.back();
+    if (plain_fits && last != nullptr && last->segment == loc->segment && start >= last->start &&
+        start <= last->end + kReadGapMax && last->at + (std::max(end, last->end) - last->start) <= io::kIoBufferSize) {
+      last->end = std::max(last->end, end);
+      last->needed_end = std::max(last->needed_end, loc->offset + loc->total_size());
+    } else if (plain_fits && b->used() + (end - start) <= io::kIoBufferSize) {
+      b->extents.push_back(Extent{loc->segment, start, end, loc->offset + loc->total_size(), b->used()});
+      last = &b->extents.back();
+    } else {
+      BV_RETURN_IF_ERROR(Submit());
+      continue;  // into a new batch, where it fits
     }
+    b->items.push_back(Item{*loc, last->at + (loc->offset - last->start), c.entry.chunk_id, c.entry.length,
+                            c.stream_offset, c.skip, c.take, {}});
+    b->output_bytes += c.entry.length;
+    return Status::Ok();
+  }
+  BV_ASSERT(false);  // an empty batch takes any block that fits a buffer
+  return Status::Ok();
+}
+
+// The batch's reads, submitted together.
+Status Restorer::Read(Batch* b) {
+  std::vector<io::ReadRequest> reqs;
+  for (const Extent& e : b->extents) {
+    BV_ASSIGN_OR_RETURN(io::File * f, reader_.File(e.segment));
+    reqs.push_back(io::ReadRequest{f, e.start, b->data + e.at, e.end - e.start, b->registered.index});
+  }
+  (void)v_->env()->ReadBatch(reqs);
+  for (size_t i = 0; i < reqs.size(); i++) {
+    const Extent& e = b->extents[i];
+    if (!reqs[i].status.ok()) return Status::IOError(reqs[i].status.message());
+    if (e.start + reqs[i].got < e.needed_end) {
+      return Status::Corruption("segment " + std::to_string(e.segment) + ": blocks up to offset " +
+                                std::to_string(e.needed_end) + " run past the end of the file at " +
+                                std::to_string(e.start + reqs[i].got));
+    }
+  }
+  return Status::Ok();
+}
+
+// On a worker: every block checked, each chunk decoded into `plain` or, stored plain, left where
+// it was read.
+void Restorer::Decode(Batch* b) const {
+  size_t plain = 0;
+  for (const Item& it : b->items) plain += it.length;
+  b->plain.resize(plain);
+  size_t at = 0;
+  for (Item& it : b->items) {
+    auto fail = [&](const std::string& what) {
+      b->status = Status::Corruption(StreamPlace(snap_, opts_.stream, it.stream_offset) + ": segment " +
+                                     std::to_string(it.where.segment) + " offset " +
+                                     std::to_string(it.where.offset) + ": " + what);
+    };
+    std::string_view block(reinterpret_cast<const char*>(b->data) + it.at, it.where.total_size());
+    auto h = format::DecodeBlockHeader(block.substr(0, format::kBlockHeaderSize));
+    if (!h.ok()) return fail(h.status().message());
+    if (h->stored_len != it.where.stored_len) {
+      return fail("block is " + std::to_string(h->stored_len) + " bytes, the index says " +
+                  std::to_string(it.where.stored_len));
+    }
+    if (h->id != it.id || h->raw_len != it.length) return fail("holds a different chunk than the recipe names");
+    const std::string_view payload = block.substr(format::kBlockHeaderSize);
+    if (BlockCodec::StoredPlain(*h)) {
+      if (Status s = v_->codec().CheckData(*h, payload); !s.ok()) return fail(s.message());
+      it.chunk = payload;
+      continue;
+    }
+    uint8_t* dst = reinterpret_cast<uint8_t*>(b->plain.data() + at);
+    if (Status s = v_->codec().DecodeData(*h, payload, dst); !s.ok()) return fail(s.message());
+    it.chunk = std::string_view(b->plain.data() + at, it.length);
     at += it.length;
   }
 }
 
 Status Restorer::Submit() {
-  if (current_->items.empty()) return Status::Ok();
-  Batch* raw = current_.get();
-  window_.emplace_back(std::move(current_), pool_->Submit([this, raw] { Decode(raw); }));
-  current_ = std::make_unique<Batch>();
-  current_raw_ = 0;
+  if (!current_ || current_->items.empty()) return Status::Ok();
+  std::shared_ptr<Batch> b = std::move(current_);
+  BV_RETURN_IF_ERROR(Read(b.get()));
+  Batch* raw = b.get();
+  window_.emplace_back(b, pool_->Submit([this, raw] { Decode(raw); }));
   return Drain(opts_.batches_in_flight ? opts_.batches_in_flight : 2 * pool_->size() + 1);
 }
 
 Status Restorer::Drain(size_t keep) {
+  std::vector<std::string_view> pieces;
   while (window_.size() > keep) {
     window_.front().second.get();
-    std::unique_ptr<Batch> b = std::move(window_.front().first);
+    std::shared_ptr<Batch> b = std::move(window_.front().first);
     window_.pop_front();
     BV_RETURN_IF_ERROR(b->status);
-    size_t at = 0;
+    pieces.clear();
     for (const Item& it : b->items) {
-      std::string_view chunk(b->plain.data() + at, it.length);
-      if (!opts_.range) hash_.Update(chunk);
-      BV_RETURN_IF_ERROR(out_->Write(chunk.substr(it.skip, it.take)));
+      if (!opts_.range) hash_.Update(it.chunk);
+      pieces.push_back(it.chunk.substr(it.skip, it.take));
       written_ += it.take;
-      at += it.length;
     }
+    BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, std::move(b)));
     if (opts_.progress) opts_.progress(written_);
   }
   return Status::Ok();
 }
 
-Status Restorer::AddChunk(const format::RecipeEntry& e, uint64_t stream_offset) {
-  uint64_t begin = 0, end = e.length;
-  if (opts_.range) {
-    const uint64_t lo = std::max(opts_.range->begin, stream_offset);
-    const uint64_t hi = std::min(opts_.range->end, stream_offset + e.length);
-    if (lo >= hi) return Status::Ok();
-    begin = lo - stream_offset;
-    end = hi - stream_offset;
-  }
-  BV_ASSIGN_OR_RETURN(auto loc, v_->index()->GetChunk(e.chunk_id));
-  if (!loc) {
-    return Status::Corruption(Where(stream_offset) + ": chunk " + IdHex(e.chunk_id) + " is not in the index");
-  }
-  format::BlockHeader h;
-  std::string_view payload;
-  Status s = reader_.ReadBlock(*loc, &h, &payload);
-  if (!s.ok()) return Status::Corruption(Where(stream_offset) + ": " + s.message());
-  if (h.id != e.chunk_id || h.raw_len != e.length) {
-    return Status::Corruption(Where(stream_offset) + ": segment " + std::to_string(loc->segment) + " offset " +
-                              std::to_string(loc->offset) + " holds a different chunk than the recipe names");
-  }
-  Item it{h, current_->stored.size(), payload.size(), e.chunk_id, e.length, stream_offset,
-          static_cast<uint32_t>(begin), static_cast<uint32_t>(end - begin), *loc};
-  current_->stored.append(payload);
-  current_->items.push_back(it);
-  current_raw_ += e.length;
-  if (current_raw_ >= opts_.batch_output) return Submit();
-  return Status::Ok();
-}
-
 Status Restorer::Run() {
-  const auto& streams = snap_.record.streams;
-  if (opts_.stream >= streams.size()) {
-    return Status::InvalidArgument("snapshot " + format::SnapshotIdHex(snap_.record.id) + " has no stream " +
-                                   std::to_string(opts_.stream));
-  }
-  const format::StreamInfo& info = streams[opts_.stream];
-  if (opts_.range && (opts_.range->begin > opts_.range->end || opts_.range->end > info.length)) {
-    return Status::InvalidArgument("range " + std::to_string(opts_.range->begin) + "-" +
-                                   std::to_string(opts_.range->end) + " is outside the stream of " +
-                                   std::to_string(info.length) + " bytes");
-  }
-  uint64_t offset = 0;  // where the next piece read must start, for a whole stream
-  uint32_t pieces = 0;
-  auto read_piece = [&](uint32_t piece, uint64_t start, const Location& loc) -> Status {
-    format::BlockHeader h;
-    std::string_view payload;
-    Status rs = reader_.ReadBlock(loc, &h, &payload);
-    if (!rs.ok()) return Status::Corruption(Where(start) + ": recipe piece " + std::to_string(piece) + ": " + rs.message());
-    auto r = format::DecodeRecipe(payload);
-    if (!r.ok()) return Status::Corruption(Where(start) + ": " + r.status().message());
-    if (h.type != format::BlockType::kRecipe || format::SnapshotIdFromBlockId(h.id) != snap_.record.id ||
-        r->stream_index != opts_.stream || r->piece_index != piece || r->stream_offset != start ||
-        (!opts_.range && start != offset)) {
-      return Status::Corruption(Where(start) + ": recipe piece " + std::to_string(piece) + " at segment " +
-                                std::to_string(loc.segment) + " offset " + std::to_string(loc.offset) +
-                                " does not belong here");
-    }
-    pieces++;
-    offset = start;
-    for (const format::RecipeEntry& e : r->entries) {
-      BV_RETURN_IF_ERROR(AddChunk(e, offset));
-      offset += e.length;
-    }
-    return Status::Ok();
-  };
-  // A range restore reads only the pieces its range touches. A piece that starts at or before the
-  // range's start is held until the next piece tells whether the range begins inside it.
-  struct Held {
-    uint32_t piece;
-    uint64_t start;
-    Location loc;
-  };
-  std::optional<Held> held;
-  Status s = v_->index()->ForEachRecipe(snap_.record.id, opts_.stream,
-                                        [&](uint32_t piece, uint64_t start, const Location& loc) -> Status {
-    if (opts_.range) {
-      if (start <= opts_.range->begin) {
-        held = Held{piece, start, loc};
-        return Status::Ok();
-      }
-      if (held) {
-        BV_RETURN_IF_ERROR(read_piece(held->piece, held->start, held->loc));
-        held.reset();
-      }
-      if (start >= opts_.range->end) return Status::Ok();
-    }
-    return read_piece(piece, start, loc);
-  });
-  if (s.ok() && held) s = read_piece(held->piece, held->start, held->loc);
+  Status s = WalkRecipe(v_, &reader_, snap_, opts_.stream, opts_.range, [this](const ChunkRef& c) { return AddChunk(c); });
   if (s.ok()) s = Submit();
   if (s.ok()) s = Drain(0);
   for (auto& [b, done] : window_) done.get();
   BV_RETURN_IF_ERROR(s);
   if (!opts_.range) {
-    if (pieces != info.recipe_pieces || offset != info.length) {
-      return Status::Corruption(Where(offset) + ": recipes cover " + std::to_string(offset) + " bytes in " +
-                                std::to_string(pieces) + " pieces; the snapshot says " + std::to_string(info.length) +
-                                " bytes in " + std::to_string(info.recipe_pieces));
-    }
+    const format::StreamInfo& info = snap_.record.streams[opts_.stream];
     if (hash_.Finish() != info.hash) {
-      return Status::Corruption(Where(offset) + ": the restored stream does not match its recorded hash");
+      return Status::Corruption(StreamPlace(snap_, opts_.stream, info.length) +
+                                ": the restored stream does not match its recorded hash");
     }
   }
   return Status::Ok();

@@ -8,7 +8,7 @@ namespace bv::engine {
 
 SegmentReader::~SegmentReader() { std::free(window_); }
 
-Result<io::File*> SegmentReader::FileFor(uint64_t segment) {
+Result<io::File*> SegmentReader::File(uint64_t segment) {
   for (auto it = files_.begin(); it != files_.end(); ++it) {
     if (it->first == segment) {
       files_.splice(files_.begin(), files_, it);
@@ -26,7 +26,7 @@ Status SegmentReader::Fill(uint64_t segment, uint64_t off, size_t n) {
       off + n <= window_start_ + window_len_) {
     return Status::Ok();
   }
-  BV_ASSIGN_OR_RETURN(io::File * f, FileFor(segment));
+  BV_ASSIGN_OR_RETURN(io::File * f, File(segment));
   const uint64_t start = off / io::kAlign * io::kAlign;
   const size_t want = std::max(window_size_, (off + n - start + io::kAlign - 1) / io::kAlign * io::kAlign);
   if (want > window_cap_) {
@@ -66,7 +66,7 @@ Status SegmentReader::ReadBlock(const Location& loc, format::BlockHeader* h, std
 }
 
 Status SegmentReader::ReadRaw(uint64_t segment, uint64_t off, size_t n, std::string* out) {
-  BV_ASSIGN_OR_RETURN(io::File * f, FileFor(segment));
+  BV_ASSIGN_OR_RETURN(io::File * f, File(segment));
   out->resize(n);
   BV_ASSIGN_OR_RETURN(size_t got, f->ReadAt(off, out->data(), n));
   out->resize(got);

@@ -27,9 +27,10 @@ class SegmentReader {
   Status ReadBlock(const Location& loc, format::BlockHeader* h, std::string_view* payload);
   // Raw bytes (no checks), for inspection tools.
   Status ReadRaw(uint64_t segment, uint64_t off, size_t n, std::string* out);
+  // The segment's file, kept open among the few most recently used.
+  Result<io::File*> File(uint64_t segment);
 
  private:
-  Result<io::File*> FileFor(uint64_t segment);
   Status Fill(uint64_t segment, uint64_t off, size_t n);
 
   static constexpr size_t kOpenFilesMax = 16;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "engine/index.h"
-#include "engine/restore.h"
+#include "engine/recipe_walk.h"
 
 namespace bv::engine {
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,14 @@ class OutputSink {
  public:
   virtual ~OutputSink() = default;
   virtual Status Write(std::string_view bytes) = 0;
+  // Writes the pieces in order. `hold` owns their memory: a sink that sends without copying
+  // (a socket with zero-copy send) keeps it until the kernel is done with the bytes; others
+  // drop it on return.
+  virtual Status WriteHeld(std::span<const std::string_view> pieces, std::shared_ptr<const void> hold) {
+    (void)hold;
+    for (std::string_view p : pieces) BV_RETURN_IF_ERROR(Write(p));
+    return Status::Ok();
+  }
 };
 
 class FdInput final : public InputStream {

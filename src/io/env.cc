@@ -28,6 +28,17 @@ std::unique_ptr<Env> Env::Create(Backend wanted) {
   return internal::NewSyncEnv();
 }
 
+Status Env::ReadBatch(std::span<ReadRequest> reqs) {
+  Status first;
+  for (ReadRequest& r : reqs) {
+    auto got = r.file->ReadAt(r.off, r.dst, r.n);
+    r.got = got.ok() ? *got : 0;
+    r.status = got.status();
+    if (first.ok()) first = r.status;
+  }
+  return first;
+}
+
 Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("open directory " + dir, errno);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,18 @@ Result<Backend> BackendFromEnvironment();
 
 enum class OpenMode { kRead, kReadWrite, kCreate };
 
+// One read of a ReadBatch. For a direct() file, off, n and dst are multiples of kAlign.
+struct ReadRequest {
+  File* file = nullptr;
+  uint64_t off = 0;
+  uint8_t* dst = nullptr;
+  size_t n = 0;
+  int buffer_index = -1;  // dst lies in this registered read buffer (Buffer::index), or -1
+  // Results: bytes read (fewer than n only at the end of the file), or why it failed.
+  size_t got = 0;
+  Status status;
+};
+
 class Env {
  public:
   // Asking for kUring falls back to kSync when the ring cannot be set up (containers often
@@ -32,6 +45,15 @@ class Env {
   // A pool buffer for SubmitWrite; waits for queued writes to finish if none is free.
   virtual Result<Buffer> AcquireBuffer() = 0;
   virtual void ReleaseBuffer(Buffer b) = 0;
+
+  // Reads every request, all in flight at once where the backend can (io_uring submits them in
+  // one go, READ_FIXED for registered buffers). Each request gets its own result; the return
+  // value is the first failure.
+  virtual Status ReadBatch(std::span<ReadRequest> reqs);
+  // A read buffer of kIoBufferSize registered with the ring, or one with data == nullptr when
+  // the backend has none or all are taken (the caller then uses memory of its own). Never waits.
+  virtual Buffer TryAcquireReadBuffer() { return Buffer{}; }
+  virtual void ReleaseReadBuffer(Buffer) {}
 };
 
 // Small files: written to a temporary name, fsynced, renamed, directory fsynced.

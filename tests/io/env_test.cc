@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "tests/test_util.h"
 
@@ -51,6 +53,51 @@ TEST(Env, QueuedWritesAreReadableAfterSync) {
   auto truncated = (*f)->Size();
   ASSERT_TRUE(truncated.ok());
   EXPECT_EQ(*truncated, 4096u);
+}
+
+// A batch of reads: registered and plain buffers, several files, the end of a file.
+TEST(Env, ReadBatchReadsEveryRequest) {
+  test::TempDir tmp;
+  auto env = Env::Create(test::TestBackend());
+  std::vector<std::unique_ptr<File>> files;
+  for (int i = 0; i < 2; i++) {
+    auto f = env->Open(tmp / ("f" + std::to_string(i)), OpenMode::kCreate);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    for (size_t block = 0; block < 3; block++) {
+      auto b = env->AcquireBuffer();
+      ASSERT_TRUE(b.ok());
+      for (size_t j = 0; j < kIoBufferSize; j++) b->data[j] = static_cast<uint8_t>(i * 100 + block * 7 + j % 251);
+      ASSERT_OK((*f)->SubmitWrite(block * kIoBufferSize, *b, kIoBufferSize));
+    }
+    ASSERT_OK((*f)->DataSync());
+    files.push_back(std::move(f).value());
+  }
+  Buffer registered = env->TryAcquireReadBuffer();
+  if (env->backend() == Backend::kUring) {
+    EXPECT_NE(registered.data, nullptr) << "io_uring keeps registered read buffers";
+  } else {
+    EXPECT_EQ(registered.data, nullptr);
+  }
+  uint8_t* plain = AllocAligned(kIoBufferSize);
+  uint8_t* first = registered.data != nullptr ? registered.data : plain;
+  std::vector<ReadRequest> reqs = {
+      {files[0].get(), kAlign * 3, first, kAlign * 4, registered.index},
+      {files[1].get(), kIoBufferSize + kAlign, first + kAlign * 4, kAlign * 2, registered.index},
+      {files[0].get(), 3 * kIoBufferSize - kAlign, plain + kAlign * 8, kAlign * 4, -1},  // past the end
+  };
+  ASSERT_OK(env->ReadBatch(reqs));
+  EXPECT_EQ(reqs[0].got, kAlign * 4);
+  EXPECT_EQ(reqs[1].got, kAlign * 2);
+  EXPECT_EQ(reqs[2].got, kAlign) << "a read past the end returns what is there";
+  for (size_t j = 0; j < kAlign * 4; j += 997) {
+    EXPECT_EQ(first[j], static_cast<uint8_t>((kAlign * 3 + j) % 251));
+  }
+  for (size_t j = 0; j < kAlign * 2; j += 997) {
+    EXPECT_EQ(first[kAlign * 4 + j], static_cast<uint8_t>(100 + 7 + (kAlign + j) % 251));
+  }
+  EXPECT_EQ(plain[kAlign * 8], static_cast<uint8_t>(14 + (kIoBufferSize - kAlign) % 251));
+  std::free(plain);
+  if (registered.data != nullptr) env->ReleaseReadBuffer(registered);
 }
 
 TEST(Env, CreateRefusesAnExistingFile) {

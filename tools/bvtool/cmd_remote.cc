@@ -10,6 +10,7 @@
 
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
+#include "engine/stream_io.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
 

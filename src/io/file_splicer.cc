@@ -1,0 +1,87 @@
+#include "io/file_splicer.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace bv::io {
+
+namespace {
+constexpr int kPipeSizeWanted = 1 << 20;
+}
+
+Result<std::unique_ptr<FileSplicer>> FileSplicer::Create() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  auto s = std::unique_ptr<FileSplicer>(new FileSplicer(fds[0], fds[1]));
+  // A bigger pipe moves more per splice; the system's pipe-max-size may refuse it.
+  int size = ::fcntl(fds[1], F_SETPIPE_SZ, kPipeSizeWanted);
+  if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
+  if (size > 0) s->pipe_size_ = static_cast<size_t>(size);
+  return s;
+}
+
+FileSplicer::~FileSplicer() {
+  ::close(pipe_read_);
+  ::close(pipe_write_);
+  for (auto& [path, fd] : files_) ::close(fd);
+}
+
+Result<int> FileSplicer::FdFor(const std::string& path) {
+  for (auto it = files_.begin(); it != files_.end(); ++it) {
+    if (it->first == path) {
+      files_.splice(files_.begin(), files_, it);
+      return files_.front().second;
+    }
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  files_.emplace_front(path, fd);
+  if (files_.size() > kOpenFilesMax) {
+    ::close(files_.back().second);
+    files_.pop_back();
+  }
+  return fd;
+}
+
+Status FileSplicer::Send(const std::string& path, uint64_t off, size_t n, Socket* socket, int timeout_ms) {
+  if (broken_) return Status::IOError("splice to " + socket->peer() + ": an earlier send failed");
+  BV_ASSIGN_OR_RETURN(int fd, FdFor(path));
+  broken_ = true;  // until this send is whole: bytes may be left in the pipe
+  loff_t at = static_cast<loff_t>(off);
+  while (n > 0) {
+    ssize_t in = ::splice(fd, &at, pipe_write_, nullptr, std::min(n, pipe_size_), SPLICE_F_MOVE | SPLICE_F_MORE);
+    if (in < 0 && errno == EINTR) continue;
+    if (in < 0) return Status::FromErrno("splice " + path + " at offset " + std::to_string(at), errno);
+    if (in == 0) {
+      return Status::Corruption(path + ": ends at offset " + std::to_string(at) + ", before the " +
+                                std::to_string(n) + " bytes still to send");
+    }
+    size_t left = static_cast<size_t>(in);
+    while (left > 0) {
+      ssize_t out = ::splice(pipe_read_, nullptr, socket->fd(), nullptr, left,
+                             SPLICE_F_MOVE | SPLICE_F_MORE | SPLICE_F_NONBLOCK);
+      if (out > 0) {
+        left -= static_cast<size_t>(out);
+        continue;
+      }
+      if (out == 0) return Status::IOError("splice to " + socket->peer() + ": the socket took nothing");
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return Status::FromErrno("splice to " + socket->peer(), errno);
+      pollfd p{socket->fd(), POLLOUT, 0};
+      int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno != EINTR) return Status::FromErrno("wait for " + socket->peer(), errno);
+      if (r == 0) {
+        return Status::TimedOut("write to " + socket->peer() + ": nothing for " + std::to_string(timeout_ms / 1000) +
+                                " s");
+      }
+    }
+    n -= static_cast<size_t>(in);
+  }
+  broken_ = false;
+  return Status::Ok();
+}
+
+}  // namespace bv::io
