@@ -1,4 +1,5 @@
-// libFuzzer target: ParseRequest, bvd's decoder of request lines from the network.
+// libFuzzer target: ParseRequest, bvd's decoder of request lines from the network, and
+// ParseReply, bvtool's decoder of bvd's reply lines (BLOCK lines of a raw-block restore among them).
 // Properties: never crashes; a line it accepts has a verb and at most the allowed arguments and
 // options; and rendering each accepted value with EscapeValue then parsing again gives it back.
 #include <cstdint>
@@ -7,9 +8,28 @@
 
 #include "server/request.h"
 
+namespace {
+
+void CheckReply(std::string_view line) {
+  using namespace bv::server;
+  auto r = ParseReply(line);
+  if (!r.ok() || r->kind == "ERR") return;
+  std::string again = r->kind;
+  for (const auto& [k, v] : r->fields) {
+    if (k.find(' ') != std::string::npos || k.find('=') != std::string::npos) return;
+    again += " " + k + "=" + EscapeValue(v);
+  }
+  auto back = ParseReply(again);
+  BV_ASSERT(back.ok());
+  BV_ASSERT(back->kind == r->kind && back->fields == r->fields);
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bv::server;
   const std::string_view line(reinterpret_cast<const char*>(data), size);
+  CheckReply(line);
   auto r = ParseRequest(line);
   if (!r.ok()) return 0;
   BV_ASSERT(!r->verb.empty() && r->verb.size() <= kVerbMax);

@@ -33,6 +33,8 @@ inline constexpr size_t kSessionBatchInput = 1 << 20;
 inline constexpr size_t kSessionBatchOutput = 1 << 20;
 inline constexpr size_t kSessionRestoreBatches = 3;
 inline constexpr size_t kSessionReadWindow = 1 << 20;
+// Restored bytes a session's zero-copy sends may leave with the kernel before it waits.
+inline constexpr size_t kSessionSendHeld = 3 << 20;
 inline constexpr uint64_t kFrameMax = 16 << 20;  // bytes in one DATA frame
 
 class Server {

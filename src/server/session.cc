@@ -8,9 +8,13 @@
 #include "base/time_format.h"
 #include "engine/delete.h"
 #include "engine/ingest.h"
+#include "engine/recipe_walk.h"
 #include "engine/restore.h"
 #include "engine/snapshot_ref.h"
+#include "format/segment_format.h"
 #include "format/snapshot_format.h"
+#include "io/file_splicer.h"
+#include "io/zero_copy_sender.h"
 #include "server/request.h"
 #include "server/server.h"
 
@@ -91,6 +95,7 @@ class Connection {
   }
   Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
   void set_write_timeout_ms(int ms) { write_timeout_ms_ = ms; }
+  int write_timeout_ms() const { return write_timeout_ms_; }
   io::Socket* socket() { return socket_; }
 
   // After refusing a push, read and drop what the client is still sending (for a while), so its
@@ -177,19 +182,30 @@ class PushInput final : public engine::InputStream {
   uint64_t received_ = 0;
 };
 
-// A raw restore's bytes go straight to the socket.
+// A raw restore's bytes go straight to the socket, sent from the restore's own buffers with
+// zero-copy send where the kernel does it.
 class SocketSink final : public engine::OutputSink {
  public:
-  explicit SocketSink(Connection* conn) : conn_(conn) {}
+  explicit SocketSink(Connection* conn) : conn_(conn), sender_(conn->socket(), kSessionSendHeld) {}
   Status Write(std::string_view b) override {
+    BV_RETURN_IF_ERROR(sender_.Flush(conn_->write_timeout_ms()));
     BV_RETURN_IF_ERROR(conn_->Write(b));
     written += b.size();
     return Status::Ok();
   }
+  Status WriteHeld(std::span<const std::string_view> pieces, std::shared_ptr<const void> hold) override {
+    BV_RETURN_IF_ERROR(sender_.Send(pieces, std::move(hold), conn_->write_timeout_ms()));
+    for (std::string_view p : pieces) written += p.size();
+    return Status::Ok();
+  }
+  // Before anything else is written or the socket is closed.
+  Status Finish() { return sender_.Flush(conn_->write_timeout_ms()); }
+  const io::ZeroCopySender::Stats& stats() const { return sender_.stats(); }
   uint64_t written = 0;
 
  private:
   Connection* conn_;
+  io::ZeroCopySender sender_;
 };
 
 Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
@@ -527,7 +543,14 @@ class Session {
 
   bool Get(const Request& r) {
     if (!RoleMayRead(role_)) return Denied("restore");
-    if (!Arity(r, 1, 1, {"stream", "range"}, "GET <snapshot> [stream=NAME] [range=A-B]")) return false;
+    if (!Arity(r, 1, 1, {"stream", "range", "format"}, "GET <snapshot> [stream=NAME] [range=A-B] [format=blocks]")) {
+      return false;
+    }
+    const std::string* format = r.Option("format");
+    if (format && *format != "blocks" && *format != "bytes") {
+      conn_.Reply("ERR bad-request format=" + EscapeValue(*format) + ": expected bytes or blocks");
+      return false;
+    }
     auto snap = Resolve(r.args[0]);
     if (!snap) return false;
     engine::RestoreOptions o = RestoreSettings();
@@ -546,10 +569,14 @@ class Session {
       }
       o.range = *br;
     }
+    if (format && *format == "blocks") return GetBlocks(*snap, o.stream, o.range);
     SocketSink sink(&conn_);
     Status s = engine::Restore(tenant_->volume(), *snap, o, &sink);
+    if (Status f = sink.Finish(); s.ok()) s = f;
     if (s.ok()) {
-      Log(spdlog::level::info, "GET " + format::SnapshotIdHex(snap->record.id) + " bytes=" + std::to_string(sink.written));
+      Log(spdlog::level::info, "GET " + format::SnapshotIdHex(snap->record.id) + " bytes=" + std::to_string(sink.written) +
+                                   " zerocopy_sends=" + std::to_string(sink.stats().zerocopy_calls - sink.stats().copied_calls) +
+                                   " copied_sends=" + std::to_string(sink.stats().copied_calls + sink.stats().plain_calls));
       conn_.socket()->ShutdownWrite();
       return false;
     }
@@ -566,6 +593,61 @@ class Session {
     (void)conn_.Write(line);
     conn_.socket()->ShutdownWrite();
     return false;
+  }
+
+  // GET format=blocks (docs/protocol.md §7.1): the stored blocks, untouched, each spliced from its
+  // segment file to the socket; the client checks and decodes them.
+  bool GetBlocks(const engine::SnapshotEntry& snap, uint16_t stream, const std::optional<engine::ByteRange>& range) {
+    engine::Volume* v = tenant_->volume();
+    const format::StreamInfo& info = snap.record.streams[stream];
+    const engine::ByteRange span = range ? *range : engine::ByteRange{0, info.length};
+    auto splicer = io::FileSplicer::Create();
+    if (!splicer.ok()) return conn_.ReplyError(splicer.status()), false;
+    std::string head = "OK snapshot=" + format::SnapshotIdHex(snap.record.id) + " stream=" + std::to_string(stream) +
+                       " length=" + std::to_string(info.length) + " begin=" + std::to_string(span.begin) +
+                       " end=" + std::to_string(span.end) + " encrypted=" + (v->params().cipher != format::Cipher::kNone ? "true" : "false");
+    if (!range) head += " hash=" + HashHex(info.hash);
+    if (!conn_.Reply(head).ok()) return false;
+    engine::SegmentReader reader(v->env(), v->segments_dir(), kSessionReadWindow);
+    uint64_t blocks = 0, bytes = 0;
+    bool mid_block = false;  // a failure inside a block's bytes cannot be followed by a line
+    Status s = engine::WalkRecipe(v, &reader, snap, stream, range, [&](const engine::ChunkRef& c) -> Status {
+      BV_ASSIGN_OR_RETURN(auto loc, v->index()->GetChunk(c.entry.chunk_id));
+      if (!loc) {
+        return Status::Corruption(engine::StreamPlace(snap, stream, c.stream_offset) + ": the chunk is not in the index");
+      }
+      BV_RETURN_IF_ERROR(conn_.Write("BLOCK offset=" + std::to_string(c.stream_offset) + " skip=" +
+                                     std::to_string(c.skip) + " take=" + std::to_string(c.take) +
+                                     " size=" + std::to_string(loc->total_size()) + "\n"));
+      mid_block = true;
+      BV_RETURN_IF_ERROR((*splicer)->Send(v->segments_dir() + "/" + format::SegmentFileName(loc->segment), loc->offset,
+                                          loc->total_size(), conn_.socket(), conn_.write_timeout_ms()));
+      mid_block = false;
+      blocks++;
+      bytes += c.take;
+      return Status::Ok();
+    });
+    const std::string what = "GET " + format::SnapshotIdHex(snap.record.id) + " format=blocks";
+    if (!s.ok()) {
+      Log(spdlog::level::warn, what + " failed after " + std::to_string(blocks) + " blocks: " + s.ToString());
+      if (!mid_block) conn_.ReplyError(s);
+      conn_.socket()->ShutdownWrite();
+      return false;
+    }
+    Log(spdlog::level::info, what + " blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
+    conn_.Reply("OK blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
+    conn_.socket()->ShutdownWrite();
+    return false;
+  }
+
+  static std::string HashHex(const std::array<uint8_t, 16>& h) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (uint8_t b : h) {
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+    return out;
   }
 
   bool List(const Request& r) {

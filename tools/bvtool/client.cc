@@ -21,6 +21,12 @@ std::string Env(const char* name) {
 
 bool Remote::given() const { return !server.empty() || !Env("BV_SERVER").empty(); }
 
+std::string Remote::TenantName() const {
+  if (!tenant.empty()) return tenant;
+  const std::string t = Env("BV_TENANT");
+  return t.empty() ? "default" : t;
+}
+
 Status ServerError(const server::Reply& r) {
   const std::string m = "bvd: " + r.error_code + ": " + r.error_message;
   if (r.error_code == "not-found") return Status::NotFound(m);
@@ -37,8 +43,7 @@ Status ServerError(const server::Reply& r) {
 
 Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {
   const std::string server = r.server.empty() ? Env("BV_SERVER") : r.server;
-  std::string tenant = r.tenant.empty() ? Env("BV_TENANT") : r.tenant;
-  if (tenant.empty()) tenant = "default";
+  const std::string tenant = r.TenantName();
   const std::string token_file = r.token_file.empty() ? Env("BV_TOKEN_FILE") : r.token_file;
   if (token_file.empty()) return Status::InvalidArgument("no token: give --token-file or BV_TOKEN_FILE");
   BV_ASSIGN_OR_RETURN(std::string token, io::ReadSmallFile(token_file, 4096));

@@ -16,6 +16,8 @@ struct Remote {
   std::string tenant;      // empty: $BV_TENANT, else "default"
   std::string token_file;  // empty: $BV_TOKEN_FILE
   bool given() const;
+  // --tenant, else $BV_TENANT, else "default".
+  std::string TenantName() const;
 };
 
 class Client {

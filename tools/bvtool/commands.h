@@ -26,6 +26,9 @@ int RemotePush(const Common& c, const Remote& remote, const std::string& source,
                const std::vector<std::string>& streams, const std::string& label, const std::string& time);
 int RemoteGet(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
               const std::string& range, const std::string& stream);
+// --blocks: the server sends stored blocks; bvtool checks and decodes them with the appliance key.
+int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
+                    const std::string& range, const std::string& stream, bool verify_only);
 int RemoteLs(const Common& c, const Remote& remote, const std::string& source, const std::string& since,
              const std::string& until);
 int RemoteVerify(const Common& c, const Remote& remote, const std::string& ref);

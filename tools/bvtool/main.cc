@@ -59,10 +59,15 @@ int main(int argc, char** argv) {
   get->add_option("-o,--output", out_path, "write to this file (beside it, then renamed)");
   get->add_option("--range", range, "bytes A-B (B exclusive) or A- of the stream");
   get->add_option("--stream", stream, "stream name (default: the first)");
+  bool blocks = false;
+  get->add_flag("--blocks", blocks,
+                "with --server: fetch the stored blocks and check and decode them here (needs the appliance key)");
 
   auto* verify = app.add_subcommand("verify", "read and check every block, tag and stream hash");
   add_common(verify, true);
   verify->add_option("SNAPSHOT", ref, "only this snapshot");
+  verify->add_option("--stream", stream, "with --blocks: the stream to check (default: the first)");
+  verify->add_flag("--blocks", blocks, "with --server: fetch the stored blocks and check them here (needs the appliance key)");
 
   bool repair = false, rebuild = false;
   auto* fsck = app.add_subcommand("fsck", "check segments against the index (no key needed)");
@@ -124,10 +129,20 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bvtool: error: get needs a SNAPSHOT\n");
       return 1;
     }
+    if (blocks && !remote_mode) {
+      std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
+      return 1;
+    }
+    if (blocks) return RemoteGetBlocks(c, remote, ref, out_path, range, stream, /*verify_only=*/false);
     return remote_mode ? RemoteGet(c, remote, ref, out_path, range, stream) : CmdGet(c, ref, out_path, range, stream);
   }
   if (verify->parsed()) {
     shift(&ref);
+    if (blocks && !remote_mode) {
+      std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
+      return 1;
+    }
+    if (blocks) return RemoteGetBlocks(c, remote, ref, "", "", stream, /*verify_only=*/true);
     return remote_mode ? RemoteVerify(c, remote, ref) : CmdVerify(c, ref);
   }
   if (del->parsed()) {

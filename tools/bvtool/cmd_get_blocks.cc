@@ -1,0 +1,260 @@
+// bvtool get --blocks and verify --blocks against bvd: the server ships the stored blocks as they
+// are (GET format=blocks, docs/protocol.md §7.1) and bvtool checks and decodes them itself, on
+// every core, with the tenant's keys derived from the appliance key. The server's CPU does no
+// decoding, and nothing the client writes was unchecked.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <deque>
+#include <future>
+
+#include "engine/block_codec.h"
+#include "engine/keys.h"
+#include "engine/snapshot_ref.h"
+#include "engine/stream_hash.h"
+#include "engine/stream_io.h"
+#include "engine/thread_pool.h"
+#include "format/block_format.h"
+#include "tools/bvtool/client.h"
+#include "tools/bvtool/commands.h"
+
+namespace bv::tool {
+
+namespace {
+
+constexpr size_t kBatchOutput = 4 << 20;  // decoded bytes per batch handed to a worker
+constexpr size_t kBlockSizeMax = format::kBlockHeaderSize + format::kBlockPayloadMax;
+
+struct Block {
+  format::BlockHeader header;
+  size_t at;  // in Batch::stored
+  uint64_t offset;
+  uint32_t skip, take;
+  std::string_view chunk;  // set by Decode
+};
+
+struct Batch {
+  std::string stored;
+  std::vector<Block> blocks;
+  size_t output = 0;
+  std::string plain;
+  Status status;
+};
+
+uint64_t Field(const server::Reply& r, const char* key) {
+  const std::string* v = r.Field(key);
+  uint64_t n = 0;
+  if (v == nullptr || v->empty() || v->size() > 19) {
+    Fail(Status::Corruption(std::string("bvd's ") + r.kind + " line has no valid " + key + "="));
+  }
+  for (char ch : *v) {
+    if (ch < '0' || ch > '9') Fail(Status::Corruption(std::string("bvd's ") + r.kind + " line has a bad " + key + "="));
+    n = n * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  return n;
+}
+
+class BlockRestore {
+ public:
+  BlockRestore(Client* client, const engine::BlockCodec* codec, engine::OutputSink* out)
+      : client_(client), codec_(codec), out_(out), pool_(engine::ThreadPool::DefaultThreads()) {}
+
+  // The header line has been read: begin and end of the range, and the stream hash if whole.
+  Status Run(uint64_t begin, uint64_t end, std::optional<std::array<uint8_t, 16>> hash, const engine::Key& hash_key,
+             Progress* progress) {
+    engine::StreamHash stream_hash(hash_key);
+    uint64_t next = begin;  // the stream offset the next block must cover
+    bool first = true;
+    auto batch = std::make_unique<Batch>();
+    uint64_t blocks = 0;
+    for (;;) {
+      BV_ASSIGN_OR_RETURN(server::Reply r, client_->ReadReply());
+      if (r.kind == "OK") {
+        if (Field(r, "blocks") != blocks || Field(r, "bytes") != end - begin) {
+          return Status::Corruption("bvd says it sent " + *r.Field("blocks") + " blocks; " + std::to_string(blocks) +
+                                    " arrived");
+        }
+        break;
+      }
+      if (r.kind != "BLOCK") return Status::Corruption("bvd sent a " + r.kind + " line among the blocks");
+      const uint64_t offset = Field(r, "offset"), skip = Field(r, "skip"), take = Field(r, "take");
+      const uint64_t size = Field(r, "size");
+      const std::string where = "block " + std::to_string(blocks) + " (stream offset " + std::to_string(offset) + ")";
+      if (size < format::kBlockHeaderSize || size > kBlockSizeMax) {
+        return Status::Corruption(where + ": size=" + std::to_string(size) + " is not a block's size");
+      }
+      const size_t at = batch->stored.size();
+      batch->stored.resize(at + size);
+      BV_RETURN_IF_ERROR(ReadExactly(batch->stored.data() + at, size, where));
+      auto h = format::DecodeBlockHeader(std::string_view(batch->stored).substr(at, format::kBlockHeaderSize));
+      if (!h.ok()) return Status::Corruption(where + ": " + h.status().message());
+      if (h->total_size() != size) return Status::Corruption(where + ": the header says " + std::to_string(h->total_size()) + " bytes");
+      // The blocks must tile the range: each starts where the last ended, the first holds `begin`.
+      const uint64_t want_skip = first ? begin - std::min(begin, offset) : 0;
+      if (offset + want_skip != next || skip != want_skip || take == 0 || skip + take > h->raw_len ||
+          (offset + skip + take != std::min<uint64_t>(end, offset + h->raw_len))) {
+        return Status::Corruption(where + ": does not continue the stream at byte " + std::to_string(next));
+      }
+      first = false;
+      next = offset + skip + take;
+      batch->blocks.push_back(Block{*h, at, offset, static_cast<uint32_t>(skip), static_cast<uint32_t>(take), {}});
+      batch->output += h->raw_len;
+      blocks++;
+      if (batch->output >= kBatchOutput) Submit(std::move(batch));
+      if (!batch) batch = std::make_unique<Batch>();
+      BV_RETURN_IF_ERROR(Drain(2 * pool_.size() + 1, hash ? &stream_hash : nullptr, progress));
+    }
+    if (!batch->blocks.empty()) Submit(std::move(batch));
+    BV_RETURN_IF_ERROR(Drain(0, hash ? &stream_hash : nullptr, progress));
+    if (next != end) {
+      return Status::Corruption("the blocks cover the stream up to byte " + std::to_string(next) + ", not " +
+                                std::to_string(end));
+    }
+    if (hash && stream_hash.Finish() != *hash) {
+      return Status::Corruption("the restored stream does not match its recorded hash");
+    }
+    return Status::Ok();
+  }
+
+  ~BlockRestore() {
+    for (auto& [b, done] : window_) done.wait();
+  }
+
+ private:
+  Status ReadExactly(char* dst, size_t n, const std::string& where) {
+    size_t have = 0;
+    while (have < n) {
+      BV_ASSIGN_OR_RETURN(size_t got, client_->ReadBytes(dst + have, n - have));
+      if (got == 0) {
+        return Status::IOError(where + ": the connection ended after " + std::to_string(have) + " of its " +
+                               std::to_string(n) + " bytes");
+      }
+      have += got;
+    }
+    return Status::Ok();
+  }
+
+  void Submit(std::unique_ptr<Batch> b) {
+    Batch* raw = b.get();
+    window_.emplace_back(std::move(b), pool_.Submit([this, raw] { Decode(raw); }));
+  }
+
+  void Decode(Batch* b) const {
+    size_t plain = 0;
+    for (const Block& k : b->blocks) plain += engine::BlockCodec::StoredPlain(k.header) ? 0 : k.header.raw_len;
+    b->plain.resize(plain);
+    size_t at = 0;
+    for (Block& k : b->blocks) {
+      std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
+      Status s;
+      if (engine::BlockCodec::StoredPlain(k.header)) {
+        s = codec_->CheckData(k.header, payload);
+        k.chunk = payload;
+      } else {
+        s = codec_->DecodeData(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.data() + at));
+        k.chunk = std::string_view(b->plain.data() + at, k.header.raw_len);
+        at += k.header.raw_len;
+      }
+      if (!s.ok()) {
+        b->status = Status::Corruption("block at stream offset " + std::to_string(k.offset) + ": " + s.message());
+        return;
+      }
+    }
+  }
+
+  Status Drain(size_t keep, engine::StreamHash* hash, Progress* progress) {
+    while (window_.size() > keep) {
+      window_.front().second.get();
+      std::unique_ptr<Batch> b = std::move(window_.front().first);
+      window_.pop_front();
+      BV_RETURN_IF_ERROR(b->status);
+      for (const Block& k : b->blocks) {
+        if (hash) hash->Update(k.chunk);
+        BV_RETURN_IF_ERROR(out_->Write(k.chunk.substr(k.skip, k.take)));
+        written_ += k.take;
+      }
+      if (progress) progress->Update(written_);
+    }
+    return Status::Ok();
+  }
+
+  Client* client_;
+  const engine::BlockCodec* codec_;
+  engine::OutputSink* out_;
+  engine::ThreadPool pool_;
+  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
+  uint64_t written_ = 0;
+};
+
+std::optional<std::array<uint8_t, 16>> ParseHash(const std::string* hex) {
+  if (hex == nullptr) return std::nullopt;
+  std::array<uint8_t, 16> h{};
+  if (hex->size() != 32) Fail(Status::Corruption("bvd sent a bad stream hash"));
+  for (size_t i = 0; i < 16; i++) {
+    auto nibble = [&](char ch) -> uint8_t {
+      if (ch >= '0' && ch <= '9') return static_cast<uint8_t>(ch - '0');
+      if (ch >= 'a' && ch <= 'f') return static_cast<uint8_t>(ch - 'a' + 10);
+      Fail(Status::Corruption("bvd sent a bad stream hash"));
+    };
+    h[i] = static_cast<uint8_t>(nibble((*hex)[2 * i]) << 4 | nibble((*hex)[2 * i + 1]));
+  }
+  return h;
+}
+
+}  // namespace
+
+int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
+                    const std::string& range, const std::string& stream, bool verify_only) {
+  std::string key_file = c.key_file;
+  if (key_file.empty() && std::getenv("BV_KEY_FILE") != nullptr) key_file = std::getenv("BV_KEY_FILE");
+  if (key_file.empty()) {
+    Fail(Status::InvalidArgument("--blocks checks and decodes here, with the appliance key: give --key-file or BV_KEY_FILE"));
+  }
+  const engine::Key master = Check(engine::LoadMasterKeyFile(key_file));
+  auto client = Check(Client::Connect(remote));
+  std::string line = "GET " + server::EscapeValue(ref) + " format=blocks";
+  if (!stream.empty()) line += " stream=" + server::EscapeValue(stream);
+  if (!range.empty()) line += " range=" + server::EscapeValue(range);
+  Check(client->SendLine(line));
+  server::Reply head = Check(client->ReadReply());
+  const uint64_t begin = Field(head, "begin"), end = Field(head, "end");
+  if (begin > end || end > Field(head, "length")) Fail(Status::Corruption("bvd sent a bad range"));
+  const std::string* enc = head.Field("encrypted");
+  const engine::VolumeKeys keys =
+      engine::DeriveKeys(engine::DeriveTenantKey(master, remote.TenantName()), enc != nullptr && *enc == "true");
+  const engine::BlockCodec codec(keys, 3);
+  const auto hash = ParseHash(head.Field("hash"));
+
+  const bool to_stdout = !verify_only && (out_path.empty() || out_path == "-");
+  const std::string tmp = verify_only || to_stdout ? "" : out_path + ".bv-partial-" + std::to_string(::getpid());
+  int fd = STDOUT_FILENO;
+  if (!tmp.empty()) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) Fail(Status::FromErrno("create " + tmp, errno));
+  }
+  engine::FdSink file_sink(fd, to_stdout ? "standard output" : tmp);
+  engine::NullSink null_sink;
+  engine::OutputSink* sink = verify_only ? static_cast<engine::OutputSink*>(&null_sink) : &file_sink;
+  Status s;
+  {
+    Progress progress(verify_only ? "verify" : "get", end - begin);
+    BlockRestore restore(client.get(), &codec, sink);
+    s = restore.Run(begin, end, hash, keys.hash_key, &progress);
+  }
+  if (!tmp.empty()) {
+    if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
+    ::close(fd);
+    if (s.ok() && ::rename(tmp.c_str(), out_path.c_str()) != 0) s = Status::FromErrno("rename to " + out_path, errno);
+    if (!s.ok()) ::unlink(tmp.c_str());
+  }
+  Check(s);
+  if (verify_only) {
+    const std::string* id = head.Field("snapshot");
+    std::printf("verified %s stream %llu: %llu bytes, every block checked here\n", id ? id->c_str() : "?",
+                static_cast<unsigned long long>(Field(head, "stream")), static_cast<unsigned long long>(end - begin));
+  }
+  return 0;
+}
+
+}  // namespace bv::tool
