@@ -102,9 +102,9 @@ Result<size_t> Socket::Read(char* dst, size_t n, int timeout_ms) {
   }
 }
 
-Status Socket::WriteAll(std::string_view bytes, int timeout_ms) {
+Status Socket::WriteAll(std::string_view bytes, int timeout_ms, bool more) {
   while (!bytes.empty()) {
-    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (n >= 0) {
       bytes.remove_prefix(static_cast<size_t>(n));
       continue;

@@ -23,8 +23,9 @@ class Socket {
   // Up to n bytes, 0 at the peer's end of stream. TimedOut after timeout_ms of silence
   // (negative: wait for ever).
   Result<size_t> Read(char* dst, size_t n, int timeout_ms);
-  // All of `bytes`; TimedOut if the peer takes nothing for timeout_ms.
-  Status WriteAll(std::string_view bytes, int timeout_ms);
+  // All of `bytes`; TimedOut if the peer takes nothing for timeout_ms. `more`: more follows at
+  // once, so the kernel may hold these bytes back to fill a packet (MSG_MORE).
+  Status WriteAll(std::string_view bytes, int timeout_ms, bool more = false);
   // Says end of stream to the peer and goes on reading (a half-close).
   Status ShutdownWrite();
   // From another thread: makes every blocked and later Read and Write fail at once (a Read

@@ -616,9 +616,11 @@ class Session {
       if (!loc) {
         return Status::Corruption(engine::StreamPlace(snap, stream, c.stream_offset) + ": the chunk is not in the index");
       }
-      BV_RETURN_IF_ERROR(conn_.Write("BLOCK offset=" + std::to_string(c.stream_offset) + " skip=" +
-                                     std::to_string(c.skip) + " take=" + std::to_string(c.take) +
-                                     " size=" + std::to_string(loc->total_size()) + "\n"));
+      // The block's bytes follow at once: the line waits to share their packet.
+      BV_RETURN_IF_ERROR(conn_.socket()->WriteAll("BLOCK offset=" + std::to_string(c.stream_offset) + " skip=" +
+                                                      std::to_string(c.skip) + " take=" + std::to_string(c.take) +
+                                                      " size=" + std::to_string(loc->total_size()) + "\n",
+                                                  conn_.write_timeout_ms(), /*more=*/true));
       mid_block = true;
       BV_RETURN_IF_ERROR((*splicer)->Send(v->segments_dir() + "/" + format::SegmentFileName(loc->segment), loc->offset,
                                           loc->total_size(), conn_.socket(), conn_.write_timeout_ms()));

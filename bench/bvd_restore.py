@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Restore through bvd over loopback, side by side: for each build given, one bvd on its own data
+directory holding the same pushed dump; then rounds of restores, the builds and the ways taking
+turns within each round, so that the machine's noise falls on all of them alike. Prints the
+median MB/s of each way for each build.
+
+Ways: `nc` (GET, decoded by bvd, read by nc into a pipe), `bvtool` (bvtool get, decoded by bvd)
+and `blocks` (bvtool get --blocks: bvd splices the stored blocks, bvtool decodes; skipped for a
+build without it).
+
+    python3 bench/bvd_restore.py --build build [--build other-build] [--mib 512] [--rounds 5] [--hard]
+"""
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_bvd(build, root):
+    env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
+    log = open(os.path.join(root, "bvd.log"), "wb")
+    p = subprocess.Popen([os.path.join(build, "bvd"), "--data", os.path.join(root, "data"), "--listen", "127.0.0.1:0"],
+                         stdout=subprocess.PIPE, stderr=log, env=env)
+    port = None
+    for line in p.stdout:
+        line = line.decode()
+        if line.startswith("bvd: listening on 127.0.0.1:"):
+            port = int(line.rsplit(":", 1)[1])
+        if line.startswith("bvd: ready"):
+            break
+    if port is None:
+        raise SystemExit("bvd of %s did not start" % build)
+    return p, port
+
+
+def timed(cmd, stdin=None):
+    """Runs cmd with its output into a pipe that `wc -c` drains; returns (seconds, bytes)."""
+    cat = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdin=stdin, stdout=cat.stdin, check=True)
+    secs = time.perf_counter() - t0
+    cat.stdin.close()
+    n = int(cat.stdout.read())
+    cat.wait()
+    return secs, n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", action="append", required=True)
+    ap.add_argument("--mib", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--hard", action="store_true", help="less compressible data")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="bv-bvd-restore-")
+    dump = os.path.join(work, "dump.sql")
+    with open(dump, "wb") as f:
+        subprocess.run([os.path.join(args.build[0], "bench", "bv-dumpgen"), "--mib", str(args.mib)] +
+                       (["--hard"] if args.hard else []), stdout=f, check=True)
+    size = os.path.getsize(dump)
+    servers = []
+    try:
+        for i, build in enumerate(args.build):
+            root = os.path.join(work, "b%d" % i)
+            os.makedirs(root)
+            proc, port = start_bvd(build, root)
+            token = open(os.path.join(root, "data", "tokens", "default")).read().strip()
+            nc = subprocess.Popen(["nc", "-N", "127.0.0.1", str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            nc.stdin.write(("AUTH default %s\nPUT bench/db size=%d\n" % (token, size)).encode())
+            with open(dump, "rb") as f:
+                shutil.copyfileobj(f, nc.stdin, 1 << 20)
+            nc.stdin.close()
+            reply = nc.stdout.read()
+            nc.wait()
+            if not reply.startswith(b"OK "):
+                raise SystemExit("push to %s failed: %s" % (build, reply))
+            key = os.path.join(root, "keys", os.listdir(os.path.join(root, "keys"))[0])
+            bvtool = os.path.join(build, "bvtool")
+            has_blocks = b"--blocks" in subprocess.run([bvtool, "get", "--help"], capture_output=True).stdout
+            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", os.path.join(root, "data", "tokens", "default")]
+            ways = {
+                "nc": (["nc", "127.0.0.1", str(port)], ("AUTH default %s\nGET bench/db\n" % token).encode()),
+                "bvtool": ([bvtool, "get", "bench/db"] + remote, None),
+            }
+            if has_blocks:
+                ways["blocks"] = ([bvtool, "get", "bench/db", "--blocks", "--key-file", key] + remote, None)
+            servers.append((build, proc, ways))
+        results = {(b, w): [] for b, _, ways in servers for w in ways}
+        for _ in range(args.rounds):
+            for build, _, ways in servers:
+                for way, (cmd, stdin) in ways.items():
+                    if stdin is not None:
+                        r, w = os.pipe()
+                        os.write(w, stdin)
+                        os.close(w)
+                        secs, n = timed(cmd, stdin=r)
+                        os.close(r)
+                    else:
+                        secs, n = timed(cmd)
+                    if n != size:
+                        raise SystemExit("%s %s restored %d of %d bytes" % (build, way, n, size))
+                    results[(build, way)].append(size / secs / 1e6)
+        print("input: %.0f MB (%s), %d rounds, median MB/s (min-max)" %
+              (size / 1e6, "hard" if args.hard else "compressible", args.rounds))
+        print("| build | way | restore MB/s |")
+        print("| --- | --- | --- |")
+        for (build, way), v in results.items():
+            print("| %s | %s | %.0f (%.0f-%.0f) |" % (build, way, statistics.median(v), min(v), max(v)))
+    finally:
+        for _, proc, _ in servers:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
