@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev
   netcat-openbsd socat zstd python3 postgresql
+  restic borgbackup
 )
 missing=()
 for p in "${packages[@]}"; do

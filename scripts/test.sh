@@ -48,7 +48,7 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/ts
 echo "== bench harness smoke run"
 [ -d build ] || meson setup build --wrap-mode=nodownload
 ninja -C build
-python3 bench/ingest_restore.py --smoke --build build
+python3 bench/compare.py --smoke --build build
 
 echo "== -Werror build, both I/O backends"
 meson test -C build --num-processes "$jobs" --print-errorlogs

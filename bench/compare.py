@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""BV against restic and Borg on the same dumps, in one go.
+
+Generates pg_dump-like data with bv-dumpgen (night 1 and the next night), then, per run and per
+tool, a fresh repository: ingest night 1, ingest the next night, restore the next night into a
+pipe, verify everything. The tools take turns within each run, so the machine's noise falls on
+all of them alike. Prints one table per data kind with the median of the runs and BV's ratio to
+each peer.
+
+Tools:
+  bv          bvtool put / get / verify on a volume directory (offline)
+  bvd-nc      bvd over loopback: raw PUT with nc, raw GET with nc, VERIFY
+  bvd-push    bvd over loopback: bvtool push (framed, resumable), bvtool get --blocks, VERIFY
+  restic      restic 0.14: backup --stdin (compression auto: zstd, encrypted), dump, check --read-data
+  borg        Borg 1.2: create --compression zstd,3 (repokey), extract --stdout, check --verify-data
+
+All encrypted. Peak RSS is the largest of the tool's own processes (bvd's for the bvd rows).
+
+    python3 bench/compare.py [--build build] [--mib 512] [--runs 3] [--kinds compressible,hard]
+                             [--tools bv,bvd-nc,bvd-push,restic,borg] [--smoke]
+"""
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PASSWORD = "bench-password"
+METRICS = ("ingest", "next", "restore", "verify", "stored", "next_stored", "rss")
+
+
+class Runner:
+    """Runs commands; tracks the peak RSS of every process it waited for."""
+
+    def __init__(self, env):
+        self.env = env
+        self.rss_kib = 0
+
+    def run(self, cmd, stdin_path=None, stdout=subprocess.DEVNULL, input_bytes=None):
+        """Returns seconds. stdin from a file, or input_bytes then the file."""
+        f = open(stdin_path, "rb") if stdin_path and input_bytes is None else None
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdin=f if f else (subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL),
+                             stdout=stdout, stderr=subprocess.PIPE, env=self.env)
+        if input_bytes is not None:
+            p.stdin.write(input_bytes)
+            if stdin_path:
+                with open(stdin_path, "rb") as src:
+                    shutil.copyfileobj(src, p.stdin, 1 << 20)
+            p.stdin.close()
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        secs = time.perf_counter() - t0
+        if f:
+            f.close()
+        self.rss_kib = max(self.rss_kib, usage.ru_maxrss)
+        if p.returncode != 0:
+            raise SystemExit("%s failed (%d): %s" % (" ".join(cmd[:3]), p.returncode, err.decode(errors="replace")[-2000:]))
+        return secs
+
+    def run_to_pipe(self, cmd, expect_bytes, input_bytes=None):
+        """Runs cmd with its output into a pipe that `wc -c` drains; checks the byte count."""
+        wc = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        secs = self.run(cmd, stdout=wc.stdin, input_bytes=input_bytes)
+        wc.stdin.close()
+        n = int(wc.stdout.read())
+        wc.wait()
+        if n != expect_bytes:
+            raise SystemExit("%s restored %d of %d bytes" % (" ".join(cmd[:3]), n, expect_bytes))
+        return secs
+
+
+def du(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+class Bv:
+    name = "bv"
+
+    def __init__(self, build, work):
+        self.bvtool = os.path.join(build, "bvtool")
+        self.work = work
+
+    def cycle(self, r, night0, night1):
+        vol, key = os.path.join(self.work, "vol"), os.path.join(self.work, "key")
+        shutil.rmtree(vol, ignore_errors=True)
+        if os.path.exists(key):
+            os.remove(key)
+        r.run([self.bvtool, "init", vol, "--key-file", key])
+        k = ["--key-file", key]
+        out = {"ingest": r.run([self.bvtool, "put", vol, "bench/db", night0] + k)}
+        out["stored"] = du(vol)
+        out["next"] = r.run([self.bvtool, "put", vol, "bench/db", night1] + k)
+        out["next_stored"] = du(vol) - out["stored"]
+        out["restore"] = r.run_to_pipe([self.bvtool, "get", vol, "bench/db"] + k, os.path.getsize(night1))
+        out["verify"] = r.run([self.bvtool, "verify", vol] + k)
+        return out
+
+
+class Bvd:
+    """bvd on loopback; `how` is nc (raw PUT/GET) or push (bvtool push / get --blocks)."""
+
+    def __init__(self, build, work, how):
+        self.bvd = os.path.join(build, "bvd")
+        self.bvtool = os.path.join(build, "bvtool")
+        self.work = work
+        self.how = how
+        self.name = "bvd-" + how
+
+    def cycle(self, r, night0, night1):
+        root = os.path.join(self.work, "bvd")
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(root)
+        env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
+        log = open(os.path.join(root, "bvd.log"), "wb")
+        proc = subprocess.Popen([self.bvd, "--data", os.path.join(root, "data"), "--listen", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=log, env=env)
+        port = None
+        for line in proc.stdout:
+            line = line.decode()
+            if line.startswith("bvd: listening on 127.0.0.1:"):
+                port = int(line.rsplit(":", 1)[1])
+            if line.startswith("bvd: ready"):
+                break
+        try:
+            token_file = os.path.join(root, "data", "tokens", "default")
+            token = open(token_file).read().strip()
+            segments = os.path.join(root, "data", "tenants", "default")
+            key = os.path.join(root, "keys", os.listdir(os.path.join(root, "keys"))[0])
+            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", token_file]
+            nc = ["nc", "-N", "127.0.0.1", str(port)]
+
+            def push(path):
+                if self.how == "nc":
+                    head = ("AUTH default %s\nPUT bench/db size=%d\n" % (token, os.path.getsize(path))).encode()
+                    return r.run(nc, stdin_path=path, input_bytes=head)
+                return r.run([self.bvtool, "push", "bench/db", path] + remote)
+
+            out = {"ingest": push(night0)}
+            out["stored"] = du(segments)
+            out["next"] = push(night1)
+            out["next_stored"] = du(segments) - out["stored"]
+            size1 = os.path.getsize(night1)
+            if self.how == "nc":
+                get = ("AUTH default %s\nGET bench/db\n" % token).encode()
+                out["restore"] = r.run_to_pipe(["nc", "127.0.0.1", str(port)], size1, input_bytes=get)
+            else:
+                out["restore"] = r.run_to_pipe([self.bvtool, "get", "bench/db", "--blocks", "--key-file", key] + remote,
+                                               size1)
+            ids = subprocess.run(["nc", "127.0.0.1", str(port)], capture_output=True, check=True,
+                                 input=("AUTH default %s\nLIST\nQUIT\n" % token).encode()).stdout.decode()
+            snaps = [l.split()[1].split("=")[1] for l in ids.splitlines() if l.startswith("SNAPSHOT ")]
+            verify = ("AUTH default %s\n%sQUIT\n" % (token, "".join("VERIFY %s\n" % s for s in snaps))).encode()
+            t0 = time.perf_counter()
+            v = subprocess.run(["nc", "127.0.0.1", str(port)], input=verify, capture_output=True, check=True).stdout
+            out["verify"] = time.perf_counter() - t0
+            if v.count(b"OK verified=") != len(snaps):
+                raise SystemExit("bvd VERIFY failed: %s" % v[:500])
+            with open("/proc/%d/status" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        r.rss_kib = max(r.rss_kib, int(line.split()[1]))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            proc.stdout.close()
+            log.close()
+        return out
+
+
+class Restic:
+    name = "restic"
+
+    def __init__(self, work):
+        self.work = work
+
+    def cycle(self, r, night0, night1):
+        repo = os.path.join(self.work, "restic")
+        shutil.rmtree(repo, ignore_errors=True)
+        r.env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=repo,
+                     RESTIC_CACHE_DIR=os.path.join(self.work, "restic-cache"))
+        r.run(["restic", "init", "--repository-version", "2"])
+        b = ["restic", "backup", "--quiet", "--stdin", "--stdin-filename", "db.sql", "--compression", "auto"]
+        out = {"ingest": r.run(b, stdin_path=night0)}
+        out["stored"] = du(repo)
+        out["next"] = r.run(b, stdin_path=night1)
+        out["next_stored"] = du(repo) - out["stored"]
+        out["restore"] = r.run_to_pipe(["restic", "dump", "--quiet", "latest", "db.sql"], os.path.getsize(night1))
+        out["verify"] = r.run(["restic", "check", "--quiet", "--read-data"])
+        return out
+
+
+class Borg:
+    name = "borg"
+
+    def __init__(self, work):
+        self.work = work
+
+    def cycle(self, r, night0, night1):
+        repo = os.path.join(self.work, "borg")
+        shutil.rmtree(repo, ignore_errors=True)
+        r.env = dict(os.environ, BORG_PASSPHRASE=PASSWORD, BORG_BASE_DIR=os.path.join(self.work, "borg-base"),
+                     BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes", BORG_RELOCATED_REPO_ACCESS_IS_OK="yes")
+        r.run(["borg", "init", "--encryption", "repokey", repo])
+        c = ["borg", "create", "--compression", "zstd,3", "--stdin-name", "db.sql"]
+        out = {"ingest": r.run(c + [repo + "::n0", "-"], stdin_path=night0)}
+        out["stored"] = du(repo)
+        out["next"] = r.run(c + [repo + "::n1", "-"], stdin_path=night1)
+        out["next_stored"] = du(repo) - out["stored"]
+        out["restore"] = r.run_to_pipe(["borg", "extract", "--stdout", repo + "::n1"], os.path.getsize(night1))
+        out["verify"] = r.run(["borg", "check", "--verify-data", repo])
+        return out
+
+
+def table(kind, size0, size1, runs, results, names):
+    med = {}
+    for name in names:
+        med[name] = {}
+        for m in METRICS:
+            v = [x[m] for x in results[name]]
+            if m in ("ingest", "restore"):
+                v = [(size0 if m == "ingest" else size1) / s / 1e6 for s in v]
+            elif m == "next":
+                v = [size1 / s / 1e6 for s in v]
+            elif m == "verify":
+                v = [(size0 + size1) / s / 1e6 for s in v]
+            med[name][m] = statistics.median(v)
+    print()
+    print("%s data: night 1 %.0f MB, next night %.0f MB; median of %d run(s)" % (kind, size0 / 1e6, size1 / 1e6, runs))
+    print("| tool | ingest MB/s | next-night ingest MB/s | stored night 1 | next night adds | restore MB/s | verify MB/s | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in names:
+        m = med[name]
+        print("| %s | %.0f | %.0f | %.1f MB (%.1f%%) | %.2f MB | %.0f | %.0f | %.0f MiB |" % (
+            name, m["ingest"], m["next"], m["stored"] / 1e6, 100 * m["stored"] / size0, m["next_stored"] / 1e6,
+            m["restore"], m["verify"], m["rss"] / 1024))
+    peers = [n for n in names if n in ("restic", "borg")]
+    for bv in [n for n in names if n.startswith("bv")]:
+        for peer in peers:
+            b, p = med[bv], med[peer]
+            print("| %s / %s | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× |" % (
+                bv, peer, b["ingest"] / p["ingest"], b["next"] / p["next"], b["stored"] / max(1, p["stored"]),
+                b["next_stored"] / max(1, p["next_stored"]), b["restore"] / p["restore"], b["verify"] / p["verify"],
+                b["rss"] / max(1, p["rss"])))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--mib", type=int, default=512)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--kinds", default="compressible,hard")
+    ap.add_argument("--tools", default="bv,bvd-nc,bvd-push,restic,borg")
+    ap.add_argument("--smoke", action="store_true", help="tiny input, one run: checks that the harness works")
+    ap.add_argument("--workdir", default=None)
+    args = ap.parse_args()
+    if args.smoke:
+        args.mib, args.runs = 8, 1
+    work = args.workdir or tempfile.mkdtemp(prefix="bv-compare-")
+    os.makedirs(work, exist_ok=True)
+    dumpgen = os.path.join(args.build, "bench", "bv-dumpgen")
+    tools = []
+    for name in args.tools.split(","):
+        if name == "bv":
+            tools.append(Bv(args.build, work))
+        elif name in ("bvd-nc", "bvd-push"):
+            tools.append(Bvd(args.build, work, name[4:]))
+        elif name == "restic":
+            tools.append(Restic(work))
+        elif name == "borg":
+            tools.append(Borg(work))
+        else:
+            raise SystemExit("unknown tool " + name)
+    try:
+        for kind in args.kinds.split(","):
+            night0, night1 = os.path.join(work, "night0.sql"), os.path.join(work, "night1.sql")
+            for night, path in ((0, night0), (1, night1)):
+                with open(path, "wb") as f:
+                    subprocess.run([dumpgen, "--mib", str(args.mib), "--night", str(night)] +
+                                   (["--hard"] if kind == "hard" else []), stdout=f, check=True)
+            results = {t.name: [] for t in tools}
+            for _ in range(args.runs):
+                for t in tools:
+                    r = Runner(dict(os.environ))
+                    out = t.cycle(r, night0, night1)
+                    out["rss"] = r.rss_kib
+                    results[t.name].append(out)
+            table(kind, os.path.getsize(night0), os.path.getsize(night1), args.runs, results, [t.name for t in tools])
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
