@@ -13,11 +13,18 @@ namespace {
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_DCtx* d = ZSTD_createDCtx();
-  std::string scratch;
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);
     ZSTD_freeDCtx(d);
   }
+  // n bytes of scratch space; it only grows, so no call pays for filling it.
+  char* Scratch(size_t n) {
+    if (scratch.size() < n) scratch.resize(n);
+    return scratch.data();
+  }
+
+ private:
+  std::string scratch;
 };
 
 // One set per thread: contexts are reused across chunks and never shared.
@@ -37,8 +44,9 @@ void AdBytes(const format::BlockHeader& h, char ad[format::kBlockHeaderSize]) {
 void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::string* out) const {
   BV_ASSERT(!plain.empty() && plain.size() <= format::kChunkSizeMax);
   ZstdContexts& z = Contexts();
-  z.scratch.resize(ZSTD_compressBound(plain.size()));
-  size_t n = ZSTD_compressCCtx(z.c, z.scratch.data(), z.scratch.size(), plain.data(), plain.size(), level_);
+  const size_t bound = ZSTD_compressBound(plain.size());
+  char* scratch = z.Scratch(bound);
+  size_t n = ZSTD_compressCCtx(z.c, scratch, bound, plain.data(), plain.size(), level_);
   BV_ASSERT(!ZSTD_isError(n));
   format::BlockHeader h;
   h.type = format::BlockType::kData;
@@ -47,7 +55,7 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
   std::string_view body = plain;
   if (n < plain.size()) {
     h.flags |= format::kFlagCompressed;
-    body = std::string_view(z.scratch.data(), n);
+    body = std::string_view(scratch, n);
   }
   const size_t start = out->size();
   if (keys_.encrypted) {
@@ -101,8 +109,7 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
     const size_t plain_len = payload.size() - format::kTagSize;
     uint8_t* target = dst;
     if (h.compressed()) {
-      z.scratch.resize(plain_len);
-      target = reinterpret_cast<uint8_t*>(z.scratch.data());
+      target = reinterpret_cast<uint8_t*>(z.Scratch(plain_len));
     }
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -112,7 +119,7 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
       return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
     }
     if (!h.compressed()) return Status::Ok();
-    body = std::string_view(z.scratch.data(), plain_len);
+    body = std::string_view(reinterpret_cast<const char*>(target), plain_len);
   } else if (!h.compressed()) {
     std::memcpy(dst, payload.data(), payload.size());
     return Status::Ok();

@@ -69,9 +69,8 @@ struct Batch {
   uint8_t* data;
   std::vector<Extent> extents;
   std::vector<Item> items;
-  size_t plain_bytes = 0;  // decoded bytes the batch needs
   size_t output_bytes = 0;
-  std::string plain;
+  std::unique_ptr<char[]> plain;  // not zero-filled: Decode writes every byte it hands out
   Status status;
 };
 
@@ -171,7 +170,7 @@ Status Restorer::Read(Batch* b) {
 void Restorer::Decode(Batch* b) const {
   size_t plain = 0;
   for (const Item& it : b->items) plain += it.length;
-  b->plain.resize(plain);
+  b->plain = std::make_unique_for_overwrite<char[]>(plain);
   size_t at = 0;
   for (Item& it : b->items) {
     auto fail = [&](const std::string& what) {
@@ -193,9 +192,9 @@ void Restorer::Decode(Batch* b) const {
       it.chunk = payload;
       continue;
     }
-    uint8_t* dst = reinterpret_cast<uint8_t*>(b->plain.data() + at);
+    uint8_t* dst = reinterpret_cast<uint8_t*>(b->plain.get() + at);
     if (Status s = v_->codec().DecodeData(*h, payload, dst); !s.ok()) return fail(s.message());
-    it.chunk = std::string_view(b->plain.data() + at, it.length);
+    it.chunk = std::string_view(b->plain.get() + at, it.length);
     at += it.length;
   }
 }

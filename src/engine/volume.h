@@ -40,7 +40,7 @@ struct OpenOptions {
   bool need_key = true;  // false for commands that read only plaintext (ls, inspect, fsck)
   io::Backend backend = io::Backend::kUring;
   std::shared_ptr<io::Env> env;  // when set, used instead of a new Env of `backend` (tests inject faults)
-  int zstd_level = 3;
+  int zstd_level = kDefaultZstdLevel;
   bool rebuild_index = false;  // discard DIR/index and rebuild it from the segments
   RecoverMode recover;         // fsck relaxes it to see damage rather than stop at it
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/block_codec.h"
 #include "server/token.h"
 
 namespace bv::server {
@@ -21,7 +22,7 @@ struct TenantConfig {
   std::vector<TokenConfig> tokens;
   uint64_t quota_bytes = 0;        // 0: no quota
   uint32_t max_sessions = 32;      // connections at once; more are refused with ERR busy
-  int zstd_level = 3;              // applies from the next start
+  int zstd_level = engine::kDefaultZstdLevel;  // applies from the next start
   uint32_t idle_timeout_s = 300;   // silence after which a session is dropped
   bool append_only = false;        // nobody deletes; only the appliance's retention does
 };

@@ -38,7 +38,7 @@ struct Batch {
   std::string stored;
   std::vector<Block> blocks;
   size_t output = 0;
-  std::string plain;
+  std::unique_ptr<char[]> plain;  // not zero-filled: Decode writes every byte it hands out
   Status status;
 };
 
@@ -143,7 +143,7 @@ class BlockRestore {
   void Decode(Batch* b) const {
     size_t plain = 0;
     for (const Block& k : b->blocks) plain += engine::BlockCodec::StoredPlain(k.header) ? 0 : k.header.raw_len;
-    b->plain.resize(plain);
+    b->plain = std::make_unique_for_overwrite<char[]>(plain);
     size_t at = 0;
     for (Block& k : b->blocks) {
       std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
@@ -152,8 +152,8 @@ class BlockRestore {
         s = codec_->CheckData(k.header, payload);
         k.chunk = payload;
       } else {
-        s = codec_->DecodeData(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.data() + at));
-        k.chunk = std::string_view(b->plain.data() + at, k.header.raw_len);
+        s = codec_->DecodeData(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.get() + at));
+        k.chunk = std::string_view(b->plain.get() + at, k.header.raw_len);
         at += k.header.raw_len;
       }
       if (!s.ok()) {
@@ -169,11 +169,13 @@ class BlockRestore {
       std::unique_ptr<Batch> b = std::move(window_.front().first);
       window_.pop_front();
       BV_RETURN_IF_ERROR(b->status);
+      std::vector<std::string_view> pieces;
       for (const Block& k : b->blocks) {
         if (hash) hash->Update(k.chunk);
-        BV_RETURN_IF_ERROR(out_->Write(k.chunk.substr(k.skip, k.take)));
+        pieces.push_back(k.chunk.substr(k.skip, k.take));
         written_ += k.take;
       }
+      BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, nullptr));
       if (progress) progress->Update(written_);
     }
     return Status::Ok();

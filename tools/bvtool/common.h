@@ -18,7 +18,7 @@ struct Common {
   std::string key_file;
   std::string io = "";
   bool json = false;
-  int zstd_level = 3;  // put only
+  int zstd_level = engine::kDefaultZstdLevel;  // put only
 };
 
 // Progress on standard error, only when it is a terminal, at most 4 times a second: bytes, rate

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   put->add_option("--stream", streams, "NAME=FILE, repeated: a snapshot of several named streams");
   put->add_option("--label", label, "label for the snapshot");
   put->add_option("--time", time, "snapshot time (default: now), UTC");
-  put->add_option("--level", c.zstd_level, "zstd compression level (default 3)")->check(CLI::Range(1, 19));
+  put->add_option("--level", c.zstd_level, "zstd compression level (default 1)")->check(CLI::Range(1, 19));
 
   std::string since, until;
   auto* ls = app.add_subcommand("ls", "list snapshots, newest first");
