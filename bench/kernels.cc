@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <random>
 
+#include <sodium.h>
+#include <zstd.h>
+
 #include "bench/dumpgen.h"
 #include "engine/block_codec.h"
 #include "engine/chunk_id.h"
@@ -77,7 +80,54 @@ void BM_BlockEncode(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (64 << 10)));
   state.counters["ratio"] = static_cast<double>(state.iterations() * (64 << 10)) / static_cast<double>(stored);
 }
-BENCHMARK(BM_BlockEncode)->Args({1, 1})->Args({3, 1})->Args({3, 0});
+BENCHMARK(BM_BlockEncode)->Args({1, 1})->Args({1, 0})->Args({3, 1})->Args({3, 0});
+
+// The stages of a block alone, on 64 KiB of dump text.
+void BM_Compress(benchmark::State& state) {
+  const std::string chunk = DumpData().substr(0, 64 << 10);
+  std::string out(ZSTD_compressBound(chunk.size()), '\0');
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  size_t n = 0;
+  for (auto _ : state) {
+    n = ZSTD_compressCCtx(c, out.data(), out.size(), chunk.data(), chunk.size(), static_cast<int>(state.range(0)));
+    benchmark::DoNotOptimize(n);
+  }
+  ZSTD_freeCCtx(c);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk.size()));
+  state.counters["ratio"] = static_cast<double>(chunk.size()) / static_cast<double>(n);
+}
+BENCHMARK(BM_Compress)->Arg(1)->Arg(3);
+
+void BM_Decompress(benchmark::State& state) {
+  const std::string chunk = DumpData().substr(0, 64 << 10);
+  std::string packed(ZSTD_compressBound(chunk.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), chunk.data(), chunk.size(), static_cast<int>(state.range(0))));
+  std::string out(chunk.size(), '\0');
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ZSTD_decompressDCtx(d, out.data(), out.size(), packed.data(), packed.size()));
+  }
+  ZSTD_freeDCtx(d);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk.size()));
+}
+BENCHMARK(BM_Decompress)->Arg(1)->Arg(3);
+
+// XChaCha20-Poly1305 (libsodium) over 64 KiB; bytes are the ciphertext's.
+void BM_Encrypt(benchmark::State& state) {
+  const std::string chunk = DumpData().substr(0, 64 << 10);
+  std::string out(chunk.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
+  const engine::Key key = TestKey();
+  for (auto _ : state) {
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(out.data()), &clen,
+                                               reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size(),
+                                               nullptr, 0, nullptr, nonce, key.data());
+    benchmark::DoNotOptimize(clen);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk.size()));
+}
+BENCHMARK(BM_Encrypt);
 
 void BM_BlockDecode(benchmark::State& state) {
   engine::VolumeKeys keys = engine::DeriveKeys(TestKey(), true);
