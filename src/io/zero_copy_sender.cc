@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <vector>
@@ -16,6 +17,7 @@ namespace {
 
 constexpr size_t kIovMax = 64;      // pieces per sendmsg call
 constexpr int kCloseWaitMs = 1000;  // for the kernel's last notifications when we are torn down
+constexpr int kHungUpPollMs = 5;
 
 // a before b, on 32-bit notification ids that wrap.
 bool IdBefore(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
@@ -106,15 +108,36 @@ Status ZeroCopySender::SendOnce(std::span<const std::string_view> pieces, int ti
 }
 
 Status ZeroCopySender::Reap(int wait_ms) {
-  if (wait_ms != 0) {
-    pollfd p{socket_->fd(), 0, 0};  // POLLERR is always reported: the error queue has something
-    int r = ::poll(&p, 1, wait_ms);
-    if (r < 0 && errno != EINTR) return Status::FromErrno("wait for " + socket_->peer(), errno);
-    if (r == 0) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    const uint32_t before = done_below_;
+    BV_RETURN_IF_ERROR(ReadNotifications());
+    if (wait_ms == 0 || done_below_ != before || held_.empty()) return Status::Ok();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
       return Status::TimedOut("write to " + socket_->peer() + ": the peer took nothing for " +
                               std::to_string(wait_ms / 1000) + " s");
     }
+    // POLLERR is always reported: the error queue has something, or the connection failed. A
+    // hung-up or failed socket reports at once and for ever, so a wake-up that brings nothing
+    // sleeps a little rather than spin.
+    pollfd p{socket_->fd(), 0, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) return Status::FromErrno("wait for " + socket_->peer(), errno);
+    if (r <= 0) continue;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(socket_->fd(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+      (void)ReadNotifications();
+      return Status::FromErrno("write to " + socket_->peer(), err);
+    }
+    BV_RETURN_IF_ERROR(ReadNotifications());
+    if (done_below_ != before || held_.empty()) return Status::Ok();
+    ::poll(nullptr, 0, kHungUpPollMs);
   }
+}
+
+Status ZeroCopySender::ReadNotifications() {
   for (;;) {
     char control[128];
     msghdr msg{};

@@ -46,8 +46,10 @@ class ZeroCopySender {
     std::shared_ptr<const void> hold;
   };
   Status SendOnce(std::span<const std::string_view> pieces, int timeout_ms);
-  // Reads the completion notifications waiting; with wait_ms > 0 waits for one first.
+  // Reads the completion notifications waiting; with wait_ms > 0, waits up to that long until
+  // one releases something.
   Status Reap(int wait_ms);
+  Status ReadNotifications();
   void Release();
 
   Socket* socket_;

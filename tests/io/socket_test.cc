@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -102,6 +103,34 @@ TEST(ZeroCopySender, UnixSocketCopies) {
   EXPECT_EQ(live.load(), 0) << "a copying send holds nothing";
   EXPECT_EQ(z.stats().zerocopy_calls, 0u);
   EXPECT_TRUE(p.Finish() == expect);
+}
+
+// A peer that reads nothing: the send times out, and tearing the sender down neither hangs nor
+// spins, whether the peer is still there or has gone.
+TEST(ZeroCopySender, StalledPeerTimesOutAndTearDownIsPrompt) {
+  for (bool peer_leaves : {false, true}) {
+    auto l = Listener::Open("127.0.0.1:0");
+    ASSERT_TRUE(l.ok());
+    std::unique_ptr<Socket> far;
+    std::thread accept([&] { far = std::move((*l)->Accept()).value(); });
+    auto near = Connect((*l)->address(), kTimeoutMs);
+    accept.join();
+    ASSERT_TRUE(near.ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      ZeroCopySender z(near->get(), 1 << 20);
+      auto batch = std::make_shared<std::string>(RandomBytes(1 << 20, 3));
+      Status s;
+      for (int i = 0; i < 64 && s.ok(); i++) {
+        std::string_view piece(*batch);
+        s = z.Send({&piece, 1}, batch, 200);
+      }
+      EXPECT_EQ(s.code(), Status::Code::kTimedOut) << s.ToString();
+      if (peer_leaves) far.reset();
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(secs, 10.0) << "peer_leaves=" << peer_leaves;
+  }
 }
 
 TEST(FileSplicer, SendsFileRangesExactly) {
