@@ -122,11 +122,21 @@ class UringEnv final : public Env {
         ops.push_back(Op{Op::kBatchRead, f, Buffer{r.dst, r.n, -1}, r.off, r.n});
         if (r.buffer_index >= 0) ops.back().fixed_index = static_cast<int>(kIoBufferCount) + r.buffer_index;
       }
-      for (Op& op : ops) BV_RETURN_IF_ERROR(Submit(&op, /*flush=*/false));
-      BV_RETURN_IF_ERROR(Flush());
+      Status submit;
+      size_t submitted = 0;
       for (Op& op : ops) {
-        while (!op.finished) BV_RETURN_IF_ERROR(ReapOne());
+        submit = Submit(&op, /*flush=*/false);
+        if (!submit.ok()) break;
+        submitted++;
       }
+      if (submit.ok()) submit = Flush();
+      // Every op handed to the ring lives in `ops`: all must complete before it goes away. A
+      // ring that cannot complete them leaves the kernel writing into freed memory, so that
+      // stops the process.
+      for (size_t k = 0; k < submitted; k++) {
+        while (!ops[k].finished) BV_ASSERT(ReapOne().ok());
+      }
+      BV_RETURN_IF_ERROR(submit);
     }
     Status first;
     size_t i = 0;
