@@ -9,12 +9,13 @@ fastest, and the aggregate MB/s against a single push.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from bvd_process import BvdProcess
 
 
 def main():
@@ -37,20 +38,8 @@ def main():
     print("| --- | --- | --- | --- |")
     try:
         for i, n in enumerate(counts):
-            root = os.path.join(work, "bvd%d" % i)
-            env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
-            os.makedirs(root)
-            log = open(os.path.join(root, "log"), "wb")
-            proc = subprocess.Popen([os.path.join(args.build, "bvd"), "--data", os.path.join(root, "data"),
-                                     "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=log, env=env)
-            port = None
-            for line in proc.stdout:
-                line = line.decode()
-                if line.startswith("bvd: listening on 127.0.0.1:"):
-                    port = int(line.rsplit(":", 1)[1])
-                if line.startswith("bvd: ready"):
-                    break
-            token = open(os.path.join(root, "data", "tokens", "default")).read().strip()
+            bvd = BvdProcess(args.build, os.path.join(work, "bvd%d" % i))
+            port, token = bvd.port, bvd.token
             secs = [0.0] * n
 
             def push(k):
@@ -74,10 +63,7 @@ def main():
             for t in threads:
                 t.join()
             total = time.perf_counter() - t0
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
-            proc.stdout.close()
-            log.close()
+            bvd.stop()
             rates = sorted(size / s / 1e6 for s in secs)
             print("| %d | %s | %.2f | %.0f |" % (n, ", ".join("%.0f" % r for r in rates), rates[0] / rates[-1],
                                                   n * size / total / 1e6))

@@ -13,29 +13,13 @@ build without it).
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def start_bvd(build, root):
-    env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
-    log = open(os.path.join(root, "bvd.log"), "wb")
-    p = subprocess.Popen([os.path.join(build, "bvd"), "--data", os.path.join(root, "data"), "--listen", "127.0.0.1:0"],
-                         stdout=subprocess.PIPE, stderr=log, env=env)
-    port = None
-    for line in p.stdout:
-        line = line.decode()
-        if line.startswith("bvd: listening on 127.0.0.1:"):
-            port = int(line.rsplit(":", 1)[1])
-        if line.startswith("bvd: ready"):
-            break
-    if port is None:
-        raise SystemExit("bvd of %s did not start" % build)
-    return p, port
+from bvd_process import BvdProcess
 
 
 def timed(cmd, stdin=None):
@@ -66,10 +50,8 @@ def main():
     servers = []
     try:
         for i, build in enumerate(args.build):
-            root = os.path.join(work, "b%d" % i)
-            os.makedirs(root)
-            proc, port = start_bvd(build, root)
-            token = open(os.path.join(root, "data", "tokens", "default")).read().strip()
+            bvd = BvdProcess(build, os.path.join(work, "b%d" % i))
+            port, token = bvd.port, bvd.token
             nc = subprocess.Popen(["nc", "-N", "127.0.0.1", str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             nc.stdin.write(("AUTH default %s\nPUT bench/db size=%d\n" % (token, size)).encode())
             with open(dump, "rb") as f:
@@ -79,17 +61,17 @@ def main():
             nc.wait()
             if not reply.startswith(b"OK "):
                 raise SystemExit("push to %s failed: %s" % (build, reply))
-            key = os.path.join(root, "keys", os.listdir(os.path.join(root, "keys"))[0])
+            key = bvd.key_file
             bvtool = os.path.join(build, "bvtool")
             has_blocks = b"--blocks" in subprocess.run([bvtool, "get", "--help"], capture_output=True).stdout
-            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", os.path.join(root, "data", "tokens", "default")]
+            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", bvd.token_file]
             ways = {
                 "nc": (["nc", "127.0.0.1", str(port)], ("AUTH default %s\nGET bench/db\n" % token).encode()),
                 "bvtool": ([bvtool, "get", "bench/db"] + remote, None),
             }
             if has_blocks:
                 ways["blocks"] = ([bvtool, "get", "bench/db", "--blocks", "--key-file", key] + remote, None)
-            servers.append((build, proc, ways))
+            servers.append((build, bvd, ways))
         results = {(b, w): [] for b, _, ways in servers for w in ways}
         for _ in range(args.rounds):
             for build, _, ways in servers:
@@ -112,9 +94,8 @@ def main():
         for (build, way), v in results.items():
             print("| %s | %s | %.0f (%.0f-%.0f) |" % (build, way, statistics.median(v), min(v), max(v)))
     finally:
-        for _, proc, _ in servers:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
+        for _, bvd, _ in servers:
+            bvd.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

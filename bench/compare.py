@@ -22,12 +22,13 @@ All encrypted. Peak RSS is the largest of the tool's own processes (bvd's for th
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from bvd_process import BvdProcess
 
 PASSWORD = "bench-password"
 METRICS = ("ingest", "next", "restore", "verify", "stored", "next_stored", "rss")
@@ -113,7 +114,7 @@ class Bvd:
     """bvd on loopback; `how` is nc (raw PUT/GET) or push (bvtool push / get --blocks)."""
 
     def __init__(self, build, work, how):
-        self.bvd = os.path.join(build, "bvd")
+        self.build = build
         self.bvtool = os.path.join(build, "bvtool")
         self.work = work
         self.how = how
@@ -122,24 +123,11 @@ class Bvd:
     def cycle(self, r, night0, night1):
         root = os.path.join(self.work, "bvd")
         shutil.rmtree(root, ignore_errors=True)
-        os.makedirs(root)
-        env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
-        log = open(os.path.join(root, "bvd.log"), "wb")
-        proc = subprocess.Popen([self.bvd, "--data", os.path.join(root, "data"), "--listen", "127.0.0.1:0"],
-                                stdout=subprocess.PIPE, stderr=log, env=env)
-        port = None
-        for line in proc.stdout:
-            line = line.decode()
-            if line.startswith("bvd: listening on 127.0.0.1:"):
-                port = int(line.rsplit(":", 1)[1])
-            if line.startswith("bvd: ready"):
-                break
+        bvd = BvdProcess(self.build, root)
+        port, token = bvd.port, bvd.token
         try:
-            token_file = os.path.join(root, "data", "tokens", "default")
-            token = open(token_file).read().strip()
-            segments = os.path.join(root, "data", "tenants", "default")
-            key = os.path.join(root, "keys", os.listdir(os.path.join(root, "keys"))[0])
-            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", token_file]
+            segments = bvd.tenant_dir
+            remote = ["--server", "127.0.0.1:%d" % port, "--token-file", bvd.token_file]
             nc = ["nc", "-N", "127.0.0.1", str(port)]
 
             def push(path):
@@ -157,7 +145,7 @@ class Bvd:
                 get = ("AUTH default %s\nGET bench/db\n" % token).encode()
                 out["restore"] = r.run_to_pipe(["nc", "127.0.0.1", str(port)], size1, input_bytes=get)
             else:
-                out["restore"] = r.run_to_pipe([self.bvtool, "get", "bench/db", "--blocks", "--key-file", key] + remote,
+                out["restore"] = r.run_to_pipe([self.bvtool, "get", "bench/db", "--blocks", "--key-file", bvd.key_file] + remote,
                                                size1)
             ids = subprocess.run(["nc", "127.0.0.1", str(port)], capture_output=True, check=True,
                                  input=("AUTH default %s\nLIST\nQUIT\n" % token).encode()).stdout.decode()
@@ -168,15 +156,9 @@ class Bvd:
             out["verify"] = time.perf_counter() - t0
             if v.count(b"OK verified=") != len(snaps):
                 raise SystemExit("bvd VERIFY failed: %s" % v[:500])
-            with open("/proc/%d/status" % proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        r.rss_kib = max(r.rss_kib, int(line.split()[1]))
+            r.rss_kib = max(r.rss_kib, bvd.peak_rss_kib())
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
-            proc.stdout.close()
-            log.close()
+            bvd.stop()
         return out
 
 

@@ -180,6 +180,19 @@ def read_token(path):
         return f.read().strip()
 
 
+def flip_segment_byte(srv, tenant, at, mask):
+    """Flips bits of one byte of the tenant's first segment file (bvd stopped); at=None: its middle."""
+    seg_dir = os.path.join(srv.data, "tenants", tenant, "segments")
+    seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
+    if at is None:
+        at = os.path.getsize(seg) // 2
+    with open(seg, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ mask]))
+
+
 def snapshot_id(reply):
     m = re.search(r"^OK snapshot=([0-9a-f]{16}) ", reply, re.M)
     return m.group(1) if m else None
@@ -524,13 +537,7 @@ class BvdTest(unittest.TestCase):
         rc, reply = nc_push(srv.port, "default", token, "victim", payload)
         self.assertIsNotNone(snapshot_id(reply), reply)
         self.assertEqual(srv.stop(), 0)
-        seg_dir = os.path.join(srv.data, "tenants", "default", "segments")
-        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
-        with open(seg, "r+b") as f:
-            f.seek(8 << 20)
-            b = f.read(1)
-            f.seek(8 << 20)
-            f.write(bytes([b[0] ^ 0x40]))
+        flip_segment_byte(srv, "default", 8 << 20, 0x40)
         srv.start()
         out = nc_get(srv.port, "default", token, "victim")
         # The stream stops short and ends in an error line, whether or not bytes went out first.
@@ -775,14 +782,7 @@ class BvdTest(unittest.TestCase):
         self.assertEqual(len(json.loads(tool("ls", "--json").stdout)), 1)
         # A damaged snapshot: exit 3, the error says where, and -o leaves no file behind.
         self.assertEqual(srv.stop(), 0)
-        seg_dir = os.path.join(srv.data, "tenants", "shop", "segments")
-        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
-        middle = os.path.getsize(seg) // 2
-        with open(seg, "r+b") as f:
-            f.seek(middle)
-            b = f.read(1)
-            f.seek(middle)
-            f.write(bytes([b[0] ^ 0x01]))
+        flip_segment_byte(srv, "shop", None, 0x01)
         srv.start()
         remote[1] = "127.0.0.1:%d" % srv.port
         broken = os.path.join(self.tmp, "broken.sql")
@@ -857,13 +857,7 @@ class BvdTest(unittest.TestCase):
 
         # A flipped byte: the server ships the block untouched, bvtool finds it (exit 3).
         self.assertEqual(srv.stop(), 0)
-        seg_dir = os.path.join(srv.data, "tenants", "default", "segments")
-        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
-        with open(seg, "r+b") as f:
-            f.seek(2 << 20)
-            b = f.read(1)
-            f.seek(2 << 20)
-            f.write(bytes([b[0] ^ 0x08]))
+        flip_segment_byte(srv, "default", 2 << 20, 0x08)
         srv.start()
         remote[1] = "127.0.0.1:%d" % srv.port
         p = tool("get", sid, "--blocks", "-o", out + ".3", check=False)

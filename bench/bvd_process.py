@@ -1,0 +1,43 @@
+"""A bvd process for the benchmark scripts: the embedded default tenant on an ephemeral loopback
+port, its data and key directory under `root`."""
+import os
+import signal
+import subprocess
+
+
+class BvdProcess:
+    def __init__(self, build, root):
+        os.makedirs(root, exist_ok=True)
+        self.root = root
+        env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
+        self.log = open(os.path.join(root, "bvd.log"), "wb")
+        self.proc = subprocess.Popen([os.path.join(build, "bvd"), "--data", os.path.join(root, "data"),
+                                      "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=self.log, env=env)
+        self.port = None
+        for line in self.proc.stdout:
+            line = line.decode()
+            if line.startswith("bvd: listening on 127.0.0.1:"):
+                self.port = int(line.rsplit(":", 1)[1])
+            if line.startswith("bvd: ready"):
+                break
+        if self.port is None:
+            self.stop()
+            raise SystemExit("bvd of %s did not start; see %s/bvd.log" % (build, root))
+        self.token_file = os.path.join(root, "data", "tokens", "default")
+        self.token = open(self.token_file).read().strip()
+        keys = os.path.join(root, "keys")
+        self.key_file = os.path.join(keys, os.listdir(keys)[0])
+        self.tenant_dir = os.path.join(root, "data", "tenants", "default")
+
+    def peak_rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
