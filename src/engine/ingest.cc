@@ -68,9 +68,12 @@ class Ingest {
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max},
-                 v->keys().gear_seed) {}
+                 v->keys().gear_seed) {
+    if (opts_.budget_sharers) opts_.budget_sharers->fetch_add(1);
+  }
   ~Ingest() {
     while (!window_.empty()) DrainFront();  // never leave a worker holding a freed batch
+    if (opts_.budget_sharers) opts_.budget_sharers->fetch_sub(1);
   }
 
   Status StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces);
@@ -96,6 +99,15 @@ class Ingest {
   // down the pipeline; when `final`, waits for every batch to be appended.
   Status Process(bool final);
   void DrainFront();
+  // Batches this put keeps in flight: 2 per worker + 1, or less, its share of a shared budget.
+  size_t InflightMax() const {
+    size_t max = 2 * pool_->size() + 1;
+    if (opts_.budget_sharers && opts_.budget_size > 0) {
+      const size_t sharers = static_cast<size_t>(std::max(1, opts_.budget_sharers->load()));
+      max = std::min(max, std::max<size_t>(1, opts_.budget_size / sharers));
+    }
+    return max;
+  }
   format::SessionRecord Record() const;
   Status UnderWriteLock(const std::function<Status(SegmentWriter*)>& fn) { return v_->WithWriter(generation_, fn); }
 
@@ -275,8 +287,7 @@ Status Ingest::Process(bool final) {
       window_.emplace_back(std::move(b), pool_->Submit([this, raw] { Work(raw); }));
     }
   }
-  const size_t inflight_max = final ? 0 : 2 * pool_->size() + 1;
-  while (window_.size() > inflight_max) DrainFront();
+  while (window_.size() > (final ? 0 : InflightMax())) DrainFront();
   return failed_;
 }
 

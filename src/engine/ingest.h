@@ -4,6 +4,7 @@
 // index batch with sync; only then does Put return.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@ struct PutOptions {
   size_t threads = 0;              // 0: one per core; ignored when `pool` is set
   ThreadPool* pool = nullptr;      // shared workers (a server's); null: the put starts its own
   BatchBudget* budget = nullptr;   // shared bound on batches in flight; null: 2 per worker + 1
+  // With a budget: its size, and the count of puts sharing it. Each put then keeps at most its
+  // share of the budget in flight, so that puts running side by side get the workers alike.
+  size_t budget_size = 0;
+  std::atomic<int>* budget_sharers = nullptr;
   size_t batch_input = 4 << 20;    // input bytes per pipeline batch
   // The put fails (with nothing committed) once it would add more than this many bytes.
   std::optional<uint64_t> new_bytes_max;

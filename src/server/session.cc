@@ -363,6 +363,8 @@ class Session {
     }
     o.pool = server_->pool();
     o.budget = server_->budget();
+    o.budget_size = kBatchBudget;
+    o.budget_sharers = server_->budget_sharers();
     o.batch_input = kSessionBatchInput;
     PushInput in(&conn_, static_cast<int>(cfg.idle_timeout_s) * 1000, size);
     const auto start = std::chrono::steady_clock::now();
@@ -387,6 +389,8 @@ class Session {
     engine::PutOptions o;
     o.pool = server_->pool();
     o.budget = server_->budget();
+    o.budget_size = kBatchBudget;
+    o.budget_sharers = server_->budget_sharers();
     o.batch_input = kSessionBatchInput;
     std::unique_ptr<engine::PutSession> ps;
     if (r.verb == "BEGIN") {
