@@ -82,25 +82,40 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
   format::EncodeBlockHeader(h, out->data() + start);
 }
 
-Status BlockCodec::CheckData(const format::BlockHeader& h, std::string_view payload) const {
+namespace {
+
+// The checks every data block passes before it is decoded.
+Status CheckData(const format::BlockHeader& h, std::string_view payload, bool volume_encrypted) {
   BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
   if (h.type != format::BlockType::kData) {
     return Status::Corruption(std::string("expected a data block, found a ") + format::BlockTypeName(h.type) +
                               " block");
   }
-  if (h.encrypted() != keys_.encrypted) {
+  if (h.encrypted() != volume_encrypted) {
     return Status::Corruption(h.encrypted() ? "encrypted block in an unencrypted volume"
                                             : "unencrypted block in an encrypted volume");
   }
-  if (StoredPlain(h) && h.raw_len != payload.size()) {
+  if (BlockCodec::StoredPlain(h) && h.raw_len != payload.size()) {
     return Status::Corruption("data block: stored plain in " + std::to_string(payload.size()) +
                               " bytes, header says " + std::to_string(h.raw_len));
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Result<std::string_view> BlockCodec::DecodeChunk(const format::BlockHeader& h, std::string_view payload,
+                                                 uint8_t* dst) const {
+  if (StoredPlain(h)) {
+    BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted));
+    return payload;
+  }
+  BV_RETURN_IF_ERROR(DecodeData(h, payload, dst));
+  return std::string_view(reinterpret_cast<const char*>(dst), h.raw_len);
+}
+
 Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const {
-  BV_RETURN_IF_ERROR(CheckData(h, payload));
+  BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted));
   ZstdContexts& z = Contexts();
   std::string_view body = payload;
   if (h.encrypted()) {

@@ -24,10 +24,11 @@ class BlockCodec {
 
   // Checks the body checksum and tag, decrypts and decompresses into dst[0..h.raw_len).
   Status DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const;
-  // A block stored as it is (neither compressed nor encrypted) needs no decoding: its payload is
-  // the chunk. Makes the checks DecodeData makes, without copying.
+  // The chunk of a data block, checked as DecodeData checks it: a block stored as it is (neither
+  // compressed nor encrypted) is its own payload and is not copied; any other is decoded into
+  // dst[0..h.raw_len). The view is valid as long as payload or dst is.
+  Result<std::string_view> DecodeChunk(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const;
   static bool StoredPlain(const format::BlockHeader& h) { return !h.compressed() && !h.encrypted(); }
-  Status CheckData(const format::BlockHeader& h, std::string_view payload) const;
 
   bool encrypted() const { return keys_.encrypted; }
   int level() const { return level_; }

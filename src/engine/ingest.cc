@@ -69,11 +69,11 @@ class Ingest {
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max},
                  v->keys().gear_seed) {
-    if (opts_.budget_sharers) opts_.budget_sharers->fetch_add(1);
+    if (opts_.budget) opts_.budget->sharers.fetch_add(1);
   }
   ~Ingest() {
     while (!window_.empty()) DrainFront();  // never leave a worker holding a freed batch
-    if (opts_.budget_sharers) opts_.budget_sharers->fetch_sub(1);
+    if (opts_.budget) opts_.budget->sharers.fetch_sub(1);
   }
 
   Status StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces);
@@ -102,9 +102,9 @@ class Ingest {
   // Batches this put keeps in flight: 2 per worker + 1, or less, its share of a shared budget.
   size_t InflightMax() const {
     size_t max = 2 * pool_->size() + 1;
-    if (opts_.budget_sharers && opts_.budget_size > 0) {
-      const size_t sharers = static_cast<size_t>(std::max(1, opts_.budget_sharers->load()));
-      max = std::min(max, std::max<size_t>(1, opts_.budget_size / sharers));
+    if (opts_.budget) {
+      const size_t sharers = static_cast<size_t>(std::max(1, opts_.budget->sharers.load()));
+      max = std::min(max, std::max<size_t>(1, static_cast<size_t>(opts_.budget->size) / sharers));
     }
     return max;
   }
@@ -212,7 +212,7 @@ void Ingest::DrainFront() {
   window_.front().second.get();
   if (failed_.ok()) failed_ = Complete(window_.front().first.get(), streams_done());
   window_.pop_front();
-  if (opts_.budget) opts_.budget->release();
+  if (opts_.budget) opts_.budget->slots.release();
 }
 
 Status Ingest::StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces) {
@@ -275,9 +275,9 @@ Status Ingest::Process(bool final) {
       if (opts_.budget) {
         // Never wait for the shared budget while holding finished batches of our own: drain
         // them first, so that every waiter holds nothing another waiter needs.
-        while (!opts_.budget->try_acquire()) {
+        while (!opts_.budget->slots.try_acquire()) {
           if (window_.empty()) {
-            opts_.budget->acquire();
+            opts_.budget->slots.acquire();
             break;
           }
           DrainFront();

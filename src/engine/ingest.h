@@ -20,8 +20,14 @@
 namespace bv::engine {
 
 // Batches in flight across every put that shares it: bounds a server's memory whatever the
-// number of sessions (each batch holds its input and its encoded blocks).
-using BatchBudget = std::counting_semaphore<1024>;
+// number of sessions (each batch holds its input and its encoded blocks). Each put keeps at most
+// its share in flight (size over the puts running), so puts side by side get the workers alike.
+struct BatchBudget {
+  explicit BatchBudget(ptrdiff_t batches) : slots(batches), size(batches) {}
+  std::counting_semaphore<1024> slots;
+  const ptrdiff_t size;
+  std::atomic<int> sharers{0};  // puts using it now
+};
 
 struct PutOptions {
   std::string source;
@@ -30,10 +36,6 @@ struct PutOptions {
   size_t threads = 0;              // 0: one per core; ignored when `pool` is set
   ThreadPool* pool = nullptr;      // shared workers (a server's); null: the put starts its own
   BatchBudget* budget = nullptr;   // shared bound on batches in flight; null: 2 per worker + 1
-  // With a budget: its size, and the count of puts sharing it. Each put then keeps at most its
-  // share of the budget in flight, so that puts running side by side get the workers alike.
-  size_t budget_size = 0;
-  std::atomic<int>* budget_sharers = nullptr;
   size_t batch_input = 4 << 20;    // input bytes per pipeline batch
   // The put fails (with nothing committed) once it would add more than this many bytes.
   std::optional<uint64_t> new_bytes_max;

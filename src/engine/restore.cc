@@ -168,7 +168,7 @@ Status Restorer::Read(Batch* b) {
 // On a worker: every block checked, each chunk decoded into `plain` or, stored plain, left where
 // it was read.
 void Restorer::Decode(Batch* b) const {
-  size_t plain = 0;
+  size_t plain = 0;  // what the blocks that need decoding decode to
   for (const Item& it : b->items) plain += it.length;
   b->plain = std::make_unique_for_overwrite<char[]>(plain);
   size_t at = 0;
@@ -186,16 +186,11 @@ void Restorer::Decode(Batch* b) const {
                   std::to_string(it.where.stored_len));
     }
     if (h->id != it.id || h->raw_len != it.length) return fail("holds a different chunk than the recipe names");
-    const std::string_view payload = block.substr(format::kBlockHeaderSize);
-    if (BlockCodec::StoredPlain(*h)) {
-      if (Status s = v_->codec().CheckData(*h, payload); !s.ok()) return fail(s.message());
-      it.chunk = payload;
-      continue;
-    }
-    uint8_t* dst = reinterpret_cast<uint8_t*>(b->plain.get() + at);
-    if (Status s = v_->codec().DecodeData(*h, payload, dst); !s.ok()) return fail(s.message());
-    it.chunk = std::string_view(b->plain.get() + at, it.length);
-    at += it.length;
+    auto chunk = v_->codec().DecodeChunk(*h, block.substr(format::kBlockHeaderSize),
+                                         reinterpret_cast<uint8_t*>(b->plain.get() + at));
+    if (!chunk.ok()) return fail(chunk.status().message());
+    it.chunk = *chunk;
+    if (!BlockCodec::StoredPlain(*h)) at += it.length;
   }
 }
 

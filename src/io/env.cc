@@ -28,12 +28,16 @@ std::unique_ptr<Env> Env::Create(Backend wanted) {
   return internal::NewSyncEnv();
 }
 
+void Env::ReadPlainly(ReadRequest* r) {
+  auto got = r->file->ReadAt(r->off, r->dst, r->n);
+  r->got = got.ok() ? *got : 0;
+  r->status = got.status();
+}
+
 Status Env::ReadBatch(std::span<ReadRequest> reqs) {
   Status first;
   for (ReadRequest& r : reqs) {
-    auto got = r.file->ReadAt(r.off, r.dst, r.n);
-    r.got = got.ok() ? *got : 0;
-    r.status = got.status();
+    ReadPlainly(&r);
     if (first.ok()) first = r.status;
   }
   return first;

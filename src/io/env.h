@@ -54,6 +54,10 @@ class Env {
   // the backend has none or all are taken (the caller then uses memory of its own). Never waits.
   virtual Buffer TryAcquireReadBuffer() { return Buffer{}; }
   virtual void ReleaseReadBuffer(Buffer) {}
+
+ protected:
+  // One request through its file's ReadAt: what ReadBatch does for a backend without batches.
+  static void ReadPlainly(ReadRequest* r);
 };
 
 // Small files: written to a temporary name, fsynced, renamed, directory fsynced.

@@ -110,7 +110,8 @@ class UringEnv final : public Env {
   Status ReadBatch(std::span<ReadRequest> reqs) override {
     std::vector<Op> ops;
     ops.reserve(reqs.size());
-    std::vector<ReadRequest*> others;  // files of another Env (a wrapping test Env): read plainly
+    std::vector<ReadRequest*> ring_reqs;  // ops[i] reads ring_reqs[i]
+    std::vector<ReadRequest*> others;     // files of another Env (a wrapping test Env): read plainly
     {
       std::lock_guard lock(mu_);
       for (ReadRequest& r : reqs) {
@@ -121,6 +122,7 @@ class UringEnv final : public Env {
         }
         ops.push_back(Op{Op::kBatchRead, f, Buffer{r.dst, r.n, -1}, r.off, r.n});
         if (r.buffer_index >= 0) ops.back().fixed_index = static_cast<int>(kIoBufferCount) + r.buffer_index;
+        ring_reqs.push_back(&r);
       }
       Status submit;
       size_t submitted = 0;
@@ -139,19 +141,16 @@ class UringEnv final : public Env {
       BV_RETURN_IF_ERROR(submit);
     }
     Status first;
-    size_t i = 0;
-    for (ReadRequest& r : reqs) {
-      if (dynamic_cast<UringFile*>(r.file) == nullptr) continue;
-      const Op& op = ops[i++];
-      r.got = op.done;
-      r.status = op.result < 0 ? Status::FromErrno("read " + r.file->path() + " at offset " + std::to_string(r.off), -op.result)
-                               : Status::Ok();
+    for (size_t i = 0; i < ops.size(); i++) {
+      ReadRequest& r = *ring_reqs[i];
+      r.got = ops[i].done;
+      r.status = ops[i].result < 0
+                     ? Status::FromErrno("read " + r.file->path() + " at offset " + std::to_string(r.off), -ops[i].result)
+                     : Status::Ok();
       if (first.ok()) first = r.status;
     }
     for (ReadRequest* r : others) {
-      auto got = r->file->ReadAt(r->off, r->dst, r->n);
-      r->got = got.ok() ? *got : 0;
-      r->status = got.status();
+      ReadPlainly(r);
       if (first.ok()) first = r->status;
     }
     return first;

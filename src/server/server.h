@@ -53,7 +53,6 @@ class Server {
   ServerConfig settings() const;
   engine::ThreadPool* pool() { return &pool_; }
   engine::BatchBudget* budget() { return &budget_; }
-  std::atomic<int>* budget_sharers() { return &budget_sharers_; }
   bool stopping() const { return stopping_; }
 
  private:
@@ -66,7 +65,6 @@ class Server {
   engine::Key appliance_key_{};
   engine::ThreadPool pool_;
   engine::BatchBudget budget_{kBatchBudget};
-  std::atomic<int> budget_sharers_{0};
   std::vector<std::unique_ptr<io::Listener>> listeners_;
   int wake_[2] = {-1, -1};  // a pipe that wakes the accept loop to stop
   std::thread accept_thread_;

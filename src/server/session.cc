@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -188,7 +189,6 @@ class SocketSink final : public engine::OutputSink {
  public:
   explicit SocketSink(Connection* conn) : conn_(conn), sender_(conn->socket(), kSessionSendHeld) {}
   Status Write(std::string_view b) override {
-    BV_RETURN_IF_ERROR(sender_.Flush(conn_->write_timeout_ms()));
     BV_RETURN_IF_ERROR(conn_->Write(b));
     written += b.size();
     return Status::Ok();
@@ -198,7 +198,7 @@ class SocketSink final : public engine::OutputSink {
     for (std::string_view p : pieces) written += p.size();
     return Status::Ok();
   }
-  // Before anything else is written or the socket is closed.
+  // Waits until the kernel is done with every batch: a restore is reported whole only then.
   Status Finish() { return sender_.Flush(conn_->write_timeout_ms()); }
   const io::ZeroCopySender::Stats& stats() const { return sender_.stats(); }
   uint64_t written = 0;
@@ -363,8 +363,6 @@ class Session {
     }
     o.pool = server_->pool();
     o.budget = server_->budget();
-    o.budget_size = kBatchBudget;
-    o.budget_sharers = server_->budget_sharers();
     o.batch_input = kSessionBatchInput;
     PushInput in(&conn_, static_cast<int>(cfg.idle_timeout_s) * 1000, size);
     const auto start = std::chrono::steady_clock::now();
@@ -389,8 +387,6 @@ class Session {
     engine::PutOptions o;
     o.pool = server_->pool();
     o.budget = server_->budget();
-    o.budget_size = kBatchBudget;
-    o.budget_sharers = server_->budget_sharers();
     o.batch_input = kSessionBatchInput;
     std::unique_ptr<engine::PutSession> ps;
     if (r.verb == "BEGIN") {
@@ -647,13 +643,9 @@ class Session {
   }
 
   static std::string HashHex(const std::array<uint8_t, 16>& h) {
-    static const char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (uint8_t b : h) {
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    }
-    return out;
+    char hex[2 * 16 + 1];
+    sodium_bin2hex(hex, sizeof hex, h.data(), h.size());
+    return hex;
   }
 
   bool List(const Request& r) {

@@ -41,6 +41,19 @@ Status ServerError(const server::Reply& r) {
   return Status::IOError(m);
 }
 
+Result<uint64_t> ReplyNumber(const server::Reply& r, const char* key) {
+  const std::string* v = r.Field(key);
+  if (v == nullptr) return Status::Corruption("bvd's " + r.kind + " line has no " + key + "=");
+  uint64_t n = 0;
+  bool ok = !v->empty() && v->size() <= 19;
+  for (char c : *v) {
+    ok = ok && c >= '0' && c <= '9';
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!ok) return Status::Corruption("bvd's " + r.kind + " line has a bad " + key + "=" + *v);
+  return n;
+}
+
 Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {
   const std::string server = r.server.empty() ? Env("BV_SERVER") : r.server;
   const std::string tenant = r.TenantName();

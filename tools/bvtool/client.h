@@ -42,5 +42,7 @@ class Client {
 
 // The Status for a server's ERR reply.
 Status ServerError(const server::Reply& r);
+// The decimal field `key` of a reply: present, digits only, at most 19 of them.
+Result<uint64_t> ReplyNumber(const server::Reply& r, const char* key);
 
 }  // namespace bv::tool

@@ -3,6 +3,7 @@
 // every core, with the tenant's keys derived from the appliance key. The server's CPU does no
 // decoding, and nothing the client writes was unchecked.
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,18 +43,7 @@ struct Batch {
   Status status;
 };
 
-uint64_t Field(const server::Reply& r, const char* key) {
-  const std::string* v = r.Field(key);
-  uint64_t n = 0;
-  if (v == nullptr || v->empty() || v->size() > 19) {
-    Fail(Status::Corruption(std::string("bvd's ") + r.kind + " line has no valid " + key + "="));
-  }
-  for (char ch : *v) {
-    if (ch < '0' || ch > '9') Fail(Status::Corruption(std::string("bvd's ") + r.kind + " line has a bad " + key + "="));
-    n = n * 10 + static_cast<uint64_t>(ch - '0');
-  }
-  return n;
-}
+uint64_t Field(const server::Reply& r, const char* key) { return Check(ReplyNumber(r, key)); }
 
 class BlockRestore {
  public:
@@ -147,19 +137,14 @@ class BlockRestore {
     size_t at = 0;
     for (Block& k : b->blocks) {
       std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
-      Status s;
-      if (engine::BlockCodec::StoredPlain(k.header)) {
-        s = codec_->CheckData(k.header, payload);
-        k.chunk = payload;
-      } else {
-        s = codec_->DecodeData(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.get() + at));
-        k.chunk = std::string_view(b->plain.get() + at, k.header.raw_len);
-        at += k.header.raw_len;
-      }
-      if (!s.ok()) {
-        b->status = Status::Corruption("block at stream offset " + std::to_string(k.offset) + ": " + s.message());
+      auto chunk = codec_->DecodeChunk(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.get() + at));
+      if (!chunk.ok()) {
+        b->status =
+            Status::Corruption("block at stream offset " + std::to_string(k.offset) + ": " + chunk.status().message());
         return;
       }
+      k.chunk = *chunk;
+      if (!engine::BlockCodec::StoredPlain(k.header)) at += k.header.raw_len;
     }
   }
 
@@ -192,14 +177,11 @@ class BlockRestore {
 std::optional<std::array<uint8_t, 16>> ParseHash(const std::string* hex) {
   if (hex == nullptr) return std::nullopt;
   std::array<uint8_t, 16> h{};
-  if (hex->size() != 32) Fail(Status::Corruption("bvd sent a bad stream hash"));
-  for (size_t i = 0; i < 16; i++) {
-    auto nibble = [&](char ch) -> uint8_t {
-      if (ch >= '0' && ch <= '9') return static_cast<uint8_t>(ch - '0');
-      if (ch >= 'a' && ch <= 'f') return static_cast<uint8_t>(ch - 'a' + 10);
-      Fail(Status::Corruption("bvd sent a bad stream hash"));
-    };
-    h[i] = static_cast<uint8_t>(nibble((*hex)[2 * i]) << 4 | nibble((*hex)[2 * i + 1]));
+  size_t len = 0;
+  const char* end = nullptr;
+  if (hex->size() != 2 * h.size() ||
+      sodium_hex2bin(h.data(), h.size(), hex->data(), hex->size(), nullptr, &len, &end) != 0 || len != h.size()) {
+    Fail(Status::Corruption("bvd sent a bad stream hash: " + *hex));
   }
   return h;
 }

@@ -23,15 +23,7 @@ namespace {
 constexpr size_t kSendChunk = 1 << 20;
 constexpr size_t kHoldBack = 64 << 10;  // longer than any error line
 
-uint64_t Number(const server::Reply& r, const char* key) {
-  const std::string* v = r.Field(key);
-  if (v == nullptr) Fail(Status::Corruption(std::string("the server's reply has no ") + key + "="));
-  try {
-    return std::stoull(*v);
-  } catch (const std::exception&) {
-    Fail(Status::Corruption(std::string("the server's reply has a bad ") + key + "=" + *v));
-  }
-}
+uint64_t Number(const server::Reply& r, const char* key) { return Check(ReplyNumber(r, key)); }
 
 std::string Text(const server::Reply& r, const char* key) {
   const std::string* v = r.Field(key);

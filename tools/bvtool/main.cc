@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
   if (put->parsed()) return CmdPut(c, source, file, streams, label, time);
   // With --server, the first positional argument is the command's own, not a directory.
   const bool remote_mode = remote.given();
+  if (blocks && !remote_mode) {
+    std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
+    return 1;
+  }
   auto shift = [&](std::string* first) {
     if (remote_mode && first->empty()) *first = c.dir;
     if (!remote_mode && c.dir.empty()) {
@@ -129,19 +133,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bvtool: error: get needs a SNAPSHOT\n");
       return 1;
     }
-    if (blocks && !remote_mode) {
-      std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
-      return 1;
-    }
     if (blocks) return RemoteGetBlocks(c, remote, ref, out_path, range, stream, /*verify_only=*/false);
     return remote_mode ? RemoteGet(c, remote, ref, out_path, range, stream) : CmdGet(c, ref, out_path, range, stream);
   }
   if (verify->parsed()) {
     shift(&ref);
-    if (blocks && !remote_mode) {
-      std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
-      return 1;
-    }
     if (blocks) return RemoteGetBlocks(c, remote, ref, "", "", stream, /*verify_only=*/true);
     return remote_mode ? RemoteVerify(c, remote, ref) : CmdVerify(c, ref);
   }
