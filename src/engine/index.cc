@@ -172,6 +172,9 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
   opts.IncreaseParallelism(2);
+  // Opening starts this many threads per column family to open table files; the default of 16
+  // made every open (every bvtool command) start and stop over a hundred threads.
+  opts.max_file_opening_threads = 2;
   // One memtable budget and one block cache for every index in the process: a server holds one
   // volume per tenant, and its index memory must not grow with the number of tenants.
   static const auto write_buffers = std::make_shared<rocksdb::WriteBufferManager>(32 << 20);

@@ -2,12 +2,16 @@
 
 #include <sodium.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
+#include "engine/buffer_recycler.h"
 #include "engine/stream_hash.h"
 
 namespace bv::engine {
@@ -17,6 +21,9 @@ namespace {
 // Blocks this close after the last one in the same segment are read in the same request, gap
 // and all: one larger read beats two small ones.
 constexpr uint64_t kReadGapMax = 64 << 10;
+// Batches a sink may still hold once written (a socket's zero-copy sends): recycled buffers kept
+// for them beyond the window.
+constexpr size_t kSinkHeldMax = 4;
 
 std::string IdHex(const format::Id& id) {
   char hex[2 * format::kIdSize + 1];
@@ -46,31 +53,34 @@ struct Extent {
   size_t at;            // in Batch::data
 };
 
-// A batch: its blocks' bytes in one buffer, decoded chunks in another. Shared with the sink,
-// which may hold it until the kernel has sent its bytes.
+// A batch: its blocks' bytes in one buffer, decoded chunks in another, both recycled. Shared with
+// the sink, which may hold it until the kernel has sent its bytes.
 struct Batch {
-  explicit Batch(io::Env* e) : env(e) {
+  Batch(io::Env* e, std::shared_ptr<BufferRecycler> reads, std::shared_ptr<BufferRecycler> plains)
+      : env(e), read_buffers(std::move(reads)), plain_buffers(std::move(plains)) {
     registered = env->TryAcquireReadBuffer();
-    data = registered.data != nullptr ? registered.data : io::AllocAligned(io::kIoBufferSize);
+    data = registered.data != nullptr ? registered.data : read_buffers->Take();
   }
   ~Batch() {
     if (registered.data != nullptr) {
       env->ReleaseReadBuffer(registered);
     } else {
-      std::free(data);
+      read_buffers->Give(data);
     }
+    plain_buffers->Give(plain);
   }
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
   size_t used() const { return extents.empty() ? 0 : extents.back().at + (extents.back().end - extents.back().start); }
 
   io::Env* env;
+  std::shared_ptr<BufferRecycler> read_buffers, plain_buffers;
   io::Buffer registered;
   uint8_t* data;
   std::vector<Extent> extents;
   std::vector<Item> items;
   size_t output_bytes = 0;
-  std::unique_ptr<char[]> plain;  // not zero-filled: Decode writes every byte it hands out
+  uint8_t* plain = nullptr;  // taken by Decode when a block needs decoding; every byte handed out is written
   Status status;
 };
 
@@ -81,7 +91,11 @@ class Restorer {
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         hash_(v->keys().hash_key),
-        reader_(v->env(), v->segments_dir(), opts.read_window) {}
+        reader_(v->env(), v->segments_dir(), opts.read_window),
+        window_max_(opts.batches_in_flight ? opts.batches_in_flight : 2 * pool_->size() + 1),
+        read_buffers_(std::make_shared<BufferRecycler>(io::kIoBufferSize, window_max_ + kSinkHeldMax)),
+        plain_buffers_(std::make_shared<BufferRecycler>(std::max<size_t>(opts.batch_output, format::kChunkSizeMax),
+                                                        window_max_ + kSinkHeldMax)) {}
 
   Status Run();
 
@@ -90,7 +104,7 @@ class Restorer {
   Status Read(Batch* b);
   void Decode(Batch* b) const;
   Status Submit();
-  Status Drain(size_t keep);
+  Status Output();
 
   Volume* v_;
   const SnapshotEntry& snap_;
@@ -101,8 +115,15 @@ class Restorer {
   StreamHash hash_;
   // Its own reader (recipe pieces, open files), so restores can run side by side.
   SegmentReader reader_;
-  std::shared_ptr<Batch> current_;
+  const size_t window_max_;  // batches read and decoded ahead of the output
+  std::shared_ptr<BufferRecycler> read_buffers_, plain_buffers_;
+  std::shared_ptr<Batch> current_;  // being filled by the walker
+  // Batches read and queued for decoding, in output order; shared by the two threads.
+  std::mutex mu_;
+  std::condition_variable room_, ready_;
   std::deque<std::pair<std::shared_ptr<Batch>, std::future<void>>> window_;
+  bool walked_ = false;    // the walker is done: no more batches
+  bool stopping_ = false;  // the output is done: the walker stops
   uint64_t written_ = 0;
 };
 
@@ -121,7 +142,7 @@ Status Restorer::AddChunk(const ChunkRef& c) {
                               ": the index gives a block of " + std::to_string(loc->total_size()) + " bytes");
   }
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (!current_) current_ = std::make_shared<Batch>(v_->env());
+    if (!current_) current_ = std::make_shared<Batch>(v_->env(), read_buffers_, plain_buffers_);
     Batch* b = current_.get();
     const bool plain_fits = b->output_bytes + c.entry.length <= opts_.batch_output || b->items.empty();
     Extent* last = b->extents.empty() ? nullptr : &b->extents.back();
@@ -168,10 +189,7 @@ Status Restorer::Read(Batch* b) {
 // On a worker: every block checked, each chunk decoded into `plain` or, stored plain, left where
 // it was read.
 void Restorer::Decode(Batch* b) const {
-  size_t plain = 0;  // what the blocks that need decoding decode to
-  for (const Item& it : b->items) plain += it.length;
-  b->plain = std::make_unique_for_overwrite<char[]>(plain);
-  size_t at = 0;
+  size_t at = 0;  // in b->plain
   for (Item& it : b->items) {
     auto fail = [&](const std::string& what) {
       b->status = Status::Corruption(StreamPlace(snap_, opts_.stream, it.stream_offset) + ": segment " +
@@ -186,29 +204,52 @@ void Restorer::Decode(Batch* b) const {
                   std::to_string(it.where.stored_len));
     }
     if (h->id != it.id || h->raw_len != it.length) return fail("holds a different chunk than the recipe names");
-    auto chunk = v_->codec().DecodeChunk(*h, block.substr(format::kBlockHeaderSize),
-                                         reinterpret_cast<uint8_t*>(b->plain.get() + at));
+    if (!BlockCodec::StoredPlain(*h)) {
+      if (b->plain == nullptr) b->plain = b->plain_buffers->Take();
+      BV_ASSERT(at + it.length <= b->plain_buffers->size());  // AddChunk keeps batches within it
+    }
+    auto chunk = v_->codec().DecodeChunk(*h, block.substr(format::kBlockHeaderSize), b->plain + at);
     if (!chunk.ok()) return fail(chunk.status().message());
     it.chunk = *chunk;
     if (!BlockCodec::StoredPlain(*h)) at += it.length;
   }
 }
 
+// On the walking thread: waits for room in the window, reads the batch and queues its decode.
 Status Restorer::Submit() {
   if (!current_ || current_->items.empty()) return Status::Ok();
+  {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [this] { return window_.size() < window_max_ || stopping_; });
+    // The output failed and reports why; this only ends the walk.
+    if (stopping_) return Status::IOError("the restore's output stopped");
+  }
   std::shared_ptr<Batch> b = std::move(current_);
   BV_RETURN_IF_ERROR(Read(b.get()));
   Batch* raw = b.get();
-  window_.emplace_back(b, pool_->Submit([this, raw] { Decode(raw); }));
-  return Drain(opts_.batches_in_flight ? opts_.batches_in_flight : 2 * pool_->size() + 1);
+  std::future<void> decoded = pool_->Submit([this, raw] { Decode(raw); });
+  std::lock_guard lock(mu_);
+  window_.emplace_back(std::move(b), std::move(decoded));
+  ready_.notify_one();
+  return Status::Ok();
 }
 
-Status Restorer::Drain(size_t keep) {
+// On the calling thread: each batch in order, once decoded, into the hash and the sink.
+Status Restorer::Output() {
   std::vector<std::string_view> pieces;
-  while (window_.size() > keep) {
-    window_.front().second.get();
-    std::shared_ptr<Batch> b = std::move(window_.front().first);
-    window_.pop_front();
+  for (;;) {
+    std::shared_ptr<Batch> b;
+    std::future<void> decoded;
+    {
+      std::unique_lock lock(mu_);
+      ready_.wait(lock, [this] { return !window_.empty() || walked_; });
+      if (window_.empty()) return Status::Ok();
+      b = std::move(window_.front().first);
+      decoded = std::move(window_.front().second);
+      window_.pop_front();
+    }
+    room_.notify_one();
+    decoded.get();
     BV_RETURN_IF_ERROR(b->status);
     pieces.clear();
     for (const Item& it : b->items) {
@@ -219,15 +260,31 @@ Status Restorer::Drain(size_t keep) {
     BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, std::move(b)));
     if (opts_.progress) opts_.progress(written_);
   }
-  return Status::Ok();
 }
 
+// Two threads: one walks the recipe, looks blocks up and reads them (the workers decode), and
+// the caller's writes the output. A sink that blocks (a full pipe) then holds up neither the
+// reads nor the workers, which keep up to window_max_ batches ready.
 Status Restorer::Run() {
-  Status s = WalkRecipe(v_, &reader_, snap_, opts_.stream, opts_.range, [this](const ChunkRef& c) { return AddChunk(c); });
-  if (s.ok()) s = Submit();
-  if (s.ok()) s = Drain(0);
-  for (auto& [b, done] : window_) done.get();
+  Status walked;
+  std::thread walker([this, &walked] {
+    Status s = WalkRecipe(v_, &reader_, snap_, opts_.stream, opts_.range, [this](const ChunkRef& c) { return AddChunk(c); });
+    if (s.ok()) s = Submit();
+    std::lock_guard lock(mu_);
+    walked = s;
+    walked_ = true;
+    ready_.notify_one();
+  });
+  Status s = Output();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  room_.notify_one();
+  walker.join();
+  for (auto& [b, decoded] : window_) decoded.get();  // never free a batch a worker is decoding
   BV_RETURN_IF_ERROR(s);
+  BV_RETURN_IF_ERROR(walked);
   if (!opts_.range) {
     const format::StreamInfo& info = snap_.record.streams[opts_.stream];
     if (hash_.Finish() != info.hash) {

@@ -35,7 +35,8 @@ class BufferPool {
 
  private:
   std::mutex mu_;
-  uint8_t* region_ = nullptr;
+  uint8_t* region_ = nullptr;  // mmap'd, zero-filled by the kernel
+  size_t region_size_ = 0;
   std::vector<Buffer> buffers_;
   std::vector<int> free_;
 };

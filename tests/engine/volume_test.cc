@@ -215,6 +215,60 @@ TEST(Volume, RestoresRunSideBySide) {
   EXPECT_EQ(exact.load(), 12);
 }
 
+// The output runs on the caller's thread while another reads ahead: a sink that fails stops the
+// restore with the sink's error, whichever batch it fails on, and a slow sink that keeps every
+// batch it is given still gets the whole stream, in order.
+TEST(Volume, RestoreStopsCleanlyWhenTheOutputFails) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  const std::string d = RandomBytes(24 << 20, 77);
+  ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "out/fails", d));
+  ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(rec.id));
+  ASSERT_TRUE(e.has_value());
+
+  class FailingSink final : public OutputSink {
+   public:
+    explicit FailingSink(size_t limit) : limit_(limit) {}
+    Status Write(std::string_view b) override {
+      if (written + b.size() > limit_) return Status::IOError("the reader went away");
+      written += b.size();
+      return Status::Ok();
+    }
+    size_t written = 0;
+
+   private:
+    size_t limit_;
+  };
+  for (size_t limit : {size_t{0}, size_t{1} << 20, size_t{9} << 20, d.size() - 1}) {
+    FailingSink sink(limit);
+    Status s = Restore(v.get(), *e, RestoreOptions{}, &sink);
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << limit << ": " << s.ToString();
+    EXPECT_NE(s.message().find("the reader went away"), std::string::npos) << s.ToString();
+    EXPECT_LE(sink.written, limit);
+  }
+
+  class HoardingSink final : public OutputSink {
+   public:
+    Status Write(std::string_view b) override {
+      out.append(b);
+      return Status::Ok();
+    }
+    Status WriteHeld(std::span<const std::string_view> pieces, std::shared_ptr<const void> hold) override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the reader runs ahead
+      held.push_back(std::move(hold));
+      for (std::string_view p : pieces) out.append(p);
+      return Status::Ok();
+    }
+    std::string out;
+    std::vector<std::shared_ptr<const void>> held;
+  };
+  HoardingSink hoard;
+  ASSERT_OK(Restore(v.get(), *e, RestoreOptions{}, &hoard));
+  EXPECT_TRUE(hoard.out == d);
+  EXPECT_GT(hoard.held.size(), 4u);
+}
+
 TEST(Volume, IdenticalInputIsStoredOnce) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
