@@ -13,9 +13,20 @@ namespace {
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_DCtx* d = ZSTD_createDCtx();
+  int c_level = 0;  // what c is set up for; 0: nothing yet
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);
     ZSTD_freeDCtx(d);
+  }
+  // The compression context, set up for `level` (parameters stay set between chunks).
+  ZSTD_CCtx* Compressor(int level) {
+    if (c_level != level) {
+      ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+      BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)));
+      if (level == 1) BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, kLevel1HashLog)));
+      c_level = level;
+    }
+    return c;
   }
   // n bytes of scratch space; it only grows, so no call pays for filling it.
   char* Scratch(size_t n) {
@@ -46,7 +57,7 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
   ZstdContexts& z = Contexts();
   const size_t bound = ZSTD_compressBound(plain.size());
   char* scratch = z.Scratch(bound);
-  size_t n = ZSTD_compressCCtx(z.c, scratch, bound, plain.data(), plain.size(), level_);
+  size_t n = ZSTD_compress2(z.Compressor(level_), scratch, bound, plain.data(), plain.size());
   BV_ASSERT(!ZSTD_isError(n));
   format::BlockHeader h;
   h.type = format::BlockType::kData;

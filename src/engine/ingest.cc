@@ -38,8 +38,16 @@ struct Chunk {
   size_t block_offset = 0, block_length = 0;  // in Batch::encoded
 };
 
+// Input bytes (the first `len` of a buffer of `cap`), their chunks once cut, and the blocks the
+// workers encode. Reused batch after batch, so their memory is faulted in once.
 struct Batch {
-  std::string data;
+  explicit Batch(size_t capacity) : data(std::make_unique_for_overwrite<char[]>(capacity)), cap(capacity) {}
+  std::string_view bytes() const { return {data.get(), len}; }
+  size_t room() const { return cap - len; }
+
+  std::unique_ptr<char[]> data;
+  size_t cap;
+  size_t len = 0;
   std::vector<Chunk> chunks;
   std::string encoded;
 };
@@ -88,7 +96,8 @@ class Ingest {
   uint64_t generation() const { return generation_; }
   bool in_stream() const { return in_stream_; }
   uint16_t streams_done() const { return static_cast<uint16_t>(rec_.streams.size()); }
-  uint64_t offset() const { return length_ + carry_.size() + (cur_ ? cur_->data.size() : 0); }
+  uint64_t offset() const { return length_ + (cur_ ? cur_->len : 0); }
+  Result<size_t> WriteFrom(InputStream* in);
 
  private:
   void Work(Batch* b) const;
@@ -99,6 +108,9 @@ class Ingest {
   // down the pipeline; when `final`, waits for every batch to be appended.
   Status Process(bool final);
   void DrainFront();
+  // The batch being filled, made (or taken from the spares) if there is none.
+  Batch* Filling();
+  void Recycle(std::unique_ptr<Batch> b);
   // Batches this put keeps in flight: 2 per worker + 1, or less, its share of a shared budget.
   size_t InflightMax() const {
     size_t max = 2 * pool_->size() + 1;
@@ -125,8 +137,8 @@ class Ingest {
   bool in_stream_ = false;
   std::string name_;
   std::unique_ptr<StreamHash> hash_;
-  std::unique_ptr<Batch> cur_;  // being filled
-  std::string carry_;           // read but not yet chunked
+  std::unique_ptr<Batch> cur_;  // being filled: read but not yet chunked
+  std::vector<std::unique_ptr<Batch>> spares_;
   uint64_t length_ = 0;         // chunked and hashed
   format::RecipePiece piece_;
   uint64_t stream_offset_ = 0;  // covered by emitted recipe pieces
@@ -138,7 +150,7 @@ class Ingest {
 void Ingest::Work(Batch* b) const {
   const auto& params = v_->params();
   for (Chunk& c : b->chunks) {
-    std::string_view plain(b->data.data() + c.offset, c.length);
+    std::string_view plain(b->data.get() + c.offset, c.length);
     c.id = ChunkId(params.id_algo, v_->keys().id_key, plain);
     auto known = v_->index()->GetChunk(c.id);
     if (known.ok() && known->has_value()) {
@@ -211,8 +223,31 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
 void Ingest::DrainFront() {
   window_.front().second.get();
   if (failed_.ok()) failed_ = Complete(window_.front().first.get(), streams_done());
+  Recycle(std::move(window_.front().first));
   window_.pop_front();
   if (opts_.budget) opts_.budget->slots.release();
+}
+
+Batch* Ingest::Filling() {
+  if (!cur_) {
+    if (spares_.empty()) {
+      const size_t cap = std::max<size_t>(opts_.batch_input, chunker_.sizes().max) + chunker_.sizes().max;
+      cur_ = std::make_unique<Batch>(cap);
+    } else {
+      cur_ = std::move(spares_.back());
+      spares_.pop_back();
+    }
+  }
+  return cur_.get();
+}
+
+void Ingest::Recycle(std::unique_ptr<Batch> b) {
+  constexpr size_t kSparesMax = 2;
+  if (!b || spares_.size() >= kSparesMax) return;
+  b->len = 0;
+  b->chunks.clear();
+  b->encoded.clear();
+  spares_.push_back(std::move(b));
 }
 
 Status Ingest::StartStream(const std::string& name, uint64_t offset, uint64_t chunk_count, uint32_t pieces) {
@@ -223,8 +258,7 @@ Status Ingest::StartStream(const std::string& name, uint64_t offset, uint64_t ch
   in_stream_ = true;
   name_ = name;
   hash_ = std::make_unique<StreamHash>(v_->keys().hash_key);
-  cur_.reset();
-  carry_.clear();
+  Recycle(std::move(cur_));
   length_ = stream_offset_ = offset;
   piece_ = format::RecipePiece{};
   chunk_count_ = chunk_count;
@@ -235,43 +269,55 @@ Status Ingest::StartStream(const std::string& name, uint64_t offset, uint64_t ch
 Status Ingest::Write(std::string_view bytes) {
   BV_RETURN_IF_ERROR(failed_);
   if (!in_stream_) return Status::InvalidArgument("no stream is open");
-  const size_t cap = std::max<size_t>(opts_.batch_input, chunker_.sizes().max) + chunker_.sizes().max;
   while (!bytes.empty()) {
-    if (!cur_) {
-      cur_ = std::make_unique<Batch>();
-      cur_->data.reserve(cap);
-      cur_->data.swap(carry_);
-    }
-    const size_t take = std::min(cap - cur_->data.size(), bytes.size());
-    cur_->data.append(bytes.data(), take);
+    Batch* b = Filling();
+    const size_t take = std::min(b->room(), bytes.size());
+    std::memcpy(b->data.get() + b->len, bytes.data(), take);
+    b->len += take;
     bytes.remove_prefix(take);
     bytes_in_ += take;
-    if (cur_->data.size() == cap) BV_RETURN_IF_ERROR(Process(false));
+    if (b->room() == 0) BV_RETURN_IF_ERROR(Process(false));
   }
   if (opts_.progress) opts_.progress(bytes_in_);
   return Status::Ok();
 }
 
+// As Write, reading straight into the batch: the input is copied once, by the kernel.
+Result<size_t> Ingest::WriteFrom(InputStream* in) {
+  BV_RETURN_IF_ERROR(failed_);
+  if (!in_stream_) return Status::InvalidArgument("no stream is open");
+  Batch* b = Filling();
+  BV_ASSIGN_OR_RETURN(size_t got, in->Read(b->data.get() + b->len, b->room()));
+  BV_ASSERT(got <= b->room());
+  b->len += got;
+  bytes_in_ += got;
+  if (b->room() == 0) BV_RETURN_IF_ERROR(Process(false));
+  if (got > 0 && opts_.progress) opts_.progress(bytes_in_);
+  return got;
+}
+
 Status Ingest::Process(bool final) {
   const size_t max_chunk = chunker_.sizes().max;
-  if (!cur_ && !carry_.empty()) {
-    cur_ = std::make_unique<Batch>();
-    cur_->data.swap(carry_);
-  }
   if (cur_) {
     std::unique_ptr<Batch> b = std::move(cur_);
-    const size_t have = b->data.size();
+    const size_t have = b->len;
     size_t pos = 0;
     while (pos < have && (have - pos >= max_chunk || final)) {
-      const size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->data.data()) + pos, have - pos);
+      const size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->data.get()) + pos, have - pos);
       b->chunks.push_back(Chunk{pos, n, {}, {}});
       pos += n;
     }
-    carry_.assign(b->data, pos, std::string::npos);
-    b->data.resize(pos);
-    hash_->Update(b->data);
+    if (pos < have) {  // the tail starts the next batch
+      Batch* next = Filling();
+      std::memcpy(next->data.get(), b->data.get() + pos, have - pos);
+      next->len = have - pos;
+      b->len = pos;
+    }
+    hash_->Update(b->bytes());
     length_ += pos;
-    if (!b->chunks.empty()) {
+    if (b->chunks.empty()) {
+      Recycle(std::move(b));
+    } else {
       if (opts_.budget) {
         // Never wait for the shared budget while holding finished batches of our own: drain
         // them first, so that every waiter holds nothing another waiter needs.
@@ -297,7 +343,7 @@ Status Ingest::EndStream() {
   if (Status s = Process(true); !s.ok()) return failed_ = s;
   const uint16_t index = streams_done();
   if (Status s = UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }); !s.ok()) return failed_ = s;
-  BV_ASSERT(stream_offset_ == length_ && carry_.empty());
+  BV_ASSERT(stream_offset_ == length_ && !cur_);
   format::StreamInfo info;
   info.name = name_;
   info.length = length_;
@@ -490,6 +536,7 @@ bool PutSession::in_stream() const { return impl_->in_stream(); }
 uint64_t PutSession::offset() const { return impl_->offset(); }
 Status PutSession::StartStream(const std::string& name) { return impl_->StartStream(name, 0, 0, 0); }
 Status PutSession::Write(std::string_view bytes) { return impl_->Write(bytes); }
+Result<size_t> PutSession::WriteFrom(InputStream* in) { return impl_->WriteFrom(in); }
 Status PutSession::EndStream() { return impl_->EndStream(); }
 Status PutSession::Sync() { return impl_->Sync(); }
 Status PutSession::Abort() { return impl_->Abort(); }
@@ -506,13 +553,11 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   }
   for (const NamedInput& s : streams) BV_RETURN_IF_ERROR(format::ValidateLabel(s.name, "stream name"));
   BV_ASSIGN_OR_RETURN(auto session, PutSession::Begin(volume, opts));
-  std::string buf(std::max<size_t>(opts.batch_input, 64 << 10), '\0');
   for (const NamedInput& in : streams) {
     BV_RETURN_IF_ERROR(session->StartStream(in.name));
     for (;;) {
-      BV_ASSIGN_OR_RETURN(size_t got, in.input->Read(buf.data(), buf.size()));
+      BV_ASSIGN_OR_RETURN(size_t got, session->WriteFrom(in.input));
       if (got == 0) break;
-      BV_RETURN_IF_ERROR(session->Write(std::string_view(buf.data(), got)));
     }
     BV_RETURN_IF_ERROR(session->EndStream());
   }

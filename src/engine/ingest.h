@@ -74,6 +74,9 @@ class PutSession {
   uint64_t offset() const;  // bytes of the open stream taken so far
   Status StartStream(const std::string& name);
   Status Write(std::string_view bytes);
+  // Reads once from `in` straight into the pipeline's buffer (no copy of its own) and takes what
+  // came: the byte count, 0 at the end of the input.
+  Result<size_t> WriteFrom(InputStream* in);
   Status EndStream();
   Status Sync();
   Result<format::SnapshotRecord> Commit();  // durable when it returns
