@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -77,12 +78,19 @@ class UringEnv final : public Env {
       return false;
     }
     ready_ = true;
-    // One table: the write pool's buffers, then the read pool's.
-    std::vector<iovec> iov;
-    for (size_t i = 0; i < pool_.count(); i++) iov.push_back({pool_.at(i).data, pool_.at(i).size});
-    for (size_t i = 0; i < read_pool_.count(); i++) iov.push_back({read_pool_.at(i).data, read_pool_.at(i).size});
-    rc = io_uring_register_buffers(&ring_, iov.data(), static_cast<unsigned>(iov.size()));
-    registered_ = rc == 0;  // without registration (RLIMIT_MEMLOCK) plain WRITE is used
+    // One table: the write pool's buffers, then the read pool's. Each pool is registered (its
+    // pages faulted in and pinned, tens of milliseconds) when first used, so a command that only
+    // reads never pays for the write pool, nor one that only writes for the read pool. A kernel
+    // without sparse tables (before 5.19) gets both now.
+    const unsigned slots = static_cast<unsigned>(pool_.count() + read_pool_.count());
+    if (io_uring_register_buffers_sparse(&ring_, slots) == 0) {
+      sparse_ = true;
+    } else {
+      std::vector<iovec> iov = Iovecs(pool_);
+      for (const iovec& v : Iovecs(read_pool_)) iov.push_back(v);
+      // Without registration (RLIMIT_MEMLOCK) plain WRITE and READ are used.
+      write_registered_ = read_registered_ = io_uring_register_buffers(&ring_, iov.data(), slots) == 0;
+    }
     return true;
   }
 
@@ -95,6 +103,10 @@ class UringEnv final : public Env {
 
   Result<Buffer> AcquireBuffer() override {
     std::lock_guard lock(mu_);
+    if (sparse_ && !write_tried_) {
+      write_tried_ = true;
+      write_registered_ = RegisterPool(pool_, 0);
+    }
     for (;;) {
       Buffer b = pool_.TryAcquire();
       if (b.data != nullptr) return b;
@@ -104,7 +116,16 @@ class UringEnv final : public Env {
   }
   void ReleaseBuffer(Buffer b) override { pool_.Release(b); }
 
-  Buffer TryAcquireReadBuffer() override { return registered_ ? read_pool_.TryAcquire() : Buffer{}; }
+  Buffer TryAcquireReadBuffer() override {
+    {
+      std::lock_guard lock(mu_);
+      if (sparse_ && !read_tried_) {
+        read_tried_ = true;
+        read_registered_ = RegisterPool(read_pool_, static_cast<unsigned>(pool_.count()));
+      }
+    }
+    return read_registered_ ? read_pool_.TryAcquire() : Buffer{};
+  }
   void ReleaseReadBuffer(Buffer b) override { read_pool_.Release(b); }
 
   Status ReadBatch(std::span<ReadRequest> reqs) override {
@@ -179,6 +200,18 @@ class UringEnv final : public Env {
   }
 
  private:
+  static std::vector<iovec> Iovecs(const BufferPool& pool) {
+    std::vector<iovec> iov;
+    for (size_t i = 0; i < pool.count(); i++) iov.push_back({pool.at(i).data, pool.at(i).size});
+    return iov;
+  }
+  // Fills the pool's slots of the sparse table, starting at `first`.
+  bool RegisterPool(const BufferPool& pool, unsigned first) {
+    std::vector<iovec> iov = Iovecs(pool);
+    return io_uring_register_buffers_update_tag(&ring_, first, iov.data(), nullptr, static_cast<unsigned>(iov.size())) ==
+           static_cast<int>(iov.size());
+  }
+
   Status Submit(Op* op, bool flush = true) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (sqe == nullptr) {
@@ -188,7 +221,7 @@ class UringEnv final : public Env {
     }
     switch (op->kind) {
       case Op::kWrite:
-        if (registered_) {
+        if (write_registered_) {
           io_uring_prep_write_fixed(sqe, op->file->fd(), op->buf.data + op->done,
                                     static_cast<unsigned>(op->len - op->done), op->off + op->done,
                                     op->buf.index);
@@ -276,7 +309,10 @@ class UringEnv final : public Env {
   std::mutex mu_;
   io_uring ring_{};
   bool ready_ = false;
-  bool registered_ = false;
+  bool sparse_ = false;  // the table was registered empty; pools fill it on first use
+  bool write_tried_ = false, read_tried_ = false;
+  bool write_registered_ = false;
+  std::atomic<bool> read_registered_ = false;
   int inflight_ = 0;     // submitted or prepared, not yet completed
   int unsubmitted_ = 0;  // prepared, not yet handed to the kernel
   BufferPool pool_;
