@@ -2,15 +2,12 @@
 
 #include <sodium.h>
 
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
+#include "engine/batch_window.h"
 #include "engine/buffer_recycler.h"
 #include "engine/stream_hash.h"
 
@@ -54,16 +51,24 @@ struct Extent {
 };
 
 // A batch: its blocks' bytes in one buffer, decoded chunks in another, both recycled. Shared with
-// the sink, which may hold it until the kernel has sent its bytes.
+// the sink, which may hold it until the kernel has sent its bytes. A block larger than a read
+// buffer (a chunk of over a megabyte that did not compress) gets a batch and a buffer of its own.
 struct Batch {
-  Batch(io::Env* e, std::shared_ptr<BufferRecycler> reads, std::shared_ptr<BufferRecycler> plains)
+  Batch(io::Env* e, std::shared_ptr<BufferRecycler> reads, std::shared_ptr<BufferRecycler> plains, size_t oversize)
       : env(e), read_buffers(std::move(reads)), plain_buffers(std::move(plains)) {
+    if (oversize > io::kIoBufferSize) {
+      data = io::AllocAligned(oversize);
+      capacity = oversize;
+      return;
+    }
     registered = env->TryAcquireReadBuffer();
     data = registered.data != nullptr ? registered.data : read_buffers->Take();
   }
   ~Batch() {
     if (registered.data != nullptr) {
       env->ReleaseReadBuffer(registered);
+    } else if (capacity > io::kIoBufferSize) {
+      std::free(data);
     } else {
       read_buffers->Give(data);
     }
@@ -77,6 +82,7 @@ struct Batch {
   std::shared_ptr<BufferRecycler> read_buffers, plain_buffers;
   io::Buffer registered;
   uint8_t* data;
+  size_t capacity = io::kIoBufferSize;
   std::vector<Extent> extents;
   std::vector<Item> items;
   size_t output_bytes = 0;
@@ -92,10 +98,10 @@ class Restorer {
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         hash_(v->keys().hash_key),
         reader_(v->env(), v->segments_dir(), opts.read_window),
-        window_max_(opts.batches_in_flight ? opts.batches_in_flight : 2 * pool_->size() + 1),
-        read_buffers_(std::make_shared<BufferRecycler>(io::kIoBufferSize, window_max_ + kSinkHeldMax)),
-        plain_buffers_(std::make_shared<BufferRecycler>(std::max<size_t>(opts.batch_output, format::kChunkSizeMax),
-                                                        window_max_ + kSinkHeldMax)) {}
+        window_(opts.batches_in_flight ? opts.batches_in_flight : 2 * pool_->size() + 1),
+        read_buffers_(std::make_shared<BufferRecycler>(io::kIoBufferSize, window_.max() + kSinkHeldMax)),
+        plain_buffers_(std::make_shared<BufferRecycler>(std::max<size_t>(opts.batch_output, format::kBlockPayloadMax),
+                                                        window_.max() + kSinkHeldMax)) {}
 
   Status Run();
 
@@ -115,15 +121,9 @@ class Restorer {
   StreamHash hash_;
   // Its own reader (recipe pieces, open files), so restores can run side by side.
   SegmentReader reader_;
-  const size_t window_max_;  // batches read and decoded ahead of the output
+  BatchWindow<Batch> window_;  // read and decoding, in output order, between the two threads
   std::shared_ptr<BufferRecycler> read_buffers_, plain_buffers_;
   std::shared_ptr<Batch> current_;  // being filled by the walker
-  // Batches read and queued for decoding, in output order; shared by the two threads.
-  std::mutex mu_;
-  std::condition_variable room_, ready_;
-  std::deque<std::pair<std::shared_ptr<Batch>, std::future<void>>> window_;
-  bool walked_ = false;    // the walker is done: no more batches
-  bool stopping_ = false;  // the output is done: the walker stops
   uint64_t written_ = 0;
 };
 
@@ -135,22 +135,22 @@ Status Restorer::AddChunk(const ChunkRef& c) {
     return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": chunk " +
                               IdHex(c.entry.chunk_id) + " is not in the index");
   }
-  const uint64_t start = AlignDown(loc->offset), end = AlignUp(loc->offset + loc->total_size());
-  if (end - start > io::kIoBufferSize) {
+  if (loc->total_size() > format::kBlockHeaderSize + format::kBlockPayloadMax) {
     return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": segment " +
                               std::to_string(loc->segment) + " offset " + std::to_string(loc->offset) +
                               ": the index gives a block of " + std::to_string(loc->total_size()) + " bytes");
   }
+  const uint64_t start = AlignDown(loc->offset), end = AlignUp(loc->offset + loc->total_size());
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (!current_) current_ = std::make_shared<Batch>(v_->env(), read_buffers_, plain_buffers_);
+    if (!current_) current_ = std::make_shared<Batch>(v_->env(), read_buffers_, plain_buffers_, end - start);
     Batch* b = current_.get();
     const bool plain_fits = b->output_bytes + c.entry.length <= opts_.batch_output || b->items.empty();
     Extent* last = b->extents.empty() ? nullptr : &b->extents.back();
     if (plain_fits && last != nullptr && last->segment == loc->segment && start >= last->start &&
-        start <= last->end + kReadGapMax && last->at + (std::max(end, last->end) - last->start) <= io::kIoBufferSize) {
+        start <= last->end + kReadGapMax && last->at + (std::max(end, last->end) - last->start) <= b->capacity) {
       last->end = std::max(last->end, end);
       last->needed_end = std::max(last->needed_end, loc->offset + loc->total_size());
-    } else if (plain_fits && b->used() + (end - start) <= io::kIoBufferSize) {
+    } else if (plain_fits && b->used() + (end - start) <= b->capacity) {
       b->extents.push_back(Extent{loc->segment, start, end, loc->offset + loc->total_size(), b->used()});
       last = &b->extents.back();
     } else {
@@ -162,7 +162,7 @@ Status Restorer::AddChunk(const ChunkRef& c) {
     b->output_bytes += c.entry.length;
     return Status::Ok();
   }
-  BV_ASSERT(false);  // an empty batch takes any block that fits a buffer
+  BV_ASSERT(false);  // a new batch takes any block: its buffer is made to fit
   return Status::Ok();
 }
 
@@ -218,38 +218,19 @@ void Restorer::Decode(Batch* b) const {
 // On the walking thread: waits for room in the window, reads the batch and queues its decode.
 Status Restorer::Submit() {
   if (!current_ || current_->items.empty()) return Status::Ok();
-  {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [this] { return window_.size() < window_max_ || stopping_; });
-    // The output failed and reports why; this only ends the walk.
-    if (stopping_) return Status::IOError("the restore's output stopped");
-  }
+  // The output failed and reports why; this only ends the walk.
+  if (!window_.WaitForRoom()) return Status::IOError("the restore's output stopped");
   std::shared_ptr<Batch> b = std::move(current_);
   BV_RETURN_IF_ERROR(Read(b.get()));
   Batch* raw = b.get();
-  std::future<void> decoded = pool_->Submit([this, raw] { Decode(raw); });
-  std::lock_guard lock(mu_);
-  window_.emplace_back(std::move(b), std::move(decoded));
-  ready_.notify_one();
+  window_.Push(std::move(b), pool_->Submit([this, raw] { Decode(raw); }));
   return Status::Ok();
 }
 
 // On the calling thread: each batch in order, once decoded, into the hash and the sink.
 Status Restorer::Output() {
   std::vector<std::string_view> pieces;
-  for (;;) {
-    std::shared_ptr<Batch> b;
-    std::future<void> decoded;
-    {
-      std::unique_lock lock(mu_);
-      ready_.wait(lock, [this] { return !window_.empty() || walked_; });
-      if (window_.empty()) return Status::Ok();
-      b = std::move(window_.front().first);
-      decoded = std::move(window_.front().second);
-      window_.pop_front();
-    }
-    room_.notify_one();
-    decoded.get();
+  while (std::shared_ptr<Batch> b = window_.Pop()) {
     BV_RETURN_IF_ERROR(b->status);
     pieces.clear();
     for (const Item& it : b->items) {
@@ -260,29 +241,21 @@ Status Restorer::Output() {
     BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, std::move(b)));
     if (opts_.progress) opts_.progress(written_);
   }
+  return Status::Ok();
 }
 
 // Two threads: one walks the recipe, looks blocks up and reads them (the workers decode), and
-// the caller's writes the output. A sink that blocks (a full pipe) then holds up neither the
-// reads nor the workers, which keep up to window_max_ batches ready.
+// the caller's writes the output.
 Status Restorer::Run() {
   Status walked;
   std::thread walker([this, &walked] {
-    Status s = WalkRecipe(v_, &reader_, snap_, opts_.stream, opts_.range, [this](const ChunkRef& c) { return AddChunk(c); });
-    if (s.ok()) s = Submit();
-    std::lock_guard lock(mu_);
-    walked = s;
-    walked_ = true;
-    ready_.notify_one();
+    walked = WalkRecipe(v_, &reader_, snap_, opts_.stream, opts_.range, [this](const ChunkRef& c) { return AddChunk(c); });
+    if (walked.ok()) walked = Submit();
+    window_.Close();
   });
   Status s = Output();
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  room_.notify_one();
+  window_.Stop();
   walker.join();
-  for (auto& [b, decoded] : window_) decoded.get();  // never free a batch a worker is decoding
   BV_RETURN_IF_ERROR(s);
   BV_RETURN_IF_ERROR(walked);
   if (!opts_.range) {

@@ -6,6 +6,10 @@
 // with io_uring when one is free; the batch's reads submitted together), decoded on the workers
 // into the buffer that is sent, and handed to the sink with a hold on both, so a socket sink can
 // send them with zero-copy send. A chunk stored plain is sent from the read buffer itself.
+//
+// Two threads per restore: one of its own walks the recipe, looks blocks up and reads batches
+// ahead, the caller's writes them out in order as the workers finish them, so an output that
+// blocks (a full pipe, a slow client) stalls neither the reads nor the decoding.
 #pragma once
 
 #include <functional>
@@ -23,8 +27,8 @@ struct RestoreOptions {
   std::optional<ByteRange> range;  // whole stream when absent
   size_t threads = 0;          // 0: one per core; ignored when `pool` is set
   ThreadPool* pool = nullptr;  // shared workers (a server's); null: the restore starts its own
-  // Memory: about batches_in_flight × (1 MiB read buffer + batch_output decoded bytes), plus what
-  // the sink holds.
+  // Memory: about (batches_in_flight + 2) × (1 MiB read buffer + batch_output decoded bytes),
+  // plus what the sink holds.
   size_t batch_output = 4 << 20;  // decoded bytes per batch, at most
   size_t batches_in_flight = 0;   // 0: 2 per worker + 1
   size_t read_window = 1 << 20;   // segment bytes read ahead at a time for recipe pieces

@@ -269,6 +269,33 @@ TEST(Volume, RestoreStopsCleanlyWhenTheOutputFails) {
   EXPECT_GT(hoard.held.size(), 4u);
 }
 
+// Chunks of up to 4 MiB that do not compress are stored in blocks larger than a read buffer
+// (1 MiB): each gets a batch of its own, whole streams and ranges alike, unencrypted too.
+TEST(Volume, BlocksLargerThanAReadBufferRestore) {
+  for (bool encrypt : {true, false}) {
+    TestVolume tv;
+    engine::InitOptions io;
+    io.encrypt = encrypt;
+    io.chunk_min = 1 << 20;
+    io.chunk_avg = 2 << 20;
+    io.chunk_max = 4 << 20;
+    ASSERT_OK(tv.Init(io));
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    // Random bytes with a run of dump text between: large incompressible blocks beside
+    // compressed ones in the same batches.
+    bench::DumpSpec spec;
+    spec.target_bytes = 4 << 20;
+    std::string d = RandomBytes(9 << 20, 5) + bench::GenerateDumpString(spec).substr(0, 3 << 20) + RandomBytes(7 << 20, 6);
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "large/blocks", d));
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), rec.id));
+    EXPECT_TRUE(back == d) << "encrypt=" << encrypt;
+    for (auto [a, b] : {std::pair<uint64_t, uint64_t>{1, 5 << 20}, {(9 << 20) - 3, (13 << 20) + 1}, {d.size() - 7, d.size()}}) {
+      ASSERT_OK_AND_ASSIGN(std::string part, GetString(v.get(), rec.id, ByteRange{a, b}));
+      EXPECT_TRUE(part == d.substr(a, b - a)) << a << "-" << b;
+    }
+  }
+}
+
 TEST(Volume, IdenticalInputIsStoredOnce) {
   TestVolume tv;
   ASSERT_OK(tv.Init());

@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <deque>
-#include <future>
+#include <thread>
 
+#include "engine/batch_window.h"
 #include "engine/block_codec.h"
+#include "engine/buffer_recycler.h"
 #include "engine/keys.h"
 #include "engine/snapshot_ref.h"
 #include "engine/stream_hash.h"
@@ -36,27 +37,57 @@ struct Block {
 };
 
 struct Batch {
+  explicit Batch(std::shared_ptr<engine::BufferRecycler> p) : plains(std::move(p)) {}
+  ~Batch() { plains->Give(plain); }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
   std::string stored;
   std::vector<Block> blocks;
-  size_t output = 0;
-  std::unique_ptr<char[]> plain;  // not zero-filled: Decode writes every byte it hands out
+  size_t output = 0;  // decoded bytes: under kBatchOutput before the last block
+  std::shared_ptr<engine::BufferRecycler> plains;
+  uint8_t* plain = nullptr;  // taken when a block needs decoding; every byte handed out is written
   Status status;
 };
 
 uint64_t Field(const server::Reply& r, const char* key) { return Check(ReplyNumber(r, key)); }
 
+// Two threads, as in the offline restore: the caller's reads and checks the frames and hands
+// batches to the workers, another writes them out in order, so an output that blocks (a full
+// pipe) holds up neither the socket nor the workers.
 class BlockRestore {
  public:
   BlockRestore(Client* client, const engine::BlockCodec* codec, engine::OutputSink* out)
-      : client_(client), codec_(codec), out_(out), pool_(engine::ThreadPool::DefaultThreads()) {}
+      : client_(client), codec_(codec), out_(out), pool_(engine::ThreadPool::DefaultThreads()),
+        plains_(std::make_shared<engine::BufferRecycler>(kBatchOutput + format::kBlockPayloadMax, 2 * pool_.size() + 3)),
+        window_(2 * pool_.size() + 1) {}
 
   // The header line has been read: begin and end of the range, and the stream hash if whole.
   Status Run(uint64_t begin, uint64_t end, std::optional<std::array<uint8_t, 16>> hash, const engine::Key& hash_key,
              Progress* progress) {
     engine::StreamHash stream_hash(hash_key);
+    Status written;
+    std::thread writer([&] {
+      written = Output(hash ? &stream_hash : nullptr, progress);
+      if (!written.ok()) window_.Stop();
+    });
+    Status gathered = Gather(begin, end);
+    window_.Close();
+    writer.join();
+    BV_RETURN_IF_ERROR(written);
+    BV_RETURN_IF_ERROR(gathered);
+    if (hash && stream_hash.Finish() != *hash) {
+      return Status::Corruption("the restored stream does not match its recorded hash");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Reads the BLOCK frames up to the count line, checking that they tile [begin, end).
+  Status Gather(uint64_t begin, uint64_t end) {
     uint64_t next = begin;  // the stream offset the next block must cover
     bool first = true;
-    auto batch = std::make_unique<Batch>();
+    auto batch = NewBatch();
     uint64_t blocks = 0;
     for (;;) {
       BV_ASSIGN_OR_RETURN(server::Reply r, client_->ReadReply());
@@ -91,27 +122,19 @@ class BlockRestore {
       batch->blocks.push_back(Block{*h, at, offset, static_cast<uint32_t>(skip), static_cast<uint32_t>(take), {}});
       batch->output += h->raw_len;
       blocks++;
-      if (batch->output >= kBatchOutput) Submit(std::move(batch));
-      if (!batch) batch = std::make_unique<Batch>();
-      BV_RETURN_IF_ERROR(Drain(2 * pool_.size() + 1, hash ? &stream_hash : nullptr, progress));
+      if (batch->output >= kBatchOutput) {
+        BV_RETURN_IF_ERROR(Submit(std::move(batch)));
+        batch = NewBatch();
+      }
     }
-    if (!batch->blocks.empty()) Submit(std::move(batch));
-    BV_RETURN_IF_ERROR(Drain(0, hash ? &stream_hash : nullptr, progress));
+    if (!batch->blocks.empty()) BV_RETURN_IF_ERROR(Submit(std::move(batch)));
     if (next != end) {
       return Status::Corruption("the blocks cover the stream up to byte " + std::to_string(next) + ", not " +
                                 std::to_string(end));
     }
-    if (hash && stream_hash.Finish() != *hash) {
-      return Status::Corruption("the restored stream does not match its recorded hash");
-    }
     return Status::Ok();
   }
 
-  ~BlockRestore() {
-    for (auto& [b, done] : window_) done.wait();
-  }
-
- private:
   Status ReadExactly(char* dst, size_t n, const std::string& where) {
     size_t have = 0;
     while (have < n) {
@@ -125,19 +148,23 @@ class BlockRestore {
     return Status::Ok();
   }
 
-  void Submit(std::unique_ptr<Batch> b) {
+  std::shared_ptr<Batch> NewBatch() { return std::make_shared<Batch>(plains_); }
+
+  Status Submit(std::shared_ptr<Batch> b) {
+    // The writer failed and says why; this only ends the reading.
+    if (!window_.WaitForRoom()) return Status::IOError("the output stopped");
     Batch* raw = b.get();
-    window_.emplace_back(std::move(b), pool_.Submit([this, raw] { Decode(raw); }));
+    window_.Push(std::move(b), pool_.Submit([this, raw] { Decode(raw); }));
+    return Status::Ok();
   }
 
+  // On a worker.
   void Decode(Batch* b) const {
-    size_t plain = 0;
-    for (const Block& k : b->blocks) plain += engine::BlockCodec::StoredPlain(k.header) ? 0 : k.header.raw_len;
-    b->plain = std::make_unique_for_overwrite<char[]>(plain);
-    size_t at = 0;
+    size_t at = 0;  // in b->plain
     for (Block& k : b->blocks) {
+      if (!engine::BlockCodec::StoredPlain(k.header) && b->plain == nullptr) b->plain = plains_->Take();
       std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
-      auto chunk = codec_->DecodeChunk(k.header, payload, reinterpret_cast<uint8_t*>(b->plain.get() + at));
+      auto chunk = codec_->DecodeChunk(k.header, payload, b->plain + at);
       if (!chunk.ok()) {
         b->status =
             Status::Corruption("block at stream offset " + std::to_string(k.offset) + ": " + chunk.status().message());
@@ -148,13 +175,12 @@ class BlockRestore {
     }
   }
 
-  Status Drain(size_t keep, engine::StreamHash* hash, Progress* progress) {
-    while (window_.size() > keep) {
-      window_.front().second.get();
-      std::unique_ptr<Batch> b = std::move(window_.front().first);
-      window_.pop_front();
+  // On the writer thread: each batch in order, once decoded, into the hash and the output.
+  Status Output(engine::StreamHash* hash, Progress* progress) {
+    std::vector<std::string_view> pieces;
+    while (std::shared_ptr<Batch> b = window_.Pop()) {
       BV_RETURN_IF_ERROR(b->status);
-      std::vector<std::string_view> pieces;
+      pieces.clear();
       for (const Block& k : b->blocks) {
         if (hash) hash->Update(k.chunk);
         pieces.push_back(k.chunk.substr(k.skip, k.take));
@@ -170,7 +196,8 @@ class BlockRestore {
   const engine::BlockCodec* codec_;
   engine::OutputSink* out_;
   engine::ThreadPool pool_;
-  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
+  std::shared_ptr<engine::BufferRecycler> plains_;
+  engine::BatchWindow<Batch> window_;  // after pool_: destroyed first, waiting for any decode
   uint64_t written_ = 0;
 };
 
