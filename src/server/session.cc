@@ -183,6 +183,28 @@ class PushInput final : public engine::InputStream {
   uint64_t received_ = 0;
 };
 
+// The bytes of one DATA frame, read from the connection straight into the session's pipeline.
+class FrameInput final : public engine::InputStream {
+ public:
+  FrameInput(Connection* conn, int timeout_ms, uint64_t size) : conn_(conn), timeout_ms_(timeout_ms), left_(size) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    if (left_ == 0) return size_t{0};
+    auto got = conn_->ReadBytes(dst, static_cast<size_t>(std::min<uint64_t>(n, left_)), timeout_ms_);
+    if (got.ok() && *got == 0) got = Status::IOError("the connection closed " + std::to_string(left_) + " bytes short");
+    if (!got.ok()) return failed_ = got.status();
+    left_ -= *got;
+    return got;
+  }
+  uint64_t left() const { return left_; }
+  const Status& failed() const { return failed_; }  // the connection's failure, not the session's
+
+ private:
+  Connection* conn_;
+  int timeout_ms_;
+  uint64_t left_;
+  Status failed_;
+};
+
 // A raw restore's bytes go straight to the socket, sent from the restore's own buffers with
 // zero-copy send where the kernel does it.
 class SocketSink final : public engine::OutputSink {
@@ -428,7 +450,6 @@ class Session {
       Log(spdlog::level::info, "RESUME " + format::SnapshotIdHex(ps->id()) + " " + Position(*ps));
     }
     const int idle_ms = static_cast<int>(cfg.idle_timeout_s) * 1000;
-    std::string frame;
     for (;;) {
       auto line = conn_.ReadLine(idle_ms, /*interruptible=*/false);
       if (!line.ok() || !*line) {
@@ -449,18 +470,19 @@ class Session {
         if (n == 0 || n > kFrameMax) {
           return conn_.Reply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>"), false;
         }
-        frame.resize(n);
-        size_t have = 0;
-        while (have < n) {
-          auto got = conn_.ReadBytes(frame.data() + have, n - have, idle_ms);
-          if (!got.ok() || *got == 0) {
-            Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + ": connection lost inside a frame");
-            if (!got.ok()) conn_.ReplyError(got.status());
-            return false;  // a truncated frame is dropped whole; the session stays at its last sync
+        // Read into the session's batch as it arrives. A frame cut short by a lost connection
+        // leaves the session at its last sync, like any bytes after it.
+        FrameInput in(&conn_, idle_ms, n);
+        while (st.ok() && in.left() > 0) {
+          auto got = ps->WriteFrom(&in);
+          if (!in.failed().ok()) {
+            Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + ": connection lost inside a frame: " +
+                                         in.failed().ToString());
+            conn_.ReplyError(in.failed());
+            return false;
           }
-          have += *got;
+          if (!got.ok()) st = got.status();
         }
-        st = ps->Write(frame);
       } else if (f.verb == "STREAM") {
         if (f.args.size() > 1 || !f.options.empty()) return conn_.Reply("ERR bad-request usage: STREAM [name]"), false;
         st = ps->StartStream(f.args.empty() ? "" : f.args[0]);
