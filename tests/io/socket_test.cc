@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "io/file_splicer.h"
+#include "io/hold_back_splicer.h"
 #include "io/socket.h"
 #include "io/zero_copy_sender.h"
 #include "tests/test_util.h"
@@ -151,6 +152,57 @@ TEST(FileSplicer, SendsFileRangesExactly) {
   EXPECT_NE(past.message().find("ends at offset 3145728"), std::string::npos) << past.message();
   expect += data.substr((3 << 20) - 10);
   EXPECT_TRUE(p.Finish() == expect);
+}
+
+// Whatever the packets look like (large sends over TCP, or a thousand 7-byte sends over a Unix
+// socket, which fill the pipe's slots long before its bytes), every byte but the last `hold`
+// reaches the output in order, and the rest is the tail.
+TEST(HoldBackSplicer, PassesAllButTheTailInOrder) {
+  struct Case {
+    std::string address;
+    size_t piece, count, hold;
+  };
+  test::TempDir tmp;
+  const std::string a = "unix:" + (tmp / "a"), b = "unix:" + (tmp / "b");
+  for (const Case& c : {Case{"127.0.0.1:0", 1 << 20, 24, 64 << 10}, Case{a, 7, 3000, 64 << 10},
+                        Case{"127.0.0.1:0", 100, 50, 64 << 10}, Case{b, 4096, 300, 1}}) {
+    auto l = Listener::Open(c.address);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    std::unique_ptr<Socket> far;
+    std::thread accept([&] { far = std::move((*l)->Accept()).value(); });
+    auto near = Connect((*l)->address(), kTimeoutMs);
+    ASSERT_TRUE(near.ok()) << near.status().ToString();
+    accept.join();
+    const std::string sent = test::RandomBytes(c.piece * c.count, c.piece);
+    std::thread writer([&] {
+      for (size_t i = 0; i < c.count; i++) {
+        ASSERT_TRUE(far->WriteAll(std::string_view(sent).substr(i * c.piece, c.piece), kTimeoutMs).ok());
+        if (c.piece < 100) std::this_thread::sleep_for(std::chrono::microseconds(20));  // one packet each
+      }
+      far.reset();
+    });
+    int out[2];
+    ASSERT_EQ(::pipe(out), 0);
+    std::string output;
+    std::thread drain([&] {
+      std::string buf(1 << 16, '\0');
+      for (ssize_t r; (r = ::read(out[0], buf.data(), buf.size())) > 0;) output.append(buf.data(), static_cast<size_t>(r));
+    });
+    auto splicer = HoldBackSplicer::Create(c.hold);
+    ASSERT_TRUE(splicer.ok());
+    auto got = (*splicer)->Run((*near)->fd(), out[1], kTimeoutMs, nullptr);
+    writer.join();
+    ::close(out[1]);
+    drain.join();
+    ::close(out[0]);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, sent.size());
+    auto tail = (*splicer)->Tail();
+    ASSERT_TRUE(tail.ok());
+    const size_t kept = std::min(c.hold, sent.size());
+    EXPECT_EQ(tail->size(), kept) << c.address << " piece " << c.piece;
+    EXPECT_TRUE(output + *tail == sent) << c.address << " piece " << c.piece;
+  }
 }
 
 }  // namespace

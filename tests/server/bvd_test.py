@@ -791,6 +791,13 @@ class BvdTest(unittest.TestCase):
         self.assertIn(b"corrupt", p.stderr)
         self.assertFalse(os.path.exists(broken))
         self.assertEqual([n for n in os.listdir(self.tmp) if "bv-partial" in n], [])
+        # Into a pipe (spliced, not read by bvtool): exit 3 and only a prefix of the stream
+        # went out; bvd's error line stays out of it.
+        p = tool("get", "pg/shop", check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(b"corrupt", p.stderr)
+        self.assertLess(len(p.stdout), len(dump))
+        self.assertTrue(dump.startswith(p.stdout))
         self.assertEqual(tool("verify", "pg/shop", check=False).returncode, 3)
 
     def test_raw_block_restore_is_checked_and_decoded_by_bvtool(self):

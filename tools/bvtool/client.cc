@@ -9,7 +9,6 @@ namespace bv::tool {
 
 namespace {
 
-constexpr int kTimeoutMs = 300000;  // the server answers a push only once it is durable
 constexpr size_t kReplyLineMax = 64 << 10;
 
 std::string Env(const char* name) {

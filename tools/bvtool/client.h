@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ class Client {
   Result<server::Reply> ReadReply();
   // Raw bytes after a GET line: up to n, 0 at the server's end.
   Result<size_t> ReadBytes(char* dst, size_t n);
+  // The socket itself, for moving raw bytes without reading them here (splice); none while this
+  // client holds bytes it has read ahead.
+  std::optional<int> UnbufferedFd() const {
+    return pos_ < buf_.size() ? std::nullopt : std::optional<int>(socket_->fd());
+  }
+  static constexpr int kTimeoutMs = 300000;  // the server answers a push only once it is durable
 
  private:
   explicit Client(std::unique_ptr<io::Socket> s) : socket_(std::move(s)) {}

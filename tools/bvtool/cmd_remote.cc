@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
 #include "engine/stream_io.h"
+#include "io/hold_back_splicer.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
 
@@ -290,25 +292,46 @@ int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const
   // The last bytes are held back until the end is seen: a restore that fails after sending some
   // bytes ends in an error line instead of the rest (docs/protocol.md §7), and that line must not
   // reach the output.
-  std::string buf(kSendChunk, '\0');
   std::string held;
   uint64_t got_total = 0;
   Status s;
-  while (s.ok()) {
-    auto got = client->ReadBytes(buf.data(), buf.size());
-    if (!got.ok()) {
+  struct stat st;
+  const std::optional<int> socket_fd = client->UnbufferedFd();
+  if (to_stdout && socket_fd && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    // Into a pipe: spliced from the socket, never copied through this process.
+    auto splicer = io::HoldBackSplicer::Create(kHoldBack);
+    if (!splicer.ok()) Fail(splicer.status());
+    auto got = (*splicer)->Run(*socket_fd, fd, Client::kTimeoutMs, [&](uint64_t n) { progress.Update(n); });
+    if (got.ok()) {
+      got_total = *got;
+      auto tail = (*splicer)->Tail();
+      if (tail.ok()) held = std::move(*tail);
+      s = tail.status();
+    } else {
       s = got.status();
-      break;
     }
-    if (*got == 0) break;
-    held.append(buf.data(), *got);
-    got_total += *got;
-    if (held.size() > kHoldBack) {
-      const size_t out = held.size() - kHoldBack;
-      s = sink.Write(std::string_view(held).substr(0, out));
-      held.erase(0, out);
+  } else {
+    // Read into a buffer whose last kHoldBack bytes wait for the next read or the end.
+    std::string buf(kSendChunk + kHoldBack, '\0');
+    size_t len = 0;
+    while (s.ok()) {
+      auto got = client->ReadBytes(buf.data() + len, buf.size() - len);
+      if (!got.ok()) {
+        s = got.status();
+        break;
+      }
+      if (*got == 0) break;
+      len += *got;
+      got_total += *got;
+      if (len > kHoldBack) {
+        const size_t out = len - kHoldBack;
+        s = sink.Write(std::string_view(buf.data(), out));
+        std::memmove(buf.data(), buf.data() + out, kHoldBack);
+        len = kHoldBack;
+      }
+      progress.Update(got_total);
     }
-    progress.Update(got_total);
+    held.assign(buf.data(), len);
   }
   if (s.ok() && got_total != expect) {
     // Whole only if exactly the expected bytes came; otherwise the tail is the server's error.

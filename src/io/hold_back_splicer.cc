@@ -1,0 +1,121 @@
+#include "io/hold_back_splicer.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace bv::io {
+
+namespace {
+
+constexpr int kPipeSizeWanted = 1 << 20;
+
+// Waits until fd is ready for `events`; TimedOut after timeout_ms.
+Status WaitFor(int fd, short events, int timeout_ms, const char* what) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r > 0) return Status::Ok();
+    if (r == 0) return Status::TimedOut(std::string(what) + ": nothing for " + std::to_string(timeout_ms / 1000) + " s");
+    if (errno != EINTR) return Status::FromErrno(what, errno);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HoldBackSplicer>> HoldBackSplicer::Create(size_t hold) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return Status::FromErrno("pipe", errno);
+  auto s = std::unique_ptr<HoldBackSplicer>(new HoldBackSplicer(hold, fds[0], fds[1]));
+  int size = ::fcntl(fds[1], F_SETPIPE_SZ, kPipeSizeWanted);  // pipe-max-size may refuse it
+  if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
+  if (size > 0) s->pipe_size_ = static_cast<size_t>(size);
+  return s;
+}
+
+HoldBackSplicer::~HoldBackSplicer() {
+  ::close(pipe_read_);
+  ::close(pipe_write_);
+}
+
+Result<uint64_t> HoldBackSplicer::Run(int socket_fd, int out_fd, int timeout_ms,
+                                      const std::function<void(uint64_t)>& progress) {
+  uint64_t total = 0;
+  for (;;) {
+    if (in_pipe_ >= pipe_size_) {  // a pipe no larger than `hold` (pipe-max-size refused more)
+      BV_RETURN_IF_ERROR(PipeToMemory());
+      continue;
+    }
+    ssize_t got = ::splice(socket_fd, nullptr, pipe_write_, nullptr, pipe_size_ - in_pipe_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (got == 0) return total;  // the server's end
+    if (got > 0) {
+      in_pipe_ += static_cast<size_t>(got);
+      total += static_cast<uint64_t>(got);
+      const size_t held = memory_.size() + in_pipe_;
+      if (held > hold_) BV_RETURN_IF_ERROR(Release(held - hold_, out_fd));
+      if (progress) progress(total);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return Status::FromErrno("splice from the server", errno);
+    // No data yet, or no room: the pipe counts slots as well as bytes, and many small packets
+    // can fill its slots while it holds fewer than `hold` bytes; those then wait in memory.
+    pollfd room{pipe_write_, POLLOUT, 0};
+    if (::poll(&room, 1, 0) == 0) {
+      BV_RETURN_IF_ERROR(PipeToMemory());
+      continue;
+    }
+    BV_RETURN_IF_ERROR(WaitFor(socket_fd, POLLIN, timeout_ms, "read from the server"));
+  }
+}
+
+Status HoldBackSplicer::Release(size_t n, int out_fd) {
+  while (n > 0 && !memory_.empty()) {
+    const size_t k = std::min(n, memory_.size());
+    ssize_t w = ::write(out_fd, memory_.data(), k);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      BV_RETURN_IF_ERROR(WaitFor(out_fd, POLLOUT, -1, "write the output"));
+      continue;
+    }
+    if (w < 0) return Status::FromErrno("write the output", errno);
+    memory_.erase(0, static_cast<size_t>(w));
+    n -= static_cast<size_t>(w);
+  }
+  while (n > 0) {
+    ssize_t m = ::splice(pipe_read_, nullptr, out_fd, nullptr, n, SPLICE_F_MOVE);
+    if (m < 0 && errno == EINTR) continue;
+    if (m < 0 && errno == EAGAIN) {
+      BV_RETURN_IF_ERROR(WaitFor(out_fd, POLLOUT, -1, "write the output"));
+      continue;
+    }
+    if (m < 0) return Status::FromErrno("splice to the output", errno);
+    if (m == 0) return Status::IOError("splice to the output: it took nothing");
+    in_pipe_ -= static_cast<size_t>(m);
+    n -= static_cast<size_t>(m);
+  }
+  return Status::Ok();
+}
+
+Status HoldBackSplicer::PipeToMemory() {
+  while (in_pipe_ > 0) {
+    const size_t at = memory_.size();
+    memory_.resize(at + in_pipe_);
+    ssize_t r = ::read(pipe_read_, memory_.data() + at, in_pipe_);
+    memory_.resize(at + static_cast<size_t>(std::max<ssize_t>(r, 0)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Status::FromErrno("read the held bytes", r == 0 ? EIO : errno);
+    in_pipe_ -= static_cast<size_t>(r);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> HoldBackSplicer::Tail() {
+  BV_RETURN_IF_ERROR(PipeToMemory());
+  return std::move(memory_);
+}
+
+}  // namespace bv::io
