@@ -10,7 +10,7 @@ each peer.
 Tools:
   bv          bvtool put / get / verify on a volume directory (offline)
   bvd-nc      bvd over loopback: raw PUT with nc, raw GET with nc, VERIFY
-  bvd-push    bvd over loopback: bvtool push (framed, resumable), bvtool get --blocks, VERIFY
+  bvd-push    bvd over loopback: bvtool push (framed, resumable), bvtool get, VERIFY
   restic      restic 0.14: backup --stdin (compression auto: zstd, encrypted), dump, check --read-data
   borg        Borg 1.2: create --compression zstd,3 (repokey), extract --stdout, check --verify-data
 
@@ -111,7 +111,7 @@ class Bv:
 
 
 class Bvd:
-    """bvd on loopback; `how` is nc (raw PUT/GET) or push (bvtool push / get --blocks)."""
+    """bvd on loopback; `how` is nc (raw PUT/GET) or push (bvtool push / get)."""
 
     def __init__(self, build, work, how):
         self.build = build
@@ -145,8 +145,7 @@ class Bvd:
                 get = ("AUTH default %s\nGET bench/db\n" % token).encode()
                 out["restore"] = r.run_to_pipe(["nc", "127.0.0.1", str(port)], size1, input_bytes=get)
             else:
-                out["restore"] = r.run_to_pipe([self.bvtool, "get", "bench/db", "--blocks", "--key-file", bvd.key_file] + remote,
-                                               size1)
+                out["restore"] = r.run_to_pipe([self.bvtool, "get", "bench/db"] + remote, size1)
             ids = subprocess.run(["nc", "127.0.0.1", str(port)], capture_output=True, check=True,
                                  input=("AUTH default %s\nLIST\nQUIT\n" % token).encode()).stdout.decode()
             snaps = [l.split()[1].split("=")[1] for l in ids.splitlines() if l.startswith("SNAPSHOT ")]

@@ -1,6 +1,9 @@
 #include "engine/chunker.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <bit>
 
 #include <set>
 
@@ -23,6 +26,55 @@ Key Seed(uint8_t b) {
   Key k;
   k.fill(b);
   return k;
+}
+
+// Cut points are part of what a volume stores (recipes name the chunks they make), so the chunker
+// must cut exactly where the plain byte-at-a-time gear loop cuts, whatever its implementation.
+size_t ReferenceCut(const std::array<uint64_t, 256>& gear, const ChunkSizes& s, uint64_t mask_small,
+                    uint64_t mask_large, const uint8_t* data, size_t n) {
+  if (n <= s.min) return n;
+  const size_t normal = std::min<size_t>(s.avg, n), end = std::min<size_t>(s.max, n);
+  uint64_t fp = 0;
+  size_t i = s.min;
+  for (; i < normal; i++) {
+    fp = (fp << 1) + gear[data[i]];
+    if ((fp & mask_small) == 0) return i + 1;
+  }
+  for (; i < end; i++) {
+    fp = (fp << 1) + gear[data[i]];
+    if ((fp & mask_large) == 0) return i + 1;
+  }
+  return end;
+}
+
+TEST(Chunker, CutsExactlyWhereTheByteAtATimeLoopCuts) {
+  for (const ChunkSizes sizes : {ChunkSizes{}, ChunkSizes{64, 256, 1024}, ChunkSizes{63, 128, 509}, ChunkSizes{1 << 20, 2 << 20, 4 << 20}}) {
+    const Key seed = Seed(7);
+    Chunker c(sizes, seed);
+    // The same table and masks as the chunker's (chunker.cc): the seed's deterministic bytes.
+    uint8_t bytes[256 * 8];
+    randombytes_buf_deterministic(bytes, sizeof bytes, seed.data());
+    std::array<uint64_t, 256> gear;
+    for (size_t i = 0; i < 256; i++) {
+      uint64_t v = 0;
+      for (int b = 0; b < 8; b++) v |= uint64_t{bytes[i * 8 + b]} << (8 * b);
+      gear[i] = v;
+    }
+    const int bits = std::countr_zero(sizes.avg);
+    const uint64_t small = ~uint64_t{0} << (64 - (bits + 2)), large = ~uint64_t{0} << (64 - (bits - 2));
+    for (uint64_t k = 0; k < 6; k++) {
+      const std::string data = test::RandomBytes((size_t{9} << 20) + k * 13, 100 + k);
+      const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+      size_t pos = 0, cuts = 0;
+      while (pos < data.size()) {
+        const size_t want = ReferenceCut(gear, sizes, small, large, p + pos, data.size() - pos);
+        const size_t got = c.NextCut(p + pos, data.size() - pos);
+        ASSERT_EQ(got, want) << "at " << pos << " (cut " << cuts << "), min " << sizes.min;
+        pos += got;
+        cuts++;
+      }
+    }
+  }
 }
 
 TEST(Chunker, SizesStayWithinLimitsAndAverageNearTarget) {
