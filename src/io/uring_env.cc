@@ -79,7 +79,7 @@ class UringEnv final : public Env {
     }
     ready_ = true;
     // One table: the write pool's buffers, then the read pool's. Each pool is registered (its
-    // pages faulted in and pinned, tens of milliseconds) when first used, so a command that only
+    // pages faulted in and pinned, milliseconds of work) when first used, so a command that only
     // reads never pays for the write pool, nor one that only writes for the read pool. A kernel
     // without sparse tables (before 5.19) gets both now.
     const unsigned slots = static_cast<unsigned>(pool_.count() + read_pool_.count());
