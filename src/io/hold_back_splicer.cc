@@ -49,6 +49,9 @@ Result<uint64_t> HoldBackSplicer::Run(int socket_fd, int out_fd, int timeout_ms,
       BV_RETURN_IF_ERROR(PipeToMemory());
       continue;
     }
+    // Splicing from a blocking TCP socket waits for data however it is asked, so wait here,
+    // where the timeout holds; once the socket is readable the splice takes what is there.
+    BV_RETURN_IF_ERROR(WaitFor(socket_fd, POLLIN, timeout_ms, "read from the server"));
     ssize_t got = ::splice(socket_fd, nullptr, pipe_write_, nullptr, pipe_size_ - in_pipe_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (got == 0) return total;  // the server's end
     if (got > 0) {
@@ -59,16 +62,15 @@ Result<uint64_t> HoldBackSplicer::Run(int socket_fd, int out_fd, int timeout_ms,
       if (progress) progress(total);
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return Status::FromErrno("splice from the server", errno);
-    // No data yet, or no room: the pipe counts slots as well as bytes, and many small packets
-    // can fill its slots while it holds fewer than `hold` bytes; those then wait in memory.
-    pollfd room{pipe_write_, POLLOUT, 0};
-    if (::poll(&room, 1, 0) == 0) {
-      BV_RETURN_IF_ERROR(PipeToMemory());
+    if (errno == EINTR || errno == EAGAIN) {
+      // Readable, yet nothing moved: the pipe counts slots as well as bytes, and many small
+      // packets can fill its slots while it holds fewer than `hold` bytes; those then wait in
+      // memory.
+      pollfd room{pipe_write_, POLLOUT, 0};
+      if (errno == EAGAIN && ::poll(&room, 1, 0) == 0) BV_RETURN_IF_ERROR(PipeToMemory());
       continue;
     }
-    BV_RETURN_IF_ERROR(WaitFor(socket_fd, POLLIN, timeout_ms, "read from the server"));
+    return Status::FromErrno("splice from the server", errno);
   }
 }
 

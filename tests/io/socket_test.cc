@@ -205,5 +205,29 @@ TEST(HoldBackSplicer, PassesAllButTheTailInOrder) {
   }
 }
 
+// A server that sends a little and then neither sends nor closes: the splicer gives up after its
+// timeout, on a blocking TCP socket too (a splice from one would wait for data forever).
+TEST(HoldBackSplicer, SilentServerTimesOut) {
+  auto l = Listener::Open("127.0.0.1:0");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  std::unique_ptr<Socket> far;
+  std::thread accept([&] { far = std::move((*l)->Accept()).value(); });
+  auto near = Connect((*l)->address(), kTimeoutMs);
+  ASSERT_TRUE(near.ok()) << near.status().ToString();
+  accept.join();
+  ASSERT_TRUE(far->WriteAll(std::string(100, 'x'), kTimeoutMs).ok());
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  auto splicer = HoldBackSplicer::Create(64 << 10);
+  ASSERT_TRUE(splicer.ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto got = (*splicer)->Run((*near)->fd(), out[1], 300, nullptr);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(got.status().code(), Status::Code::kTimedOut) << got.status().ToString();
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  ::close(out[0]);
+  ::close(out[1]);
+}
+
 }  // namespace
 }  // namespace bv::io
