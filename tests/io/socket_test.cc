@@ -154,6 +154,21 @@ TEST(FileSplicer, SendsFileRangesExactly) {
   EXPECT_TRUE(p.Finish() == expect);
 }
 
+// Both ends of a fresh connection over `address`; null ends if it failed.
+std::pair<std::unique_ptr<Socket>, std::unique_ptr<Socket>> Connected(const std::string& address) {
+  auto l = Listener::Open(address);
+  if (!l.ok()) return {};
+  std::unique_ptr<Socket> far;
+  std::thread accept([&] {
+    auto a = (*l)->Accept();
+    if (a.ok()) far = std::move(a).value();
+  });
+  auto near = Connect((*l)->address(), kTimeoutMs);
+  accept.join();
+  if (!near.ok()) return {};
+  return {std::move(near).value(), std::move(far)};
+}
+
 // Whatever the packets look like (large sends over TCP, or a thousand 7-byte sends over a Unix
 // socket, which fill the pipe's slots long before its bytes), every byte but the last `hold`
 // reaches the output in order, and the rest is the tail.
@@ -166,13 +181,8 @@ TEST(HoldBackSplicer, PassesAllButTheTailInOrder) {
   const std::string a = "unix:" + (tmp / "a"), b = "unix:" + (tmp / "b");
   for (const Case& c : {Case{"127.0.0.1:0", 1 << 20, 24, 64 << 10}, Case{a, 7, 3000, 64 << 10},
                         Case{"127.0.0.1:0", 100, 50, 64 << 10}, Case{b, 4096, 300, 1}}) {
-    auto l = Listener::Open(c.address);
-    ASSERT_TRUE(l.ok()) << l.status().ToString();
-    std::unique_ptr<Socket> far;
-    std::thread accept([&] { far = std::move((*l)->Accept()).value(); });
-    auto near = Connect((*l)->address(), kTimeoutMs);
-    ASSERT_TRUE(near.ok()) << near.status().ToString();
-    accept.join();
+    auto [near, far] = Connected(c.address);
+    ASSERT_TRUE(near && far);
     const std::string sent = test::RandomBytes(c.piece * c.count, c.piece);
     std::thread writer([&] {
       for (size_t i = 0; i < c.count; i++) {
@@ -190,7 +200,7 @@ TEST(HoldBackSplicer, PassesAllButTheTailInOrder) {
     });
     auto splicer = HoldBackSplicer::Create(c.hold);
     ASSERT_TRUE(splicer.ok());
-    auto got = (*splicer)->Run((*near)->fd(), out[1], kTimeoutMs, nullptr);
+    auto got = (*splicer)->Run(near->fd(), out[1], kTimeoutMs, nullptr);
     writer.join();
     ::close(out[1]);
     drain.join();
@@ -208,20 +218,15 @@ TEST(HoldBackSplicer, PassesAllButTheTailInOrder) {
 // A server that sends a little and then neither sends nor closes: the splicer gives up after its
 // timeout, on a blocking TCP socket too (a splice from one would wait for data forever).
 TEST(HoldBackSplicer, SilentServerTimesOut) {
-  auto l = Listener::Open("127.0.0.1:0");
-  ASSERT_TRUE(l.ok()) << l.status().ToString();
-  std::unique_ptr<Socket> far;
-  std::thread accept([&] { far = std::move((*l)->Accept()).value(); });
-  auto near = Connect((*l)->address(), kTimeoutMs);
-  ASSERT_TRUE(near.ok()) << near.status().ToString();
-  accept.join();
+  auto [near, far] = Connected("127.0.0.1:0");
+  ASSERT_TRUE(near && far);
   ASSERT_TRUE(far->WriteAll(std::string(100, 'x'), kTimeoutMs).ok());
   int out[2];
   ASSERT_EQ(::pipe(out), 0);
   auto splicer = HoldBackSplicer::Create(64 << 10);
   ASSERT_TRUE(splicer.ok());
   const auto start = std::chrono::steady_clock::now();
-  auto got = (*splicer)->Run((*near)->fd(), out[1], 300, nullptr);
+  auto got = (*splicer)->Run(near->fd(), out[1], 300, nullptr);
   const auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(got.status().code(), Status::Code::kTimedOut) << got.status().ToString();
   EXPECT_LT(waited, std::chrono::seconds(5));
