@@ -16,14 +16,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bvd_process import BvdProcess  # noqa: E402
 
 
-def hwm_mib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise SystemExit("no VmHWM for bvd")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -41,8 +33,7 @@ def main():
             dumps.append(path)
         bvd = BvdProcess(args.build, os.path.join(work, "bvd"))
         try:
-            pid = bvd.proc.pid
-            start = hwm_mib(pid)
+            start = bvd.peak_rss_kib() / 1024
             procs = []
             for i, path in enumerate(dumps):
                 cmd = "{ printf 'AUTH default %s\\nPUT mem/db%d\\n'; cat %s; } | nc -N 127.0.0.1 %d" % (
@@ -52,7 +43,7 @@ def main():
                 out = p.communicate()[0]
                 if not out.startswith(b"OK snapshot="):
                     raise SystemExit("push failed: %r" % out[:200])
-            pushed = hwm_mib(pid)
+            pushed = bvd.peak_rss_kib() / 1024
             procs = []
             for i in range(len(dumps)):
                 cmd = "printf 'AUTH default %s\\nGET mem/db%d\\n' | nc 127.0.0.1 %d | wc -c" % (bvd.token, i, bvd.port)
@@ -61,7 +52,7 @@ def main():
                 n = int(p.communicate()[0])
                 if n != os.path.getsize(path):
                     raise SystemExit("restore of %s gave %d bytes" % (path, n))
-            restored = hwm_mib(pid)
+            restored = bvd.peak_rss_kib() / 1024
         finally:
             bvd.stop()
         print("| bvd VmHWM at start | after %d pushes at once | after %d restores at once |" % (args.pushes, args.pushes))

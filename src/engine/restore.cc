@@ -110,7 +110,6 @@ class Restorer {
   Status Read(Batch* b);
   void Decode(Batch* b) const;
   Status Submit();
-  Status Output();
 
   Volume* v_;
   const SnapshotEntry& snap_;
@@ -227,23 +226,6 @@ Status Restorer::Submit() {
   return Status::Ok();
 }
 
-// On the calling thread: each batch in order, once decoded, into the hash and the sink.
-Status Restorer::Output() {
-  std::vector<std::string_view> pieces;
-  while (std::shared_ptr<Batch> b = window_.Pop()) {
-    BV_RETURN_IF_ERROR(b->status);
-    pieces.clear();
-    for (const Item& it : b->items) {
-      if (!opts_.range) hash_.Update(it.chunk);
-      pieces.push_back(it.chunk.substr(it.skip, it.take));
-      written_ += it.take;
-    }
-    BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, std::move(b)));
-    if (opts_.progress) opts_.progress(written_);
-  }
-  return Status::Ok();
-}
-
 // Two threads: one walks the recipe, looks blocks up and reads them (the workers decode), and
 // the caller's writes the output.
 Status Restorer::Run() {
@@ -253,7 +235,7 @@ Status Restorer::Run() {
     if (walked.ok()) walked = Submit();
     window_.Close();
   });
-  Status s = Output();
+  Status s = WriteInOrder(&window_, opts_.range ? nullptr : &hash_, out_, &written_, opts_.progress);
   window_.Stop();
   walker.join();
   BV_RETURN_IF_ERROR(s);

@@ -14,14 +14,14 @@
 #include <vector>
 
 #include "base/status.h"
+#include "io/pipe.h"
 
 namespace bv::engine {
 
-// A pipe's buffer grown to 1 MiB where the system allows it: a writer that runs ahead further and
-// far fewer wake-ups of the reader than with the default 64 KiB. Anything but a pipe is left alone.
+// Standard input or output grown as io::OpenPipe grows its pipes, if it is a pipe.
 inline void GrowIfPipe(int fd) {
   struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) (void)::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) (void)io::GrowPipe(fd);
 }
 
 class InputStream {

@@ -8,19 +8,9 @@
 
 namespace bv::io {
 
-namespace {
-constexpr int kPipeSizeWanted = 1 << 20;
-}
-
 Result<std::unique_ptr<FileSplicer>> FileSplicer::Create() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
-  auto s = std::unique_ptr<FileSplicer>(new FileSplicer(fds[0], fds[1]));
-  // A bigger pipe moves more per splice; the system's pipe-max-size may refuse it.
-  int size = ::fcntl(fds[1], F_SETPIPE_SZ, kPipeSizeWanted);
-  if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
-  if (size > 0) s->pipe_size_ = static_cast<size_t>(size);
-  return s;
+  BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));  // a bigger pipe moves more per splice
+  return std::unique_ptr<FileSplicer>(new FileSplicer(p));
 }
 
 FileSplicer::~FileSplicer() {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "io/pipe.h"
 #include "io/socket.h"
 
 namespace bv::io {
@@ -25,12 +26,12 @@ class FileSplicer {
   Status Send(const std::string& path, uint64_t off, size_t n, Socket* socket, int timeout_ms);
 
  private:
-  FileSplicer(int read_end, int write_end) : pipe_read_(read_end), pipe_write_(write_end) {}
+  explicit FileSplicer(const Pipe& p) : pipe_read_(p.read_end), pipe_write_(p.write_end), pipe_size_(p.size) {}
   Result<int> FdFor(const std::string& path);
 
   static constexpr size_t kOpenFilesMax = 4;
   int pipe_read_, pipe_write_;
-  size_t pipe_size_ = 64 << 10;
+  size_t pipe_size_;
   bool broken_ = false;
   std::list<std::pair<std::string, int>> files_;  // most recent first
 };

@@ -11,8 +11,6 @@ namespace bv::io {
 
 namespace {
 
-constexpr int kPipeSizeWanted = 1 << 20;
-
 // Waits until fd is ready for `events`; TimedOut after timeout_ms.
 Status WaitFor(int fd, short events, int timeout_ms, const char* what) {
   for (;;) {
@@ -27,13 +25,8 @@ Status WaitFor(int fd, short events, int timeout_ms, const char* what) {
 }  // namespace
 
 Result<std::unique_ptr<HoldBackSplicer>> HoldBackSplicer::Create(size_t hold) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return Status::FromErrno("pipe", errno);
-  auto s = std::unique_ptr<HoldBackSplicer>(new HoldBackSplicer(hold, fds[0], fds[1]));
-  int size = ::fcntl(fds[1], F_SETPIPE_SZ, kPipeSizeWanted);  // pipe-max-size may refuse it
-  if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
-  if (size > 0) s->pipe_size_ = static_cast<size_t>(size);
-  return s;
+  BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(O_NONBLOCK));
+  return std::unique_ptr<HoldBackSplicer>(new HoldBackSplicer(hold, p));
 }
 
 HoldBackSplicer::~HoldBackSplicer() {

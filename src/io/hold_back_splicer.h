@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "io/pipe.h"
 
 namespace bv::io {
 
@@ -29,7 +30,8 @@ class HoldBackSplicer {
   Result<std::string> Tail();
 
  private:
-  HoldBackSplicer(size_t hold, int read_end, int write_end) : hold_(hold), pipe_read_(read_end), pipe_write_(write_end) {}
+  HoldBackSplicer(size_t hold, const Pipe& p)
+      : hold_(hold), pipe_read_(p.read_end), pipe_write_(p.write_end), pipe_size_(p.size) {}
   // Sends the oldest n held bytes to out_fd: those kept in memory first, then the pipe's.
   Status Release(size_t n, int out_fd);
   // Moves everything in the pipe to memory (the pipe's slots ran out).
@@ -37,7 +39,7 @@ class HoldBackSplicer {
 
   const size_t hold_;
   int pipe_read_, pipe_write_;
-  size_t pipe_size_ = 64 << 10;
+  size_t pipe_size_;
   std::string memory_;  // held bytes older than the pipe's
   size_t in_pipe_ = 0;
 };

@@ -43,7 +43,7 @@ struct Batch {
   Batch& operator=(const Batch&) = delete;
 
   std::string stored;
-  std::vector<Block> blocks;
+  std::vector<Block> items;
   size_t output = 0;  // decoded bytes: under kBatchOutput before the last block
   std::shared_ptr<engine::BufferRecycler> plains;
   uint8_t* plain = nullptr;  // taken when a block needs decoding; every byte handed out is written
@@ -68,7 +68,8 @@ class BlockRestore {
     engine::StreamHash stream_hash(hash_key);
     Status written;
     std::thread writer([&] {
-      written = Output(hash ? &stream_hash : nullptr, progress);
+      written = engine::WriteInOrder(&window_, hash ? &stream_hash : nullptr, out_, &written_,
+                                     [progress](uint64_t n) { if (progress) progress->Update(n); });
       if (!written.ok()) window_.Stop();
     });
     Status gathered = Gather(begin, end);
@@ -119,7 +120,7 @@ class BlockRestore {
       }
       first = false;
       next = offset + skip + take;
-      batch->blocks.push_back(Block{*h, at, offset, static_cast<uint32_t>(skip), static_cast<uint32_t>(take), {}});
+      batch->items.push_back(Block{*h, at, offset, static_cast<uint32_t>(skip), static_cast<uint32_t>(take), {}});
       batch->output += h->raw_len;
       blocks++;
       if (batch->output >= kBatchOutput) {
@@ -127,7 +128,7 @@ class BlockRestore {
         batch = NewBatch();
       }
     }
-    if (!batch->blocks.empty()) BV_RETURN_IF_ERROR(Submit(std::move(batch)));
+    if (!batch->items.empty()) BV_RETURN_IF_ERROR(Submit(std::move(batch)));
     if (next != end) {
       return Status::Corruption("the blocks cover the stream up to byte " + std::to_string(next) + ", not " +
                                 std::to_string(end));
@@ -161,7 +162,7 @@ class BlockRestore {
   // On a worker.
   void Decode(Batch* b) const {
     size_t at = 0;  // in b->plain
-    for (Block& k : b->blocks) {
+    for (Block& k : b->items) {
       if (!engine::BlockCodec::StoredPlain(k.header) && b->plain == nullptr) b->plain = plains_->Take();
       std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
       auto chunk = codec_->DecodeChunk(k.header, payload, b->plain + at);
@@ -173,23 +174,6 @@ class BlockRestore {
       k.chunk = *chunk;
       if (!engine::BlockCodec::StoredPlain(k.header)) at += k.header.raw_len;
     }
-  }
-
-  // On the writer thread: each batch in order, once decoded, into the hash and the output.
-  Status Output(engine::StreamHash* hash, Progress* progress) {
-    std::vector<std::string_view> pieces;
-    while (std::shared_ptr<Batch> b = window_.Pop()) {
-      BV_RETURN_IF_ERROR(b->status);
-      pieces.clear();
-      for (const Block& k : b->blocks) {
-        if (hash) hash->Update(k.chunk);
-        pieces.push_back(k.chunk.substr(k.skip, k.take));
-        written_ += k.take;
-      }
-      BV_RETURN_IF_ERROR(out_->WriteHeld(pieces, nullptr));
-      if (progress) progress->Update(written_);
-    }
-    return Status::Ok();
   }
 
   Client* client_;
