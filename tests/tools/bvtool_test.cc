@@ -280,6 +280,8 @@ TEST_F(BvtoolTest, SigkillDuringPutLosesNothingAcknowledged) {
     const std::string source = "crash/" + std::to_string(i);
     input_of_source[source] = make_input(i);
     const std::string out_path = tmp / "put.out";
+    // A put killed before it opens its output must not leave the last put's id to be read as its own.
+    std::filesystem::remove(out_path);
     pid_t pid = ::fork();
     if (pid == 0) {
       int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
