@@ -83,13 +83,14 @@ void BM_BlockEncode(benchmark::State& state) {
 BENCHMARK(BM_BlockEncode)->Args({1, 1})->Args({1, 0})->Args({3, 1})->Args({3, 0});
 
 // The stages of a block alone, on 64 KiB of dump text. Compress walks the dump chunk by chunk at
-// (level, hash log; 0: zstd's own for the input size): level 1 with 2^12 is BV's default.
+// (level, hash log, min match; 0: zstd's own for the input size): (1, 11, 5) is BV's default.
 void BM_Compress(benchmark::State& state) {
   const std::string& data = DumpData();
   std::string out(ZSTD_compressBound(64 << 10), '\0');
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, static_cast<int>(state.range(0)));
   if (state.range(1) != 0) ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, static_cast<int>(state.range(1)));
+  if (state.range(2) != 0) ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, static_cast<int>(state.range(2)));
   size_t pos = 0;
   uint64_t stored = 0;
   for (auto _ : state) {
@@ -103,7 +104,12 @@ void BM_Compress(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (64 << 10)));
   state.counters["ratio"] = static_cast<double>(state.iterations() * (64 << 10)) / static_cast<double>(stored);
 }
-BENCHMARK(BM_Compress)->Args({1, 0})->Args({1, 12})->Args({3, 0});
+BENCHMARK(BM_Compress)
+    ->Args({1, 0, 0})
+    ->Args({1, 12, 0})
+    ->Args({1, 12, 5})
+    ->Args({1, engine::kLevel1HashLog, engine::kLevel1MinMatch})
+    ->Args({3, 0, 0});
 
 void BM_Decompress(benchmark::State& state) {
   const std::string chunk = DumpData().substr(0, 64 << 10);

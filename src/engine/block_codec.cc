@@ -23,7 +23,10 @@ struct ZstdContexts {
     if (c_level != level) {
       ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
       BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)));
-      if (level == 1) BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, kLevel1HashLog)));
+      if (level == 1) {
+        BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, kLevel1HashLog)));
+        BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, kLevel1MinMatch)));
+      }
       c_level = level;
     }
     return c;
