@@ -6,6 +6,8 @@
 #include <cstring>
 #include <memory>
 
+#include "engine/aead.h"
+
 namespace bv::engine {
 
 namespace {
@@ -80,12 +82,7 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
     AdBytes(h, ad);
     out->resize(start + format::kBlockHeaderSize + h.stored_len);
     auto* ct = reinterpret_cast<uint8_t*>(out->data() + start + format::kBlockHeaderSize);
-    unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        ct, &clen, reinterpret_cast<const uint8_t*>(body.data()), body.size(),
-        reinterpret_cast<const uint8_t*>(ad), format::kBlockAdSize, nullptr, h.nonce.data(),
-        keys_.data_key.data());
-    BV_ASSERT(clen == h.stored_len);
+    AeadSeal(keys_.data_key, h.nonce, std::string_view(ad, format::kBlockAdSize), body, ct);
   } else {
     h.stored_len = static_cast<uint32_t>(body.size());
     out->resize(start + format::kBlockHeaderSize);
@@ -140,11 +137,7 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
     if (h.compressed()) {
       target = reinterpret_cast<uint8_t*>(z.Scratch(plain_len));
     }
-    unsigned long long mlen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            target, &mlen, nullptr, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
-            reinterpret_cast<const uint8_t*>(ad), format::kBlockAdSize, h.nonce.data(),
-            keys_.data_key.data()) != 0) {
+    if (!AeadOpen(keys_.data_key, h.nonce, std::string_view(ad, format::kBlockAdSize), payload, target)) {
       return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
     }
     if (!h.compressed()) return Status::Ok();
