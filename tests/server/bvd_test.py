@@ -198,6 +198,59 @@ def snapshot_id(reply):
     return m.group(1) if m else None
 
 
+class CuttingProxy:
+    """A TCP proxy in front of bvd that drops its first connection, both ways at once, after
+    `cut_after` bytes from the client; later connections pass whole."""
+
+    def __init__(self, port, cut_after):
+        self.target, self.cut_after, self.connections, self.sockets = port, cut_after, 0, []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self.serve, daemon=True)]
+        self.threads[0].start()
+
+    def serve(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.sockets += [client, upstream]
+            limit = self.cut_after if self.connections == 1 else None
+            for src, dst, lim in ((client, upstream, limit), (upstream, client, None)):
+                t = threading.Thread(target=self.pump, args=(src, dst, lim, (client, upstream)), daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    @staticmethod
+    def pump(src, dst, limit, both):
+        moved = 0
+        try:
+            while limit is None or moved < limit:
+                b = src.recv(1 << 16 if limit is None else min(1 << 16, limit - moved))
+                if not b:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(b)
+                moved += len(b)
+        except OSError:
+            pass
+        for s in both:  # the cut: both connections go at once
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+        for s in self.sockets:
+            s.close()
+
+
 class BvdTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="bvd-test-")
@@ -947,6 +1000,41 @@ class BvdTest(unittest.TestCase):
         listed = self.listing(srv, "shop", tokens["shop"]["read"])
         self.assertEqual(len(listed), 3)
         self.assertTrue(all("streams=2" in l and "label=resumed" in l for l in listed), listed)
+
+    def test_bvtool_file_push_resumes_from_the_synced_offset(self):
+        # A file is sent from the page cache and kept nowhere else: after a lost connection bvtool
+        # sends it again from the offset bvd synced. A proxy cuts the first connection once 20 MiB
+        # have gone through; with a sync every 8 MiB, bvd's last sync was at 16 MiB.
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants)
+        tokfile = os.path.join(self.tmp, "push.token")
+        with open(tokfile, "w") as f:
+            f.write(tokens["shop"]["push"])
+        dump = data(40 << 20, 90, text=True)
+        path = os.path.join(self.tmp, "dump.sql")
+        with open(path, "wb") as f:
+            f.write(dump)
+        proxy = CuttingProxy(srv.port, cut_after=20 << 20)
+        try:
+            p = subprocess.run([BVTOOL, "push", "--server", "127.0.0.1:%d" % proxy.port, "--tenant", "shop",
+                                "--token-file", tokfile, "pg/file", path, "--sync-every", "8"],
+                               capture_output=True, timeout=300)
+        finally:
+            proxy.close()
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        self.assertIn(b"resuming session", p.stderr)
+        self.assertGreaterEqual(proxy.connections, 2)
+        resumed = re.findall(r"RESUME [0-9a-f]{16} streams=0 open=1 offset=(\d+)", srv.log_text())
+        self.assertEqual(resumed, [str(16 << 20)])
+        sid = p.stdout.decode().strip()
+        self.assertEqual(nc_get(srv.port, "shop", tokens["shop"]["read"], sid), dump)
+        # A file that grew since it was pushed last is pushed to its new end.
+        with open(path, "ab") as f:
+            f.write(b"appended\n")
+        sid = subprocess.run([BVTOOL, "push", "--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop",
+                              "--token-file", tokfile, "pg/file", path], capture_output=True, check=True,
+                             timeout=300).stdout.decode().strip()
+        self.assertEqual(nc_get(srv.port, "shop", tokens["shop"]["read"], sid), dump + b"appended\n")
 
     def test_unix_socket_serves_nc_and_bvtool(self):
         sock = os.path.join(self.tmp, "bvd.sock")

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/file_splicer.h"
 #include "io/socket.h"
 #include "server/request.h"
 
@@ -26,8 +27,12 @@ class Client {
   // Connects and sends AUTH (which is silent when it succeeds).
   static Result<std::unique_ptr<Client>> Connect(const Remote& r);
 
-  Status Send(std::string_view bytes);
-  Status SendLine(const std::string& line) { return Send(line + "\n"); }
+  // `more`: more bytes follow at once (the kernel may hold these back to fill a packet).
+  Status Send(std::string_view bytes, bool more = false);
+  Status SendLine(const std::string& line, bool more = false) { return Send(line + "\n", more); }
+  // Bytes [off, off + n) of the file at `path`, from the page cache to the socket by splice; the
+  // process must ignore SIGPIPE.
+  Status SendFile(const std::string& path, uint64_t off, size_t n);
   Status HalfClose() { return socket_->ShutdownWrite(); }
   // The next reply line; an ERR line becomes a Status carrying the server's code and message.
   Result<server::Reply> ReadReply();
@@ -43,6 +48,7 @@ class Client {
  private:
   explicit Client(std::unique_ptr<io::Socket> s) : socket_(std::move(s)) {}
   std::unique_ptr<io::Socket> socket_;
+  std::unique_ptr<io::FileSplicer> splicer_;  // made on first use
   std::string buf_;
   size_t pos_ = 0;
 };

@@ -1,5 +1,6 @@
 // bvtool push, get, ls, verify and delete against a running bvd (--server).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,19 +46,28 @@ std::string Arg(const std::string& v) { return server::EscapeValue(v); }
 
 namespace {
 
-// One stream of a push: a file or standard input, read once; the bytes after the last
-// acknowledged sync are kept so that a resumed session can be sent them again.
+// One stream of a push: a regular file, or a pipe (standard input) read once.
 struct PushStream {
   std::string name;
   std::string path;  // "-": standard input
   int fd = -1;
-  std::optional<uint64_t> size;
+  std::optional<uint64_t> size;  // a regular file's, as last seen: it may still grow
+  bool regular() const { return size.has_value(); }
 };
 
+// Pushes the streams in frames (docs/protocol.md §6), resuming the session after a lost
+// connection. A regular file is sent from the page cache by splice and, after a reconnect, sent
+// again from the offset the server synced. A pipe is read once: the bytes after the last sync are
+// kept, read straight into a buffer of fixed size, and sent from it.
 class Pusher {
  public:
-  Pusher(const Remote& remote, std::vector<PushStream> streams, std::string begin_line)
-      : remote_(remote), streams_(std::move(streams)), begin_line_(std::move(begin_line)) {
+  // sync_every: bytes between acknowledged syncs, for files and pipes alike; 0: the defaults.
+  Pusher(const Remote& remote, std::vector<PushStream> streams, std::string begin_line, uint64_t sync_every)
+      : remote_(remote),
+        streams_(std::move(streams)),
+        begin_line_(std::move(begin_line)),
+        file_sync_every_(sync_every != 0 ? sync_every : kFileSyncEvery),
+        pipe_sync_every_(sync_every != 0 ? static_cast<size_t>(sync_every) : kPipeSyncEvery) {
     for (const auto& s : streams_) total_ = total_ && s.size ? std::optional<uint64_t>(*total_ + *s.size) : std::nullopt;
   }
 
@@ -81,7 +91,11 @@ class Pusher {
 
  private:
   static constexpr int kRetriesMax = 8;
-  static constexpr uint64_t kSyncEvery = 32 << 20;  // bytes between acknowledged syncs
+  // Bytes between acknowledged syncs. A pipe's are held in memory until its sync; a file's are
+  // sent again from the file, so it syncs less often (each sync drains the server's pipeline).
+  static constexpr size_t kPipeSyncEvery = 32 << 20;
+  static constexpr uint64_t kFileSyncEvery = 256 << 20;
+  static constexpr size_t kFrame = 1 << 20;
 
   Result<server::Reply> Attempt() {
     BV_ASSIGN_OR_RETURN(auto client, Client::Connect(remote_));
@@ -90,125 +104,153 @@ class Pusher {
       BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
       session_ = Text(r, "session");
     } else {
-      BV_RETURN_IF_ERROR(client->SendLine("RESUME " + session_));
-      BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
-      // The server is at its last sync, which is at or after ours: skip what it has.
-      const size_t done = Number(r, "streams");
-      const bool open = Text(r, "open") == "1";
-      const uint64_t offset = Number(r, "offset");
-      if (done < acked_stream_ || done > acked_stream_ + 1 ||
-          (done == acked_stream_ && (open ? offset < acked_offset_ : acked_offset_ > 0))) {
-        return Status::Corruption("the server's session is at stream " + std::to_string(done) + " offset " +
-                                  std::to_string(offset) + ", not where this push last synced");
-      }
-      if (done > acked_stream_) {  // it had ended our stream before the connection went
-        acked_stream_ = done;
-        acked_offset_ = 0;
-        replay_.clear();
-        stream_open_ = false;
-      } else if (open) {
-        if (offset > acked_offset_ + replay_.size()) {
-          return Status::Corruption("the server's session is at offset " + std::to_string(offset) +
-                                    ", past what this push sent");
-        }
-        replay_.erase(0, offset - acked_offset_);
-        acked_offset_ = offset;
-        stream_open_ = true;
-      } else {
-        stream_open_ = false;
-      }
+      BV_RETURN_IF_ERROR(Resume(client.get()));
     }
     for (size_t i = acked_stream_; i < streams_.size(); i++) {
+      PushStream& s = streams_[i];
       if (!stream_open_) {
-        BV_RETURN_IF_ERROR(client->SendLine("STREAM" + (streams_[i].name.empty() ? "" : " " + Arg(streams_[i].name))));
+        BV_RETURN_IF_ERROR(client->SendLine("STREAM" + (s.name.empty() ? "" : " " + Arg(s.name))));
         stream_open_ = true;
       }
       // Bytes kept from before a reconnect go first, then new ones from the source.
-      uint64_t sent_since_sync = 0;
-      size_t replayed = 0;
-      bool eof = false;
-      while (!eof) {
-        std::string_view piece;
-        if (replayed < replay_.size()) {
-          piece = std::string_view(replay_).substr(replayed, kFrame);
-          replayed += piece.size();
+      uint64_t at = acked_offset_;  // the stream offset sent next
+      uint64_t since_sync = 0;
+      for (;;) {
+        BV_ASSIGN_OR_RETURN(size_t n, NextPiece(&s, at));
+        if (n == 0) break;
+        BV_RETURN_IF_ERROR(client->SendLine("DATA " + std::to_string(n), /*more=*/true));
+        if (s.regular()) {
+          BV_RETURN_IF_ERROR(client->SendFile(s.path, at, n));
         } else {
-          BV_ASSIGN_OR_RETURN(size_t got, ReadSource(&streams_[i]));
-          if (got == 0) {
-            eof = true;
-            break;
-          }
-          replay_.append(buf_.data(), got);
-          replayed = replay_.size();
-          piece = std::string_view(replay_).substr(replay_.size() - got);
+          BV_RETURN_IF_ERROR(client->Send(std::string_view(kept_.get() + (at - acked_offset_), n)));
         }
-        BV_RETURN_IF_ERROR(client->SendLine("DATA " + std::to_string(piece.size())));
-        BV_RETURN_IF_ERROR(client->Send(piece));
-        sent_since_sync += piece.size();
-        progress_->Update(base_ + acked_offset_ + replayed);
-        if (sent_since_sync >= kSyncEvery) {
-          BV_RETURN_IF_ERROR(Sync(client.get()));
-          replayed = 0;
-          sent_since_sync = 0;
+        at += n;
+        sent_ = std::max(sent_, at);
+        since_sync += n;
+        progress_->Update(base_ + at);
+        if (since_sync >= (s.regular() ? file_sync_every_ : pipe_sync_every_)) {
+          BV_RETURN_IF_ERROR(Sync(client.get(), at));
+          since_sync = 0;
         }
       }
       BV_RETURN_IF_ERROR(client->SendLine("END"));
       stream_open_ = false;
-      base_ += acked_offset_ + replay_.size();
+      base_ += at;
       acked_stream_ = i + 1;
       acked_offset_ = 0;
-      replay_.clear();
+      kept_len_ = 0;
+      sent_ = 0;
       // Synced at every stream's end, so a resume never needs an earlier stream again.
-      BV_RETURN_IF_ERROR(Sync(client.get()));
+      BV_RETURN_IF_ERROR(Sync(client.get(), 0));
     }
     BV_RETURN_IF_ERROR(client->SendLine("COMMIT"));
     return client->ReadReply();
   }
 
-  Status Sync(Client* client) {
-    BV_RETURN_IF_ERROR(client->SendLine("SYNC"));
+  // RESUME on a new connection: the server is at its last sync, which is at or after ours.
+  Status Resume(Client* client) {
+    BV_RETURN_IF_ERROR(client->SendLine("RESUME " + session_));
     BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
+    const size_t done = Number(r, "streams");
+    const bool open = Text(r, "open") == "1";
     const uint64_t offset = Number(r, "offset");
-    if (Text(r, "open") == "1") {
-      if (offset != acked_offset_ + replay_.size()) {
-        return Status::Corruption("the server synced offset " + std::to_string(offset) + ", not " +
-                                  std::to_string(acked_offset_ + replay_.size()));
+    if (done < acked_stream_ || done > acked_stream_ + 1 ||
+        (done == acked_stream_ && (open ? offset < acked_offset_ : acked_offset_ > 0))) {
+      return Status::Corruption("the server's session is at stream " + std::to_string(done) + " offset " +
+                                std::to_string(offset) + ", not where this push last synced");
+    }
+    if (done > acked_stream_) {  // it had ended our stream before the connection went
+      base_ += streams_[acked_stream_].regular() ? sent_ : acked_offset_ + kept_len_;
+      acked_stream_ = done;
+      acked_offset_ = 0;
+      kept_len_ = 0;
+      sent_ = 0;
+      stream_open_ = false;
+    } else if (open) {
+      if (offset > sent_) {
+        return Status::Corruption("the server's session is at offset " + std::to_string(offset) +
+                                  ", past what this push sent");
+      }
+      if (!streams_[acked_stream_].regular()) {  // drop what the server had synced
+        const size_t synced = offset - acked_offset_;
+        std::memmove(kept_.get(), kept_.get() + synced, kept_len_ - synced);
+        kept_len_ -= synced;
       }
       acked_offset_ = offset;
+      stream_open_ = true;
+    } else {
+      stream_open_ = false;
     }
-    replay_.clear();
     return Status::Ok();
   }
 
-  Result<size_t> ReadSource(PushStream* s) {
-    buf_.resize(kFrame);
+  // How many bytes to send from stream offset `at`: 0 at the stream's end. A pipe's come from the
+  // kept bytes, or are read into them.
+  Result<size_t> NextPiece(PushStream* s, uint64_t at) {
+    if (s->regular()) {
+      if (at >= *s->size) {  // the file may have grown since it was last seen
+        struct stat st;
+        if (::fstat(s->fd, &st) != 0) return Status::FromErrno("stat " + s->path, errno);
+        s->size = static_cast<uint64_t>(st.st_size);
+        if (at > *s->size) {
+          return Status::Corruption(s->path + " shrank to " + std::to_string(*s->size) + " bytes while " +
+                                    std::to_string(at) + " were pushed");
+        }
+      }
+      return static_cast<size_t>(std::min<uint64_t>(kFrame, *s->size - at));
+    }
+    const size_t held = static_cast<size_t>(at - acked_offset_);
+    if (held < kept_len_) return std::min(kFrame, kept_len_ - held);
+    if (!kept_) kept_.reset(new char[pipe_sync_every_ + kFrame]);  // not zeroed: pages are touched as used
+    BV_ASSERT(kept_len_ < pipe_sync_every_);  // a sync empties it before it gets there
     for (;;) {
-      ssize_t n = ::read(s->fd, buf_.data(), buf_.size());
+      ssize_t n = ::read(s->fd, kept_.get() + kept_len_, kFrame);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Status::FromErrno("read " + s->path, errno);
+      kept_len_ += static_cast<size_t>(n);
       return static_cast<size_t>(n);
     }
   }
 
-  static constexpr size_t kFrame = 1 << 20;
+  // SYNC, and checks that the server holds exactly the stream up to `offset` (at a stream's end,
+  // the session is between streams and no offset is checked).
+  Status Sync(Client* client, uint64_t offset) {
+    BV_RETURN_IF_ERROR(client->SendLine("SYNC"));
+    BV_ASSIGN_OR_RETURN(server::Reply r, client->ReadReply());
+    const uint64_t synced = Number(r, "offset");
+    if (Text(r, "open") == "1") {
+      if (synced != offset) {
+        return Status::Corruption("the server synced offset " + std::to_string(synced) + ", not " +
+                                  std::to_string(offset));
+      }
+      acked_offset_ = synced;
+    }
+    kept_len_ = 0;
+    return Status::Ok();
+  }
+
   const Remote remote_;
   std::vector<PushStream> streams_;
   std::string begin_line_;
+  const uint64_t file_sync_every_;
+  const size_t pipe_sync_every_;
   std::optional<uint64_t> total_ = 0;
   Progress* progress_ = nullptr;
   std::string session_;
-  size_t acked_stream_ = 0;     // streams the server has ended and synced
-  uint64_t acked_offset_ = 0;   // of the open stream, synced
-  bool stream_open_ = false;    // on the current connection
-  std::string replay_;          // bytes of the open stream after acked_offset_
-  uint64_t base_ = 0;           // bytes of the streams before
-  std::string buf_;
+  size_t acked_stream_ = 0;    // streams the server has ended and synced
+  uint64_t acked_offset_ = 0;  // of the open stream, synced
+  uint64_t sent_ = 0;          // of the open stream, the end of what was sent on any connection
+  bool stream_open_ = false;   // on the current connection
+  std::unique_ptr<char[]> kept_;  // a pipe's bytes after acked_offset_: kept_len_ of them
+  size_t kept_len_ = 0;
+  uint64_t base_ = 0;  // bytes of the streams before
 };
 
 }  // namespace
 
 int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::vector<std::string>& stream_args, const std::string& label, const std::string& time) {
+               const std::vector<std::string>& stream_args, const std::string& label, const std::string& time,
+               uint64_t sync_every) {
   std::vector<PushStream> streams;
   if (!stream_args.empty()) {
     if (!file.empty()) Fail(Status::InvalidArgument("give FILE or --stream NAME FILE, not both"));
@@ -233,7 +275,10 @@ int RemotePush(const Common& c, const Remote& remote, const std::string& source,
   std::string begin = "BEGIN " + Arg(source);
   if (!label.empty()) begin += " label=" + Arg(label);
   if (!time.empty()) begin += " time=" + Arg(time);
-  Pusher pusher(remote, std::move(streams), begin);
+  // Files go to the socket by splice, which raises SIGPIPE when bvd has gone; the lost connection
+  // must come back as an error, to be resumed.
+  ::signal(SIGPIPE, SIG_IGN);
+  Pusher pusher(remote, std::move(streams), begin, sync_every);
   auto reply = pusher.Run();
   if (!reply.ok()) Fail(reply.status());
   if (c.json) {

@@ -22,8 +22,10 @@ int CmdToken(bool json, const std::string& role);
 int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
 
 // Against a running bvd.
+// sync_every: bytes between acknowledged syncs; 0: the defaults.
 int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::vector<std::string>& streams, const std::string& label, const std::string& time);
+               const std::vector<std::string>& streams, const std::string& label, const std::string& time,
+               uint64_t sync_every);
 int RemoteGet(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
               const std::string& range, const std::string& stream);
 // --blocks: the server sends stored blocks; bvtool checks and decodes them with the appliance key.

@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   push->add_option("--label", label, "label for the snapshot");
   push->add_option("--time", time, "snapshot time (default: now), UTC");
+  uint64_t sync_every_mib = 0;
+  push->add_option("--sync-every", sync_every_mib,
+                   "MiB between acknowledged syncs, at most what a lost connection sends again (default: 256 for "
+                   "a file, 32 for standard input, whose unsynced bytes are held in memory)")
+      ->check(CLI::Range(1, 4096));
   push->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
   push->add_option("--tenant", remote.tenant, "tenant (default: $BV_TENANT, else default)");
   push->add_option("--token-file", remote.token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
@@ -149,7 +154,7 @@ int main(int argc, char** argv) {
     }
     return remote_mode ? RemoteDelete(c, remote, ref, reason) : CmdDelete(c, ref, reason);
   }
-  if (push->parsed()) return RemotePush(c, remote, source, file, push_streams, label, time);
+  if (push->parsed()) return RemotePush(c, remote, source, file, push_streams, label, time, sync_every_mib << 20);
   if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
   if (inspect->parsed()) return CmdInspect(c, segment);
   if (token->parsed()) return CmdToken(token_json, role);
