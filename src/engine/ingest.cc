@@ -38,14 +38,23 @@ struct Chunk {
   size_t block_offset = 0, block_length = 0;  // in Batch::encoded
 };
 
-// Input bytes (the first `len` of a buffer of `cap`), their chunks once cut, and the blocks the
-// workers encode. Reused batch after batch, so their memory is faulted in once.
+// Input bytes (the first `len` of a buffer of `cap`, or of a mapped file at `ext`), their chunks
+// once cut, and the blocks the workers encode. Reused batch after batch, so their memory is
+// faulted in once.
 struct Batch {
-  explicit Batch(size_t capacity) : data(std::make_unique_for_overwrite<char[]>(capacity)), cap(capacity) {}
-  std::string_view bytes() const { return {data.get(), len}; }
+  explicit Batch(size_t capacity) : cap(capacity) {}
+  const char* base() const { return ext != nullptr ? ext : data.get(); }
+  std::string_view bytes() const { return {base(), len}; }
   size_t room() const { return cap - len; }
+  // The batch's own buffer, allocated on first use (a batch over a mapped file never needs one).
+  char* own() {
+    BV_ASSERT(ext == nullptr);
+    if (!data) data = std::make_unique_for_overwrite<char[]>(cap);
+    return data.get();
+  }
 
   std::unique_ptr<char[]> data;
+  const char* ext = nullptr;  // the bytes lie in a mapped file, not in data
   size_t cap;
   size_t len = 0;
   std::vector<Chunk> chunks;
@@ -98,6 +107,7 @@ class Ingest {
   uint16_t streams_done() const { return static_cast<uint16_t>(rec_.streams.size()); }
   uint64_t offset() const { return length_ + (cur_ ? cur_->len : 0); }
   Result<size_t> WriteFrom(InputStream* in);
+  Status WriteMapped(io::MappedFile* m);
 
  private:
   void Work(Batch* b) const;
@@ -138,6 +148,7 @@ class Ingest {
   std::string name_;
   std::unique_ptr<StreamHash> hash_;
   std::unique_ptr<Batch> cur_;  // being filled: read but not yet chunked
+  io::MappedFile* mapped_ = nullptr;  // the open stream's bytes, when they are a mapped file
   std::vector<std::unique_ptr<Batch>> spares_;
   uint64_t length_ = 0;         // chunked and hashed
   format::RecipePiece piece_;
@@ -150,7 +161,7 @@ class Ingest {
 void Ingest::Work(Batch* b) const {
   const auto& params = v_->params();
   for (Chunk& c : b->chunks) {
-    std::string_view plain(b->data.get() + c.offset, c.length);
+    std::string_view plain(b->base() + c.offset, c.length);
     c.id = ChunkId(params.id_algo, v_->keys().id_key, plain);
     auto known = v_->index()->GetChunk(c.id);
     if (known.ok() && known->has_value()) {
@@ -222,7 +233,9 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
 
 void Ingest::DrainFront() {
   window_.front().second.get();
-  if (failed_.ok()) failed_ = Complete(window_.front().first.get(), streams_done());
+  Batch* b = window_.front().first.get();
+  if (failed_.ok()) failed_ = Complete(b, streams_done());
+  if (mapped_ != nullptr && b->ext != nullptr) mapped_->Release(static_cast<uint64_t>(b->ext + b->len - mapped_->bytes().data()));
   Recycle(std::move(window_.front().first));
   window_.pop_front();
   if (opts_.budget) opts_.budget->slots.release();
@@ -245,6 +258,7 @@ void Ingest::Recycle(std::unique_ptr<Batch> b) {
   constexpr size_t kSparesMax = 2;
   if (!b || spares_.size() >= kSparesMax) return;
   b->len = 0;
+  b->ext = nullptr;
   b->chunks.clear();
   b->encoded.clear();
   spares_.push_back(std::move(b));
@@ -272,7 +286,7 @@ Status Ingest::Write(std::string_view bytes) {
   while (!bytes.empty()) {
     Batch* b = Filling();
     const size_t take = std::min(b->room(), bytes.size());
-    std::memcpy(b->data.get() + b->len, bytes.data(), take);
+    std::memcpy(b->own() + b->len, bytes.data(), take);
     b->len += take;
     bytes.remove_prefix(take);
     bytes_in_ += take;
@@ -287,13 +301,37 @@ Result<size_t> Ingest::WriteFrom(InputStream* in) {
   BV_RETURN_IF_ERROR(failed_);
   if (!in_stream_) return Status::InvalidArgument("no stream is open");
   Batch* b = Filling();
-  BV_ASSIGN_OR_RETURN(size_t got, in->Read(b->data.get() + b->len, b->room()));
+  BV_ASSIGN_OR_RETURN(size_t got, in->Read(b->own() + b->len, b->room()));
   BV_ASSERT(got <= b->room());
   b->len += got;
   bytes_in_ += got;
   if (b->room() == 0) BV_RETURN_IF_ERROR(Process(false));
   if (got > 0 && opts_.progress) opts_.progress(bytes_in_);
   return got;
+}
+
+// The whole of a mapped file, chunked where it lies: batches are ranges of the mapping, made
+// resident just before they are chunked and released once their blocks are appended.
+Status Ingest::WriteMapped(io::MappedFile* m) {
+  BV_RETURN_IF_ERROR(failed_);
+  if (!in_stream_) return Status::InvalidArgument("no stream is open");
+  BV_ASSERT(!cur_ && mapped_ == nullptr);
+  mapped_ = m;
+  const std::string_view all = m->bytes();
+  size_t pos = 0;
+  while (pos < all.size()) {
+    Batch* b = Filling();
+    if (b->len == 0) b->ext = all.data() + pos;
+    BV_ASSERT(b->ext != nullptr && b->ext + b->len == all.data() + pos);  // the last batch's tail
+    const size_t take = std::min(b->room(), all.size() - pos);
+    BV_RETURN_IF_ERROR(m->Populate(pos, take));
+    b->len += take;
+    pos += take;
+    bytes_in_ += take;
+    if (b->room() == 0) BV_RETURN_IF_ERROR(Process(false));
+    if (opts_.progress) opts_.progress(bytes_in_);
+  }
+  return Status::Ok();
 }
 
 Status Ingest::Process(bool final) {
@@ -303,13 +341,17 @@ Status Ingest::Process(bool final) {
     const size_t have = b->len;
     size_t pos = 0;
     while (pos < have && (have - pos >= max_chunk || final)) {
-      const size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->data.get()) + pos, have - pos);
+      const size_t n = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b->base()) + pos, have - pos);
       b->chunks.push_back(Chunk{pos, n, {}, {}});
       pos += n;
     }
-    if (pos < have) {  // the tail starts the next batch
+    if (pos < have) {  // the tail starts the next batch: copied, or where it lies in the mapping
       Batch* next = Filling();
-      std::memcpy(next->data.get(), b->data.get() + pos, have - pos);
+      if (b->ext != nullptr) {
+        next->ext = b->ext + pos;
+      } else {
+        std::memcpy(next->own(), b->data.get() + pos, have - pos);
+      }
       next->len = have - pos;
       b->len = pos;
     }
@@ -341,6 +383,7 @@ Status Ingest::EndStream() {
   BV_RETURN_IF_ERROR(failed_);
   if (!in_stream_) return Status::InvalidArgument("no stream is open");
   if (Status s = Process(true); !s.ok()) return failed_ = s;
+  mapped_ = nullptr;  // every batch over it is appended
   const uint16_t index = streams_done();
   if (Status s = UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }); !s.ok()) return failed_ = s;
   BV_ASSERT(stream_offset_ == length_ && !cur_);
@@ -537,6 +580,7 @@ uint64_t PutSession::offset() const { return impl_->offset(); }
 Status PutSession::StartStream(const std::string& name) { return impl_->StartStream(name, 0, 0, 0); }
 Status PutSession::Write(std::string_view bytes) { return impl_->Write(bytes); }
 Result<size_t> PutSession::WriteFrom(InputStream* in) { return impl_->WriteFrom(in); }
+Status PutSession::WriteMapped(io::MappedFile* m) { return impl_->WriteMapped(m); }
 Status PutSession::EndStream() { return impl_->EndStream(); }
 Status PutSession::Sync() { return impl_->Sync(); }
 Status PutSession::Abort() { return impl_->Abort(); }
@@ -555,9 +599,13 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   BV_ASSIGN_OR_RETURN(auto session, PutSession::Begin(volume, opts));
   for (const NamedInput& in : streams) {
     BV_RETURN_IF_ERROR(session->StartStream(in.name));
-    for (;;) {
-      BV_ASSIGN_OR_RETURN(size_t got, session->WriteFrom(in.input));
-      if (got == 0) break;
+    if (io::MappedFile* m = in.input->Mapped()) {
+      BV_RETURN_IF_ERROR(session->WriteMapped(m));
+    } else {
+      for (;;) {
+        BV_ASSIGN_OR_RETURN(size_t got, session->WriteFrom(in.input));
+        if (got == 0) break;
+      }
     }
     BV_RETURN_IF_ERROR(session->EndStream());
   }

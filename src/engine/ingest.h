@@ -77,6 +77,9 @@ class PutSession {
   // Reads once from `in` straight into the pipeline's buffer (no copy of its own) and takes what
   // came: the byte count, 0 at the end of the input.
   Result<size_t> WriteFrom(InputStream* in);
+  // All of a mapped file, chunked where it lies in memory (no copy); then EndStream. Only first
+  // in a stream.
+  Status WriteMapped(io::MappedFile* m);
   Status EndStream();
   Status Sync();
   Result<format::SnapshotRecord> Commit();  // durable when it returns

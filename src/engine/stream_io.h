@@ -6,7 +6,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "io/mapped_file.h"
 #include "io/pipe.h"
 
 namespace bv::engine {
@@ -29,6 +32,29 @@ class InputStream {
   virtual ~InputStream() = default;
   // Up to n bytes; 0 at the end of the stream.
   virtual Result<size_t> Read(char* dst, size_t n) = 0;
+  // A stream that is a file mapped into memory, whole and unread: Put chunks its bytes where they
+  // lie instead of reading them into buffers of its own. nullptr for any other stream.
+  virtual io::MappedFile* Mapped() { return nullptr; }
+};
+
+// A regular file, mapped: Put takes its bytes from the page cache without copying them.
+class MappedInput final : public InputStream {
+ public:
+  explicit MappedInput(std::unique_ptr<io::MappedFile> m) : m_(std::move(m)) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    const std::string_view all = m_->bytes();
+    n = std::min<size_t>(n, all.size() - pos_);
+    BV_RETURN_IF_ERROR(m_->Populate(pos_, n));
+    std::memcpy(dst, all.data() + pos_, n);
+    pos_ += n;
+    m_->Release(pos_);
+    return n;
+  }
+  io::MappedFile* Mapped() override { return pos_ == 0 ? m_.get() : nullptr; }
+
+ private:
+  std::unique_ptr<io::MappedFile> m_;
+  size_t pos_ = 0;
 };
 
 class OutputSink {

@@ -1,6 +1,10 @@
 // Resumable puts: a session synced part way survives a disconnect or a crash (no Close) and is
 // resumed at exactly the offset it synced, with the stream hash rebuilt from the stored bytes.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "base/time_format.h"
 #include "engine/check.h"
@@ -75,6 +79,44 @@ TEST(PutSession, ChunksDoNotDependOnHowTheBytesArrive) {
   EXPECT_EQ(second.stored_bytes, first.stored_bytes);
   ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), second.id));
   EXPECT_TRUE(back == d);
+}
+
+// A regular file is mapped and chunked where it lies (batches are ranges of the mapping, each
+// next one starting at the last one's unchunked tail): the same chunks as reading it, for sizes
+// around the batch size, several streams, and a file that is not a multiple of a page.
+TEST(PutSession, AMappedFileChunksAsReadingItDoes) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  PutOptions o = Options("mapped");
+  o.batch_input = 1 << 20;
+  for (size_t size : {size_t{1}, size_t{4095}, size_t{1} << 20, (size_t{1} << 20) + 300001, size_t{9} << 20}) {
+    const std::string d = RandomBytes(size, static_cast<uint32_t>(size));
+    const std::string path = tv.tmp / ("in-" + std::to_string(size));
+    {
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      ASSERT_EQ(std::fwrite(d.data(), 1, d.size(), f), d.size());
+      std::fclose(f);
+    }
+    ASSERT_OK_AND_ASSIGN(auto read, test::PutString(v.get(), "read", d));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_OK_AND_ASSIGN(auto m1, io::MappedFile::Map(fd, path));
+    ASSERT_OK_AND_ASSIGN(auto m2, io::MappedFile::Map(fd, path));
+    ASSERT_TRUE(m1 && m2);
+    MappedInput a(std::move(m1)), b(std::move(m2));
+    ASSERT_EQ(a.Mapped(), a.Mapped());
+    ASSERT_NE(a.Mapped(), nullptr);
+    ASSERT_OK_AND_ASSIGN(auto mapped, Put(v.get(), o, {{"one", &a}, {"two", &b}}));
+    ::close(fd);
+    EXPECT_EQ(mapped.new_bytes, 0u) << size << ": the mapped file was chunked differently";
+    EXPECT_EQ(mapped.stored_bytes, 2 * read.stored_bytes) << size;
+    ASSERT_EQ(mapped.streams.size(), 2u);
+    EXPECT_EQ(mapped.streams[0].hash, read.streams[0].hash) << size;
+    EXPECT_EQ(mapped.streams[1].chunk_count, read.streams[0].chunk_count) << size;
+    ASSERT_OK_AND_ASSIGN(std::string back, GetStream(v.get(), mapped.id, 1));
+    EXPECT_TRUE(back == d) << size;
+  }
 }
 
 TEST(PutSession, ResumesAfterACrashAtTheSyncedOffset) {

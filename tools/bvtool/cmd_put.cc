@@ -2,10 +2,12 @@
 #include "tools/bvtool/commands.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -14,28 +16,63 @@
 #include "base/time_format.h"
 #include "engine/ingest.h"
 #include "engine/snapshot_ref.h"
+#include "io/mapped_file.h"
 
 namespace bv::tool {
 
 using engine::ResolveSnapshot;
 using engine::SnapshotIdString;
 
+namespace {
+
+// A mapped input file cut short under us raises SIGBUS when the missing bytes are read (the put
+// checks the size as it goes, so only a truncation in the last moments gets here): say so, and
+// exit like any failed put. Nothing is committed; stored chunks stay for the next put to dedup.
+void OnSigbus(int sig, siginfo_t* info, void*) {
+  if (const char* name = io::MappedFile::NameAt(info->si_addr)) {
+    const char* parts[] = {"bvtool: ", name, " shrank while it was being read\n"};
+    for (const char* p : parts) {
+      if (::write(STDERR_FILENO, p, std::strlen(p)) < 0) break;
+    }
+    ::_exit(1);
+  }
+  ::signal(sig, SIG_DFL);  // not ours: the default, which ends the process with a core
+  ::raise(sig);
+}
+
+void WhenAMappedFileShrinks() {
+  struct sigaction sa = {};
+  sa.sa_sigaction = OnSigbus;
+  sa.sa_flags = SA_SIGINFO;
+  ::sigaction(SIGBUS, &sa, nullptr);
+}
+
+}  // namespace
+
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
            const std::string& label, const std::string& time) {
   // Either one anonymous stream (FILE or standard input) or named ones, NAME=FILE each.
   struct Opened {
     std::string name;
-    std::unique_ptr<engine::FdInput> input;
+    std::unique_ptr<engine::InputStream> input;
   };
   std::vector<Opened> opened;
-  auto open_input = [](const std::string& path) {
-    if (path.empty() || path == "-") return STDIN_FILENO;
+  // A regular file is mapped and chunked where it lies; a pipe is read.
+  auto open_input = [](const std::string& path) -> std::unique_ptr<engine::InputStream> {
+    if (path.empty() || path == "-") {
+      auto m = Check(io::MappedFile::Map(STDIN_FILENO, "standard input"));
+      if (m) return std::make_unique<engine::MappedInput>(std::move(m));
+      return std::make_unique<engine::FdInput>(STDIN_FILENO, "standard input");
+    }
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) Fail(Status::FromErrno("open " + path, errno));
-    return fd;
+    auto m = Check(io::MappedFile::Map(fd, path));
+    if (m) return std::make_unique<engine::MappedInput>(std::move(m));
+    return std::make_unique<engine::FdInput>(fd, path);
   };
+  WhenAMappedFileShrinks();
   if (streams.empty()) {
-    opened.push_back({"", std::make_unique<engine::FdInput>(open_input(file), file.empty() ? "standard input" : file)});
+    opened.push_back({"", open_input(file)});
   } else {
     if (!file.empty()) Fail(Status::InvalidArgument("give FILE or --stream NAME=FILE, not both"));
     std::set<std::string> names;
@@ -46,7 +83,7 @@ int CmdPut(const Common& c, const std::string& source, const std::string& file, 
       }
       const std::string name = spec.substr(0, eq), path = spec.substr(eq + 1);
       if (!names.insert(name).second) Fail(Status::InvalidArgument("--stream " + name + " is given twice"));
-      opened.push_back({name, std::make_unique<engine::FdInput>(open_input(path), path)});
+      opened.push_back({name, open_input(path)});
     }
   }
   std::vector<engine::NamedInput> inputs;
