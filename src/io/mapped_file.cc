@@ -32,6 +32,8 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Map(int fd, const std::string& n
   struct stat st;
   if (::fstat(fd, &st) != 0) return Status::FromErrno("stat " + name, errno);
   if (!S_ISREG(st.st_mode) || st.st_size == 0) return std::unique_ptr<MappedFile>();
+  // Standard input may be a file someone has read part of: it then goes on from there, by read.
+  if (::lseek(fd, 0, SEEK_CUR) != 0) return std::unique_ptr<MappedFile>();
   const auto size = static_cast<uint64_t>(st.st_size);
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return Status::FromErrno("map " + name, errno);

@@ -14,8 +14,8 @@ namespace bv::io {
 
 class MappedFile {
  public:
-  // The file open at fd, mapped whole; nullptr (not an error) if it is not a regular file or is
-  // empty. The caller keeps fd open.
+  // The file open at fd, mapped whole; nullptr (not an error) if it is not a regular file, is
+  // empty, or fd is not at its start.
   static Result<std::unique_ptr<MappedFile>> Map(int fd, const std::string& name);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

@@ -18,6 +18,7 @@ class MappedFileTest : public ::testing::Test {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     EXPECT_GE(fd, 0);
     EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    EXPECT_EQ(::lseek(fd, 0, SEEK_SET), 0);
     fds_.push_back(fd);
     return fd;
   }
@@ -42,11 +43,15 @@ TEST_F(MappedFileTest, GivesTheFileAndReleasesWhatIsRead) {
   EXPECT_TRUE(m->bytes() == d);
 }
 
-TEST_F(MappedFileTest, OnlyRegularNonEmptyFilesAreMapped) {
+TEST_F(MappedFileTest, OnlyRegularNonEmptyFilesReadFromTheirStartAreMapped) {
   ASSERT_OK_AND_ASSIGN(auto empty, MappedFile::Map(Create("empty", ""), "empty"));
   EXPECT_FALSE(empty);
   int p[2];
   ASSERT_EQ(::pipe(p), 0);
+  const int fd = Create("read-from-the-middle", "abc");
+  ASSERT_EQ(::lseek(fd, 1, SEEK_SET), 1);
+  ASSERT_OK_AND_ASSIGN(auto middle, MappedFile::Map(fd, "middle"));
+  EXPECT_FALSE(middle);
   ASSERT_OK_AND_ASSIGN(auto pipe, MappedFile::Map(p[0], "pipe"));
   EXPECT_FALSE(pipe);
   ::close(p[0]);
