@@ -235,7 +235,9 @@ void Ingest::DrainFront() {
   window_.front().second.get();
   Batch* b = window_.front().first.get();
   if (failed_.ok()) failed_ = Complete(b, streams_done());
-  if (mapped_ != nullptr && b->ext != nullptr) mapped_->Release(static_cast<uint64_t>(b->ext + b->len - mapped_->bytes().data()));
+  if (mapped_ != nullptr && b->ext != nullptr) {
+    mapped_->Release(static_cast<uint64_t>(b->ext + b->len - mapped_->bytes().data()));  // appended
+  }
   Recycle(std::move(window_.front().first));
   window_.pop_front();
   if (opts_.budget) opts_.budget->slots.release();
