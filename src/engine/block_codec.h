@@ -16,7 +16,7 @@ namespace bv::engine {
 inline constexpr int kDefaultZstdLevel = 1;
 // At level 1 the match finder hashes 5 bytes (zstd's default for inputs this small is 6) into a
 // table of 2^11 entries (8 KiB, held in the L1 cache; zstd's is 2^13). On dump-like 64 KiB chunks
-// this compresses 17–20% faster than zstd's level 1 and stores 0.5% less: the shorter match finds
+// this compresses 19–20% faster than zstd's level 1 and stores 0–0.5% less: the shorter match finds
 // the short repeats of dump rows (separators, dates, prefixes), which the smaller table would
 // otherwise cost (docs/performance.md, "Compression level"). Only the compressor uses them;
 // blocks decode the same.
