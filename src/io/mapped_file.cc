@@ -36,7 +36,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Map(int fd, const std::string& n
   if (::lseek(fd, 0, SEEK_CUR) != 0) return std::unique_ptr<MappedFile>();
   const auto size = static_cast<uint64_t>(st.st_size);
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return Status::FromErrno("map " + name, errno);
+  if (p == MAP_FAILED) return std::unique_ptr<MappedFile>();  // a file system that cannot map: it is read
   (void)::madvise(p, size, MADV_SEQUENTIAL);
   return std::unique_ptr<MappedFile>(new MappedFile(static_cast<const char*>(p), size, name));
 }

@@ -14,8 +14,8 @@ namespace bv::io {
 
 class MappedFile {
  public:
-  // The file open at fd, mapped whole; nullptr (not an error) if it is not a regular file, is
-  // empty, or fd is not at its start.
+  // The file open at fd, mapped whole; nullptr (not an error: read it instead) if it is not a
+  // regular file, is empty, fd is not at its start, or its file system cannot map it.
   static Result<std::unique_ptr<MappedFile>> Map(int fd, const std::string& name);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
