@@ -12,7 +12,11 @@ namespace bv::io {
 
 inline constexpr size_t kAlign = 4096;
 inline constexpr size_t kIoBufferSize = 1 << 20;
-inline constexpr size_t kIoBufferCount = 16;
+// Write buffers per volume. A segment writer fills one at a time and submits it, so the rest are
+// writes in flight: 7 MiB queued is several milliseconds of the disk's time. Registering the pool
+// faults in and pins every buffer, which costs a process (or bvd's first push to a tenant) about
+// 2 ms per MiB in a VM here: 16 buffers measured no faster than 8 (docs/performance.md).
+inline constexpr size_t kIoBufferCount = 8;
 
 struct Buffer {
   uint8_t* data = nullptr;
