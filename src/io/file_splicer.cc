@@ -39,6 +39,12 @@ Result<int> FileSplicer::FdFor(const std::string& path) {
 Status FileSplicer::Send(const std::string& path, uint64_t off, size_t n, Socket* socket, int timeout_ms) {
   if (broken_) return Status::IOError("splice to " + socket->peer() + ": an earlier send failed");
   BV_ASSIGN_OR_RETURN(int fd, FdFor(path));
+  return SendFrom(fd, path, off, n, socket, timeout_ms);
+}
+
+Status FileSplicer::SendFrom(int fd, const std::string& path, uint64_t off, size_t n, Socket* socket,
+                             int timeout_ms) {
+  if (broken_) return Status::IOError("splice to " + socket->peer() + ": an earlier send failed");
   broken_ = true;  // until this send is whole: bytes may be left in the pipe
   loff_t at = static_cast<loff_t>(off);
   while (n > 0) {

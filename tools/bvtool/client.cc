@@ -68,11 +68,11 @@ Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {
 
 Status Client::Send(std::string_view bytes, bool more) { return socket_->WriteAll(bytes, kTimeoutMs, more); }
 
-Status Client::SendFile(const std::string& path, uint64_t off, size_t n) {
+Status Client::SendFile(int fd, const std::string& name, uint64_t off, size_t n) {
   if (!splicer_) {
     BV_ASSIGN_OR_RETURN(splicer_, io::FileSplicer::Create());
   }
-  return splicer_->Send(path, off, n, socket_.get(), kTimeoutMs);
+  return splicer_->SendFrom(fd, name, off, n, socket_.get(), kTimeoutMs);
 }
 
 Result<server::Reply> Client::ReadReply() {

@@ -30,9 +30,9 @@ class Client {
   // `more`: more bytes follow at once (the kernel may hold these back to fill a packet).
   Status Send(std::string_view bytes, bool more = false);
   Status SendLine(const std::string& line, bool more = false) { return Send(line + "\n", more); }
-  // Bytes [off, off + n) of the file at `path`, from the page cache to the socket by splice; the
-  // process must ignore SIGPIPE.
-  Status SendFile(const std::string& path, uint64_t off, size_t n);
+  // Bytes [off, off + n) of the open file fd (`name` for errors), from the page cache to the
+  // socket by splice; the process must ignore SIGPIPE.
+  Status SendFile(int fd, const std::string& name, uint64_t off, size_t n);
   Status HalfClose() { return socket_->ShutdownWrite(); }
   // The next reply line; an ERR line becomes a Status carrying the server's code and message.
   Result<server::Reply> ReadReply();

@@ -120,7 +120,7 @@ class Pusher {
         if (n == 0) break;
         BV_RETURN_IF_ERROR(client->SendLine("DATA " + std::to_string(n), /*more=*/true));
         if (s.regular()) {
-          BV_RETURN_IF_ERROR(client->SendFile(s.path, at, n));
+          BV_RETURN_IF_ERROR(client->SendFile(s.fd, s.path, at, n));
         } else {
           BV_RETURN_IF_ERROR(client->Send(std::string_view(kept_.get() + (at - acked_offset_), n)));
         }
