@@ -49,6 +49,7 @@ echo "== bench harness smoke run"
 [ -d build ] || meson setup build --wrap-mode=nodownload
 ninja -C build
 python3 bench/compare.py --smoke --build build
+python3 bench/bvd_push.py --build build --mib 8 --rounds 1
 
 echo "== -Werror build, both I/O backends"
 meson test -C build --num-processes "$jobs" --print-errorlogs
