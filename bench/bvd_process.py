@@ -1,8 +1,16 @@
-"""A bvd process for the benchmark scripts: the embedded default tenant on an ephemeral loopback
-port, its data and key directory under `root`."""
+"""For the benchmark scripts that drive bvd: a bvd process (the embedded default tenant on an
+ephemeral loopback port, its data and key directory under `root`) and the dumps they push."""
 import os
 import signal
 import subprocess
+
+
+def generate_dump(build, mib, hard, path):
+    """Writes a dump-like file of about `mib` MiB to path with the build's bv-dumpgen; its size."""
+    with open(path, "wb") as f:
+        subprocess.run([os.path.join(build, "bench", "bv-dumpgen"), "--mib", str(mib)] + (["--hard"] if hard else []),
+                       stdout=f, check=True)
+    return os.path.getsize(path)
 
 
 class BvdProcess:

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from bvd_process import BvdProcess
+from bvd_process import BvdProcess, generate_dump
 
 
 def splice_file(path, pipe_fd):
@@ -50,10 +50,7 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bv-bvd-push-")
     dump = os.path.join(work, "dump.sql")
-    with open(dump, "wb") as f:
-        subprocess.run([os.path.join(args.build[0], "bench", "bv-dumpgen"), "--mib", str(args.mib)] +
-                       (["--hard"] if args.hard else []), stdout=f, check=True)
-    size = os.path.getsize(dump)
+    size = generate_dump(args.build[0], args.mib, args.hard, dump)
     ways = ("offline", "push file", "push pipe", "nc")
     secs = {(b, w): [] for b in args.build for w in ways}
     try:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from bvd_process import BvdProcess
+from bvd_process import BvdProcess, generate_dump
 
 
 def timed(cmd, stdin=None):
@@ -43,10 +43,7 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bv-bvd-restore-")
     dump = os.path.join(work, "dump.sql")
-    with open(dump, "wb") as f:
-        subprocess.run([os.path.join(args.build[0], "bench", "bv-dumpgen"), "--mib", str(args.mib)] +
-                       (["--hard"] if args.hard else []), stdout=f, check=True)
-    size = os.path.getsize(dump)
+    size = generate_dump(args.build[0], args.mib, args.hard, dump)
     servers = []
     try:
         for i, build in enumerate(args.build):

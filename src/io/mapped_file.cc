@@ -63,10 +63,14 @@ Status MappedFile::Populate(uint64_t off, size_t n) {
   const uint64_t start = off / PageSize() * PageSize();
   if (::madvise(const_cast<char*>(data_) + start, off + n - start, MADV_POPULATE_READ) == 0) return Status::Ok();
   if (errno == EINVAL) return Status::Ok();  // a kernel before 5.14: pages fault in as they are read
-  if (errno == EFAULT) {
+  if (errno == EFAULT) {  // reading them would raise SIGBUS: the file is shorter now, or unreadable
     struct stat st;
-    return Status::IOError(name_ + " shrank while it was being read: it was " + std::to_string(size_) +
-                           " bytes" + (::stat(name_.c_str(), &st) == 0 ? ", now " + std::to_string(st.st_size) : ""));
+    if (::stat(name_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) < off + n) {
+      return Status::IOError(name_ + " shrank while it was being read: it was " + std::to_string(size_) +
+                             " bytes, now " + std::to_string(st.st_size));
+    }
+    return Status::IOError("read " + name_ + ": bytes " + std::to_string(off) + " to " + std::to_string(off + n) +
+                           " cannot be read (an I/O error, or the file shrank)");
   }
   return Status::FromErrno("read " + name_ + " at offset " + std::to_string(off), errno);
 }
