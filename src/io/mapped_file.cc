@@ -1,5 +1,6 @@
 #include "io/mapped_file.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,11 +39,13 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Map(int fd, const std::string& n
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return std::unique_ptr<MappedFile>();  // a file system that cannot map: it is read
   (void)::madvise(p, size, MADV_SEQUENTIAL);
-  return std::unique_ptr<MappedFile>(new MappedFile(static_cast<const char*>(p), size, name));
+  // A descriptor of its own, to tell later whether the file has shrunk.
+  const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return std::unique_ptr<MappedFile>(new MappedFile(static_cast<const char*>(p), size, own, name));
 }
 
-MappedFile::MappedFile(const char* data, uint64_t size, std::string name)
-    : data_(data), size_(size), name_(std::move(name)) {
+MappedFile::MappedFile(const char* data, uint64_t size, int fd, std::string name)
+    : data_(data), size_(size), fd_(fd), name_(std::move(name)) {
   for (auto& slot : live) {
     const MappedFile* empty = nullptr;
     if (slot.compare_exchange_strong(empty, this)) break;
@@ -55,6 +58,7 @@ MappedFile::~MappedFile() {
     if (slot.compare_exchange_strong(self, nullptr)) break;
   }
   ::munmap(const_cast<char*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Status MappedFile::Populate(uint64_t off, size_t n) {
@@ -65,7 +69,7 @@ Status MappedFile::Populate(uint64_t off, size_t n) {
   if (errno == EINVAL) return Status::Ok();  // a kernel before 5.14: pages fault in as they are read
   if (errno == EFAULT) {  // reading them would raise SIGBUS: the file is shorter now, or unreadable
     struct stat st;
-    if (::stat(name_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) < off + n) {
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < off + n) {
       return Status::IOError(name_ + " shrank while it was being read: it was " + std::to_string(size_) +
                              " bytes, now " + std::to_string(st.st_size));
     }

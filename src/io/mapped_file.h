@@ -33,9 +33,10 @@ class MappedFile {
   static const char* NameAt(const void* addr);
 
  private:
-  MappedFile(const char* data, uint64_t size, std::string name);
+  MappedFile(const char* data, uint64_t size, int fd, std::string name);
   const char* data_;
   uint64_t size_;
+  int fd_;  // our own descriptor of the file (-1 if none could be had), for its size
   std::string name_;
   uint64_t released_ = 0;
 };
