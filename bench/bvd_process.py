@@ -1,8 +1,19 @@
 """For the benchmark scripts that drive bvd: a bvd process (the embedded default tenant on an
 ephemeral loopback port, its data and key directory under `root`) and the dumps they push."""
+import argparse
 import os
 import signal
 import subprocess
+
+
+def side_by_side_args(doc, mib):
+    """The options of a script that runs builds side by side on one generated dump."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--build", action="append", required=True)
+    ap.add_argument("--mib", type=int, default=mib)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--hard", action="store_true", help="less compressible data")
+    return ap.parse_args()
 
 
 def generate_dump(build, mib, hard, path):

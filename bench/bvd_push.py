@@ -7,7 +7,6 @@ its share of offline for each build.
 
     python3 bench/bvd_push.py --build build [--build other-build] [--mib 256] [--rounds 5] [--hard]
 """
-import argparse
 import os
 import shutil
 import statistics
@@ -15,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from bvd_process import BvdProcess, generate_dump
+from bvd_process import BvdProcess, generate_dump, side_by_side_args
 
 
 def splice_file(path, pipe_fd):
@@ -42,12 +41,7 @@ def timed(cmd, head=None, path=None, pipe_from=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", action="append", required=True)
-    ap.add_argument("--mib", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--hard", action="store_true", help="less compressible data")
-    args = ap.parse_args()
+    args = side_by_side_args(__doc__, 256)
     work = tempfile.mkdtemp(prefix="bv-bvd-push-")
     dump = os.path.join(work, "dump.sql")
     size = generate_dump(args.build[0], args.mib, args.hard, dump)

@@ -10,7 +10,6 @@ build without it).
 
     python3 bench/bvd_restore.py --build build [--build other-build] [--mib 512] [--rounds 5] [--hard]
 """
-import argparse
 import os
 import shutil
 import statistics
@@ -19,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from bvd_process import BvdProcess, generate_dump
+from bvd_process import BvdProcess, generate_dump, side_by_side_args
 
 
 def timed(cmd, stdin=None):
@@ -35,12 +34,7 @@ def timed(cmd, stdin=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", action="append", required=True)
-    ap.add_argument("--mib", type=int, default=512)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--hard", action="store_true", help="less compressible data")
-    args = ap.parse_args()
+    args = side_by_side_args(__doc__, 512)
     work = tempfile.mkdtemp(prefix="bv-bvd-restore-")
     dump = os.path.join(work, "dump.sql")
     size = generate_dump(args.build[0], args.mib, args.hard, dump)

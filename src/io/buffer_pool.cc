@@ -22,7 +22,8 @@ constexpr size_t kHugePage = 2 << 20;
 }  // namespace
 
 // One mapping in 2 MiB pages where the kernel allows them: registering the pool with io_uring pins
-// every page, and a handful of huge pages fault in and pin much faster than thousands of small ones.
+// every page, and a handful of huge pages register faster than thousands of small ones (a small
+// `bvtool put` measured 43.7 against 48.7 ms), though in a VM each faults in slower.
 BufferPool::BufferPool(size_t count, size_t size) {
   region_size_ = (count * size + kHugePage - 1) / kHugePage * kHugePage;
   void* p = ::mmap(nullptr, region_size_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "io/wait.h"
+
 namespace bv::io {
 
 Result<std::unique_ptr<FileSplicer>> FileSplicer::Create() {
@@ -66,13 +68,7 @@ Status FileSplicer::SendFrom(int fd, const std::string& path, uint64_t off, size
       if (out == 0) return Status::IOError("splice to " + socket->peer() + ": the socket took nothing");
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return Status::FromErrno("splice to " + socket->peer(), errno);
-      pollfd p{socket->fd(), POLLOUT, 0};
-      int r = ::poll(&p, 1, timeout_ms);
-      if (r < 0 && errno != EINTR) return Status::FromErrno("wait for " + socket->peer(), errno);
-      if (r == 0) {
-        return Status::TimedOut("write to " + socket->peer() + ": nothing for " + std::to_string(timeout_ms / 1000) +
-                                " s");
-      }
+      BV_RETURN_IF_ERROR(WaitFor(socket->fd(), POLLOUT, timeout_ms, "write to " + socket->peer()));
     }
     n -= static_cast<size_t>(in);
   }

@@ -7,22 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "io/wait.h"
+
 namespace bv::io {
-
-namespace {
-
-// Waits until fd is ready for `events`; TimedOut after timeout_ms.
-Status WaitFor(int fd, short events, int timeout_ms, const char* what) {
-  for (;;) {
-    pollfd p{fd, events, 0};
-    int r = ::poll(&p, 1, timeout_ms);
-    if (r > 0) return Status::Ok();
-    if (r == 0) return Status::TimedOut(std::string(what) + ": nothing for " + std::to_string(timeout_ms / 1000) + " s");
-    if (errno != EINTR) return Status::FromErrno(what, errno);
-  }
-}
-
-}  // namespace
 
 Result<std::unique_ptr<HoldBackSplicer>> HoldBackSplicer::Create(size_t hold) {
   BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(O_NONBLOCK));

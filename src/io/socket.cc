@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/wait.h"
+
 namespace bv::io {
 
 namespace {
@@ -78,17 +80,7 @@ Socket::~Socket() {
 }
 
 Status Socket::Wait(short events, int timeout_ms, const char* what) {
-  pollfd p{fd_, events, 0};
-  for (;;) {
-    int n = ::poll(&p, 1, timeout_ms);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(std::string(what) + " " + peer_, errno);
-    if (n == 0) {
-      return Status::TimedOut(std::string(what) + " " + peer_ + ": nothing for " + std::to_string(timeout_ms / 1000) +
-                              " s");
-    }
-    return Status::Ok();
-  }
+  return WaitFor(fd_, events, timeout_ms, std::string(what) + " " + peer_);
 }
 
 Result<size_t> Socket::Read(char* dst, size_t n, int timeout_ms) {

@@ -160,7 +160,7 @@ class Pusher {
                                 std::to_string(offset) + ", not where this push last synced");
     }
     if (done > acked_stream_) {  // it had ended our stream before the connection went
-      base_ += streams_[acked_stream_].regular() ? sent_ : acked_offset_ + kept_len_;
+      base_ += sent_;  // it had all of the stream
       acked_stream_ = done;
       acked_offset_ = 0;
       kept_len_ = 0;
