@@ -61,6 +61,32 @@ void BM_ChunkId(benchmark::State& state) {
 }
 BENCHMARK(BM_ChunkId)->Arg(1)->Arg(2);
 
+// Ids of the chunks of one 4 MiB ingest batch of dump text, as the ingest workers take them:
+// 0 one by one (ChunkId), 1 all at once (ChunkIds: side by side on the SHA extensions).
+void BM_ChunkIds(benchmark::State& state) {
+  const std::string_view batch = std::string_view(DumpData()).substr(0, 4 << 20);
+  engine::Chunker chunker(engine::ChunkSizes{}, TestKey());
+  std::vector<std::string_view> chunks;
+  for (size_t pos = 0; pos < batch.size();) {
+    const size_t n = chunker.NextCut(reinterpret_cast<const uint8_t*>(batch.data()) + pos, batch.size() - pos);
+    chunks.push_back(batch.substr(pos, n));
+    pos += n;
+  }
+  const engine::Key key = TestKey();
+  std::vector<format::Id> ids(chunks.size());
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      for (size_t i = 0; i < chunks.size(); i++) ids[i] = engine::ChunkId(format::IdAlgo::kHmacSha256, key, chunks[i]);
+    } else {
+      engine::ChunkIds(format::IdAlgo::kHmacSha256, key, chunks, ids);
+    }
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * batch.size()));
+  state.SetLabel(state.range(0) == 0 ? "one by one" : "side by side");
+}
+BENCHMARK(BM_ChunkIds)->Arg(0)->Arg(1);
+
 // Whole data-block encode: zstd at the level given, then XChaCha20-Poly1305, then the checksum.
 void BM_BlockEncode(benchmark::State& state) {
   engine::VolumeKeys keys = engine::DeriveKeys(TestKey(), state.range(1) != 0);

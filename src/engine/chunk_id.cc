@@ -4,6 +4,8 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include "engine/hmac_sha256.h"
+
 namespace bv::engine {
 
 format::Id ChunkId(format::IdAlgo algo, const Key& key, std::string_view data) {
@@ -17,6 +19,17 @@ format::Id ChunkId(format::IdAlgo algo, const Key& key, std::string_view data) {
                    &len) != nullptr && len == id.size());
   }
   return id;
+}
+
+void ChunkIds(format::IdAlgo algo, const Key& key, std::span<const std::string_view> chunks,
+              std::span<format::Id> ids) {
+  BV_ASSERT(chunks.size() == ids.size());
+  if (algo == format::IdAlgo::kHmacSha256 && HmacSha256LanesSupported()) {
+    static_assert(std::is_same_v<format::Id, Sha256Digest>);
+    HmacSha256Lanes(key, chunks, ids);
+    return;
+  }
+  for (size_t i = 0; i < chunks.size(); i++) ids[i] = ChunkId(algo, key, chunks[i]);
 }
 
 }  // namespace bv::engine

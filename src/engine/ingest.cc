@@ -59,6 +59,9 @@ struct Batch {
   size_t len = 0;
   std::vector<Chunk> chunks;
   std::string encoded;
+  // The chunks' bytes and ids side by side, for ChunkIds; kept to reuse their memory.
+  std::vector<std::string_view> plain;
+  std::vector<format::Id> ids;
 };
 
 // Hashes restored bytes: a resumed stream's hash is rebuilt from what is stored.
@@ -160,9 +163,14 @@ class Ingest {
 
 void Ingest::Work(Batch* b) const {
   const auto& params = v_->params();
-  for (Chunk& c : b->chunks) {
-    std::string_view plain(b->base() + c.offset, c.length);
-    c.id = ChunkId(params.id_algo, v_->keys().id_key, plain);
+  b->plain.clear();
+  for (const Chunk& c : b->chunks) b->plain.emplace_back(b->base() + c.offset, c.length);
+  b->ids.resize(b->chunks.size());
+  ChunkIds(params.id_algo, v_->keys().id_key, b->plain, b->ids);
+  for (size_t i = 0; i < b->chunks.size(); i++) {
+    Chunk& c = b->chunks[i];
+    const std::string_view plain = b->plain[i];
+    c.id = b->ids[i];
     auto known = v_->index()->GetChunk(c.id);
     if (known.ok() && known->has_value()) {
       c.known = **known;
