@@ -4,6 +4,8 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include <type_traits>
+
 #include "engine/hmac_sha256.h"
 
 namespace bv::engine {
