@@ -164,7 +164,7 @@ void IndexBatch::PutSegment(uint64_t number, const SegmentState& s) {
   batch_.Put(index_->cf_[kSegments], SnapshotKey(number), EncodeSegmentState(s));
 }
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_if_missing) {
+Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_if_missing, bool read_only) {
   rocksdb::Options opts;
   opts.create_if_missing = create_if_missing;
   // An index from before a column family existed gains it empty (sessions came in version 1.1).
@@ -198,7 +198,8 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kCfNames) cfs.emplace_back(name, cf_opts);
   std::unique_ptr<Index> index(new Index());
-  rocksdb::Status s = rocksdb::DB::Open(opts, dir, cfs, &index->cf_, &index->db_);
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(opts, dir, cfs, &index->cf_, &index->db_)
+                                : rocksdb::DB::Open(opts, dir, cfs, &index->cf_, &index->db_);
   if (!s.ok()) {
     if (s.IsInvalidArgument() && !create_if_missing) {
       return Status::NotFound("index " + dir + " is missing or incomplete (" + s.ToString() +

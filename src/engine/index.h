@@ -66,7 +66,9 @@ class IndexBatch {
 
 class Index {
  public:
-  static Result<std::unique_ptr<Index>> Open(const std::string& dir, bool create_if_missing);
+  // read_only: nothing is written (the log is replayed into memory, not flushed to new files),
+  // and every write fails.
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, bool create_if_missing, bool read_only = false);
   ~Index();
 
   IndexBatch NewBatch() { return IndexBatch(this); }

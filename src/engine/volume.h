@@ -43,6 +43,10 @@ struct OpenOptions {
   int zstd_level = kDefaultZstdLevel;
   bool rebuild_index = false;  // discard DIR/index and rebuild it from the segments
   RecoverMode recover;         // fsck relaxes it to see damage rather than stop at it
+  // For commands that only read: a cleanly closed volume is opened without writing anything (its
+  // index read-only, its clean marker left in place), and writing to it fails. A volume that was
+  // not closed cleanly is recovered as by any other open.
+  bool read_only = false;
 };
 
 class Volume {
@@ -52,7 +56,7 @@ class Volume {
   static Result<std::unique_ptr<Volume>> Open(const std::string& dir, const OpenOptions& opts);
   ~Volume();
 
-  // Syncs, writes the clean-shutdown marker, releases the lock.
+  // Syncs, writes the clean-shutdown marker, releases the lock (a read-only volume only releases).
   Status Close();
 
   const std::string& dir() const { return dir_; }
@@ -104,6 +108,9 @@ class Volume {
   Volume() = default;
   Status LoadKeys(const OpenOptions& opts);
   Status CutUnindexedTail();
+  // Whether the index records the last segment as far as the file goes, as a clean close leaves
+  // it; if so, takes its state as the place to append.
+  Result<bool> IndexCoversTail(const std::vector<uint64_t>& segments);
 
   std::string dir_;
   int lock_fd_ = -1;
@@ -125,6 +132,7 @@ class Volume {
   uint64_t last_segment_ = 0;
   SegmentState last_state_;
   RecoveryReport recovery_;
+  bool read_only_ = false;
   bool closed_ = false;
 };
 

@@ -547,6 +547,74 @@ TEST(Volume, CleanCloseSkipsTheScanAndACrashDoesNot) {
   EXPECT_EQ(List(v.get()).rows.size(), 2u);
 }
 
+// Every file of the volume with its size and modification time.
+std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> Files(const std::string& dir) {
+  std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[e.path().string()] = {e.file_size(), e.last_write_time()};
+  }
+  return out;
+}
+
+TEST(Volume, AReadOnlyOpenOfACleanVolumeWritesNothing) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  const std::string data = RandomBytes(3 << 20, 3);
+  uint64_t id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "ro/a", data));
+    id = rec.id;
+    ASSERT_OK(v->Close());  // the index's log still holds the put: a read-write open flushes it
+  }
+  const auto before = Files(tv.dir());
+  OpenOptions o;
+  o.read_only = true;
+  for (int round = 0; round < 2; round++) {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+    EXPECT_EQ(v->recovery().segments_scanned, 0u);
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+    EXPECT_TRUE(back == data);
+    auto put = PutString(v.get(), "ro/b", "more");
+    ASSERT_FALSE(put.ok());
+    EXPECT_NE(put.status().message().find("read-only"), std::string::npos) << put.status().ToString();
+    ASSERT_OK(v->Close());
+    EXPECT_EQ(Files(tv.dir()), before) << "round " << round;
+  }
+  // Writing opens still work after it, and see what was there.
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  EXPECT_EQ(v->recovery().segments_scanned, 0u);
+  ASSERT_TRUE(PutString(v.get(), "ro/b", "more").ok());
+  EXPECT_EQ(List(v.get()).rows.size(), 2u);
+}
+
+TEST(Volume, AReadOnlyOpenAfterACrashRecoversFirst) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  const std::string data = RandomBytes(1 << 20, 4);
+  uint64_t id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "ro/a", data));
+    id = rec.id;
+    // Dropped without Close: no clean marker, so the tail must be scanned before anything trusts it.
+  }
+  OpenOptions o;
+  o.read_only = true;
+  {
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+    EXPECT_EQ(v->recovery().segments_scanned, 1u);
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+    EXPECT_TRUE(back == data);
+    // Recovered as by a writing open, so it can also write, and closes clean.
+    ASSERT_TRUE(PutString(v.get(), "ro/b", "more").ok());
+    ASSERT_OK(v->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  EXPECT_EQ(v->recovery().segments_scanned, 0u);
+  EXPECT_EQ(List(v.get()).rows.size(), 2u);
+}
+
 TEST(Volume, SecondOpenIsRefusedWhileLocked) {
   TestVolume tv;
   ASSERT_OK(tv.Init());

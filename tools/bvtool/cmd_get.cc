@@ -20,7 +20,7 @@ using engine::SnapshotIdString;
 
 int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range,
            const std::string& stream_name) {
-  auto v = OpenVolume(c, true);
+  auto v = OpenVolumeToRead(c, true);
   auto snap = Check(ResolveSnapshot(v->index(), ref));
   engine::RestoreOptions o;
   o.stream = Check(engine::FindStream(snap.record, stream_name));

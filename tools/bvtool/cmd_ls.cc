@@ -19,7 +19,7 @@ using nlohmann::json;
 int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until) {
   const int64_t from = since.empty() ? INT64_MIN : Check(ParseTime(since));
   const int64_t to = until.empty() ? INT64_MAX : Check(ParseTime(until));
-  auto v = OpenVolume(c, false);
+  auto v = OpenVolumeToRead(c, false);
   std::vector<format::SnapshotRecord> all;
   Check(v->index()->ForEachSnapshot(source, [&](const engine::SnapshotEntry& e) {
     if (e.record.time_us >= from && e.record.time_us <= to) all.push_back(e.record);

@@ -55,11 +55,10 @@ io::Backend BackendOf(const Common& c) {
   return Check(io::BackendFromEnvironment());
 }
 
-}  // namespace
-
-std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode, bool rebuild,
-                                           bool print_notes) {
+std::unique_ptr<engine::Volume> Open(const Common& c, bool need_key, engine::RecoverMode mode, bool rebuild,
+                                     bool print_notes, bool read_only) {
   engine::OpenOptions o;
+  o.read_only = read_only;
   o.key_file = c.key_file;
   o.need_key = need_key;
   o.backend = BackendOf(c);
@@ -71,6 +70,17 @@ std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engin
     for (const std::string& note : v->recovery().notes) std::fprintf(stderr, "bvtool: recovery: %s\n", note.c_str());
   }
   return v;
+}
+
+}  // namespace
+
+std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode, bool rebuild,
+                                           bool print_notes) {
+  return Open(c, need_key, mode, rebuild, print_notes, false);
+}
+
+std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key) {
+  return Open(c, need_key, {}, false, true, true);
 }
 
 std::string Hex(const uint8_t* p, size_t n) {

@@ -50,6 +50,8 @@ void Check(const Status& s);
 // Checking commands report recovery's notes in their own report; the others print them here.
 std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode = {},
                                            bool rebuild = false, bool print_notes = true);
+// For commands that only read (get, ls): a cleanly closed volume is opened without writing to it.
+std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key);
 
 std::string Hex(const uint8_t* p, size_t n);
 std::string Human(uint64_t n);
