@@ -556,17 +556,32 @@ std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> Fil
   return out;
 }
 
+// Puts `data` as ro/a through an open of its own, then closes it or, as a crash does, does not.
+// The snapshot's id, 0 if the put failed.
+uint64_t PutThenLeave(TestVolume* tv, const std::string& data, bool close) {
+  auto v = tv->Open();
+  if (!v.ok()) {
+    ADD_FAILURE() << v.status().ToString();
+    return 0;
+  }
+  auto rec = PutString(v->get(), "ro/a", data);
+  if (!rec.ok()) {
+    ADD_FAILURE() << rec.status().ToString();
+    return 0;
+  }
+  if (close) {
+    EXPECT_TRUE((*v)->Close().ok());
+  }
+  return rec->id;
+}
+
 TEST(Volume, AReadOnlyOpenOfACleanVolumeWritesNothing) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
   const std::string data = RandomBytes(3 << 20, 3);
-  uint64_t id = 0;
-  {
-    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "ro/a", data));
-    id = rec.id;
-    ASSERT_OK(v->Close());  // the index's log still holds the put: a read-write open flushes it
-  }
+  // Closed, with the put still in the index's log: a read-write open would flush it.
+  const uint64_t id = PutThenLeave(&tv, data, /*close=*/true);
+  ASSERT_NE(id, 0u);
   const auto before = Files(tv.dir());
   OpenOptions o;
   o.read_only = true;
@@ -592,13 +607,9 @@ TEST(Volume, AReadOnlyOpenAfterACrashRecoversFirst) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
   const std::string data = RandomBytes(1 << 20, 4);
-  uint64_t id = 0;
-  {
-    ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-    ASSERT_OK_AND_ASSIGN(auto rec, PutString(v.get(), "ro/a", data));
-    id = rec.id;
-    // Dropped without Close: no clean marker, so the tail must be scanned before anything trusts it.
-  }
+  // No clean marker: the tail must be scanned before anything trusts it.
+  const uint64_t id = PutThenLeave(&tv, data, /*close=*/false);
+  ASSERT_NE(id, 0u);
   OpenOptions o;
   o.read_only = true;
   {
