@@ -56,7 +56,7 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
 
 int CmdVerify(const Common& c, const std::string& ref) {
   engine::RecoverMode mode{false, false};
-  auto v = OpenVolume(c, true, mode, false, false);
+  auto v = OpenVolumeToRead(c, true, mode, false);
   engine::CheckOptions o;
   o.decode_data = ref.empty();
   o.stream_hashes = true;

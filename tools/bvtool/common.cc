@@ -79,8 +79,9 @@ std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engin
   return Open(c, need_key, mode, rebuild, print_notes, false);
 }
 
-std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key) {
-  return Open(c, need_key, {}, false, true, true);
+std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key, engine::RecoverMode mode,
+                                                 bool print_notes) {
+  return Open(c, need_key, mode, false, print_notes, true);
 }
 
 std::string Hex(const uint8_t* p, size_t n) {

@@ -50,8 +50,10 @@ void Check(const Status& s);
 // Checking commands report recovery's notes in their own report; the others print them here.
 std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode = {},
                                            bool rebuild = false, bool print_notes = true);
-// For commands that only read (get, ls): a cleanly closed volume is opened without writing to it.
-std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key);
+// For commands that only read (get, ls, verify): a cleanly closed volume is opened without
+// writing to it; one that was not is recovered with `mode`.
+std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key, engine::RecoverMode mode = {},
+                                                 bool print_notes = true);
 
 std::string Hex(const uint8_t* p, size_t n);
 std::string Human(uint64_t n);
