@@ -95,9 +95,10 @@ void BlockCodec::EncodeData(const format::Id& id, std::string_view plain, std::s
 
 namespace {
 
-// The checks every data block passes before it is decoded.
-Status CheckData(const format::BlockHeader& h, std::string_view payload, bool volume_encrypted) {
-  BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
+// The checks every data block passes before it is decoded. Without `check_body`, body_xxh3 is
+// left to the caller (the length is still checked).
+Status CheckData(const format::BlockHeader& h, std::string_view payload, bool volume_encrypted, bool check_body) {
+  if (check_body || payload.size() != h.stored_len) BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
   if (h.type != format::BlockType::kData) {
     return Status::Corruption(std::string("expected a data block, found a ") + format::BlockTypeName(h.type) +
                               " block");
@@ -116,17 +117,23 @@ Status CheckData(const format::BlockHeader& h, std::string_view payload, bool vo
 }  // namespace
 
 Result<std::string_view> BlockCodec::DecodeChunk(const format::BlockHeader& h, std::string_view payload,
-                                                 uint8_t* dst) const {
+                                                 uint8_t* dst, BodyCheck body_check) const {
   if (StoredPlain(h)) {
-    BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted));
+    BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted, true));
     return payload;
   }
-  BV_RETURN_IF_ERROR(DecodeData(h, payload, dst));
+  BV_RETURN_IF_ERROR(Decode(h, payload, dst, body_check));
   return std::string_view(reinterpret_cast<const char*>(dst), h.raw_len);
 }
 
 Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const {
-  BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted));
+  return Decode(h, payload, dst, BodyCheck::kAlways);
+}
+
+Status BlockCodec::Decode(const format::BlockHeader& h, std::string_view payload, uint8_t* dst,
+                          BodyCheck body_check) const {
+  const bool check_body = body_check == BodyCheck::kAlways || !h.encrypted();
+  BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted, check_body));
   ZstdContexts& z = Contexts();
   std::string_view body = payload;
   if (h.encrypted()) {
@@ -138,6 +145,9 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
       target = reinterpret_cast<uint8_t*>(z.Scratch(plain_len));
     }
     if (!AeadOpen(keys_.data_key, h.nonce, std::string_view(ad, format::kBlockAdSize), payload, target)) {
+      // Damage on disk reads as a body checksum mismatch; a payload that hashes right was sealed
+      // under another key or altered along with its checksum.
+      if (!check_body) BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
       return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
     }
     if (!h.compressed()) return Status::Ok();

@@ -23,6 +23,12 @@ inline constexpr int kDefaultZstdLevel = 1;
 inline constexpr int kLevel1HashLog = 11;
 inline constexpr int kLevel1MinMatch = 5;
 
+// What a decode of an encrypted block does with body_xxh3 (format-spec §3.2, [BLK-7]): a restore
+// lets the AEAD tag, which authenticates the same payload, stand for it and checks it only when the
+// tag fails, to say whether the bytes were damaged; a verify checks both. An unencrypted block's
+// body_xxh3 is always checked.
+enum class BodyCheck { kWhenTagFails, kAlways };
+
 class BlockCodec {
  public:
   BlockCodec(const VolumeKeys& keys, int zstd_level) : keys_(keys), level_(zstd_level) {}
@@ -32,16 +38,19 @@ class BlockCodec {
 
   // Checks the body checksum and tag, decrypts and decompresses into dst[0..h.raw_len).
   Status DecodeData(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const;
-  // The chunk of a data block, checked as DecodeData checks it: a block stored as it is (neither
-  // compressed nor encrypted) is its own payload and is not copied; any other is decoded into
+  // The chunk of a data block, checked as `body_check` says: a block stored as it is (neither compressed
+  // nor encrypted) is its own payload and is not copied; any other is decoded into
   // dst[0..h.raw_len). The view is valid as long as payload or dst is.
-  Result<std::string_view> DecodeChunk(const format::BlockHeader& h, std::string_view payload, uint8_t* dst) const;
+  Result<std::string_view> DecodeChunk(const format::BlockHeader& h, std::string_view payload, uint8_t* dst,
+                                       BodyCheck body_check) const;
   static bool StoredPlain(const format::BlockHeader& h) { return !h.compressed() && !h.encrypted(); }
 
   bool encrypted() const { return keys_.encrypted; }
   int level() const { return level_; }
 
  private:
+  Status Decode(const format::BlockHeader& h, std::string_view payload, uint8_t* dst, BodyCheck body_check) const;
+
   const VolumeKeys& keys_;
   int level_;
 };

@@ -132,6 +132,7 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
         NullSink sink;
         RestoreOptions ro;
         ro.stream = s;
+        ro.body_check = BodyCheck::kAlways;
         Status rs = Restore(v, e, ro, &sink);
         if (!rs.ok()) {
           report->problems.push_back("snapshot " + format::SnapshotIdHex(e.record.id) + " (" + e.record.source +

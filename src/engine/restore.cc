@@ -207,7 +207,7 @@ void Restorer::Decode(Batch* b) const {
       if (b->plain == nullptr) b->plain = b->plain_buffers->Take();
       BV_ASSERT(at + it.length <= b->plain_buffers->size());  // AddChunk keeps batches within it
     }
-    auto chunk = v_->codec().DecodeChunk(*h, block.substr(format::kBlockHeaderSize), b->plain + at);
+    auto chunk = v_->codec().DecodeChunk(*h, block.substr(format::kBlockHeaderSize), b->plain + at, opts_.body_check);
     if (!chunk.ok()) return fail(chunk.status().message());
     it.chunk = *chunk;
     if (!BlockCodec::StoredPlain(*h)) at += it.length;

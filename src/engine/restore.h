@@ -1,6 +1,6 @@
 // The read path: a stream of a snapshot (or a byte range of it) back out, in order, every block
-// checked (header and body checksums, AEAD tag, chunk id and length against the recipe) and, for a
-// whole stream, the stream hash.
+// checked (header checksum, AEAD tag or, unencrypted, body checksum, chunk id and length against
+// the recipe; RestoreOptions::body_check) and, for a whole stream, the stream hash.
 //
 // Without needless copies: the blocks of a batch are read straight into one buffer (registered
 // with io_uring when one is free; the batch's reads submitted together), decoded on the workers
@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 
+#include "engine/block_codec.h"
 #include "engine/recipe_walk.h"
 #include "engine/stream_io.h"
 #include "engine/thread_pool.h"
@@ -33,6 +34,8 @@ struct RestoreOptions {
   size_t batches_in_flight = 0;   // 0: 2 per worker + 1
   size_t read_window = 1 << 20;   // segment bytes read ahead at a time for recipe pieces
   std::function<void(uint64_t bytes_out)> progress;
+  // kAlways for a verify: every encrypted block's body_xxh3 too, not only its tag.
+  BodyCheck body_check = BodyCheck::kWhenTagFails;
 };
 
 // Safe to call from several threads at once on one volume: each restore reads through its own

@@ -736,6 +736,7 @@ class Session {
     for (size_t i = 0; i < snap->record.streams.size(); i++) {
       engine::RestoreOptions o = RestoreSettings();
       o.stream = static_cast<uint16_t>(i);
+      o.body_check = engine::BodyCheck::kAlways;
       engine::NullSink sink;
       Status s = engine::Restore(tenant_->volume(), *snap, o, &sink);
       if (!s.ok()) {

@@ -460,6 +460,39 @@ TEST_F(DamageTest, FlippedByteIsNamedBySegmentOffsetAndSnapshot) {
   }
 }
 
+// Only a data block's body_xxh3 is wrong (its header checksum made to match): the payload is the
+// one sealed, so a restore, which its tag authenticates, gives the bytes back, while verify's
+// restore of the stream names the field, and so does fsck's scan ([BLK-7]).
+TEST_F(DamageTest, ABodyChecksumAloneWrongRestoresAndFailsVerify) {
+  {
+    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
+    char header[format::kBlockHeaderSize];
+    f.seekg(static_cast<std::streamoff>(victim_offset));
+    f.read(header, sizeof header);
+    auto h = format::DecodeBlockHeader(std::string_view(header, sizeof header));
+    ASSERT_OK(h.status());
+    ASSERT_TRUE(h->encrypted());
+    h->body_checksum ^= 1;
+    format::EncodeBlockHeader(*h, header);
+    f.seekp(static_cast<std::streamoff>(victim_offset));
+    f.write(header, sizeof header);
+  }
+  engine::OpenOptions o;
+  o.recover = RecoverMode{false, false};
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), ids[0]));
+  EXPECT_TRUE(back == data[0]);
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{false, true, ids[0]}, &r));
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("body_xxh3"), std::string::npos) << r.problems[0];
+  CheckReport scan;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{}, &scan));
+  ASSERT_EQ(scan.damage.size(), 1u);
+  EXPECT_EQ(scan.damage[0].offset, victim_offset);
+  EXPECT_NE(scan.damage[0].what.find("body_xxh3"), std::string::npos) << scan.damage[0].what;
+}
+
 TEST_F(DamageTest, TruncatedSealedSegmentIsReported) {
   std::filesystem::resize_file(Segment(1), victim_offset + 50);
   engine::OpenOptions o;

@@ -57,8 +57,8 @@ uint64_t Field(const server::Reply& r, const char* key) { return Check(ReplyNumb
 // pipe) holds up neither the socket nor the workers.
 class BlockRestore {
  public:
-  BlockRestore(Client* client, const engine::BlockCodec* codec, engine::OutputSink* out)
-      : client_(client), codec_(codec), out_(out), pool_(engine::ThreadPool::DefaultThreads()),
+  BlockRestore(Client* client, const engine::BlockCodec* codec, engine::BodyCheck body_check, engine::OutputSink* out)
+      : client_(client), codec_(codec), body_check_(body_check), out_(out), pool_(engine::ThreadPool::DefaultThreads()),
         plains_(std::make_shared<engine::BufferRecycler>(kBatchOutput + format::kBlockPayloadMax, 2 * pool_.size() + 3)),
         window_(2 * pool_.size() + 1) {}
 
@@ -165,7 +165,7 @@ class BlockRestore {
     for (Block& k : b->items) {
       if (!engine::BlockCodec::StoredPlain(k.header) && b->plain == nullptr) b->plain = plains_->Take();
       std::string_view payload(b->stored.data() + k.at + format::kBlockHeaderSize, k.header.stored_len);
-      auto chunk = codec_->DecodeChunk(k.header, payload, b->plain + at);
+      auto chunk = codec_->DecodeChunk(k.header, payload, b->plain + at, body_check_);
       if (!chunk.ok()) {
         b->status =
             Status::Corruption("block at stream offset " + std::to_string(k.offset) + ": " + chunk.status().message());
@@ -178,6 +178,7 @@ class BlockRestore {
 
   Client* client_;
   const engine::BlockCodec* codec_;
+  engine::BodyCheck body_check_;
   engine::OutputSink* out_;
   engine::ThreadPool pool_;
   std::shared_ptr<engine::BufferRecycler> plains_;
@@ -234,7 +235,9 @@ int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& re
   Status s;
   {
     Progress progress(verify_only ? "verify" : "get", end - begin);
-    BlockRestore restore(client.get(), &codec, sink);
+    // A verify checks every block's body_xxh3 besides its tag; a get lets the tag stand for it.
+    BlockRestore restore(client.get(), &codec, verify_only ? engine::BodyCheck::kAlways : engine::BodyCheck::kWhenTagFails,
+                         sink);
     s = restore.Run(begin, end, hash, keys.hash_key, &progress);
   }
   if (!tmp.empty()) {
