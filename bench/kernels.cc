@@ -8,6 +8,7 @@
 #include <random>
 
 #include <sodium.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_literalCompressionMode
 #include <zstd.h>
 
 #include "bench/dumpgen.h"
@@ -110,7 +111,8 @@ void BM_BlockEncode(benchmark::State& state) {
 BENCHMARK(BM_BlockEncode)->Args({1, 1})->Args({1, 0})->Args({3, 1})->Args({3, 0});
 
 // The stages of a block alone, on 64 KiB of dump text. Compress walks the dump chunk by chunk at
-// (level, hash log, min match; 0: zstd's own for the input size): (1, 11, 5) is BV's default.
+// (level, hash log, min match, target length; 0: zstd's own for the input size; a target length
+// keeps literals Huffman-coded): (1, 11, 5, 2) is BV's default.
 void BM_Compress(benchmark::State& state) {
   const std::string& data = DumpData();
   std::string out(ZSTD_compressBound(64 << 10), '\0');
@@ -118,6 +120,10 @@ void BM_Compress(benchmark::State& state) {
   ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, static_cast<int>(state.range(0)));
   if (state.range(1) != 0) ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, static_cast<int>(state.range(1)));
   if (state.range(2) != 0) ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, static_cast<int>(state.range(2)));
+  if (state.range(3) != 0) {
+    ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_targetLength, static_cast<int>(state.range(3)));
+  }
   size_t pos = 0;
   uint64_t stored = 0;
   for (auto _ : state) {
@@ -132,11 +138,12 @@ void BM_Compress(benchmark::State& state) {
   state.counters["ratio"] = static_cast<double>(state.iterations() * (64 << 10)) / static_cast<double>(stored);
 }
 BENCHMARK(BM_Compress)
-    ->Args({1, 0, 0})
-    ->Args({1, 12, 0})
-    ->Args({1, 12, 5})
-    ->Args({1, engine::kLevel1HashLog, engine::kLevel1MinMatch})
-    ->Args({3, 0, 0});
+    ->Args({1, 0, 0, 0})
+    ->Args({1, 12, 0, 0})
+    ->Args({1, 12, 5, 0})
+    ->Args({1, engine::kLevel1HashLog, engine::kLevel1MinMatch, 0})
+    ->Args({1, engine::kLevel1HashLog, engine::kLevel1MinMatch, engine::kLevel1TargetLength})
+    ->Args({3, 0, 0, 0});
 
 void BM_Decompress(benchmark::State& state) {
   const std::string chunk = DumpData().substr(0, 64 << 10);

@@ -1,3 +1,5 @@
+// ZSTD_c_literalCompressionMode is in zstd's experimental API.
+#define ZSTD_STATIC_LINKING_ONLY
 #include "engine/block_codec.h"
 
 #include <sodium.h>
@@ -11,6 +13,15 @@
 namespace bv::engine {
 
 namespace {
+
+// Has zstd Huffman-code literals whatever the match sampling. The experimental API's values may
+// move between releases, so the switch is set only where the library gives it the range it had
+// when BV was built.
+bool KeepCodingLiterals(ZSTD_CCtx* c) {
+  const ZSTD_bounds b = ZSTD_cParam_getBounds(ZSTD_c_literalCompressionMode);
+  if (ZSTD_isError(b.error) || b.lowerBound != ZSTD_ps_auto || b.upperBound != ZSTD_ps_disable) return false;
+  return !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_enable));
+}
 
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
@@ -28,6 +39,9 @@ struct ZstdContexts {
       if (level == 1) {
         BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, kLevel1HashLog)));
         BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, kLevel1MinMatch)));
+        if (KeepCodingLiterals(c)) {
+          BV_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_targetLength, kLevel1TargetLength)));
+        }
       }
       c_level = level;
     }
