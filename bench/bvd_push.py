@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Pushes through bvd against offline put, side by side: in each round, for each build given,
 `bvtool put` into a fresh volume, then a fresh bvd for `bvtool push FILE`, another for
-`bvtool push -` from a pipe, and another for a raw `nc -N` push (fed by splicing the file into
-nc's standard input, so the client's cost is nc's own). Prints the median MB/s of each way and
+`bvtool push -` from a pipe (the file spliced into it), and another for a raw `nc -N` push (nc
+reads its request lines and the dump from one file, written before the clock starts, as
+`bvtool put` reads its file; no feeder shares the cores). Prints the median MB/s of each way and
 its share of offline for each build.
 
     python3 bench/bvd_push.py --build build [--build other-build] [--mib 256] [--rounds 5] [--hard]
@@ -23,17 +24,16 @@ def splice_file(path, pipe_fd):
             pass
 
 
-def timed(cmd, head=None, path=None, pipe_from=None):
-    """Seconds for cmd; with head, the head then the file at path go to its standard input."""
+def timed(cmd, stdin_path=None, pipe_from=None):
+    """Seconds for cmd; its standard input is the file at stdin_path, or a pipe the file at
+    pipe_from is spliced into."""
     t0 = time.perf_counter()
-    if head is None and pipe_from is None:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    if pipe_from is None:
+        with open(stdin_path if stdin_path else os.devnull, "rb") as f:
+            subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True)
     else:
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        if head is not None:
-            p.stdin.write(head)
-            p.stdin.flush()
-        splice_file(path if path else pipe_from, p.stdin.fileno())
+        splice_file(pipe_from, p.stdin.fileno())
         p.stdin.close()
         if p.wait() != 0:
             raise SystemExit("%s failed" % " ".join(cmd[:3]))
@@ -68,8 +68,12 @@ def main():
                         elif way == "push pipe":
                             t = timed([bvtool, "push", "bench/db", "-"] + remote, pipe_from=dump)
                         else:
-                            head = ("AUTH default %s\nPUT bench/db size=%d\n" % (bvd.token, size)).encode()
-                            t = timed(["nc", "-N", "127.0.0.1", str(bvd.port)], head=head, path=dump)
+                            request = os.path.join(work, "request")
+                            with open(request, "wb") as dst, open(dump, "rb") as src:
+                                dst.write(("AUTH default %s\nPUT bench/db size=%d\n" % (bvd.token, size)).encode())
+                                shutil.copyfileobj(src, dst, 4 << 20)
+                            t = timed(["nc", "-N", "127.0.0.1", str(bvd.port)], stdin_path=request)
+                            os.remove(request)
                         secs[(build, way)].append(t)
                     finally:
                         bvd.stop()

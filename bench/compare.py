@@ -9,7 +9,8 @@ each peer.
 
 Tools:
   bv          bvtool put / get / verify on a volume directory (offline)
-  bvd-nc      bvd over loopback: raw PUT with nc, raw GET with nc, VERIFY
+  bvd-nc      bvd over loopback: raw PUT with nc (reading its request lines and the dump from one
+              file, as bvtool put reads its file), raw GET with nc, VERIFY
   bvd-push    bvd over loopback: bvtool push (framed, resumable), bvtool get, VERIFY
   restic      restic 0.14: backup --stdin (compression auto: zstd, encrypted), dump, check --read-data
   borg        Borg 1.2: create --compression zstd,3 (repokey), extract --stdout, check --verify-data
@@ -34,14 +35,6 @@ PASSWORD = "bench-password"
 METRICS = ("ingest", "next", "restore", "verify", "stored", "next_stored", "rss")
 
 
-def feed(path, pipe_fd):
-    """Moves the file into the pipe by splice: the feeder copies nothing, as a dump tool writing
-    into the pipe would copy only what it makes."""
-    with open(path, "rb") as src:
-        while os.splice(src.fileno(), pipe_fd, 1 << 20) > 0:
-            pass
-
-
 class Runner:
     """Runs commands; tracks the peak RSS of every process it waited for."""
 
@@ -50,16 +43,13 @@ class Runner:
         self.rss_kib = 0
 
     def run(self, cmd, stdin_path=None, stdout=subprocess.DEVNULL, input_bytes=None):
-        """Returns seconds. stdin from a file, or input_bytes then the file."""
-        f = open(stdin_path, "rb") if stdin_path and input_bytes is None else None
+        """Returns seconds. stdin from a file, or input_bytes."""
+        f = open(stdin_path, "rb") if stdin_path else None
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdin=f if f else (subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL),
                              stdout=stdout, stderr=subprocess.PIPE, env=self.env)
         if input_bytes is not None:
             p.stdin.write(input_bytes)
-            if stdin_path:
-                p.stdin.flush()
-                feed(stdin_path, p.stdin.fileno())
             p.stdin.close()
         err = p.stderr.read()
         _, status, usage = os.wait4(p.pid, 0)
@@ -140,8 +130,16 @@ class Bvd:
 
             def push(path):
                 if self.how == "nc":
-                    head = ("AUTH default %s\nPUT bench/db size=%d\n" % (token, os.path.getsize(path))).encode()
-                    return r.run(nc, stdin_path=path, input_bytes=head)
+                    # The request lines and the dump in one file, written before the clock starts:
+                    # nc reads it as bvtool put reads its file, and no feeder shares the cores.
+                    request = os.path.join(self.work, "request")
+                    with open(request, "wb") as dst, open(path, "rb") as src:
+                        dst.write(("AUTH default %s\nPUT bench/db size=%d\n" % (token, os.path.getsize(path))).encode())
+                        shutil.copyfileobj(src, dst, 4 << 20)
+                    try:
+                        return r.run(nc, stdin_path=request)
+                    finally:
+                        os.remove(request)
                 return r.run([self.bvtool, "push", "bench/db", path] + remote)
 
             out = {"ingest": push(night0)}
