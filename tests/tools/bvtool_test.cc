@@ -250,6 +250,30 @@ TEST_F(BvtoolTest, TornTailIsANoteForFsckAndIsCutByTheNextWrite) {
   EXPECT_TRUE(get.out == data);
 }
 
+// ls, get, verify and fsck on a cleanly closed volume open it read-only: no file in it is
+// created, removed, grown or touched, the index's log included.
+TEST_F(BvtoolTest, ReadingCommandsWriteNothingToACleanVolume) {
+  const std::string data = test::RandomBytes(2 << 20, 12);
+  WriteFile(tmp / "in", data);
+  ASSERT_EQ(Bvtool(With({"put", dir, "r/a", tmp / "in"})).code, 0);
+  auto files = [&] {
+    std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> m;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      if (e.is_regular_file()) m[e.path().string()] = {e.file_size(), e.last_write_time()};
+    }
+    return m;
+  };
+  const auto before = files();
+  ASSERT_TRUE(before.count(dir + "/CLEAN")) << "the put closed the volume cleanly";
+  EXPECT_EQ(Bvtool({"ls", dir}).code, 0);
+  EXPECT_TRUE(Bvtool(With({"get", dir, "r/a"})).out == data);
+  EXPECT_EQ(Bvtool(With({"verify", dir})).code, 0);
+  ToolRun fsck = Bvtool({"fsck", dir});
+  EXPECT_EQ(fsck.code, 0) << fsck.out << fsck.err;
+  EXPECT_NE(fsck.out.find("clean"), std::string::npos) << fsck.out;
+  EXPECT_TRUE(files() == before);
+}
+
 // [CRASH-1] bvtool put killed with SIGKILL at random moments: every printed id restores exactly,
 // nothing partial is listed, fsck stays clean.
 // bvtool put maps a regular input file. One cut short under it fails the put with the file's

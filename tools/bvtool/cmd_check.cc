@@ -70,7 +70,8 @@ int CmdVerify(const Common& c, const std::string& ref) {
 
 int CmdFsck(const Common& c, bool repair, bool rebuild) {
   engine::RecoverMode mode{repair, false};
-  auto v = OpenVolume(c, false, mode, rebuild, false);
+  // Only a repair or a rebuild writes; a plain fsck of a cleanly closed volume opens it read-only.
+  auto v = repair || rebuild ? OpenVolume(c, false, mode, rebuild, false) : OpenVolumeToRead(c, false, mode, false);
   if (rebuild) {
     std::printf("rebuilt the index from %llu segments: %llu blocks, %llu snapshots\n",
                 static_cast<unsigned long long>(v->recovery().segments_scanned),
