@@ -1,5 +1,5 @@
 // Fuzz target: one block as read from a segment. Header decode, body checksum, and for a data
-// block the full decode (tag check, zstd) under a fixed key. Seeds: fuzz/corpus/block/.
+// block the full decode (tag check, zstd) under a fixed key, as verify and as a restore do it. Seeds: fuzz/corpus/block/.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,6 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     engine::BlockCodec codec(keys, 3);
     std::string out(h->raw_len, '\0');
     (void)codec.DecodeData(*h, payload, reinterpret_cast<uint8_t*>(out.data()));
+    // As a restore decodes it too (the tag standing for the body checksum) and as a verify does.
+    for (auto check : {engine::BodyCheck::kWhenTagFails, engine::BodyCheck::kAlways}) {
+      auto chunk = codec.DecodeChunk(*h, payload, reinterpret_cast<uint8_t*>(out.data()), check);
+      if (chunk.ok()) BV_ASSERT(chunk->size() == h->raw_len);
+    }
   }
   // Re-encoding what decoded gives the same header bytes.
   char again[format::kBlockHeaderSize];
