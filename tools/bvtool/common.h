@@ -50,7 +50,7 @@ void Check(const Status& s);
 // Checking commands report recovery's notes in their own report; the others print them here.
 std::unique_ptr<engine::Volume> OpenVolume(const Common& c, bool need_key, engine::RecoverMode mode = {},
                                            bool rebuild = false, bool print_notes = true);
-// For commands that only read (get, ls, verify): a cleanly closed volume is opened without
+// For commands that only read (get, ls, verify, fsck without a repair): a cleanly closed volume is opened without
 // writing to it; one that was not is recovered with `mode`.
 std::unique_ptr<engine::Volume> OpenVolumeToRead(const Common& c, bool need_key, engine::RecoverMode mode = {},
                                                  bool print_notes = true);
