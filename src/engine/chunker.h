@@ -12,7 +12,11 @@
 namespace bv::engine {
 
 struct ChunkSizes {
-  uint32_t min = 16 << 10;
+  // A new volume's sizes for an average chunk of `avg` bytes. The minimum is half the average:
+  // the chunker hashes a chunk only from its minimum on (docs/performance.md, "Chunk size").
+  static constexpr ChunkSizes ForAverage(uint32_t avg) { return {avg / 2, avg, avg * 4}; }
+
+  uint32_t min = 32 << 10;
   uint32_t avg = 64 << 10;  // a power of two
   uint32_t max = 256 << 10;
 };

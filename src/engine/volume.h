@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/block_codec.h"
+#include "engine/chunker.h"
 #include "engine/index.h"
 #include "engine/keys.h"
 #include "engine/recovery.h"
@@ -28,9 +29,9 @@ struct InitOptions {
   // HMAC-SHA-256 on the CPU's SHA extensions measured 1.6 GB/s against keyed BLAKE2b's 0.98 GB/s
   // (docs/performance.md), so new volumes use it.
   format::IdAlgo id_algo = format::IdAlgo::kHmacSha256;
-  uint32_t chunk_min = 16 << 10;
-  uint32_t chunk_avg = 64 << 10;
-  uint32_t chunk_max = 256 << 10;
+  uint32_t chunk_min = ChunkSizes{}.min;  // ChunkSizes::ForAverage(chunk_avg)
+  uint32_t chunk_avg = ChunkSizes{}.avg;
+  uint32_t chunk_max = ChunkSizes{}.max;
   uint64_t segment_size = 256ull << 20;
 };
 

@@ -39,7 +39,7 @@ struct VolumeParams {
   IdAlgo id_algo = IdAlgo::kBlake2bKeyed;
   Cipher cipher = Cipher::kXChaCha20Poly1305;
   Compression compression = Compression::kZstd;
-  uint32_t chunk_min = 16 << 10;
+  uint32_t chunk_min = 32 << 10;
   uint32_t chunk_avg = 64 << 10;
   uint32_t chunk_max = 256 << 10;
   uint64_t segment_size = 256ull << 20;

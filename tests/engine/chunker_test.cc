@@ -96,6 +96,14 @@ TEST(Chunker, SizesStayWithinLimitsAndAverageNearTarget) {
   EXPECT_LT(avg, sizes.avg * 1.5);
 }
 
+TEST(Chunker, TheDefaultMinimumIsHalfTheAverage) {
+  constexpr ChunkSizes d;
+  static_assert(ChunkSizes::ForAverage(d.avg).min == d.min && ChunkSizes::ForAverage(d.avg).max == d.max);
+  EXPECT_EQ(d.min, 32u << 10);
+  EXPECT_EQ(ChunkSizes::ForAverage(1 << 20).min, 512u << 10);
+  EXPECT_EQ(ChunkSizes::ForAverage(1 << 20).max, 4u << 20);
+}
+
 TEST(Chunker, BoundariesResyncAfterAnInsertion) {
   Chunker c(ChunkSizes{}, Seed(1));
   const std::string data = test::RandomBytes(8 << 20, 9);

@@ -26,7 +26,10 @@ TEST(Volume, RoundTripsAtChunkLimits) {
   TestVolume tv;
   ASSERT_OK(tv.Init());
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
-  const ChunkSizes cs;
+  const ChunkSizes cs;  // a new volume's
+  ASSERT_EQ(v->params().chunk_min, cs.min);
+  ASSERT_EQ(v->params().chunk_avg, cs.avg);
+  ASSERT_EQ(v->params().chunk_max, cs.max);
   for (size_t n : {size_t{0}, size_t{1}, size_t{cs.min} - 1, size_t{cs.min}, size_t{cs.min} + 1, size_t{cs.avg},
                    size_t{cs.max} - 1, size_t{cs.max}, size_t{cs.max} + 1, 3 * size_t{cs.max} + 7, size_t{5} << 20}) {
     const std::string data = RandomBytes(n, n + 1);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/chunker.h"
+
 namespace bv::tool {
 
 using engine::Volume;
@@ -18,9 +20,10 @@ int CmdInit(const Common& c, const std::string& encryption, const std::string& i
   else if (id_algo == "blake2b") o.id_algo = format::IdAlgo::kBlake2bKeyed;
   else Fail(Status::InvalidArgument("--chunk-id must be hmac-sha256 or blake2b"));
   o.key_file = c.key_file;
-  o.chunk_avg = avg;
-  o.chunk_min = avg / 4;
-  o.chunk_max = avg * 4;
+  const engine::ChunkSizes sizes = engine::ChunkSizes::ForAverage(avg);
+  o.chunk_min = sizes.min;
+  o.chunk_avg = sizes.avg;
+  o.chunk_max = sizes.max;
   o.segment_size = segment_mib << 20;
   std::string key_path;
   Check(Volume::Init(c.dir, o, &key_path));

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   add_common(init);
   init->add_option("--encryption", encryption, "xchacha20-poly1305 (default) or none");
   init->add_option("--chunk-id", id_algo, "hmac-sha256 (default) or blake2b");
-  init->add_option("--chunk-avg", avg, "average chunk size in bytes (power of two; min = avg/4, max = avg*4)");
+  init->add_option("--chunk-avg", avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
   init->add_option("--segment-mib", segment_mib, "segment size in MiB (default 256)");
 
   std::string source, file, label, time;
