@@ -4,8 +4,9 @@
 Generates pg_dump-like data with bv-dumpgen (night 1 and the next night), then, per run and per
 tool, a fresh repository: ingest night 1, ingest the next night, restore the next night into a
 pipe, verify everything. The tools take turns within each run, so the machine's noise falls on
-all of them alike. Prints one table per data kind with the median of the runs and BV's ratio to
-each peer.
+all of them alike. Prints one table per data kind with the median of the runs, BV's ratio to
+each peer and each bvd way's ratio to offline (the share the targets name): the ratio of the
+medians and, in brackets, the lowest and highest of the runs' own ratios.
 
 Tools:
   bv          bvtool put / get / verify on a volume directory (offline)
@@ -212,9 +213,9 @@ class Borg:
 
 
 def table(kind, size0, size1, runs, results, names):
-    med = {}
+    per_run = {}
     for name in names:
-        med[name] = {}
+        per_run[name] = {}
         for m in METRICS:
             v = [x[m] for x in results[name]]
             if m in ("ingest", "restore"):
@@ -223,7 +224,8 @@ def table(kind, size0, size1, runs, results, names):
                 v = [size1 / s / 1e6 for s in v]
             elif m == "verify":
                 v = [(size0 + size1) / s / 1e6 for s in v]
-            med[name][m] = statistics.median(v)
+            per_run[name][m] = v
+    med = {name: {m: statistics.median(v) for m, v in per_run[name].items()} for name in names}
     print()
     print("%s data: night 1 %.0f MB, next night %.0f MB; median of %d run(s)" % (kind, size0 / 1e6, size1 / 1e6, runs))
     print("| tool | ingest MB/s | next-night ingest MB/s | stored night 1 | next night adds | restore MB/s | verify MB/s | peak RSS |")
@@ -233,14 +235,26 @@ def table(kind, size0, size1, runs, results, names):
         print("| %s | %.0f | %.0f | %.1f MB (%.1f%%) | %.2f MB | %.0f | %.0f | %.0f MiB |" % (
             name, m["ingest"], m["next"], m["stored"] / 1e6, 100 * m["stored"] / size0, m["next_stored"] / 1e6,
             m["restore"], m["verify"], m["rss"] / 1024))
+
+    def ratio(a, b, m):
+        """The ratio of the medians; with more than one run, the range of the runs' own ratios (the
+        tools of one run ran minutes apart, so the machine's drift cancels within a run)."""
+        r = med[a][m] / max(1e-9, med[b][m])
+        if runs < 2 or m not in ("ingest", "next", "restore", "verify"):
+            return "%.2f×" % r
+        each = [x / max(1e-9, y) for x, y in zip(per_run[a][m], per_run[b][m])]
+        return "%.2f× (%.2f–%.2f)" % (r, min(each), max(each))
+
+    columns = ("ingest", "next", "stored", "next_stored", "restore", "verify", "rss")
     peers = [n for n in names if n in ("restic", "borg")]
-    for bv in [n for n in names if n.startswith("bv")]:
+    bvs = [n for n in names if n.startswith("bv")]
+    for bv in bvs:
         for peer in peers:
-            b, p = med[bv], med[peer]
-            print("| %s / %s | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× |" % (
-                bv, peer, b["ingest"] / p["ingest"], b["next"] / p["next"], b["stored"] / max(1, p["stored"]),
-                b["next_stored"] / max(1, p["next_stored"]), b["restore"] / p["restore"], b["verify"] / p["verify"],
-                b["rss"] / max(1, p["rss"])))
+            print("| %s / %s | %s |" % (bv, peer, " | ".join(ratio(bv, peer, m) for m in columns)))
+    # Through bvd against offline: the share the targets name ("within 85% of offline").
+    if "bv" in names:
+        for way in [n for n in bvs if n != "bv"]:
+            print("| %s / bv | %s |" % (way, " | ".join(ratio(way, "bv", m) for m in columns)))
 
 
 def main():
