@@ -264,11 +264,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--kinds", default="compressible,hard")
     ap.add_argument("--tools", default="bv,bvd-nc,bvd-push,restic,borg")
-    ap.add_argument("--smoke", action="store_true", help="tiny input, one run: checks that the harness works")
+    ap.add_argument("--smoke", action="store_true", help="tiny input, two runs: checks that the harness works")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
     if args.smoke:
-        args.mib, args.runs = 8, 1
+        args.mib, args.runs = 8, 2
     work = args.workdir or tempfile.mkdtemp(prefix="bv-compare-")
     os.makedirs(work, exist_ok=True)
     dumpgen = os.path.join(args.build, "bench", "bv-dumpgen")
