@@ -144,6 +144,26 @@ Status BlockCodec::DecodeData(const format::BlockHeader& h, std::string_view pay
   return Decode(h, payload, dst, BodyCheck::kAlways);
 }
 
+Status BlockCodec::Open(const format::BlockHeader& h, std::string_view payload, uint8_t* target,
+                        bool body_checked) const {
+  char ad[format::kBlockHeaderSize];
+  AdBytes(h, ad);
+  if (!AeadOpen(keys_.data_key, h.nonce, std::string_view(ad, format::kBlockAdSize), payload, target)) {
+    // Damage on disk reads as a body checksum mismatch; a payload that hashes right was sealed
+    // under another key or altered along with its checksum.
+    if (!body_checked) BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
+    return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
+  }
+  return Status::Ok();
+}
+
+Status BlockCodec::Authenticate(const format::BlockHeader& h, std::string_view payload) const {
+  BV_ASSERT(h.encrypted());
+  BV_RETURN_IF_ERROR(CheckData(h, payload, keys_.encrypted, /*check_body=*/false));
+  const size_t plain_len = payload.size() - format::kTagSize;
+  return Open(h, payload, reinterpret_cast<uint8_t*>(Contexts().Scratch(plain_len)), /*body_checked=*/false);
+}
+
 Status BlockCodec::Decode(const format::BlockHeader& h, std::string_view payload, uint8_t* dst,
                           BodyCheck body_check) const {
   const bool check_body = body_check == BodyCheck::kAlways || !h.encrypted();
@@ -151,19 +171,9 @@ Status BlockCodec::Decode(const format::BlockHeader& h, std::string_view payload
   ZstdContexts& z = Contexts();
   std::string_view body = payload;
   if (h.encrypted()) {
-    char ad[format::kBlockHeaderSize];
-    AdBytes(h, ad);
     const size_t plain_len = payload.size() - format::kTagSize;
-    uint8_t* target = dst;
-    if (h.compressed()) {
-      target = reinterpret_cast<uint8_t*>(z.Scratch(plain_len));
-    }
-    if (!AeadOpen(keys_.data_key, h.nonce, std::string_view(ad, format::kBlockAdSize), payload, target)) {
-      // Damage on disk reads as a body checksum mismatch; a payload that hashes right was sealed
-      // under another key or altered along with its checksum.
-      if (!check_body) BV_RETURN_IF_ERROR(format::VerifyBlockBody(h, payload));
-      return Status::Corruption("data block: authentication tag does not verify (wrong key or altered block)");
-    }
+    uint8_t* target = h.compressed() ? reinterpret_cast<uint8_t*>(z.Scratch(plain_len)) : dst;
+    BV_RETURN_IF_ERROR(Open(h, payload, target, check_body));
     if (!h.compressed()) return Status::Ok();
     body = std::string_view(reinterpret_cast<const char*>(target), plain_len);
   } else if (!h.compressed()) {

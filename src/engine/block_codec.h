@@ -49,6 +49,10 @@ class BlockCodec {
   // dst[0..h.raw_len). The view is valid as long as payload or dst is.
   Result<std::string_view> DecodeChunk(const format::BlockHeader& h, std::string_view payload, uint8_t* dst,
                                        BodyCheck body_check) const;
+  // Checks an encrypted data block's tag, as DecodeChunk with kWhenTagFails does, without
+  // decompressing it: a whole-volume verify's segment pass, whose stream pass decodes every block a
+  // snapshot references. A block whose tag holds is the one sealed under this volume's key.
+  Status Authenticate(const format::BlockHeader& h, std::string_view payload) const;
   static bool StoredPlain(const format::BlockHeader& h) { return !h.compressed() && !h.encrypted(); }
 
   bool encrypted() const { return keys_.encrypted; }
@@ -56,6 +60,8 @@ class BlockCodec {
 
  private:
   Status Decode(const format::BlockHeader& h, std::string_view payload, uint8_t* dst, BodyCheck body_check) const;
+  // Checks the tag and decrypts an encrypted payload into target[0..payload.size() - kTagSize).
+  Status Open(const format::BlockHeader& h, std::string_view payload, uint8_t* target, bool body_checked) const;
 
   const VolumeKeys& keys_;
   int level_;

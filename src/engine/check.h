@@ -32,7 +32,7 @@ struct CheckReport {
 };
 
 struct CheckOptions {
-  bool decode_data = false;   // decrypt and decompress every data block (needs the key)
+  bool decode_data = false;   // check every data block's tag, or decompress it if unencrypted (needs the key)
   bool stream_hashes = false; // restore every stream to nowhere and check its hash (needs the key)
   std::optional<uint64_t> snapshot;  // only this snapshot's streams
 };

@@ -496,6 +496,40 @@ TEST_F(DamageTest, ABodyChecksumAloneWrongRestoresAndFailsVerify) {
   EXPECT_NE(scan.damage[0].what.find("body_xxh3"), std::string::npos) << scan.damage[0].what;
 }
 
+// A payload altered along with its body_xxh3 passes the scanner; the tag names it, in the
+// segment pass of a whole-volume verify (which leaves decompressing to the stream pass) and
+// again in the stream pass of the snapshot that holds it.
+TEST_F(DamageTest, APayloadAlteredWithItsChecksumIsNamedByItsTag) {
+  {
+    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
+    char header[format::kBlockHeaderSize];
+    f.seekg(static_cast<std::streamoff>(victim_offset));
+    f.read(header, sizeof header);
+    auto h = format::DecodeBlockHeader(std::string_view(header, sizeof header));
+    ASSERT_OK(h.status());
+    ASSERT_TRUE(h->encrypted());
+    std::string payload(h->stored_len, '\0');
+    f.read(payload.data(), static_cast<std::streamsize>(payload.size()));
+    payload[payload.size() / 2] ^= 0x20;
+    h->body_checksum = format::Checksum(payload);
+    format::EncodeBlockHeader(*h, header);
+    f.seekp(static_cast<std::streamoff>(victim_offset));
+    f.write(header, sizeof header);
+    f.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+  }
+  engine::OpenOptions o;
+  o.recover = RecoverMode{false, false};
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{true, true, std::nullopt}, &r));
+  ASSERT_EQ(r.damage.size(), 1u);
+  EXPECT_EQ(r.damage[0].offset, victim_offset);
+  EXPECT_NE(r.damage[0].what.find("authentication tag"), std::string::npos) << r.damage[0].what;
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find(format::SnapshotIdHex(ids[0])), std::string::npos) << r.problems[0];
+  EXPECT_NE(r.problems[0].find("authentication tag"), std::string::npos) << r.problems[0];
+}
+
 TEST_F(DamageTest, TruncatedSealedSegmentIsReported) {
   std::filesystem::resize_file(Segment(1), victim_offset + 50);
   engine::OpenOptions o;
