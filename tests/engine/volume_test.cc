@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -422,6 +423,26 @@ class DamageTest : public ::testing::Test {
 
   std::string Segment(uint64_t n) { return tv.dir() + "/segments/" + format::SegmentFileName(n); }
 
+  // Reads the victim block (an encrypted data block), lets `change` alter its header and payload,
+  // and writes both back where they were.
+  void RewriteVictim(const std::function<void(format::BlockHeader*, std::string*)>& change) {
+    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
+    char header[format::kBlockHeaderSize];
+    f.seekg(static_cast<std::streamoff>(victim_offset));
+    f.read(header, sizeof header);
+    auto h = format::DecodeBlockHeader(std::string_view(header, sizeof header));
+    ASSERT_OK(h.status());
+    ASSERT_TRUE(h->encrypted());
+    std::string payload(h->stored_len, '\0');
+    f.read(payload.data(), static_cast<std::streamsize>(payload.size()));
+    change(&*h, &payload);
+    format::EncodeBlockHeader(*h, header);
+    f.seekp(static_cast<std::streamoff>(victim_offset));
+    f.write(header, sizeof header);
+    f.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+    ASSERT_TRUE(f.good());
+  }
+
   TestVolume tv;
   std::vector<uint64_t> ids;
   std::vector<std::string> data;
@@ -467,19 +488,7 @@ TEST_F(DamageTest, FlippedByteIsNamedBySegmentOffsetAndSnapshot) {
 // one sealed, so a restore, which its tag authenticates, gives the bytes back, while verify's
 // restore of the stream names the field, and so does fsck's scan ([BLK-7]).
 TEST_F(DamageTest, ABodyChecksumAloneWrongRestoresAndFailsVerify) {
-  {
-    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
-    char header[format::kBlockHeaderSize];
-    f.seekg(static_cast<std::streamoff>(victim_offset));
-    f.read(header, sizeof header);
-    auto h = format::DecodeBlockHeader(std::string_view(header, sizeof header));
-    ASSERT_OK(h.status());
-    ASSERT_TRUE(h->encrypted());
-    h->body_checksum ^= 1;
-    format::EncodeBlockHeader(*h, header);
-    f.seekp(static_cast<std::streamoff>(victim_offset));
-    f.write(header, sizeof header);
-  }
+  ASSERT_NO_FATAL_FAILURE(RewriteVictim([](format::BlockHeader* h, std::string*) { h->body_checksum ^= 1; }));
   engine::OpenOptions o;
   o.recover = RecoverMode{false, false};
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
@@ -500,23 +509,10 @@ TEST_F(DamageTest, ABodyChecksumAloneWrongRestoresAndFailsVerify) {
 // segment pass of a whole-volume verify (which leaves decompressing to the stream pass) and
 // again in the stream pass of the snapshot that holds it.
 TEST_F(DamageTest, APayloadAlteredWithItsChecksumIsNamedByItsTag) {
-  {
-    std::fstream f(Segment(1), std::ios::in | std::ios::out | std::ios::binary);
-    char header[format::kBlockHeaderSize];
-    f.seekg(static_cast<std::streamoff>(victim_offset));
-    f.read(header, sizeof header);
-    auto h = format::DecodeBlockHeader(std::string_view(header, sizeof header));
-    ASSERT_OK(h.status());
-    ASSERT_TRUE(h->encrypted());
-    std::string payload(h->stored_len, '\0');
-    f.read(payload.data(), static_cast<std::streamsize>(payload.size()));
-    payload[payload.size() / 2] ^= 0x20;
-    h->body_checksum = format::Checksum(payload);
-    format::EncodeBlockHeader(*h, header);
-    f.seekp(static_cast<std::streamoff>(victim_offset));
-    f.write(header, sizeof header);
-    f.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-  }
+  ASSERT_NO_FATAL_FAILURE(RewriteVictim([](format::BlockHeader* h, std::string* payload) {
+    (*payload)[payload->size() / 2] ^= 0x20;
+    h->body_checksum = format::Checksum(*payload);
+  }));
   engine::OpenOptions o;
   o.recover = RecoverMode{false, false};
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
