@@ -238,7 +238,8 @@ def table(kind, size0, size1, runs, results, names):
 
     def ratio(a, b, m):
         """The ratio of the medians; with more than one run, the range of the runs' own ratios (the
-        tools of one run ran minutes apart, so the machine's drift cancels within a run)."""
+        tools of one run take their turns within minutes, so a slow drift of the machine falls on
+        both sides of a run's ratio)."""
         r = med[a][m] / max(1e-9, med[b][m])
         if runs < 2 or m not in ("ingest", "next", "restore", "verify"):
             return "%.2f×" % r

@@ -61,8 +61,8 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
       if (opts.decode_data && b->header.type == format::BlockType::kData) {
         // The scanner has checked body_xxh3 already. An encrypted block's tag shows that its
         // payload is the one sealed under the volume's key: decompressing it is left to the
-        // stream pass, which decodes every block a snapshot holds (a third less work when
-        // snapshots share most chunks). An unencrypted block has only its checksum, so it is
+        // stream pass, which decodes every block a snapshot holds (before, each such block was
+        // decompressed here as well). An unencrypted block has only its checksum, so it is
         // decompressed here too.
         Status s;
         if (b->header.encrypted()) {
