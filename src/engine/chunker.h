@@ -20,6 +20,9 @@ struct ChunkSizes {
   uint32_t avg = 64 << 10;  // a power of two
   uint32_t max = 256 << 10;
 };
+// The defaults are the sizes for their own average.
+static_assert(ChunkSizes::ForAverage(ChunkSizes{}.avg).min == ChunkSizes{}.min &&
+              ChunkSizes::ForAverage(ChunkSizes{}.avg).max == ChunkSizes{}.max);
 
 class Chunker {
  public:

@@ -32,6 +32,8 @@ enum class IdAlgo : uint8_t { kBlake2bKeyed = 1, kHmacSha256 = 2 };
 enum class Cipher : uint8_t { kNone = 0, kXChaCha20Poly1305 = 1 };
 enum class Compression : uint8_t { kZstd = 1 };
 
+// The defaults are one valid set, for decoders and tests to start from; a new volume's values are
+// chosen by the engine (engine::InitOptions).
 struct VolumeParams {
   std::array<uint8_t, 16> uuid{};
   int64_t created_us = 0;
