@@ -10,6 +10,7 @@
 #include "engine/restore.h"
 #include "format/recipe_format.h"
 #include "format/segment_scanner.h"
+#include "format/snapshot_format.h"
 
 namespace bv::engine {
 
@@ -35,6 +36,20 @@ Status ChunksInRange(Volume* v, Damage* d, const std::optional<format::Id>& head
   return Status::Ok();
 }
 
+// The record in a metadata block; its checksums hold, so a failure here is a writer's bug.
+Status DecodeRecord(const format::ScannedBlock& b) {
+  switch (b.header.type) {
+    case format::BlockType::kRecipe:
+      return format::DecodeRecipe(b.payload).status();
+    case format::BlockType::kSnapshotCommit:
+      return format::DecodeSnapshot(b.payload).status();
+    case format::BlockType::kSnapshotDeletion:
+      return format::DecodeDeletion(b.payload).status();
+    default:
+      return Status::Ok();
+  }
+}
+
 Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& opts, CheckReport* report) {
   const std::string path = v->segments_dir() + "/" + format::SegmentFileName(num);
   BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(path, io::OpenMode::kRead));
@@ -46,9 +61,15 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
   BV_RETURN_IF_ERROR(src.Read(0, format::kSegmentHeaderSize, &head));
   auto header = format::DecodeSegmentHeader(head);
   if (!header.ok()) {
-    Damage d{num, 0, src.Size(), header.status().message(), {}, {}};
-    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
+    // The blocks after a damaged header are read all the same [SCAN-3].
+    Damage d{num, 0, format::kSegmentHeaderSize, "segment header: " + header.status().message(), {}, {}};
     report->damage.push_back(std::move(d));
+  }
+  if (header.ok() && (header->segment_number != num || header->params.uuid != v->params().uuid)) {
+    report->damage.push_back(Damage{num, 0, src.Size(),
+                                    "the header belongs to segment " + std::to_string(header->segment_number) +
+                                        " of volume " + header->params.UuidString(),
+                                    {}, {}});
     return Status::Ok();
   }
   BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
@@ -58,6 +79,10 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     BV_ASSIGN_OR_RETURN(auto b, scanner.Next());
     if (b) {
       report->blocks++;
+      if (Status s = DecodeRecord(*b); !s.ok()) {
+        report->damage.push_back(Damage{num, b->offset, b->offset + b->header.total_size(), s.message(), {}, {}});
+        continue;
+      }
       if (opts.decode_data && b->header.type == format::BlockType::kData) {
         // The scanner has checked body_xxh3 already. An encrypted block's tag shows that its
         // payload is the one sealed under the volume's key: decompressing it is left to the
@@ -127,8 +152,12 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
         for (const auto& entry : r.entries) {
           BV_ASSIGN_OR_RETURN(auto chunk, v->index()->GetChunk(entry.chunk_id));
           if (!chunk) {
-            return Status::Corruption("chunk " + ShortId(entry.chunk_id) + " of recipe piece " +
-                                      std::to_string(piece) + " is missing");
+            BV_ASSIGN_OR_RETURN(auto damaged, v->index()->GetQuarantined(entry.chunk_id));
+            return Status::Corruption(
+                "chunk " + ShortId(entry.chunk_id) + " of recipe piece " + std::to_string(piece) +
+                (damaged ? " is damaged (" + SegName(damaged->segment) + " offset " + std::to_string(damaged->offset) +
+                               ") and quarantined: the snapshot restores once a backup stores the chunk again"
+                         : " is missing"));
           }
         }
         return Status::Ok();
@@ -159,6 +188,45 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
   return Status::Ok();
 }
 
+bool InDamage(const CheckReport& report, const Location& loc) {
+  for (const Damage& d : report.damage) {
+    if (loc.segment == d.segment && loc.offset < d.end && loc.offset + loc.total_size() > d.offset) return true;
+  }
+  return false;
+}
+
+// A damaged data block whose chunk the index finds intact elsewhere (a later backup stored it
+// again after it was quarantined) costs no snapshot anything: it is a note, not damage. Only a
+// range that is exactly one block with a readable header qualifies; what else an unreadable range
+// held is not known.
+Status SeparateSuperseded(Volume* v, CheckReport* report) {
+  std::vector<Damage> kept;
+  for (Damage& d : report->damage) {
+    std::optional<Location> good;
+    if (d.offset >= format::kSegmentHeaderSize) {
+      BV_ASSIGN_OR_RETURN(io::File * f, v->reader()->File(d.segment));
+      char hb[format::kBlockHeaderSize];
+      BV_ASSIGN_OR_RETURN(size_t got, f->ReadAt(d.offset, hb, sizeof hb));
+      auto h = format::DecodeBlockHeader(std::string_view(hb, got));
+      if (h.ok() && h->type == format::BlockType::kData && d.offset + h->total_size() == d.end) {
+        BV_ASSIGN_OR_RETURN(good, v->index()->GetChunk(h->id));
+        if (good && InDamage(*report, *good)) good.reset();
+      }
+    }
+    if (!good) {
+      kept.push_back(std::move(d));
+      continue;
+    }
+    report->notes.push_back(SegName(d.segment) + " offset " + std::to_string(d.offset) + ".." +
+                            std::to_string(d.end) + ": " + d.what + "; superseded by the copy in " +
+                            SegName(good->segment) + " offset " + std::to_string(good->offset) +
+                            ", which every snapshot now reads; compaction will drop it");
+    report->superseded++;
+  }
+  report->damage = std::move(kept);
+  return Status::Ok();
+}
+
 // Names the snapshots whose recipes reference damaged chunks. One pass over every recipe; memory
 // is the damaged set, not the store.
 Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
@@ -181,6 +249,15 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
       if (damaged.count(e.chunk_id)) hits.insert({e.chunk_id, snap});
     }
     return Status::Ok();
+  }));
+  // A commit block in a damaged range: its snapshot is lost with it.
+  BV_RETURN_IF_ERROR(v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+    for (Damage& d : report->damage) {
+      if (e.commit.segment == d.segment && e.commit.offset >= d.offset && e.commit.offset < d.end) {
+        d.snapshots.push_back(e.record.id);
+      }
+    }
+    return true;
   }));
   for (Damage& d : report->damage) {
     for (const auto& id : d.chunks) {
@@ -209,9 +286,11 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   if ((opts.decode_data || opts.stream_hashes) && !v->has_keys()) {
     return Status::InvalidArgument("verifying tags and stream hashes needs the volume key");
   }
-  // Recovery's notes are damage when it found damage; otherwise they tell what it did.
+  // Recovery's notes tell what it did. A whole-volume check reads every segment and finds any
+  // damage recovery met again, with the snapshots it touches; one snapshot's check does not, so
+  // there damage that recovery met is a problem.
   for (const std::string& note : v->recovery().notes) {
-    (v->recovery().damaged ? report->problems : report->notes).push_back("on open: " + note);
+    (v->recovery().damaged && opts.snapshot ? report->problems : report->notes).push_back("on open: " + note);
   }
   BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
   if (opts.snapshot) {
@@ -228,22 +307,22 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
     return Status::Ok();
   }));
   BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));
+  BV_RETURN_IF_ERROR(SeparateSuperseded(v, report));
   return MapDamageToSnapshots(v, report);
 }
 
-Status DropDamagedChunks(Volume* v, const CheckReport& report, uint64_t* dropped) {
-  IndexBatch batch = v->index()->NewBatch();
-  *dropped = 0;
+Status QuarantineDamagedChunks(Volume* v, const CheckReport& report, uint64_t* quarantined) {
+  *quarantined = 0;
   for (const Damage& d : report.damage) {
     for (const auto& id : d.chunks) {
       BV_ASSIGN_OR_RETURN(auto loc, v->index()->GetChunk(id));
       if (loc && loc->segment == d.segment && loc->offset >= d.offset && loc->offset < d.end) {
-        batch.DeleteChunk(id, *loc);
-        (*dropped)++;
+        BV_ASSIGN_OR_RETURN(bool done, v->Quarantine(id, *loc));
+        if (done) (*quarantined)++;
       }
     }
   }
-  return v->index()->Write(&batch, true);
+  return Status::Ok();
 }
 
 }  // namespace bv::engine

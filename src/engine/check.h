@@ -28,6 +28,7 @@ struct CheckReport {
   std::vector<Damage> damage;
   std::vector<std::string> problems;  // index inconsistencies and failed snapshot checks
   std::vector<std::string> notes;     // worth saying, not damage (a torn tail left in place)
+  uint64_t superseded = 0;            // damaged blocks whose chunk has a good copy (in notes)
   bool clean() const { return damage.empty() && problems.empty(); }
 };
 
@@ -40,9 +41,9 @@ struct CheckOptions {
 // Scans every segment block by block, checks the index against them, maps damage to snapshots.
 Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report);
 
-// Drops the index entries of damaged chunks, so the next backup that holds those bytes stores
-// them again rather than deduplicating against damage.
-Status DropDamagedChunks(Volume* v, const CheckReport& report, uint64_t* dropped);
+// Quarantines every damaged chunk (Volume::Quarantine), so the next backup that holds those
+// bytes stores them again rather than deduplicating against damage.
+Status QuarantineDamagedChunks(Volume* v, const CheckReport& report, uint64_t* quarantined);
 
 std::string ShortId(const format::Id& id);
 

@@ -16,9 +16,11 @@ using format::DecodeBigEndian64;
 using format::PutBigEndian64;
 
 // Column families, in the order they are opened.
-enum Cf : size_t { kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kSessions, kCfCount };
-const char* const kCfNames[kCfCount] = {"default", "chunks", "locations", "snapshots",
-                                         "by_source", "recipes", "segments", "sessions"};
+enum Cf : size_t {
+  kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kSessions, kQuarantine, kCfCount
+};
+const char* const kCfNames[kCfCount] = {"default",  "chunks",   "locations", "snapshots", "by_source",
+                                         "recipes", "segments", "sessions",  "quarantine"};
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -131,6 +133,11 @@ void IndexBatch::DeleteChunk(const format::Id& id, const Location& loc) {
   batch_.Delete(index_->cf_[kLocations], SegOffKey(loc.segment, loc.offset));
 }
 
+void IndexBatch::QuarantineChunk(const format::Id& id, const Location& damaged) {
+  batch_.Delete(index_->cf_[kChunks], IdKey(id));
+  batch_.Put(index_->cf_[kQuarantine], IdKey(id), EncodeLocation(damaged));
+}
+
 void IndexBatch::PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset,
                            const Location& loc) {
   std::string v = EncodeLocation(loc);
@@ -226,6 +233,15 @@ Result<std::optional<Location>> Index::GetChunk(const format::Id& id) {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kChunks], IdKey(id), &v);
   if (s.IsNotFound()) return std::optional<Location>();
   BV_RETURN_IF_ERROR(FromRocks(s, "get chunk"));
+  BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
+  return std::optional<Location>(l);
+}
+
+Result<std::optional<Location>> Index::GetQuarantined(const format::Id& id) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kQuarantine], IdKey(id), &v);
+  if (s.IsNotFound()) return std::optional<Location>();
+  BV_RETURN_IF_ERROR(FromRocks(s, "get quarantined chunk"));
   BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
   return std::optional<Location>(l);
 }

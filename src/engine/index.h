@@ -49,6 +49,10 @@ class IndexBatch {
   void DeleteSnapshot(const format::SnapshotRecord& r);
   void PutSegment(uint64_t number, const SegmentState& s);
   void DeleteChunk(const format::Id& id, const Location& loc);
+  // The chunk's block at `damaged` is damaged: `chunks` forgets it (so nothing deduplicates
+  // against it), `quarantine` says where the damaged copy is, `locations` still says what the
+  // block held.
+  void QuarantineChunk(const format::Id& id, const Location& damaged);
   void PutSession(const format::SessionRecord& r);
   void DeleteSession(uint64_t id);
   // Recipe pieces of `snapshot` from (stream, piece) on: what a resumed session writes again.
@@ -76,6 +80,8 @@ class Index {
   Status Write(IndexBatch* b, bool sync);
 
   Result<std::optional<Location>> GetChunk(const format::Id& id);
+  // Where the chunk's damaged copy is, if it was quarantined.
+  Result<std::optional<Location>> GetQuarantined(const format::Id& id);
   Result<std::optional<SnapshotEntry>> GetSnapshot(uint64_t id);
   // Snapshots whose id starts with the hex prefix (for short ids).
   Result<std::vector<uint64_t>> FindSnapshotsByPrefix(uint64_t value, int prefix_bits);

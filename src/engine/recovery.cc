@@ -62,6 +62,16 @@ class SegmentApplier {
     return Status::Ok();
   }
 
+  // A data block whose header reads but whose body does not: its chunk is quarantined
+  // (Volume::Quarantine) unless a good copy came first, so an index rebuilt from the segments
+  // keeps the quarantine too.
+  Status Damaged(const format::BlockHeader& h, uint64_t offset) {
+    if (h.type != format::BlockType::kData || pending_ids_.count(h.id) > 0) return Status::Ok();
+    BV_ASSIGN_OR_RETURN(auto existing, index_->GetChunk(h.id));
+    if (!existing) batch_.QuarantineChunk(h.id, Location{segment_, offset, h.stored_len, h.raw_len});
+    return Status::Ok();
+  }
+
   Status Finish(const SegmentState& state) {
     batch_.PutSegment(segment_, state);
     return Flush(/*sync=*/true);
@@ -102,7 +112,7 @@ Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir) {
 Status Recover(io::Env* env, const std::string& segments_dir, const format::VolumeParams& params,
                Index* index, const RecoverMode& mode, RecoveryReport* report, uint64_t* last_segment,
                SegmentState* last_state) {
-  // Damage either stops recovery or is noted and skipped, as the mode says.
+  // Damage either stops recovery or is noted and worked around, as the mode says.
   auto damage = [&](const Status& s) {
     if (mode.stop_at_damage) return s;
     report->notes.push_back(s.message());
@@ -112,6 +122,7 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
   BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, ListSegments(segments_dir));
   *last_segment = 0;
   *last_state = SegmentState{};
+  report->last_segment_closed = false;
   for (size_t i = 0; i < segments.size(); i++) {
     const uint64_t num = segments[i];
     const bool is_last = i + 1 == segments.size();
@@ -123,28 +134,37 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       *last_state = *state;
       continue;
     }
-    BV_ASSIGN_OR_RETURN(auto file, env->Open(path, io::OpenMode::kReadWrite));
+    BV_ASSIGN_OR_RETURN(auto file, env->Open(path, mode.truncate_torn_tail ? io::OpenMode::kReadWrite
+                                                                           : io::OpenMode::kRead));
     FileSource src(file.get());
     BV_RETURN_IF_ERROR(src.Init());
     std::string head;
     BV_RETURN_IF_ERROR(src.Read(0, format::kSegmentHeaderSize, &head));
     auto header = format::DecodeSegmentHeader(head);
+    bool header_damaged = false;
     if (!header.ok()) {
       if (is_last && !state && src.Size() <= format::kSegmentHeaderSize) {
         // Created by a writer that died before its first sync: it never held a block.
-        report->notes.push_back(where + ": removed, it was created but never written");
-        file.reset();
-        BV_RETURN_IF_ERROR(io::RemoveFile(path));
-        BV_RETURN_IF_ERROR(io::SyncDir(segments_dir));
+        if (mode.truncate_torn_tail) {
+          report->notes.push_back(where + ": removed, it was created but never written");
+          file.reset();
+          BV_RETURN_IF_ERROR(io::RemoveFile(path));
+          BV_RETURN_IF_ERROR(io::SyncDir(segments_dir));
+        } else {
+          report->notes.push_back(where + ": created but never written; the next write removes it");
+          report->torn_tail = true;
+        }
         continue;
       }
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": " + header.status().message())));
-      continue;
-    }
-    if (header->segment_number != num || header->params.uuid != params.uuid) {
+      // The blocks after a damaged header are still the volume's: read them [SCAN-3].
+      BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": header: " + header.status().message() +
+                                                   "; its blocks are read all the same")));
+      header_damaged = true;
+    } else if (header->segment_number != num || header->params.uuid != params.uuid) {
       BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": header belongs to segment " +
                                                    std::to_string(header->segment_number) + " of volume " +
                                                    header->params.UuidString())));
+      if (is_last) report->last_segment_closed = true;
       continue;
     }
     uint64_t from = state ? state->indexed_through : format::kSegmentHeaderSize;
@@ -152,37 +172,46 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       BV_RETURN_IF_ERROR(damage(Status::Corruption(
           where + ": is " + std::to_string(src.Size()) + " bytes but blocks through offset " +
           std::to_string(from) + " were indexed: the segment was truncated")));
+      if (is_last) report->last_segment_closed = true;
       continue;
     }
+    // [SCAN-4] An index that was kept records how far every segment was acknowledged: in the last
+    // segment everything past that is unacknowledged, and writes that were in flight together may
+    // have landed out of order, so a hole with valid blocks after it is the same torn tail as a
+    // cut. A new index witnesses nothing, so there a bad block with a valid one after it is damage.
+    const bool unacknowledged_tail = is_last && !mode.index_is_new;
     SegmentApplier applier(index, num);
     format::SegmentScanner scanner(&src, from, /*read_payloads=*/true);
     for (;;) {
       BV_ASSIGN_OR_RETURN(auto block, scanner.Next());
-      if (!block) break;
-      Status s = applier.Apply(*block);
-      if (!s.ok()) {
-        return Status::Corruption(where + " offset " + std::to_string(block->offset) + ": " + s.message());
+      if (block) {
+        if (Status s = applier.Apply(*block); !s.ok()) {
+          // Checksums hold but the record does not decode: a writer's bug, not a torn write.
+          BV_RETURN_IF_ERROR(damage(Status::Corruption(where + " offset " + std::to_string(block->offset) + ": " +
+                                                       s.message())));
+        }
+        continue;
       }
+      if (scanner.stop() != format::ScanStop::kCorrupt || unacknowledged_tail) break;
+      // [SCAN-3] Damage in the middle: reported, and the valid blocks after it are used.
+      std::string hb;
+      BV_RETURN_IF_ERROR(src.Read(scanner.stop_offset(), format::kBlockHeaderSize, &hb));
+      if (auto h = format::DecodeBlockHeader(hb); h.ok()) BV_RETURN_IF_ERROR(applier.Damaged(*h, scanner.stop_offset()));
+      BV_RETURN_IF_ERROR(damage(Status::Corruption(
+          where + " offset " + std::to_string(scanner.stop_offset()) + ".." + std::to_string(scanner.resume_offset()) +
+          ": " + scanner.problem().message() + "; valid blocks follow (run `bvtool fsck`)")));
+      scanner.Resume();
     }
     uint64_t end = scanner.stop_offset();
-    // In the last segment everything past indexed_through is unacknowledged, and writes that were
-    // in flight together may have landed out of order: a hole with valid blocks after it is the
-    // same torn tail as a cut. (Acknowledged blocks all lie before indexed_through.)
-    const bool unacknowledged_tail = is_last && scanner.stop() != format::ScanStop::kEnd;
-    if (scanner.stop() == format::ScanStop::kCorrupt && !unacknowledged_tail) {
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": " + scanner.problem().message() +
-                                                   "; valid blocks follow at offset " +
-                                                   std::to_string(scanner.resume_offset()) + " (run `bvtool fsck`)")));
-      continue;
-    }
-    if (scanner.stop() == format::ScanStop::kTorn || unacknowledged_tail) {
+    if (scanner.stop() != format::ScanStop::kEnd) {
       const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
                                std::to_string(end) + " (" + scanner.problem().message() + ")";
       if (!is_last) {
+        // Nothing is ever appended to a segment once a later one exists: these bytes were written
+        // and are now unreadable. They stay; later opens need not read them again.
         BV_RETURN_IF_ERROR(damage(Status::Corruption(torn + " at the end of a segment that is not the last")));
-        continue;
-      }
-      if (mode.truncate_torn_tail) {
+        end = src.Size();
+      } else if (mode.truncate_torn_tail) {
         report->truncated_bytes += src.Size() - end;
         report->notes.push_back(torn + ": cut");
         BV_RETURN_IF_ERROR(file->Truncate(end));
@@ -205,6 +234,12 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
     report->snapshots_found += applier.snapshots();
     *last_segment = num;
     *last_state = done;
+    if (is_last && header_damaged) report->last_segment_closed = true;
+  }
+  if (report->last_segment_closed) {
+    // Writing goes on in a new segment after it.
+    *last_segment = segments.back();
+    *last_state = SegmentState{true, 0, 0};
   }
   return Status::Ok();
 }

@@ -19,16 +19,22 @@ struct RecoveryReport {
   std::vector<std::string> notes;
   bool damaged = false;    // damage was noted (only when !stop_at_damage)
   bool torn_tail = false;  // the last segment ends in a torn tail that was left in place
+  // The last segment is not one to append to (its header is damaged): a writer starts a new one.
+  bool last_segment_closed = false;
 };
 
 // Segment numbers present in the directory, ascending.
 Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir);
 
 struct RecoverMode {
-  // Cut a torn tail off the last segment (nothing in it was acknowledged).
+  // Cut a torn tail off the last segment (nothing in it was acknowledged), and remove a last
+  // segment that was created but never written. Only a writer does; a reader notes them.
   bool truncate_torn_tail = true;
   // Fail on damage; otherwise note it in the report, index what is valid, and go on (fsck).
   bool stop_at_damage = true;
+  // The index was made just now from nothing (a rebuild): it does not say how far the last
+  // segment was acknowledged, so only a tail with no valid block after it is torn [SCAN-5].
+  bool index_is_new = false;
 };
 
 // Applies every segment's unindexed blocks to the index. On return *last_segment / *last_state

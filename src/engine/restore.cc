@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -104,8 +105,18 @@ class Restorer {
                                                         window_.max() + kSinkHeldMax)) {}
 
   Status Run();
+  // Chunks whose blocks were found damaged, and where.
+  std::vector<std::pair<format::Id, Location>> damaged() {
+    std::lock_guard lock(damaged_mu_);
+    return damaged_;
+  }
 
  private:
+  void NoteDamaged(const format::Id& id, const Location& where) const {
+    std::lock_guard lock(damaged_mu_);
+    damaged_.emplace_back(id, where);
+  }
+
   Status AddChunk(const ChunkRef& c);
   Status Read(Batch* b);
   void Decode(Batch* b) const;
@@ -124,6 +135,8 @@ class Restorer {
   std::shared_ptr<BufferRecycler> read_buffers_, plain_buffers_;
   std::shared_ptr<Batch> current_;  // being filled by the walker
   uint64_t written_ = 0;
+  mutable std::mutex damaged_mu_;
+  mutable std::vector<std::pair<format::Id, Location>> damaged_;
 };
 
 // Places the chunk's block in the current batch: inside or just after the batch's last extent
@@ -131,6 +144,13 @@ class Restorer {
 Status Restorer::AddChunk(const ChunkRef& c) {
   BV_ASSIGN_OR_RETURN(auto loc, v_->index()->GetChunk(c.entry.chunk_id));
   if (!loc) {
+    BV_ASSIGN_OR_RETURN(auto damaged, v_->index()->GetQuarantined(c.entry.chunk_id));
+    if (damaged) {
+      return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": chunk " +
+                                IdHex(c.entry.chunk_id) + " is damaged (segment " + std::to_string(damaged->segment) +
+                                " offset " + std::to_string(damaged->offset) +
+                                ") and quarantined until a backup that holds it stores it again");
+    }
     return Status::Corruption(StreamPlace(snap_, opts_.stream, c.stream_offset) + ": chunk " +
                               IdHex(c.entry.chunk_id) + " is not in the index");
   }
@@ -177,6 +197,11 @@ Status Restorer::Read(Batch* b) {
     const Extent& e = b->extents[i];
     if (!reqs[i].status.ok()) return Status::IOError(reqs[i].status.message());
     if (e.start + reqs[i].got < e.needed_end) {
+      for (const Item& it : b->items) {
+        if (it.where.segment == e.segment && it.where.offset + it.where.total_size() > e.start + reqs[i].got) {
+          NoteDamaged(it.id, it.where);
+        }
+      }
       return Status::Corruption("segment " + std::to_string(e.segment) + ": blocks up to offset " +
                                 std::to_string(e.needed_end) + " run past the end of the file at " +
                                 std::to_string(e.start + reqs[i].got));
@@ -191,6 +216,7 @@ void Restorer::Decode(Batch* b) const {
   size_t at = 0;  // in b->plain
   for (Item& it : b->items) {
     auto fail = [&](const std::string& what) {
+      NoteDamaged(it.id, it.where);
       b->status = Status::Corruption(StreamPlace(snap_, opts_.stream, it.stream_offset) + ": segment " +
                                      std::to_string(it.where.segment) + " offset " +
                                      std::to_string(it.where.offset) + ": " + what);
@@ -255,7 +281,19 @@ Status Restorer::Run() {
 Status Restore(Volume* volume, const SnapshotEntry& snapshot, const RestoreOptions& opts, OutputSink* out) {
   if (!volume->has_keys()) return Status::InvalidArgument("restoring needs the volume key");
   Restorer r(volume, snapshot, opts, out);
-  return r.Run();
+  Status s = r.Run();
+  if (s.ok()) return s;
+  // A damaged chunk is never deduplicated against again [DMG-1].
+  std::string quarantined;
+  for (const auto& [id, where] : r.damaged()) {
+    auto done = volume->Quarantine(id, where);
+    if (done.ok() && *done) quarantined += (quarantined.empty() ? "" : ", ") + IdHex(id);
+  }
+  if (!quarantined.empty() && s.IsCorruption()) {
+    return Status::Corruption(s.message() + " (chunk " + quarantined +
+                              " quarantined: the next backup that holds it stores it again)");
+  }
+  return s;
 }
 
 }  // namespace bv::engine

@@ -17,6 +17,9 @@ namespace {
 
 constexpr char kVolumeFile[] = "/VOLUME";
 constexpr char kCleanFile[] = "/CLEAN";
+// Present while the index is being rebuilt from the segments: an index left half-built by a
+// crash witnesses nothing, so the rebuild starts again.
+constexpr char kRebuildFile[] = "/REBUILDING";
 
 Result<int> LockDir(const std::string& dir) {
   const std::string path = dir + "/LOCK";
@@ -116,11 +119,19 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
   BV_RETURN_IF_ERROR(v->LoadKeys(opts));
   if (v->keys_) v->codec_ = std::make_unique<BlockCodec>(*v->keys_, opts.zstd_level);
   v->env_ = opts.env ? opts.env : std::shared_ptr<io::Env>(io::Env::Create(opts.backend));
+  if (!opts.rebuild_index && io::PathExists(dir + kRebuildFile)) {
+    return Status::NotFound("the index of " + dir + " is incomplete: a rebuild did not finish; run `bvtool fsck --rebuild-index`");
+  }
+  RecoverMode recover = opts.recover;
+  if (opts.read_only) recover.truncate_torn_tail = false;  // a reader never changes a segment
   if (opts.rebuild_index) {
+    BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kRebuildFile, "rebuilding the index\n"));
     std::error_code ec;
     std::filesystem::remove_all(dir + "/index", ec);
     if (ec) return Status::IOError("remove " + dir + "/index: " + ec.message());
+    recover.index_is_new = true;
   }
+  v->opened_to_read_ = opts.read_only;
   v->reader_ = std::make_unique<SegmentReader>(v->env_.get(), v->segments_dir());
   const bool clean = io::PathExists(dir + kCleanFile);
   BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
@@ -152,8 +163,12 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
     BV_ASSIGN_OR_RETURN(trusted, v->IndexCoversTail(segments));
   }
   if (!trusted) {
-    BV_RETURN_IF_ERROR(Recover(v->env_.get(), v->segments_dir(), v->params_, v->index_.get(), opts.recover, &v->recovery_,
+    BV_RETURN_IF_ERROR(Recover(v->env_.get(), v->segments_dir(), v->params_, v->index_.get(), recover, &v->recovery_,
                                &v->last_segment_, &v->last_state_));
+  }
+  if (opts.rebuild_index) {
+    BV_RETURN_IF_ERROR(io::RemoveFile(dir + kRebuildFile));
+    BV_RETURN_IF_ERROR(io::SyncDir(dir));
   }
   return v;
 }
@@ -172,7 +187,6 @@ Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {
 
 Result<SegmentWriter*> Volume::writer() {
   if (read_only_) return Status::InvalidArgument("the volume was opened read-only");
-  if (recovery_.damaged) return Status::Corruption("the volume is damaged; see `bvtool fsck` before writing");
   if (recovery_.torn_tail) return Status::InvalidArgument("the volume was opened without cutting its torn tail");
   if (!writer_error_.ok()) {
     // Every put that appended through the failed writer has failed, so nothing past what the
@@ -228,6 +242,16 @@ Status Volume::SyncPoint(SegmentWriter* w, bool durable) {
   pending_index_ = index_->NewBatch();
   unindexed_bytes_ = 0;
   return Status::Ok();
+}
+
+Result<bool> Volume::Quarantine(const format::Id& id, const Location& where) {
+  if (opened_to_read_ || read_only_) return false;
+  BV_ASSIGN_OR_RETURN(auto loc, index_->GetChunk(id));
+  if (!loc || *loc != where) return false;
+  IndexBatch batch = index_->NewBatch();
+  batch.QuarantineChunk(id, where);
+  BV_RETURN_IF_ERROR(index_->Write(&batch, true));
+  return true;
 }
 
 void Volume::PoisonWriter(const Status& why) {

@@ -94,6 +94,14 @@ class Volume {
   // segment states to the index (synced to disk when `durable`).
   Status SyncPoint(SegmentWriter* w, bool durable);
 
+  // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
+  // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
+  // what the damaged range held), so the next put that carries the chunk stores it again and
+  // every snapshot that references it reads the new copy. Nothing happens if the index already
+  // points elsewhere, or if the volume was opened to read (read-only commands change nothing).
+  // Says whether it recorded the quarantine.
+  Result<bool> Quarantine(const format::Id& id, const Location& where);
+
   // Puts in flight, counted so that a failed put can take back what it wrote when it was alone.
   void BeginPut() { puts_active_++; }
   void EndPut() { puts_active_--; }
@@ -134,6 +142,7 @@ class Volume {
   SegmentState last_state_;
   RecoveryReport recovery_;
   bool read_only_ = false;
+  bool opened_to_read_ = false;  // OpenOptions::read_only, whichever way the open went
   bool closed_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "server/tenant.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include "engine/recovery.h"
@@ -24,8 +25,29 @@ Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const 
   open.master_key = key;
   open.backend = backend;
   open.zstd_level = cfg.zstd_level;
+  // The index is a cache of the segments: when it is gone (or a rebuild did not finish), bvd
+  // makes it again rather than refuse the tenant. Damage found on the way is logged and worked
+  // around; `bvtool fsck` names it.
+  if (!io::PathExists(dir + "/index/CURRENT") || io::PathExists(dir + "/REBUILDING")) {
+    spdlog::warn("tenant {}: the index of {} is missing or incomplete; rebuilding it from the segments", cfg.name, dir);
+    open.rebuild_index = true;
+    open.recover.stop_at_damage = false;
+  }
   auto v = engine::Volume::Open(dir, open);
   if (!v.ok()) return v.status();
+  for (const std::string& note : (*v)->recovery().notes) {
+    if ((*v)->recovery().damaged) {
+      spdlog::error("tenant {}: recovery: {}", cfg.name, note);
+    } else {
+      spdlog::info("tenant {}: recovery: {}", cfg.name, note);
+    }
+  }
+  if (open.rebuild_index) {
+    spdlog::warn("tenant {}: index rebuilt from {} segments: {} blocks, {} snapshots{}", cfg.name,
+                 (*v)->recovery().segments_scanned, (*v)->recovery().blocks_applied,
+                 (*v)->recovery().snapshots_found,
+                 (*v)->recovery().damaged ? "; the volume is damaged, run `bvtool fsck`" : "");
+  }
   std::unique_ptr<Tenant> t(new Tenant());
   t->name_ = cfg.name;
   t->config_ = cfg;

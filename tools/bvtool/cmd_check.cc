@@ -26,7 +26,7 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
                         {"problem", d.what}, {"chunks", d.chunks.size()}, {"snapshots", snaps}});
     }
     std::cout << json{{"segments", r.segments}, {"blocks", r.blocks}, {"bytes", r.bytes},
-                      {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems}, {"notes", r.notes},
+                      {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems}, {"notes", r.notes}, {"superseded", r.superseded},
                       {"clean", r.clean()}}.dump(2)
               << "\n";
     return;
@@ -46,10 +46,13 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
                 static_cast<unsigned long long>(r.snapshots_checked), r.clean() ? "clean" : "DAMAGED");
     return;
   }
+  std::string verdict = r.clean() ? "clean" : "DAMAGED";
+  if (r.clean() && r.superseded > 0) {
+    verdict += " (" + std::to_string(r.superseded) + " damaged block(s) superseded by good copies: see NOTE)";
+  }
   std::printf("%s: %llu segments, %llu blocks, %s, %llu snapshots checked: %s\n", verb,
               static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.blocks),
-              Human(r.bytes).c_str(), static_cast<unsigned long long>(r.snapshots_checked),
-              r.clean() ? "clean" : "DAMAGED");
+              Human(r.bytes).c_str(), static_cast<unsigned long long>(r.snapshots_checked), verdict.c_str());
 }
 
 }  // namespace
@@ -82,10 +85,12 @@ int CmdFsck(const Common& c, bool repair, bool rebuild) {
   Check(engine::CheckVolume(v.get(), engine::CheckOptions{}, &r));
   PrintReport(c, r, "fsck");
   if (repair && !r.damage.empty()) {
-    uint64_t dropped = 0;
-    Check(engine::DropDamagedChunks(v.get(), r, &dropped));
-    std::printf("repair: dropped %llu damaged chunk(s) from the index; the next backup holding them stores them again\n",
-                static_cast<unsigned long long>(dropped));
+    uint64_t quarantined = 0;
+    Check(engine::QuarantineDamagedChunks(v.get(), r, &quarantined));
+    std::printf("repair: quarantined %llu damaged chunk(s); the next backup that holds them stores them again, and "
+                "every snapshot that needs them reads the new copy. Damaged bytes stay in place; snapshots "
+                "named above restore only once their chunks are stored again, or can be deleted\n",
+                static_cast<unsigned long long>(quarantined));
   }
   Check(v->Close());
   return r.clean() ? 0 : 3;
