@@ -119,6 +119,7 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     auto h = format::DecodeBlockHeader(hb);
     std::optional<format::Id> hid;
     if (h.ok() && h->type == format::BlockType::kData) hid = h->id;
+    if (h.ok()) d.header = *h;
     BV_RETURN_IF_ERROR(ChunksInRange(v, &d, hid));
     report->damage.push_back(std::move(d));
     if (scanner.stop() != format::ScanStop::kCorrupt) break;
@@ -266,6 +267,27 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
       }
     }
   }
+  // Snapshots with recipe pieces but no commit block (nor a resumable session): a commit that
+  // damage took, or a push that never committed. Memory: one id per such snapshot.
+  std::set<uint64_t> uncommitted;
+  BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location&) -> Status {
+    if (uncommitted.count(snap)) return Status::Ok();
+    BV_ASSIGN_OR_RETURN(auto e, v->index()->GetSnapshot(snap));
+    if (e) return Status::Ok();
+    BV_ASSIGN_OR_RETURN(auto session, v->index()->GetSession(snap));
+    if (!session) uncommitted.insert(snap);
+    return Status::Ok();
+  }));
+  for (Damage& d : report->damage) {
+    const bool commit_header = d.header && d.header->type == format::BlockType::kSnapshotCommit;
+    if (commit_header) {
+      const uint64_t id = format::SnapshotIdFromBlockId(d.header->id);
+      BV_ASSIGN_OR_RETURN(auto e, v->index()->GetSnapshot(id));
+      if (!e) d.lost.push_back(id);
+    } else if (!d.header) {
+      d.maybe_lost.assign(uncommitted.begin(), uncommitted.end());
+    }
+  }
   for (Damage& d : report->damage) {
     std::sort(d.snapshots.begin(), d.snapshots.end());
     d.snapshots.erase(std::unique(d.snapshots.begin(), d.snapshots.end()), d.snapshots.end());
@@ -316,9 +338,13 @@ Status QuarantineDamagedChunks(Volume* v, const CheckReport& report, uint64_t* q
   for (const Damage& d : report.damage) {
     for (const auto& id : d.chunks) {
       BV_ASSIGN_OR_RETURN(auto loc, v->index()->GetChunk(id));
+      if (!loc) {  // quarantined already, by a restore or a rebuild
+        BV_ASSIGN_OR_RETURN(loc, v->index()->GetQuarantined(id));
+      }
       if (loc && loc->segment == d.segment && loc->offset >= d.offset && loc->offset < d.end) {
         BV_ASSIGN_OR_RETURN(bool done, v->Quarantine(id, *loc));
-        if (done) (*quarantined)++;
+        BV_ASSIGN_OR_RETURN(auto now, v->index()->GetQuarantined(id));
+        if (done || now == loc) (*quarantined)++;
       }
     }
   }

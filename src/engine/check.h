@@ -17,7 +17,14 @@ struct Damage {
   uint64_t end = 0;     // where valid blocks resume (the segment's size if none do)
   std::string what;
   std::vector<format::Id> chunks;    // chunks stored in the damaged range
-  std::vector<uint64_t> snapshots;   // snapshots that reference them
+  std::vector<uint64_t> snapshots;   // snapshots that reference them, or whose recipe or commit is there
+  // The header at `offset`, when it is readable (its body is what is damaged).
+  std::optional<format::BlockHeader> header;
+  // Snapshots whose commit block is in the range and that the index therefore does not list.
+  std::vector<uint64_t> lost;
+  // When the range's content is not known (no readable header there, or a commit's): snapshots
+  // with recipe pieces but no commit block anywhere, which it may have held.
+  std::vector<uint64_t> maybe_lost;
 };
 
 struct CheckReport {

@@ -206,7 +206,17 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
     if (scanner.stop() != format::ScanStop::kEnd) {
       const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
                                std::to_string(end) + " (" + scanner.problem().message() + ")";
-      if (!is_last) {
+      if (is_last && mode.index_is_new) {
+        // [SCAN-5] No index recorded how far this segment was acknowledged: these bytes may be a
+        // write that never finished or damage to acknowledged blocks. When in doubt, nothing is
+        // cut: they stay, reported, and writing goes on after them.
+        BV_RETURN_IF_ERROR(damage(Status::Corruption(
+            where + ": the last " + std::to_string(src.Size() - end) + " bytes, from offset " + std::to_string(end) +
+            ", do not read (" + scanner.problem().message() +
+            ") and no valid block follows them: a write that never finished, or damage; without the index "
+            "that recorded how far the segment was acknowledged it cannot be told, so they are kept")));
+        end = src.Size();
+      } else if (!is_last) {
         // Nothing is ever appended to a segment once a later one exists: these bytes were written
         // and are now unreadable. They stay; later opens need not read them again.
         BV_RETURN_IF_ERROR(damage(Status::Corruption(torn + " at the end of a segment that is not the last")));

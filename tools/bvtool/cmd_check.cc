@@ -22,8 +22,12 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
     for (const auto& d : r.damage) {
       json snaps = json::array();
       for (uint64_t s : d.snapshots) snaps.push_back(SnapshotIdString(s));
+      json lost = json::array(), maybe_lost = json::array();
+      for (uint64_t s : d.lost) lost.push_back(SnapshotIdString(s));
+      for (uint64_t s : d.maybe_lost) maybe_lost.push_back(SnapshotIdString(s));
       damage.push_back({{"segment", format::SegmentFileName(d.segment)}, {"offset", d.offset}, {"end", d.end},
-                        {"problem", d.what}, {"chunks", d.chunks.size()}, {"snapshots", snaps}});
+                        {"problem", d.what}, {"chunks", d.chunks.size()}, {"snapshots", snaps},
+                        {"lost_snapshots", lost}, {"maybe_lost_snapshots", maybe_lost}});
     }
     std::cout << json{{"segments", r.segments}, {"blocks", r.blocks}, {"bytes", r.bytes},
                       {"snapshots_checked", r.snapshots_checked}, {"damage", damage}, {"problems", r.problems}, {"notes", r.notes}, {"superseded", r.superseded},
@@ -34,10 +38,18 @@ void PrintReport(const Common& c, const engine::CheckReport& r, const char* verb
   for (const auto& d : r.damage) {
     std::string snaps;
     for (uint64_t s : d.snapshots) snaps += (snaps.empty() ? "" : ", ") + SnapshotIdString(s);
-    std::printf("DAMAGE %s offset %llu..%llu: %s; %zu chunk(s); snapshots affected: %s\n",
+    auto ids = [](const std::vector<uint64_t>& v) {
+      std::string out;
+      for (uint64_t s : v) out += (out.empty() ? "" : ", ") + SnapshotIdString(s);
+      return out;
+    };
+    std::string lost;
+    if (!d.lost.empty()) lost += "; lost with its commit block: " + ids(d.lost);
+    if (!d.maybe_lost.empty()) lost += "; recipes without a commit (lost here, or never committed): " + ids(d.maybe_lost);
+    std::printf("DAMAGE %s offset %llu..%llu: %s; %zu chunk(s); snapshots affected: %s%s\n",
                 format::SegmentFileName(d.segment).c_str(), static_cast<unsigned long long>(d.offset),
                 static_cast<unsigned long long>(d.end), d.what.c_str(), d.chunks.size(),
-                snaps.empty() ? "none" : snaps.c_str());
+                snaps.empty() ? "none" : snaps.c_str(), lost.c_str());
   }
   for (const auto& p : r.problems) std::printf("PROBLEM %s\n", p.c_str());
   for (const auto& n : r.notes) std::printf("NOTE %s\n", n.c_str());
