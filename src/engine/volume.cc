@@ -276,8 +276,15 @@ Status Volume::WithWriter(std::optional<uint64_t> generation, const std::functio
 
 void Volume::AbandonPut(uint64_t generation) {
   std::lock_guard lock(write_mu_);
-  if (generation != writer_generation_ || puts_active_ != 1 || !writer_) return;
-  PoisonWriter(Status::IOError("a put was abandoned"));
+  // Alone, the failed put's blocks are all that lies past indexed_through: cutting them loses
+  // nothing anyone was told of and gives their space back at once (a full disk needs it). That
+  // holds whether the put's own failure dropped the writer (a write that failed, ENOSPC) or not.
+  if (puts_active_ != 1 || read_only_) return;
+  if (writer_ && generation == writer_generation_) {
+    PoisonWriter(Status::IOError("a put was abandoned"));
+  } else if (writer_error_.ok()) {
+    return;  // nothing of this generation is left to cut
+  }
   (void)writer();  // cuts the tail now; on failure the next put tries again
 }
 

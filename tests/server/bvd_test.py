@@ -568,17 +568,31 @@ class BvdTest(unittest.TestCase):
             self.servers.append(srv)
             srv.start()
             token = read_token(os.path.join(srv.data, "tokens", "default"))
+            seg_dir = os.path.join(srv.data, "tenants", "default", "segments")
+
+            def segment_bytes():
+                return sum(os.path.getsize(os.path.join(seg_dir, n)) for n in os.listdir(seg_dir))
+
             first = data(8 << 20, 20)
             rc, reply = nc_push(srv.port, "default", token, "first", first)
             self.assertIsNotNone(snapshot_id(reply), reply)
-            rc, reply = nc_push(srv.port, "default", token, "huge", data(64 << 20, 21))
+            before = segment_bytes()
+            rc, reply = nc_push(srv.port, "default", token, "huge", data(200 << 20, 21))
             self.assertIn("ERR no-space", reply)
+            # The failed push's bytes were never acknowledged: they are cut when it fails, and
+            # their space is free again at once.
+            self.assertEqual(segment_bytes(), before)
             self.assertEqual(nc_get(srv.port, "default", token, "first"), first)
             lines = request(srv.port, "default", token, ["LIST"])
             self.assertEqual(len([l for l in lines if l.startswith("SNAPSHOT")]), 1, lines)
-            # Space back (the failed push's tail is cut by the next one): pushes work again.
-            rc, reply = nc_push(srv.port, "default", token, "second", data(4 << 20, 22))
+            # SIGTERM after no-space is a clean stop, and a restart finds nothing of the failed push.
+            self.assertEqual(srv.stop(), 0)
+            self.assertTrue(os.path.exists(os.path.join(srv.data, "tenants", "default", "CLEAN")))
+            srv.start()
+            self.assertEqual(segment_bytes(), before)
+            rc, reply = nc_push(srv.port, "default", token, "second", data(8 << 20, 22))
             self.assertIsNotNone(snapshot_id(reply), reply)
+            self.assertEqual(nc_get(srv.port, "default", token, "first"), first)
             self.assertEqual(srv.stop(), 0)
         finally:
             subprocess.run(["umount", "-l", mnt])
@@ -601,6 +615,55 @@ class BvdTest(unittest.TestCase):
         self.assertTrue(payload.startswith(body))
         lines = request(srv.port, "default", token, ["VERIFY victim"])
         self.assertTrue(lines[0].startswith("ERR corrupt"), lines)
+
+    def test_damage_and_a_lost_index_lose_no_snapshot_and_a_push_heals(self):
+        """[SCAN-3] [SCAN-5] [DMG-1] [DMG-2] A byte flipped in the active segment, then the index
+        removed: bvd rebuilds it on start, keeps every snapshot, names the damaged one, and a push
+        of the same bytes heals it."""
+        srv = self.server()
+        token = read_token(os.path.join(srv.data, "tokens", "default"))
+        payloads, ids = [], []
+        for i in range(3):
+            payloads.append(data(3 << 20, 60 + i))
+            rc, reply = nc_push(srv.port, "default", token, "src/a", payloads[-1])
+            ids.append(snapshot_id(reply))
+            self.assertIsNotNone(ids[-1], reply)
+        self.assertEqual(srv.stop(), 0)
+        volume = os.path.join(srv.data, "tenants", "default")
+        seg = os.path.join(volume, "segments", sorted(os.listdir(os.path.join(volume, "segments")))[0])
+        size = os.path.getsize(seg)
+        flip_segment_byte(srv, "default", 1 << 20, 0xff)  # in the first snapshot's data
+        shutil.rmtree(os.path.join(volume, "index"))
+        srv.start()
+        self.assertIn("rebuilding it from the segments", srv.log_text())
+        self.assertEqual(os.path.getsize(seg), size)
+        listed = self.listing(srv, "default", token)
+        self.assertEqual(len(listed), 3, listed)
+        for i in (1, 2):
+            self.assertEqual(nc_get(srv.port, "default", token, ids[i]), payloads[i])
+        self.assertNotEqual(nc_get(srv.port, "default", token, ids[0]), payloads[0])
+        lines = request(srv.port, "default", token, ["VERIFY " + ids[0]])
+        self.assertTrue(lines[0].startswith("ERR corrupt"), lines)
+        # The damaged chunk is not deduplicated against: the push stores it again.
+        rc, reply = nc_push(srv.port, "default", token, "src/a", payloads[0])
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertNotIn(" new=0", reply)
+        for i in range(3):
+            self.assertEqual(nc_get(srv.port, "default", token, ids[i]), payloads[i])
+            lines = request(srv.port, "default", token, ["VERIFY " + ids[i]])
+            self.assertTrue(lines[0].startswith("OK"), lines)
+        self.assertEqual(srv.stop(), 0)
+        self.assertGreater(os.path.getsize(seg), size)
+        fsck = subprocess.run([BVTOOL, "fsck", volume], capture_output=True, text=True)
+        self.assertEqual(fsck.returncode, 0, fsck.stdout + fsck.stderr)
+        self.assertIn("superseded by the copy in", fsck.stdout)
+        # Again after another loss of the index and a restart.
+        shutil.rmtree(os.path.join(volume, "index"))
+        srv.start()
+        self.assertEqual(len(self.listing(srv, "default", token)), 4)
+        for i in range(3):
+            self.assertEqual(nc_get(srv.port, "default", token, ids[i]), payloads[i])
+        self.assertEqual(srv.stop(), 0)
 
     # -- signals and configuration ---------------------------------------------------------
 

@@ -227,6 +227,74 @@ TEST_F(BvtoolTest, FlippedByteIsReportedByVerifyAndFsck) {
   }
 }
 
+// [SCAN-3] [SCAN-5] The sequence of a new user whose disk flipped a byte and then lost the index:
+// three snapshots in the one active segment, a byte flipped in the first one's data, the index
+// removed. The rebuild must keep every snapshot, name the damaged one and exit 3; no command may
+// shrink the segment; and pushing the damaged bytes again heals it, after which fsck exits 0 with
+// a note, before and after another rebuild [DMG-1] [DMG-2].
+TEST_F(BvtoolTest, AFlippedByteAndALostIndexLoseNoSnapshot) {
+  std::vector<std::string> ids, inputs;
+  for (int i = 0; i < 3; i++) {
+    inputs.push_back(test::RandomBytes(600 << 10, 40 + i));
+    WriteFile(tmp / ("part" + std::to_string(i)), inputs.back());
+    ToolRun put = Bvtool(With({"put", dir, "src/a", tmp / ("part" + std::to_string(i))}));
+    ASSERT_EQ(put.code, 0) << put.err;
+    ids.push_back(put.out.substr(0, 16));
+  }
+  const std::string seg = dir + "/segments/seg-000000000001.bvs";
+  const auto size = std::filesystem::file_size(seg);
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200000);  // in the first snapshot's data
+    f.put('\xff');
+  }
+  ToolRun fsck = Bvtool({"fsck", dir});
+  EXPECT_EQ(fsck.code, 3) << fsck.out << fsck.err;
+  EXPECT_NE(fsck.out.find(ids[0]), std::string::npos) << fsck.out;
+  std::filesystem::remove_all(dir + "/index");
+  ToolRun ls = Bvtool(With({"ls", dir}));
+  EXPECT_EQ(ls.code, 1);
+  EXPECT_NE(ls.err.find("--rebuild-index"), std::string::npos) << ls.err;
+  ToolRun rebuild = Bvtool({"fsck", dir, "--rebuild-index"});
+  EXPECT_EQ(rebuild.code, 3) << rebuild.out << rebuild.err;
+  EXPECT_NE(rebuild.out.find("3 snapshots"), std::string::npos) << rebuild.out;
+  EXPECT_NE(rebuild.out.find("DAMAGE seg-000000000001.bvs offset"), std::string::npos) << rebuild.out;
+  EXPECT_NE(rebuild.out.find(ids[0]), std::string::npos) << rebuild.out;
+  EXPECT_EQ(rebuild.out.find(": clean"), std::string::npos) << rebuild.out;
+  EXPECT_EQ(std::filesystem::file_size(seg), size);
+  ls = Bvtool(With({"ls", dir}));
+  EXPECT_EQ(ls.code, 0) << ls.err;
+  for (const std::string& id : ids) EXPECT_NE(ls.out.find(id), std::string::npos) << ls.out;
+  EXPECT_EQ(std::filesystem::file_size(seg), size) << "a listing changed the segment";
+  ToolRun bad = Bvtool(With({"get", dir, ids[0]}));
+  EXPECT_EQ(bad.code, 3) << bad.err;
+  for (int i = 1; i < 3; i++) {
+    ToolRun get = Bvtool(With({"get", dir, ids[i]}));
+    ASSERT_EQ(get.code, 0) << get.err;
+    EXPECT_TRUE(get.out == inputs[i]);
+  }
+  ToolRun repair = Bvtool({"fsck", dir, "--repair"});
+  EXPECT_EQ(repair.code, 3) << repair.out;
+  EXPECT_NE(repair.out.find("quarantined 1 damaged chunk"), std::string::npos) << repair.out;
+  ToolRun again = Bvtool(With({"put", dir, "src/a", tmp / "part0"}));
+  ASSERT_EQ(again.code, 0) << again.err;
+  for (bool rebuild_first : {false, true}) {
+    if (rebuild_first) std::filesystem::remove_all(dir + "/index");
+    ToolRun healed = Bvtool(rebuild_first ? std::vector<std::string>{"fsck", dir, "--rebuild-index"}
+                                          : std::vector<std::string>{"fsck", dir});
+    EXPECT_EQ(healed.code, 0) << healed.out << healed.err;
+    EXPECT_NE(healed.out.find("superseded by the copy in"), std::string::npos) << healed.out;
+    ToolRun verify = Bvtool(With({"verify", dir}));
+    EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+    for (int i = 0; i < 3; i++) {
+      ToolRun get = Bvtool(With({"get", dir, ids[i]}));
+      ASSERT_EQ(get.code, 0) << get.err;
+      EXPECT_TRUE(get.out == inputs[i]);
+    }
+  }
+  EXPECT_GT(std::filesystem::file_size(seg), size);
+}
+
 TEST_F(BvtoolTest, TornTailIsANoteForFsckAndIsCutByTheNextWrite) {
   const std::string data = test::RandomBytes(1 << 20, 8);
   WriteFile(tmp / "in", data);
