@@ -18,6 +18,10 @@ class FaultFile final : public File {
 
   Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override { return base_->ReadAt(off, dst, n); }
   Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override {
+    if (env_->crashed()) {
+      env_->ReleaseBuffer(buf);
+      return Status::IOError("write " + path_ + ": the process has crashed (simulated)");
+    }
     if (!env_->TakeSpace(n)) {
       env_->ReleaseBuffer(buf);
       return Status::FromErrno("write " + path_ + " at offset " + std::to_string(off), ENOSPC);
@@ -26,12 +30,16 @@ class FaultFile final : public File {
   }
   Status WaitWrites() override { return base_->WaitWrites(); }
   Status DataSync() override {
+    if (!env_->SyncAllowed()) return Status::IOError("fdatasync " + path_ + ": the process has crashed (simulated)");
     BV_RETURN_IF_ERROR(base_->DataSync());
     BV_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
     env_->Synced(path_, size);
     return Status::Ok();
   }
-  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  Status Truncate(uint64_t size) override {
+    if (env_->crashed()) return Status::IOError("truncate " + path_ + ": the process has crashed (simulated)");
+    return base_->Truncate(size);
+  }
   Result<uint64_t> Size() override { return base_->Size(); }
   bool direct() const override { return false; }  // ReadOnce goes through the base's ReadAt
 
@@ -60,6 +68,23 @@ void FaultInjectionEnv::SetSpaceLeft(uint64_t bytes) {
   space_left_ = bytes;
 }
 
+void FaultInjectionEnv::CrashAtSync(uint64_t n) {
+  std::lock_guard lock(mu_);
+  syncs_to_crash_ = n;
+}
+
+bool FaultInjectionEnv::crashed() {
+  std::lock_guard lock(mu_);
+  return crashed_;
+}
+
+bool FaultInjectionEnv::SyncAllowed() {
+  std::lock_guard lock(mu_);
+  if (crashed_) return false;
+  if (syncs_to_crash_ > 0 && --syncs_to_crash_ == 0) crashed_ = true;
+  return !crashed_;
+}
+
 bool FaultInjectionEnv::TakeSpace(uint64_t n) {
   std::lock_guard lock(mu_);
   if (n > space_left_) return false;
@@ -70,6 +95,28 @@ bool FaultInjectionEnv::TakeSpace(uint64_t n) {
 void FaultInjectionEnv::Synced(const std::string& path, uint64_t size) {
   std::lock_guard lock(mu_);
   synced_[path] = size;
+}
+
+Result<uint64_t> FaultInjectionEnv::DropUnsynced() {
+  std::lock_guard lock(mu_);
+  uint64_t dropped = 0;
+  for (const auto& [path, synced] : synced_) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    auto size = internal::FdSize(fd, path);
+    Status s = size.status();
+    if (s.ok() && *size > synced) {
+      s = internal::FdTruncate(fd, path, synced);
+      dropped += *size - synced;
+    }
+    ::close(fd);
+    BV_RETURN_IF_ERROR(s);
+  }
+  synced_.clear();
+  crashed_ = false;
+  syncs_to_crash_ = 0;
+  return dropped;
 }
 
 Result<uint64_t> FaultInjectionEnv::SimulatePowerLoss(uint64_t seed) {
@@ -120,6 +167,8 @@ Result<uint64_t> FaultInjectionEnv::SimulatePowerLoss(uint64_t seed) {
     ::close(fd);
   }
   synced_.clear();
+  crashed_ = false;
+  syncs_to_crash_ = 0;
   return dropped;
 }
 

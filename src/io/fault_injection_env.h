@@ -28,10 +28,20 @@ class FaultInjectionEnv final : public Env {
   // all but a hole of zeros (writes that landed out of order).
   // Call after every File of this Env is closed. Returns the number of bytes dropped.
   Result<uint64_t> SimulatePowerLoss(uint64_t seed);
+  // The harshest power cut: every file loses everything after its last fdatasync.
+  Result<uint64_t> DropUnsynced();
 
   // A disk that fills up: writes through this Env may add this many more bytes in all; the
   // write that would go past fails with ENOSPC. Unlimited by default.
   void SetSpaceLeft(uint64_t bytes);
+
+  // The process dies at the n-th DataSync from now (1 = the next one): that sync and every
+  // write, sync and truncation after it fail, as if nothing more reached the disk. What other
+  // stores (the RocksDB index) made durable before that moment stays.
+  void CrashAtSync(uint64_t n);
+  bool crashed();
+  // Called by its files before a sync; false when the process is dead.
+  bool SyncAllowed();
 
   // Called by its files.
   void Synced(const std::string& path, uint64_t size);
@@ -43,6 +53,8 @@ class FaultInjectionEnv final : public Env {
   std::mutex mu_;
   std::map<std::string, uint64_t> synced_;  // path -> bytes known durable
   uint64_t space_left_ = std::numeric_limits<uint64_t>::max();
+  uint64_t syncs_to_crash_ = 0;  // 0: no crash planned
+  bool crashed_ = false;
 };
 
 }  // namespace bv::io

@@ -1,7 +1,8 @@
-// [SCAN-3] [SCAN-5] [DMG-1] [DMG-2] Damage, everywhere: a small volume with several snapshots in a
-// sealed and an active segment; for every block a byte is flipped (in its header or its body,
-// alternately), with the index kept and with it removed; then a sealed segment cut in the middle
-// and 4 KiB pages zeroed. After each, what `ls`, `fsck`, `fsck --rebuild-index`, `verify`, `put`
+// [SCAN-3] [SCAN-4] [SCAN-5] [DMG-1] [DMG-2] Damage, everywhere: a small volume with several
+// snapshots in a sealed and an active segment; for every block a byte is flipped (in its header or
+// its body, alternately), with the index kept after a clean close, kept after a crash (so every
+// command recovers first), and removed; then a sealed segment cut in the middle and 4 KiB pages
+// zeroed. After each, what `ls`, `fsck`, `fsck --rebuild-index`, `verify`, `put`
 // and `get` do is checked against what the damage touched:
 //   - every snapshot that does not reference the damaged bytes restores byte-exact;
 //   - every one that does is named (a damage entry or a problem names it), or restores exactly;
@@ -42,6 +43,17 @@ struct Block {
   uint64_t offset;
   format::BlockHeader header;
 };
+
+enum class IndexCase { kCleanClose, kCrash, kRemoved };
+const char* Name(IndexCase c) {
+  switch (c) {
+    case IndexCase::kCleanClose: return "index kept, closed cleanly";
+    case IndexCase::kCrash: return "index kept, the process crashed";
+    case IndexCase::kRemoved: return "index removed";
+  }
+  return "";
+}
+constexpr IndexCase kIndexCases[] = {IndexCase::kCleanClose, IndexCase::kCrash, IndexCase::kRemoved};
 
 // Damage to apply: replace segment `segment` by `bytes`, which touch [from, to).
 struct Harm {
@@ -164,16 +176,17 @@ class DamageMatrix : public ::testing::Test {
     return false;
   }
 
-  // Applies `harm` to a copy of the volume and runs every command on it, with the index kept or
-  // removed.
-  static void Run(const Harm& harm, bool remove_index) {
-    SCOPED_TRACE(harm.name + (remove_index ? ", index removed" : ", index kept"));
+  // Applies `harm` to a copy of the volume and runs every command on it.
+  static void Run(const Harm& harm, IndexCase index_case) {
+    SCOPED_TRACE(harm.name + ", " + Name(index_case));
+    const bool remove_index = index_case == IndexCase::kRemoved;
     test::TempDir tmp;
     const std::string dir = tmp / "vol";
     std::filesystem::copy(pristine_->dir(), dir, std::filesystem::copy_options::recursive);
     const std::string seg_path = dir + "/segments/" + format::SegmentFileName(harm.segment);
     WriteFile(seg_path, harm.bytes);
     if (remove_index) std::filesystem::remove_all(dir + "/index");
+    if (index_case == IndexCase::kCrash) std::filesystem::remove(dir + "/CLEAN");
     std::vector<std::string> damaged_image = segments_;
     damaged_image[harm.segment - 1] = harm.bytes;
     const std::set<uint64_t> touched = Touched(harm.segment, harm.from, harm.to);
@@ -292,18 +305,16 @@ TEST_F(DamageMatrix, EveryBlockWithAByteFlipped) {
                " offset " + std::to_string(b.offset) + ", byte " + std::to_string(at) + " flipped",
            b.segment, at, at + 1, segments_[b.segment - 1]};
     h.bytes[at] ^= 0x40;
-    for (bool remove_index : {false, true}) {
-      ASSERT_NO_FATAL_FAILURE(Run(h, remove_index));
-    }
+    for (IndexCase c : kIndexCases) ASSERT_NO_FATAL_FAILURE(Run(h, c));
   }
-  std::printf("%zu blocks in 2 segments, each damaged twice (index kept, index removed)\n", blocks_->size());
+  std::printf("%zu blocks in 2 segments, each damaged three times (index kept, kept after a crash, removed)\n", blocks_->size());
 }
 
 TEST_F(DamageMatrix, ASealedSegmentCutInTheMiddle) {
   const std::string& sealed = segments_[0];
   for (uint64_t cut : {sealed.size() / 3, sealed.size() / 2 + 7, sealed.size() * 4 / 5}) {
     Harm h{"segment 1 cut at " + std::to_string(cut), 1, cut, sealed.size(), sealed.substr(0, cut)};
-    for (bool remove_index : {false, true}) ASSERT_NO_FATAL_FAILURE(Run(h, remove_index));
+    for (IndexCase c : kIndexCases) ASSERT_NO_FATAL_FAILURE(Run(h, c));
   }
 }
 
@@ -317,7 +328,7 @@ TEST_F(DamageMatrix, AZeroedPage) {
              from + format::kPageSize, image};
       std::fill(h.bytes.begin() + static_cast<std::ptrdiff_t>(from),
                 h.bytes.begin() + static_cast<std::ptrdiff_t>(from + format::kPageSize), '\0');
-      for (bool remove_index : {false, true}) ASSERT_NO_FATAL_FAILURE(Run(h, remove_index));
+      for (IndexCase c : kIndexCases) ASSERT_NO_FATAL_FAILURE(Run(h, c));
     }
   }
 }
