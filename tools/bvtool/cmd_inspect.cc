@@ -18,7 +18,7 @@ using engine::SnapshotIdString;
 using nlohmann::json;
 
 int CmdInspect(const Common& c, const std::string& segment) {
-  auto v = OpenVolume(c, false, engine::RecoverMode{false, false});
+  auto v = OpenVolumeToRead(c, false, engine::RecoverMode{false, false});
   auto segments = Check(engine::ListSegments(v->segments_dir()));
   json out = json::array();
   if (segment.empty()) {
