@@ -271,7 +271,7 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
   // damage took, or a push that never committed. Memory: one id per such snapshot.
   std::set<uint64_t> uncommitted;
   BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location&) -> Status {
-    if (uncommitted.count(snap)) return Status::Ok();
+    if (report->damage.empty() || uncommitted.count(snap)) return Status::Ok();
     BV_ASSIGN_OR_RETURN(auto e, v->index()->GetSnapshot(snap));
     if (e) return Status::Ok();
     BV_ASSIGN_OR_RETURN(auto session, v->index()->GetSession(snap));
@@ -280,12 +280,17 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
   }));
   for (Damage& d : report->damage) {
     const bool commit_header = d.header && d.header->type == format::BlockType::kSnapshotCommit;
+    // One block whose header reads: what the range held is known.
+    const bool one_known_block = d.header && d.offset + d.header->total_size() == d.end;
     if (commit_header) {
       const uint64_t id = format::SnapshotIdFromBlockId(d.header->id);
       BV_ASSIGN_OR_RETURN(auto e, v->index()->GetSnapshot(id));
       if (!e) d.lost.push_back(id);
-    } else if (!d.header) {
-      d.maybe_lost.assign(uncommitted.begin(), uncommitted.end());
+    }
+    if (!one_known_block) {
+      for (uint64_t id : uncommitted) {
+        if (std::find(d.lost.begin(), d.lost.end(), id) == d.lost.end()) d.maybe_lost.push_back(id);
+      }
     }
   }
   for (Damage& d : report->damage) {
