@@ -228,22 +228,19 @@ Status Index::Write(IndexBatch* b, bool sync) {
   return FromRocks(db_->Write(wo, &b->batch_), "write");
 }
 
-Result<std::optional<Location>> Index::GetChunk(const format::Id& id) {
+Result<std::optional<Location>> Index::GetLocation(size_t cf, const format::Id& id, const char* what) {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kChunks], IdKey(id), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[cf], IdKey(id), &v);
   if (s.IsNotFound()) return std::optional<Location>();
-  BV_RETURN_IF_ERROR(FromRocks(s, "get chunk"));
+  BV_RETURN_IF_ERROR(FromRocks(s, what));
   BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
   return std::optional<Location>(l);
 }
 
+Result<std::optional<Location>> Index::GetChunk(const format::Id& id) { return GetLocation(kChunks, id, "get chunk"); }
+
 Result<std::optional<Location>> Index::GetQuarantined(const format::Id& id) {
-  std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kQuarantine], IdKey(id), &v);
-  if (s.IsNotFound()) return std::optional<Location>();
-  BV_RETURN_IF_ERROR(FromRocks(s, "get quarantined chunk"));
-  BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
-  return std::optional<Location>(l);
+  return GetLocation(kQuarantine, id, "get quarantined chunk");
 }
 
 Result<std::optional<SnapshotEntry>> Index::GetSnapshot(uint64_t id) {

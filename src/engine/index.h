@@ -107,6 +107,8 @@ class Index {
  private:
   friend class IndexBatch;
   Index() = default;
+  // The location stored under a chunk id in column family `cf`.
+  Result<std::optional<Location>> GetLocation(size_t cf, const format::Id& id, const char* what);
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;
 };
