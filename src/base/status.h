@@ -11,7 +11,7 @@
 
 namespace bv {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota, kTimedOut };
 
@@ -48,7 +48,7 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status s) : v_(std::move(s)) {}     // NOLINT

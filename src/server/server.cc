@@ -150,7 +150,8 @@ void Server::Serve(std::unique_ptr<io::Socket> socket) {
   {
     std::lock_guard lock(mu_);
     if (sessions_ >= max) {
-      socket->WriteAll("ERR busy the server has " + std::to_string(max) + " connections open, its limit\n", 1000);
+      // The connection closes after this line; a peer that cannot take it is gone already.
+      (void)socket->WriteAll("ERR busy the server has " + std::to_string(max) + " connections open, its limit\n", 1000);
       spdlog::warn("peer={} refused: {} connections open", socket->peer(), max);
       return;
     }

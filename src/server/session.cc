@@ -94,6 +94,18 @@ class Connection {
   Status ReplyError(const Status& s) {
     return Reply(std::string("ERR ") + ErrorCode(s) + " " + OneLine(s.message()));
   }
+  // The last reply before the connection closes: a send that fails means the peer has gone, and
+  // there is no one left to tell. Both return false, the caller's "close the connection".
+  bool LastReply(const std::string& line) {
+    (void)Reply(line);
+    return false;
+  }
+  bool LastError(const Status& s) {
+    (void)ReplyError(s);
+    return false;
+  }
+  // No more bytes go out (the peer reads to the end); a failure means it has gone already.
+  void EndOutput() { (void)socket_->ShutdownWrite(); }
   Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
   void set_write_timeout_ms(int ms) { write_timeout_ms_ = ms; }
   int write_timeout_ms() const { return write_timeout_ms_; }
@@ -102,7 +114,7 @@ class Connection {
   // After refusing a push, read and drop what the client is still sending (for a while), so its
   // side sees our error line rather than a reset that may destroy it.
   void DrainInput() {
-    socket_->ShutdownWrite();
+    EndOutput();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainAfterErrorMs);
     while (std::chrono::steady_clock::now() < deadline) {
       begin_ = end_ = 0;
@@ -262,9 +274,9 @@ class Session {
       auto line = conn_.ReadLine(timeout_ms, /*interruptible=*/true);
       if (!line.ok()) {
         if (line.status().code() == Status::Code::kBusy) {
-          conn_.Reply("ERR shutting-down the server is stopping; reconnect later");
+          conn_.LastReply("ERR shutting-down the server is stopping; reconnect later");
         } else {
-          conn_.ReplyError(line.status());
+          conn_.LastError(line.status());
         }
         Log(spdlog::level::info, "closed: " + line.status().ToString());
         return;
@@ -272,7 +284,7 @@ class Session {
       if (!*line) return;  // a clean end
       auto req = ParseRequest(**line);
       if (!req.ok()) {
-        conn_.ReplyError(req.status());
+        conn_.LastError(req.status());
         Log(spdlog::level::warn, "bad request: " + req.status().message());
         return;
       }
@@ -289,10 +301,7 @@ class Session {
   // false: the session ends.
   bool Dispatch(const Request& r, const ServerConfig& settings) {
     if (r.verb == "AUTH") return Auth(r, settings);
-    if (!tenant_) {
-      conn_.Reply("ERR auth AUTH <tenant> <token> must come first");
-      return false;
-    }
+    if (!tenant_) return conn_.LastReply("ERR auth AUTH <tenant> <token> must come first");
     if (r.verb == "PUT") return Put(r);
     if (r.verb == "BEGIN" || r.verb == "RESUME") return Framed(r);
     if (r.verb == "GET") return Get(r);
@@ -300,12 +309,8 @@ class Session {
     if (r.verb == "STAT") return Stat(r);
     if (r.verb == "VERIFY") return Verify(r);
     if (r.verb == "DELETE") return Delete(r);
-    if (r.verb == "QUIT") {
-      conn_.Reply("OK bye");
-      return false;
-    }
-    conn_.Reply("ERR bad-request unknown verb " + r.verb);
-    return false;
+    if (r.verb == "QUIT") return conn_.LastReply("OK bye");
+    return conn_.LastReply("ERR bad-request unknown verb " + r.verb);
   }
 
   bool Arity(const Request& r, size_t min, size_t max, std::initializer_list<const char*> options, const char* usage) {
@@ -313,20 +318,14 @@ class Session {
     for (const auto& [k, v] : r.options) {
       bool known = false;
       for (const char* o : options) known = known || k == o;
-      if (!known) {
-        conn_.Reply("ERR bad-request " + r.verb + " takes no option " + k + "=; usage: " + usage);
-        return false;
-      }
+      if (!known) return conn_.LastReply("ERR bad-request " + r.verb + " takes no option " + k + "=; usage: " + usage);
     }
-    if (!ok) conn_.Reply(std::string("ERR bad-request usage: ") + usage);
-    return ok;
+    if (!ok) return conn_.LastReply(std::string("ERR bad-request usage: ") + usage);
+    return true;
   }
 
   bool Auth(const Request& r, const ServerConfig& settings) {
-    if (tenant_) {
-      conn_.Reply("ERR bad-request already authenticated");
-      return false;
-    }
+    if (tenant_) return conn_.LastReply("ERR bad-request already authenticated");
     if (!Arity(r, 2, 2, {}, "AUTH <tenant> <token>")) return false;
     std::shared_ptr<Tenant> t = server_->FindTenant(r.args[0]);
     std::optional<Role> role;
@@ -338,13 +337,11 @@ class Session {
     if (!role) {
       spdlog::warn("peer={} login failed for tenant \"{}\"", conn_socket_peer(), EscapeValue(r.args[0]));
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
-      conn_.Reply("ERR auth unknown tenant or wrong token");
-      return false;
+      return conn_.LastReply("ERR auth unknown tenant or wrong token");
     }
     if (!t->TryEnterSession()) {
-      conn_.Reply("ERR busy tenant " + t->name() + " has " + std::to_string(t->config().max_sessions) +
-                  " sessions open, its limit; retry later");
-      return false;
+      return conn_.LastReply("ERR busy tenant " + t->name() + " has " + std::to_string(t->config().max_sessions) +
+                             " sessions open, its limit; retry later");
     }
     tenant_ = t;
     entered_ = true;
@@ -355,8 +352,7 @@ class Session {
   }
 
   bool Denied(const char* what) {
-    conn_.Reply(std::string("ERR denied a ") + RoleName(role_) + " token may not " + what);
-    return false;
+    return conn_.LastReply(std::string("ERR denied a ") + RoleName(role_) + " token may not " + what);
   }
 
   bool Put(const Request& r) {
@@ -379,7 +375,7 @@ class Session {
     }
     if (s.ok()) s = QuotaFor(cfg, &o);
     if (!s.ok()) {
-      conn_.ReplyError(s);
+      conn_.LastError(s);
       conn_.DrainInput();
       return false;
     }
@@ -392,14 +388,13 @@ class Session {
     if (!rec.ok()) {
       Log(spdlog::level::warn, "PUT " + EscapeValue(o.source) + " failed after " + std::to_string(in.received()) +
                                    " bytes: " + rec.status().ToString());
-      conn_.ReplyError(rec.status());
+      conn_.LastError(rec.status());
       conn_.DrainInput();
       return false;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Log(spdlog::level::info, "PUT " + SnapshotFields(*rec) + " seconds=" + std::to_string(secs));
-    conn_.Reply("OK " + SnapshotFields(*rec));
-    return false;  // the client half-closed: nothing more can come
+    return conn_.LastReply("OK " + SnapshotFields(*rec));  // the client half-closed: nothing more can come
   }
 
   // Framed mode (docs/protocol.md §6): a resumable push of named streams, in frames.
@@ -417,26 +412,26 @@ class Session {
       if (const std::string* l = r.Option("label")) o.label = *l;
       if (const std::string* t = r.Option("time")) {
         auto tu = ParseTime(*t);
-        if (!tu.ok()) return conn_.ReplyError(Status::InvalidArgument("time=" + *t + ": " + tu.status().message())), false;
+        if (!tu.ok()) return conn_.LastError(Status::InvalidArgument("time=" + *t + ": " + tu.status().message()));
         o.time_us = *tu;
       }
     } else if (!Arity(r, 1, 1, {}, "RESUME <session>")) {
       return false;
     }
-    if (Status q = QuotaFor(cfg, &o); !q.ok()) return conn_.ReplyError(q), false;
+    if (Status q = QuotaFor(cfg, &o); !q.ok()) return conn_.LastError(q);
     // Sessions nobody resumed for the timeout are forgotten before a new one starts.
     (void)engine::ExpireSessions(tenant_->volume(),
                                  NowMicros() - static_cast<int64_t>(server_->settings().session_timeout_s) * 1000000,
                                  nullptr);
     if (r.verb == "BEGIN") {
       auto b = engine::PutSession::Begin(tenant_->volume(), o);
-      if (!b.ok()) return conn_.ReplyError(b.status()), false;
+      if (!b.ok()) return conn_.LastError(b.status());
       ps = std::move(b).value();
       if (!conn_.Reply("OK session=" + format::SnapshotIdHex(ps->id())).ok()) return false;
     } else {
       uint64_t id = 0;
       if (!ParseSessionId(r.args[0], &id)) {
-        return conn_.Reply("ERR bad-request a session id is 16 hex digits"), false;
+        return conn_.LastReply("ERR bad-request a session id is 16 hex digits");
       }
       // The connection it came from may not have noticed its end yet: give it a moment.
       auto b = engine::PutSession::Resume(tenant_->volume(), id, o);
@@ -444,7 +439,7 @@ class Session {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         b = engine::PutSession::Resume(tenant_->volume(), id, o);
       }
-      if (!b.ok()) return conn_.ReplyError(b.status()), false;
+      if (!b.ok()) return conn_.LastError(b.status());
       ps = std::move(b).value();
       if (!conn_.Reply("OK session=" + format::SnapshotIdHex(ps->id()) + " " + Position(*ps)).ok()) return false;
       Log(spdlog::level::info, "RESUME " + format::SnapshotIdHex(ps->id()) + " " + Position(*ps));
@@ -456,11 +451,11 @@ class Session {
         // The client went away: the session stays at its last sync, ready for RESUME.
         Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + " left at its last sync: " +
                                      (line.ok() ? std::string("connection closed") : line.status().ToString()));
-        if (!line.ok()) conn_.ReplyError(line.status());
+        if (!line.ok()) conn_.LastError(line.status());
         return false;
       }
       auto req = ParseRequest(**line);
-      if (!req.ok()) return conn_.ReplyError(req.status()), false;
+      if (!req.ok()) return conn_.LastError(req.status());
       const Request& f = *req;
       Status st;
       if (f.verb == "DATA") {
@@ -468,7 +463,7 @@ class Session {
                                                            : Result<uint64_t>(Status::InvalidArgument("usage"));
         const uint64_t n = size.ok() ? size.value() : 0;
         if (n == 0 || n > kFrameMax) {
-          return conn_.Reply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>"), false;
+          return conn_.LastReply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>");
         }
         // Read into the session's batch as it arrives. A frame cut short by a lost connection
         // leaves the session at its last sync, like any bytes after it.
@@ -478,13 +473,12 @@ class Session {
           if (!in.failed().ok()) {
             Log(spdlog::level::info, "session " + format::SnapshotIdHex(ps->id()) + ": connection lost inside a frame: " +
                                          in.failed().ToString());
-            conn_.ReplyError(in.failed());
-            return false;
+            return conn_.LastError(in.failed());
           }
           if (!got.ok()) st = got.status();
         }
       } else if (f.verb == "STREAM") {
-        if (f.args.size() > 1 || !f.options.empty()) return conn_.Reply("ERR bad-request usage: STREAM [name]"), false;
+        if (f.args.size() > 1 || !f.options.empty()) return conn_.LastReply("ERR bad-request usage: STREAM [name]");
         st = ps->StartStream(f.args.empty() ? "" : f.args[0]);
       } else if (f.verb == "END" && f.args.empty() && f.options.empty()) {
         st = ps->EndStream();
@@ -494,22 +488,18 @@ class Session {
         if (st.ok() && !conn_.Reply("OK " + Position(*ps)).ok()) return false;
       } else if (f.verb == "COMMIT" && f.args.empty() && f.options.empty()) {
         auto rec = ps->Commit();
-        if (!rec.ok()) return conn_.ReplyError(rec.status()), false;
+        if (!rec.ok()) return conn_.LastError(rec.status());
         Log(spdlog::level::info, "COMMIT " + SnapshotFields(*rec));
-        conn_.Reply("OK " + SnapshotFields(*rec));
-        return false;
+        return conn_.LastReply("OK " + SnapshotFields(*rec));
       } else if (f.verb == "ABORT" && f.args.empty() && f.options.empty()) {
         st = ps->Abort();
-        if (st.ok()) conn_.Reply("OK aborted");
-        return false;
+        if (st.ok()) return conn_.LastReply("OK aborted");
       } else {
-        return conn_.Reply("ERR bad-request in a session: DATA, STREAM, END, SYNC, COMMIT or ABORT, not " + f.verb),
-               false;
+        return conn_.LastReply("ERR bad-request in a session: DATA, STREAM, END, SYNC, COMMIT or ABORT, not " + f.verb);
       }
       if (!st.ok()) {
         Log(spdlog::level::warn, "session " + format::SnapshotIdHex(ps->id()) + " " + f.verb + ": " + st.ToString());
-        conn_.ReplyError(st);
-        return false;
+        return conn_.LastError(st);
       }
     }
   }
@@ -557,7 +547,8 @@ class Session {
   std::optional<engine::SnapshotEntry> Resolve(const std::string& ref) {
     auto e = engine::ResolveSnapshot(tenant_->volume()->index(), ref);
     if (!e.ok()) {
-      conn_.ReplyError(e.status());
+      // Whether the session goes on is the caller's to say; a send that failed shows at the next read.
+      (void)conn_.ReplyError(e.status());
       return std::nullopt;
     }
     return std::move(e).value();
@@ -570,25 +561,18 @@ class Session {
     }
     const std::string* format = r.Option("format");
     if (format && *format != "blocks" && *format != "bytes") {
-      conn_.Reply("ERR bad-request format=" + EscapeValue(*format) + ": expected bytes or blocks");
-      return false;
+      return conn_.LastReply("ERR bad-request format=" + EscapeValue(*format) + ": expected bytes or blocks");
     }
     auto snap = Resolve(r.args[0]);
     if (!snap) return false;
     engine::RestoreOptions o = RestoreSettings();
     const std::string* stream = r.Option("stream");
     auto index = engine::FindStream(snap->record, stream ? *stream : "");
-    if (!index.ok()) {
-      conn_.ReplyError(index.status());
-      return false;
-    }
+    if (!index.ok()) return conn_.LastError(index.status());
     o.stream = *index;
     if (const std::string* range = r.Option("range")) {
       auto br = engine::ParseByteRange(*range, snap->record.streams[o.stream].length);
-      if (!br.ok()) {
-        conn_.ReplyError(br.status());
-        return false;
-      }
+      if (!br.ok()) return conn_.LastError(br.status());
       o.range = *br;
     }
     if (format && *format == "blocks") return GetBlocks(*snap, o.stream, o.range);
@@ -599,21 +583,18 @@ class Session {
       Log(spdlog::level::info, "GET " + format::SnapshotIdHex(snap->record.id) + " bytes=" + std::to_string(sink.written) +
                                    " zerocopy_sends=" + std::to_string(sink.stats().zerocopy_calls - sink.stats().copied_calls) +
                                    " copied_sends=" + std::to_string(sink.stats().copied_calls + sink.stats().plain_calls));
-      conn_.socket()->ShutdownWrite();
+      conn_.EndOutput();
       return false;
     }
     Log(spdlog::level::warn, "GET " + format::SnapshotIdHex(snap->record.id) + " failed after " +
                                  std::to_string(sink.written) + " bytes: " + s.ToString());
-    if (sink.written == 0) {
-      conn_.ReplyError(s);
-      return false;
-    }
+    if (sink.written == 0) return conn_.LastError(s);
     // Bytes have gone out, so the reader cannot tell a short stream from a whole one: the stream
     // ends in an error line of its own (which breaks any consumer of the data, psql included)
     // (a reset would throw away unsent bytes, that line among them).
     std::string line = std::string("\nERR ") + ErrorCode(s) + " " + OneLine(s.message()) + "\n";
     (void)conn_.Write(line);
-    conn_.socket()->ShutdownWrite();
+    conn_.EndOutput();
     return false;
   }
 
@@ -624,7 +605,7 @@ class Session {
     const format::StreamInfo& info = snap.record.streams[stream];
     const engine::ByteRange span = range ? *range : engine::ByteRange{0, info.length};
     auto splicer = io::FileSplicer::Create();
-    if (!splicer.ok()) return conn_.ReplyError(splicer.status()), false;
+    if (!splicer.ok()) return conn_.LastError(splicer.status());
     std::string head = "OK snapshot=" + format::SnapshotIdHex(snap.record.id) + " stream=" + std::to_string(stream) +
                        " length=" + std::to_string(info.length) + " begin=" + std::to_string(span.begin) +
                        " end=" + std::to_string(span.end) + " encrypted=" + (v->params().cipher != format::Cipher::kNone ? "true" : "false");
@@ -654,13 +635,13 @@ class Session {
     const std::string what = "GET " + format::SnapshotIdHex(snap.record.id) + " format=blocks";
     if (!s.ok()) {
       Log(spdlog::level::warn, what + " failed after " + std::to_string(blocks) + " blocks: " + s.ToString());
-      if (!mid_block) conn_.ReplyError(s);
-      conn_.socket()->ShutdownWrite();
+      if (!mid_block) conn_.LastError(s);
+      conn_.EndOutput();
       return false;
     }
     Log(spdlog::level::info, what + " blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
-    conn_.Reply("OK blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
-    conn_.socket()->ShutdownWrite();
+    conn_.LastReply("OK blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
+    conn_.EndOutput();
     return false;
   }
 
@@ -678,8 +659,7 @@ class Session {
       if (const std::string* v = r.Option(key)) {
         auto t = ParseTime(*v);
         if (!t.ok()) {
-          conn_.ReplyError(Status::InvalidArgument(std::string(key) + "=" + *v + ": " + t.status().message()));
-          return false;
+          return conn_.LastError(Status::InvalidArgument(std::string(key) + "=" + *v + ": " + t.status().message()));
         }
         *out = *t;
       }
@@ -694,10 +674,7 @@ class Session {
       return write_status.ok();
     });
     if (!write_status.ok()) return false;
-    if (!s.ok()) {
-      conn_.ReplyError(s);
-      return false;
-    }
+    if (!s.ok()) return conn_.LastError(s);
     return conn_.Reply("OK count=" + std::to_string(count)).ok();
   }
 
@@ -706,7 +683,7 @@ class Session {
     if (r.args.empty()) {
       const TenantConfig cfg = tenant_->config();
       auto used = tenant_->UsedBytes();
-      if (!used.ok()) return conn_.ReplyError(used.status()), false;
+      if (!used.ok()) return conn_.LastError(used.status());
       return conn_.Reply("OK tenant=" + tenant_->name() + " role=" + RoleName(role_) + " used=" + std::to_string(*used) +
                          " quota=" + std::to_string(cfg.quota_bytes) + " sessions=" +
                          std::to_string(tenant_->sessions()) + " max_sessions=" + std::to_string(cfg.max_sessions) +
@@ -753,8 +730,7 @@ class Session {
   bool Delete(const Request& r) {
     if (!RoleMayDelete(role_)) return Denied("delete");
     if (tenant_->config().append_only) {
-      conn_.Reply("ERR denied tenant " + tenant_->name() + " is append-only: only retention removes snapshots");
-      return false;
+      return conn_.LastReply("ERR denied tenant " + tenant_->name() + " is append-only: only retention removes snapshots");
     }
     if (!Arity(r, 1, 1, {"reason"}, "DELETE <snapshot> [reason=TEXT]")) return false;
     auto snap = Resolve(r.args[0]);
