@@ -7,6 +7,7 @@ namespace bv {
 
 Status Status::FromErrno(const std::string& what, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status(Code::kNoSpace, what + ": " + std::strerror(err));
+  if (err == ENOENT) return Status(Code::kNotFound, what + ": " + std::strerror(err));
   return Status(Code::kIOError, what + ": " + std::strerror(err));
 }
 

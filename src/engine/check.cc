@@ -65,14 +65,17 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     Damage d{num, 0, format::kSegmentHeaderSize, "segment header: " + header.status().message(), {}, {}};
     report->damage.push_back(std::move(d));
   }
+  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
   if (header.ok() && (header->segment_number != num || header->params.uuid != v->params().uuid)) {
-    report->damage.push_back(Damage{num, 0, src.Size(),
-                                    "the header belongs to segment " + std::to_string(header->segment_number) +
-                                        " of volume " + header->params.UuidString(),
-                                    {}, {}});
+    // Another file in this one's place: whatever the index placed here is gone.
+    Damage d{num, 0, std::max(src.Size(), state ? state->indexed_through : 0),
+             "the header belongs to segment " + std::to_string(header->segment_number) + " of volume " +
+                 header->params.UuidString(),
+             {}, {}};
+    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
+    report->damage.push_back(std::move(d));
     return Status::Ok();
   }
-  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
   format::SegmentScanner scanner(&src, format::kSegmentHeaderSize, true);
   std::string plain;
   for (;;) {
@@ -185,6 +188,38 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
         }
       }
     }
+  }
+  return Status::Ok();
+}
+
+// Tails that recovery cut past what the index acknowledged, but kept because valid blocks were
+// in them: named, with the snapshots whose commit blocks they hold.
+Status NoteLostAndFound(Volume* v, CheckReport* report) {
+  const std::string dir = LostAndFoundDir(v->segments_dir());
+  if (!io::PathExists(dir)) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(auto names, io::ListDir(dir));
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(dir + "/" + name, io::OpenMode::kRead));
+    FileSource src(file.get());
+    BV_RETURN_IF_ERROR(src.Init());
+    format::SegmentScanner scanner(&src, 0, /*read_payloads=*/false);
+    std::string commits;
+    for (;;) {
+      BV_ASSIGN_OR_RETURN(auto b, scanner.Next());
+      if (b) {
+        if (b->header.type == format::BlockType::kSnapshotCommit) {
+          commits += (commits.empty() ? "" : ", ") + format::SnapshotIdHex(format::SnapshotIdFromBlockId(b->header.id));
+        }
+        continue;
+      }
+      if (scanner.stop() != format::ScanStop::kCorrupt) break;
+      scanner.Resume();
+    }
+    report->notes.push_back("lost+found/" + name + ": " + std::to_string(src.Size()) +
+                            " bytes cut past what the index recorded as acknowledged, kept because they hold valid "
+                            "blocks" + (commits.empty() ? "" : ", with the commit blocks of snapshots " + commits) +
+                            "; if the index was older than the segments, these are backups to recover");
   }
   return Status::Ok();
 }
@@ -329,10 +364,19 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   }
   // Index entries must point at segments that exist.
   std::set<uint64_t> present(segments.begin(), segments.end());
-  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState&) {
-    if (!present.count(n)) report->problems.push_back(SegName(n) + ": in the index but the file is missing");
+  std::vector<Damage> missing;
+  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState& st) {
+    if (!present.count(n)) {
+      missing.push_back(Damage{n, 0, std::max<uint64_t>(st.indexed_through, format::kSegmentHeaderSize),
+                               "in the index but the file is missing", {}, {}});
+    }
     return Status::Ok();
   }));
+  for (Damage& d : missing) {
+    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
+    report->damage.push_back(std::move(d));
+  }
+  BV_RETURN_IF_ERROR(NoteLostAndFound(v, report));
   BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));
   BV_RETURN_IF_ERROR(SeparateSuperseded(v, report));
   return MapDamageToSnapshots(v, report);

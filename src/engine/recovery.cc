@@ -1,6 +1,8 @@
 #include "engine/recovery.h"
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "engine/file_source.h"
@@ -109,6 +111,60 @@ Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir) {
   return numbers;
 }
 
+std::string LostAndFoundDir(const std::string& segments_dir) {
+  return std::filesystem::path(segments_dir).parent_path().string() + "/lost+found";
+}
+
+namespace {
+
+// Copies [from, end of file) of a segment to lost+found/ beside segments/ before it is cut:
+// a tail that holds valid blocks was unacknowledged by the index's word, but an index can be
+// older than its segments (a copy put back), and bytes that may be someone's backup are never
+// thrown away on that word alone. Returns the copy's path.
+Result<std::string> KeepCutTail(io::Env* env, const std::string& segments_dir, uint64_t segment, io::File* file,
+                                uint64_t from, uint64_t size) {
+  const std::string dir = LostAndFoundDir(segments_dir);
+  BV_RETURN_IF_ERROR(io::MakeDirs(dir));
+  const std::string path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from);
+  (void)io::RemoveFile(path);  // a copy an earlier, interrupted recovery began
+  BV_ASSIGN_OR_RETURN(auto out, env->Open(path, io::OpenMode::kCreate));
+  uint64_t at = 0;
+  while (from + at < size) {
+    BV_ASSIGN_OR_RETURN(io::Buffer buf, env->AcquireBuffer());
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size, size - from - at));
+    auto got = file->ReadAt(from + at, buf.data, n);
+    if (!got.ok() || *got != n) {
+      env->ReleaseBuffer(buf);
+      return got.ok() ? Status::IOError(file->path() + ": short read while keeping a cut tail") : got.status();
+    }
+    const size_t padded = (n + format::kPageSize - 1) / format::kPageSize * format::kPageSize;
+    std::memset(buf.data + n, 0, padded - n);
+    BV_RETURN_IF_ERROR(out->SubmitWrite(at, buf, padded));
+    at += n;
+  }
+  BV_RETURN_IF_ERROR(out->WaitWrites());
+  BV_RETURN_IF_ERROR(out->Truncate(at));
+  BV_RETURN_IF_ERROR(out->DataSync());
+  BV_RETURN_IF_ERROR(io::SyncDir(dir));
+  return path;
+}
+
+}  // namespace
+
+Status QuarantineBeyond(Index* index, uint64_t segment, uint64_t size, uint64_t* count) {
+  *count = 0;
+  IndexBatch batch = index->NewBatch();
+  BV_RETURN_IF_ERROR(index->ForEachChunkAt(segment, 0, UINT64_MAX, [&](uint64_t, const format::Id& id) -> Status {
+    BV_ASSIGN_OR_RETURN(auto loc, index->GetChunk(id));
+    if (loc && loc->segment == segment && loc->offset + loc->total_size() > size) {
+      batch.QuarantineChunk(id, *loc);
+      (*count)++;
+    }
+    return Status::Ok();
+  }));
+  return index->Write(&batch, /*sync=*/true);
+}
+
 Status Recover(io::Env* env, const std::string& segments_dir, const format::VolumeParams& params,
                Index* index, const RecoverMode& mode, RecoveryReport* report, uint64_t* last_segment,
                SegmentState* last_state) {
@@ -172,6 +228,11 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       BV_RETURN_IF_ERROR(damage(Status::Corruption(
           where + ": is " + std::to_string(src.Size()) + " bytes but blocks through offset " +
           std::to_string(from) + " were indexed: the segment was truncated")));
+      if (mode.truncate_torn_tail) {  // a writer: nothing may deduplicate against what was lost
+        uint64_t lost = 0;
+        BV_RETURN_IF_ERROR(QuarantineBeyond(index, num, src.Size(), &lost));
+        report->notes.push_back(where + ": " + std::to_string(lost) + " chunk(s) past the cut quarantined");
+      }
       if (is_last) report->last_segment_closed = true;
       continue;
     }
@@ -222,6 +283,10 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
         BV_RETURN_IF_ERROR(damage(Status::Corruption(torn + " at the end of a segment that is not the last")));
         end = src.Size();
       } else if (mode.truncate_torn_tail) {
+        if (scanner.stop() == format::ScanStop::kCorrupt) {
+          BV_ASSIGN_OR_RETURN(std::string kept, KeepCutTail(env, segments_dir, num, file.get(), end, src.Size()));
+          report->notes.push_back(torn + ": valid blocks follow it, so a copy is kept in " + kept);
+        }
         report->truncated_bytes += src.Size() - end;
         report->notes.push_back(torn + ": cut");
         BV_RETURN_IF_ERROR(file->Truncate(end));

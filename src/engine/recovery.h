@@ -30,12 +30,22 @@ struct RecoverMode {
   // Cut a torn tail off the last segment (nothing in it was acknowledged), and remove a last
   // segment that was created but never written. Only a writer does; a reader notes them.
   bool truncate_torn_tail = true;
-  // Fail on damage; otherwise note it in the report, index what is valid, and go on (fsck).
-  bool stop_at_damage = true;
+  // Fail on damage; otherwise note it in the report, index what is valid, and go on. Damage is
+  // worked around by default (every command, bvd too): the snapshots it does not touch stay
+  // readable and the volume keeps taking backups.
+  bool stop_at_damage = false;
   // The index was made just now from nothing (a rebuild): it does not say how far the last
   // segment was acknowledged, so only a tail with no valid block after it is torn [SCAN-5].
   bool index_is_new = false;
 };
+
+// Where recovery keeps a copy of a cut tail that held valid blocks (format-spec [SCAN-4]).
+std::string LostAndFoundDir(const std::string& segments_dir);
+
+// Quarantines (format-spec [DMG-1]) every chunk the index places in `segment` whose block does not
+// end within its first `size` bytes: the file is gone (size 0) or was cut short. *count says how
+// many.
+Status QuarantineBeyond(Index* index, uint64_t segment, uint64_t size, uint64_t* count);
 
 // Applies every segment's unindexed blocks to the index. On return *last_segment / *last_state
 // say where a writer continues (0 when there is none).

@@ -15,8 +15,13 @@ Result<io::File*> SegmentReader::File(uint64_t segment) {
       return files_.front().second.get();
     }
   }
-  BV_ASSIGN_OR_RETURN(auto f, env_->Open(dir_ + "/" + format::SegmentFileName(segment), io::OpenMode::kRead));
-  files_.emplace_front(segment, std::move(f));
+  auto f = env_->Open(dir_ + "/" + format::SegmentFileName(segment), io::OpenMode::kRead);
+  if (!f.ok() && f.status().IsNotFound()) {
+    // The index places blocks in it: a segment that is gone is damage, not a passing I/O error.
+    return Status::Corruption("segment " + format::SegmentFileName(segment) + " is missing: " + f.status().message());
+  }
+  if (!f.ok()) return f.status();
+  files_.emplace_front(segment, std::move(f).value());
   if (files_.size() > kOpenFilesMax) files_.pop_back();
   return files_.front().second.get();
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "base/time_format.h"
 
@@ -170,7 +171,37 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
     BV_RETURN_IF_ERROR(io::RemoveFile(dir + kRebuildFile));
     BV_RETURN_IF_ERROR(io::SyncDir(dir));
   }
+  BV_RETURN_IF_ERROR(v->ReconcileSegments(recover));
   return v;
+}
+
+Status Volume::ReconcileSegments(const RecoverMode& mode) {
+  BV_ASSIGN_OR_RETURN(auto files, ListSegments(segments_dir()));
+  const std::set<uint64_t> present(files.begin(), files.end());
+  uint64_t highest = files.empty() ? 0 : files.back();
+  std::vector<uint64_t> missing;
+  BV_RETURN_IF_ERROR(index_->ForEachSegment([&](uint64_t n, const SegmentState&) {
+    highest = std::max(highest, n);
+    if (!present.count(n)) missing.push_back(n);
+    return Status::Ok();
+  }));
+  // A number once used is never used again, so nothing the index says of a lost segment can
+  // be taken for a new one's.
+  next_segment_min_ = highest + 1;
+  for (uint64_t n : missing) {
+    const Status lost = Status::Corruption("segment " + format::SegmentFileName(n) +
+                                           " is in the index but its file is missing");
+    if (mode.stop_at_damage) return lost;
+    recovery_.notes.push_back(lost.message());
+    recovery_.damaged = true;
+    if (!opened_to_read_) {
+      uint64_t count = 0;
+      BV_RETURN_IF_ERROR(QuarantineBeyond(index_.get(), n, 0, &count));
+      recovery_.notes.push_back("segment " + format::SegmentFileName(n) + ": its " + std::to_string(count) +
+                                " chunk(s) quarantined; the next backups that hold them store them again");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {
@@ -203,7 +234,8 @@ Result<SegmentWriter*> Volume::writer() {
   }
   if (!writer_) {
     if (last_segment_ == 0 || last_state_.sealed) {
-      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_ + 1, 0, 0));
+      const uint64_t number = std::max(last_segment_ + 1, next_segment_min_);
+      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, number, 0, 0));
     } else {
       BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_,
                                                        last_state_.indexed_through, last_state_.blocks));

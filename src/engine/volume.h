@@ -43,7 +43,7 @@ struct OpenOptions {
   std::shared_ptr<io::Env> env;  // when set, used instead of a new Env of `backend` (tests inject faults)
   int zstd_level = kDefaultZstdLevel;
   bool rebuild_index = false;  // discard DIR/index and rebuild it from the segments
-  RecoverMode recover;         // fsck relaxes it to see damage rather than stop at it
+  RecoverMode recover;
   // For commands that only read: a cleanly closed volume is opened without writing anything (its
   // index read-only, its clean marker left in place), and writing to it fails. A volume that was
   // not closed cleanly is recovered as by any other open.
@@ -120,6 +120,9 @@ class Volume {
   // Whether the index records the last segment as far as the file goes, as a clean close leaves
   // it; if so, takes its state as the place to append.
   Result<bool> IndexCoversTail(const std::vector<uint64_t>& segments);
+  // Segments the index knows whose files are gone: damage, and their chunks are quarantined
+  // (when writing). Sets the lowest number a new segment may take.
+  Status ReconcileSegments(const RecoverMode& mode);
 
   std::string dir_;
   int lock_fd_ = -1;
@@ -139,6 +142,7 @@ class Volume {
   std::mutex sessions_mu_;
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;
+  uint64_t next_segment_min_ = 1;  // above every segment number in the directory or the index
   SegmentState last_state_;
   RecoveryReport recovery_;
   bool read_only_ = false;

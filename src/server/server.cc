@@ -84,7 +84,7 @@ Status Server::OpenTenants(const ServerConfig& config) {
       continue;
     }
     auto t = Tenant::Open(config.data_dir, tc, appliance_key_, opts_.backend);
-    if (!t.ok()) return t.status();
+    if (!t.ok()) return Status::InvalidArgument("tenant " + tc.name + ": " + t.status().ToString());
     spdlog::info("tenant {} open: {} tokens, quota {} bytes, {} sessions at most", tc.name, tc.tokens.size(),
                  tc.quota_bytes, tc.max_sessions);
     next.emplace(tc.name, std::shared_ptr<Tenant>(std::move(t).value()));
@@ -197,7 +197,7 @@ Status Server::Stop() {
   stopping_ = true;
   const char b = 'x';
   (void)!::write(wake_[1], &b, 1);
-  accept_thread_.join();
+  if (accept_thread_.joinable()) accept_thread_.join();  // not started when Start failed
   listeners_.clear();
   const auto grace = std::chrono::seconds(settings().grace_s);
   std::unique_lock lock(mu_);

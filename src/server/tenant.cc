@@ -31,7 +31,6 @@ Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const 
   if (!io::PathExists(dir + "/index/CURRENT") || io::PathExists(dir + "/REBUILDING")) {
     spdlog::warn("tenant {}: the index of {} is missing or incomplete; rebuilding it from the segments", cfg.name, dir);
     open.rebuild_index = true;
-    open.recover.stop_at_damage = false;
   }
   auto v = engine::Volume::Open(dir, open);
   if (!v.ok()) return v.status();

@@ -722,6 +722,18 @@ class BvdTest(unittest.TestCase):
         self.assertIn("OK tenant=second", raw(srv.port, ("AUTH second %s\nSTAT\n" % b["token"]).encode()))
         held.close()
 
+    def test_a_tenant_that_cannot_open_is_named_and_bvd_exits_1(self):
+        """A broken tenant volume file: bvd says which tenant and why, and exits 1 (no abort)."""
+        srv = self.server()
+        self.assertEqual(srv.stop(), 0)
+        with open(os.path.join(srv.data, "tenants", "default", "VOLUME"), "wb") as f:
+            f.write(b"x")
+        p = subprocess.run([BVD, "--data", srv.data, "--listen", "127.0.0.1:0", "--io", IO],
+                           capture_output=True, text=True, timeout=60, env=srv.env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("tenant default:", p.stderr)
+        self.assertIn("VOLUME", p.stderr)
+
     def test_bad_config_is_refused_with_line_and_field(self):
         root = os.path.join(self.tmp, "cfg")
         os.makedirs(root)
