@@ -114,7 +114,10 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
     return bytes.status();
   }
   auto params = format::DecodeVolumeFile(*bytes);
-  if (!params.ok()) return Status::Corruption(dir + kVolumeFile + ": " + params.status().message());
+  if (!params.ok()) {
+    return Status::Corruption(dir + kVolumeFile + ": " + params.status().message() +
+                              " (`bvtool fsck --repair` writes it again from a segment header)");
+  }
   v->params_ = *params;
   BV_ASSIGN_OR_RETURN(v->lock_fd_, LockDir(dir));
   BV_RETURN_IF_ERROR(v->LoadKeys(opts));
@@ -202,6 +205,30 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
     }
   }
   return Status::Ok();
+}
+
+Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
+  what->clear();
+  auto bytes = io::ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
+  if (bytes.ok() && format::DecodeVolumeFile(*bytes).ok()) return Status::Ok();
+  if (!bytes.ok() && !bytes.status().IsNotFound()) return bytes.status();
+  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(dir + "/segments"));
+  std::unique_ptr<io::Env> env = io::Env::Create(io::Backend::kSync);
+  for (uint64_t n : segments) {
+    auto file = env->Open(dir + "/segments/" + format::SegmentFileName(n), io::OpenMode::kRead);
+    if (!file.ok()) continue;
+    std::string head(format::kSegmentHeaderSize, '\0');
+    auto got = (*file)->ReadAt(0, head.data(), head.size());
+    if (!got.ok() || *got != head.size()) continue;
+    auto header = format::DecodeSegmentHeader(head);
+    if (!header.ok() || header->segment_number != n) continue;
+    if (bytes.ok()) BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile + ".damaged", *bytes));
+    BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile, format::EncodeVolumeFile(header->params)));
+    *what = dir + kVolumeFile + " did not decode; written again from the header of " + format::SegmentFileName(n) +
+            (bytes.ok() ? " (the damaged file is kept as VOLUME.damaged)" : "");
+    return Status::Ok();
+  }
+  return Status::Corruption(dir + kVolumeFile + " does not decode and no segment header does either");
 }
 
 Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {

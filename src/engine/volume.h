@@ -55,6 +55,10 @@ class Volume {
   // Creates DIR and its master key; *key_path says where the key went (empty if unencrypted).
   static Status Init(const std::string& dir, const InitOptions& opts, std::string* key_path);
   static Result<std::unique_ptr<Volume>> Open(const std::string& dir, const OpenOptions& opts);
+  // When DIR/VOLUME does not decode, writes it again from the first segment header that does
+  // (every segment header holds the same parameters), keeping the damaged file as VOLUME.damaged.
+  // *what says what was done; empty when VOLUME was fine.
+  static Status RepairVolumeFile(const std::string& dir, std::string* what);
   ~Volume();
 
   // Syncs, writes the clean-shutdown marker, releases the lock (a read-only volume only releases).

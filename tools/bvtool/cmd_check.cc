@@ -85,6 +85,11 @@ int CmdVerify(const Common& c, const std::string& ref) {
 
 int CmdFsck(const Common& c, bool repair, bool rebuild) {
   engine::RecoverMode mode{repair, false};
+  if (repair) {
+    std::string what;
+    Check(engine::Volume::RepairVolumeFile(c.dir, &what));
+    if (!what.empty()) std::printf("repair: %s\n", what.c_str());
+  }
   // Only a repair or a rebuild writes; a plain fsck of a cleanly closed volume opens it read-only.
   auto v = repair || rebuild ? OpenVolume(c, false, mode, rebuild, false) : OpenVolumeToRead(c, false, mode, false);
   if (rebuild) {
