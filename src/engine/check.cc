@@ -376,6 +376,21 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
     BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
     report->damage.push_back(std::move(d));
   }
+  // Numbers are given out in order and never twice: one that neither the directory nor the index
+  // has is a segment lost without a trace (after a rebuild, the index knows only what is there).
+  uint64_t highest = segments.empty() ? 0 : segments.back();
+  for (const Damage& d : missing) highest = std::max(highest, d.segment);
+  for (uint64_t n = 1; n < highest; n++) {
+    if (present.count(n)) continue;
+    bool known = false;
+    for (const Damage& d : missing) known |= d.segment == n;
+    if (!known) {
+      report->damage.push_back(Damage{n, 0, 0,
+                                      "missing: the segments are numbered up to " + std::to_string(highest) +
+                                          " and this one is neither in the directory nor in the index",
+                                      {}, {}});
+    }
+  }
   BV_RETURN_IF_ERROR(NoteLostAndFound(v, report));
   BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));
   BV_RETURN_IF_ERROR(SeparateSuperseded(v, report));
