@@ -1,4 +1,4 @@
-// [SCAN-3] [SCAN-4] [SCAN-5] [DMG-1] [DMG-2] Damage, everywhere: a small volume with several
+// [SCAN-3] [SCAN-4] [SCAN-5] [OPEN-1] [DMG-1] [DMG-2] Damage, everywhere: a small volume with several
 // snapshots in a sealed and an active segment; for every block a byte is flipped (in its header or
 // its body, alternately), with the index kept after a clean close, kept after a crash (so every
 // command recovers first), and removed; then a sealed segment cut in the middle and 4 KiB pages

@@ -45,7 +45,7 @@ std::map<uint64_t, std::string> Fill(test::TestVolume* tv, int n) {
   return data;
 }
 
-// F1: the last segment's file is removed. A put of bytes it held must store them again (not
+// [OPEN-3] The last segment's file is removed. A put of bytes it held must store them again (not
 // deduplicate against the lost copy), in a new segment number, and restore.
 TEST(Recovery, AMissingSegmentIsNeverDeduplicatedAgainstNorItsNumberReused) {
   test::TestVolume tv;
@@ -87,7 +87,7 @@ TEST(Recovery, AMissingSegmentIsNeverDeduplicatedAgainstNorItsNumberReused) {
   ASSERT_OK(v->Close());
 }
 
-// F3a: the active segment is cut short under a kept index. Listing, the restores of untouched
+// [OPEN-3] The active segment is cut short under a kept index. Listing, the restores of untouched
 // snapshots and a put all work; what the cut took is named and not deduplicated against.
 TEST(Recovery, AnActiveSegmentCutShortUnderAKeptIndexStopsOnlyWhatItHeld) {
   test::TestVolume tv;
@@ -130,7 +130,7 @@ TEST(Recovery, AnActiveSegmentCutShortUnderAKeptIndexStopsOnlyWhatItHeld) {
   ASSERT_OK(v->Close());
 }
 
-// F5: an index older than its segments is put back and the process had crashed; a bad block lies
+// [SCAN-4] An index older than its segments is put back and the process had crashed; a bad block lies
 // in what the old index does not know. The writer cuts that tail ([SCAN-4]) but keeps a copy in
 // lost+found/, which fsck names with the snapshot whose commit it holds.
 TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
@@ -169,6 +169,37 @@ TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
     named |= n.find("lost+found/") != std::string::npos && n.find(format::SnapshotIdHex(late_id)) != std::string::npos;
   }
   EXPECT_TRUE(named) << "fsck does not name the kept commit";
+  for (const auto& [id, d] : data) {
+    ASSERT_OK_AND_ASSIGN(std::string back, test::GetString(v.get(), id));
+    EXPECT_TRUE(back == d);
+  }
+  ASSERT_OK(v->Close());
+}
+
+// [OPEN-2] A rebuild that dies half way leaves REBUILDING behind: no open trusts the half-built
+// index, and the next rebuild finishes the job.
+TEST(Recovery, AnUnfinishedRebuildIsNeverTrusted) {
+  test::TestVolume tv;
+  auto data = Fill(&tv, 3);
+  std::filesystem::remove_all(tv.dir() + "/index");
+  {
+    OpenOptions o;
+    o.rebuild_index = true;
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+    // The process dies here, before the marker is removed: as if the rebuild never finished.
+  }
+  { std::ofstream(tv.dir() + "/REBUILDING") << "rebuilding the index\n"; }
+  for (bool read_only : {true, false}) {
+    OpenOptions o;
+    o.read_only = read_only;
+    auto v = tv.Open(o);
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.status().message().find("--rebuild-index"), std::string::npos) << v.status().message();
+  }
+  OpenOptions o;
+  o.rebuild_index = true;
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+  EXPECT_FALSE(std::filesystem::exists(tv.dir() + "/REBUILDING"));
   for (const auto& [id, d] : data) {
     ASSERT_OK_AND_ASSIGN(std::string back, test::GetString(v.get(), id));
     EXPECT_TRUE(back == d);

@@ -105,7 +105,7 @@ TEST(BlockFormat, ReservedBytesMustBeZero) {  // [BLK-3]
   }
 }
 
-TEST(BlockFormat, UnknownFlagAndBadLengthsAreRejected) {
+TEST(BlockFormat, UnknownFlagAndBadLengthsAreRejected) {  // [BLK-1] [BLK-6]
   std::string block = EncodeBlock(DataHeader(), "x");
   block[5] = static_cast<char>(0x80);
   FixHeaderChecksum(&block);

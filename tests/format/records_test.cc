@@ -116,7 +116,7 @@ RC_GTEST_PROP(RecipeFormatProp, RoundTrips, (uint16_t stream, uint32_t piece, ui
   RC_ASSERT(*d == r);
 }
 
-TEST(SegmentFormat, HeaderRoundTripAndChecks) {
+TEST(SegmentFormat, HeaderRoundTripAndChecks) {  // [SEG-1]
   SegmentHeader h;
   h.segment_number = 42;
   h.params.uuid.fill(9);
@@ -147,6 +147,19 @@ TEST(SegmentFormat, UnknownMajorVersionIsRefused) {  // [SEG-3]
   auto d = DecodeSegmentHeader(enc);
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("knows major version 1"), std::string::npos) << d.status().message();
+}
+
+TEST(SegmentFormat, NonZeroReservedBytesAreRefused) {  // [SEG-4]
+  SegmentHeader h;
+  h.segment_number = 1;
+  for (size_t at : {size_t{104}, size_t{2000}, size_t{4087}}) {
+    std::string enc = EncodeSegmentHeader(h);
+    enc[at] = 1;  // reserved, with the header checksum made to hold
+    EncodeFixed64(enc.data() + kSegmentChecksumOffset, Checksum(std::string_view(enc).substr(0, kSegmentChecksumOffset)));
+    auto d = DecodeSegmentHeader(enc);
+    ASSERT_FALSE(d.ok()) << at;
+    EXPECT_NE(d.status().message().find("reserved"), std::string::npos) << d.status().message();
+  }
 }
 
 TEST(SegmentFormat, FileNames) {

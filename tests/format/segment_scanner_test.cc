@@ -38,7 +38,7 @@ std::vector<uint64_t> ScanAll(SegmentScanner* sc) {
   return got;
 }
 
-TEST(SegmentScanner, ReadsEveryBlockToTheEnd) {
+TEST(SegmentScanner, ReadsEveryBlockToTheEnd) {  // [SCAN-1]
   std::vector<uint64_t> offs;
   std::string seg = Segment({Block(BlockType::kData, "aaaa", 1), Block(BlockType::kData, "bbbbbb", 2),
                              Block(BlockType::kSnapshotCommit, "c", 3)}, &offs);

@@ -295,7 +295,7 @@ TEST_F(BvtoolTest, AFlippedByteAndALostIndexLoseNoSnapshot) {
   EXPECT_GT(std::filesystem::file_size(seg), size);
 }
 
-// One flipped bit in DIR/VOLUME must not cost the volume: every segment header holds the same
+// [OPEN-4] One flipped bit in DIR/VOLUME must not cost the volume: every segment header holds the same
 // parameters, and fsck --repair writes VOLUME again from one, byte for byte.
 TEST_F(BvtoolTest, ADamagedVolumeFileIsWrittenAgainFromASegmentHeader) {
   const std::string data = test::RandomBytes(300 << 10, 12);
