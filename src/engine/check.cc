@@ -266,8 +266,15 @@ Status SeparateSuperseded(Volume* v, CheckReport* report) {
 // Names the snapshots whose recipes reference damaged chunks. One pass over every recipe; memory
 // is the damaged set, not the store.
 Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
+  // A chunk stored again since (the index points at a copy outside every damaged range) costs
+  // the snapshots that reference it nothing.
   std::set<format::Id> damaged;
-  for (const Damage& d : report->damage) damaged.insert(d.chunks.begin(), d.chunks.end());
+  for (const Damage& d : report->damage) {
+    for (const format::Id& id : d.chunks) {
+      BV_ASSIGN_OR_RETURN(auto now, v->index()->GetChunk(id));
+      if (!now || InDamage(*report, *now)) damaged.insert(id);
+    }
+  }
   // One pass over every recipe: a recipe block inside a damaged range names its snapshot
   // directly; a readable recipe names the snapshot of every damaged chunk it lists.
   std::set<std::pair<format::Id, uint64_t>> hits;
@@ -297,6 +304,7 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
   }));
   for (Damage& d : report->damage) {
     for (const auto& id : d.chunks) {
+      if (!damaged.count(id)) continue;
       for (auto it = hits.lower_bound({id, 0}); it != hits.end() && it->first == id; ++it) {
         d.snapshots.push_back(it->second);
       }

@@ -125,8 +125,11 @@ Result<std::string> KeepCutTail(io::Env* env, const std::string& segments_dir, u
                                 uint64_t from, uint64_t size) {
   const std::string dir = LostAndFoundDir(segments_dir);
   BV_RETURN_IF_ERROR(io::MakeDirs(dir));
-  const std::string path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from);
-  (void)io::RemoveFile(path);  // a copy an earlier, interrupted recovery began
+  // A name not taken yet: a copy is never overwritten, not even by a later cut at the same place.
+  std::string path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from);
+  for (int n = 2; io::PathExists(path); n++) {
+    path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from) + "." + std::to_string(n);
+  }
   BV_ASSIGN_OR_RETURN(auto out, env->Open(path, io::OpenMode::kCreate));
   uint64_t at = 0;
   while (from + at < size) {
@@ -294,7 +297,10 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       } else {
         // A dead writer's unacknowledged tail, not damage: the next write (or --repair) cuts it.
         report->torn_tail = true;
-        report->notes.push_back(torn + ": left in place; nothing in it was acknowledged");
+        report->notes.push_back(torn + (scanner.stop() == format::ScanStop::kCorrupt
+                                            ? ": left in place; the index records nothing in it as acknowledged, and "
+                                              "valid blocks follow, so the next write keeps a copy in lost+found/"
+                                            : ": left in place; nothing in it was acknowledged"));
       }
     }
     if (applier.blocks() > 0 && mode.truncate_torn_tail) {

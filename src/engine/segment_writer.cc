@@ -102,7 +102,12 @@ Status SegmentWriter::Pad() {
 Status SegmentWriter::Sync() {
   BV_RETURN_IF_ERROR(Pad());
   BV_RETURN_IF_ERROR(SubmitBuffer());
-  return file_->DataSync();
+  BV_RETURN_IF_ERROR(file_->DataSync());
+  // A segment removed from under the writer takes what was synced to it along when it closes:
+  // nothing written to it may be reported durable.
+  BV_ASSIGN_OR_RETURN(bool linked, file_->Linked());
+  if (!linked) return Status::Corruption(file_->path() + " was removed while it was being written");
+  return Status::Ok();
 }
 
 Status SegmentWriter::Rotate() {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "base/time_format.h"
@@ -200,7 +201,7 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
     if (!opened_to_read_) {
       uint64_t count = 0;
       BV_RETURN_IF_ERROR(QuarantineBeyond(index_.get(), n, 0, &count));
-      recovery_.notes.push_back("segment " + format::SegmentFileName(n) + ": its " + std::to_string(count) +
+      if (count > 0) recovery_.notes.push_back("segment " + format::SegmentFileName(n) + ": its " + std::to_string(count) +
                                 " chunk(s) quarantined; the next backups that hold them store them again");
     }
   }
@@ -214,6 +215,9 @@ Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
   if (!bytes.ok() && !bytes.status().IsNotFound()) return bytes.status();
   BV_ASSIGN_OR_RETURN(auto segments, ListSegments(dir + "/segments"));
   std::unique_ptr<io::Env> env = io::Env::Create(io::Backend::kSync);
+  // The parameters most segment headers hold (a file of another volume copied in among them is
+  // outvoted), and the first segment that holds them.
+  std::map<std::string, std::pair<int, uint64_t>> votes;  // encoded volume file -> (count, first segment)
   for (uint64_t n : segments) {
     auto file = env->Open(dir + "/segments/" + format::SegmentFileName(n), io::OpenMode::kRead);
     if (!file.ok()) continue;
@@ -222,13 +226,26 @@ Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
     if (!got.ok() || *got != head.size()) continue;
     auto header = format::DecodeSegmentHeader(head);
     if (!header.ok() || header->segment_number != n) continue;
-    if (bytes.ok()) BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile + ".damaged", *bytes));
-    BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile, format::EncodeVolumeFile(header->params)));
-    *what = dir + kVolumeFile + " did not decode; written again from the header of " + format::SegmentFileName(n) +
-            (bytes.ok() ? " (the damaged file is kept as VOLUME.damaged)" : "");
-    return Status::Ok();
+    auto [it, fresh] = votes.try_emplace(format::EncodeVolumeFile(header->params), 0, n);
+    it->second.first++;
   }
-  return Status::Corruption(dir + kVolumeFile + " does not decode and no segment header does either");
+  if (votes.empty()) return Status::Corruption(dir + kVolumeFile + " does not decode and no segment header does either");
+  auto best = votes.begin();
+  for (auto it = votes.begin(); it != votes.end(); ++it) {
+    if (it->second.first > best->second.first) best = it;
+  }
+  std::string kept;
+  if (bytes.ok()) {  // the damaged file is kept, under a name not taken yet
+    kept = dir + kVolumeFile + ".damaged";
+    for (int n = 2; io::PathExists(kept); n++) kept = dir + kVolumeFile + ".damaged." + std::to_string(n);
+    BV_RETURN_IF_ERROR(io::WriteFileAtomic(kept, *bytes));
+  }
+  BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile, best->first));
+  *what = dir + kVolumeFile + " did not decode; written again from the header of " +
+          format::SegmentFileName(best->second.second) + ", which " + std::to_string(best->second.first) + " of " +
+          std::to_string(segments.size()) + " segment headers agree with" +
+          (kept.empty() ? "" : " (the damaged file is kept as " + kept + ")");
+  return Status::Ok();
 }
 
 Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {
@@ -253,6 +270,7 @@ Result<SegmentWriter*> Volume::writer() {
     Status s = CutUnindexedTail();
     if (s.ok()) s = Recover(env_.get(), segments_dir(), params_, index_.get(), RecoverMode{}, &report, &last_segment_,
                        &last_state_);
+    if (s.ok()) s = ReconcileSegments(RecoverMode{});  // a segment removed under the writer
     if (!s.ok()) {
       return Status::IOError("the volume stopped accepting writes after an error (" + writer_error_.message() +
                              ") and its tail could not be recovered: " + s.message());

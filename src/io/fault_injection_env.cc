@@ -41,6 +41,7 @@ class FaultFile final : public File {
     return base_->Truncate(size);
   }
   Result<uint64_t> Size() override { return base_->Size(); }
+  Result<bool> Linked() override { return base_->Linked(); }
   bool direct() const override { return false; }  // ReadOnce goes through the base's ReadAt
 
  private:

@@ -26,6 +26,9 @@ class File {
   virtual Status DataSync() = 0;
   virtual Status Truncate(uint64_t size) = 0;
   virtual Result<uint64_t> Size() = 0;
+  // Whether the file still has a name in its directory: bytes synced to a file someone removed
+  // are gone at the next close, so a writer checks before it reports anything durable.
+  virtual Result<bool> Linked() = 0;
   // Opened with O_DIRECT.
   virtual bool direct() const = 0;
   const std::string& path() const { return path_; }

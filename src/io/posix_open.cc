@@ -37,6 +37,12 @@ Result<uint64_t> FdSize(int fd, const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Result<bool> FdLinked(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("stat " + path, errno);
+  return st.st_nlink > 0;
+}
+
 Status FdTruncate(int fd, const std::string& path, uint64_t size) {
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Status::FromErrno("truncate " + path, errno);
   return Status::Ok();

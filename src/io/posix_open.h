@@ -15,6 +15,8 @@ struct OpenedFd {
 
 Result<OpenedFd> OpenPosix(const std::string& path, OpenMode mode);
 Result<uint64_t> FdSize(int fd, const std::string& path);
+// Whether the open file still has a name (someone may have removed it under us).
+Result<bool> FdLinked(int fd, const std::string& path);
 Status FdTruncate(int fd, const std::string& path, uint64_t size);
 
 }  // namespace bv::io::internal

@@ -37,6 +37,7 @@ class SyncFile final : public File {
 
   Status Truncate(uint64_t size) override { return FdTruncate(fd_.fd, path_, size); }
   Result<uint64_t> Size() override { return FdSize(fd_.fd, path_); }
+  Result<bool> Linked() override { return FdLinked(fd_.fd, path_); }
   bool direct() const override { return fd_.direct; }
 
  private:

@@ -40,6 +40,7 @@ class UringFile final : public File {
     BV_RETURN_IF_ERROR(WaitWrites());
     return FdSize(fd_.fd, path_);
   }
+  Result<bool> Linked() override { return FdLinked(fd_.fd, path_); }
   bool direct() const override { return fd_.direct; }
 
   int fd() const { return fd_.fd; }

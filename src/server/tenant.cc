@@ -15,6 +15,16 @@ Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const 
   const std::string dir = data_dir + "/tenants/" + cfg.name;
   const engine::Key key = engine::DeriveTenantKey(appliance_key, cfg.name);
   if (!io::PathExists(dir + "/VOLUME")) {
+    // A new tenant gets a new volume; a directory that holds segments or an index without its
+    // VOLUME file is an existing volume that lost it, and a new one would hide every backup in it.
+    std::vector<uint64_t> segments;
+    if (io::PathExists(dir + "/segments")) {
+      BV_ASSIGN_OR_RETURN(segments, engine::ListSegments(dir + "/segments"));
+    }
+    if (!segments.empty() || io::PathExists(dir + "/index")) {
+      return Status::Corruption(dir + "/VOLUME is missing but the directory holds a volume's segments or index; "
+                                "`bvtool fsck " + dir + " --repair` writes it again from a segment header");
+    }
     BV_RETURN_IF_ERROR(io::MakeDirs(data_dir + "/tenants", 0700));
     engine::InitOptions init;
     init.master_key = key;

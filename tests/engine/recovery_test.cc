@@ -79,8 +79,11 @@ TEST(Recovery, AMissingSegmentIsNeverDeduplicatedAgainstNorItsNumberReused) {
     EXPECT_TRUE(fresh == data[id]);
     // Healed, unless its recipe went with the file; never wrong bytes.
     auto old = test::GetString(v.get(), id);
-    if (old.ok()) EXPECT_TRUE(*old == data[id]);
-    else EXPECT_NE(old.status().message().find("recipe"), std::string::npos) << old.status().ToString();
+    if (old.ok()) {
+      EXPECT_TRUE(*old == data[id]);
+    } else {
+      EXPECT_NE(old.status().message().find("recipe"), std::string::npos) << old.status().ToString();
+    }
   }
   EXPECT_FALSE(std::filesystem::exists(Segment(tv, last))) << "the lost segment's number was used again";
   EXPECT_TRUE(std::filesystem::exists(Segment(tv, last + 1)));
@@ -124,8 +127,11 @@ TEST(Recovery, AnActiveSegmentCutShortUnderAKeptIndexStopsOnlyWhatItHeld) {
     ASSERT_OK_AND_ASSIGN(std::string fresh, test::GetString(v.get(), rec.id));
     EXPECT_TRUE(fresh == d);
     auto old = test::GetString(v.get(), id);
-    if (old.ok()) EXPECT_TRUE(*old == d);
-    else EXPECT_NE(old.status().message().find("recipe"), std::string::npos) << old.status().ToString();
+    if (old.ok()) {
+      EXPECT_TRUE(*old == d);
+    } else {
+      EXPECT_NE(old.status().message().find("recipe"), std::string::npos) << old.status().ToString();
+    }
   }
   ASSERT_OK(v->Close());
 }
@@ -173,6 +179,30 @@ TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
     ASSERT_OK_AND_ASSIGN(std::string back, test::GetString(v.get(), id));
     EXPECT_TRUE(back == d);
   }
+  // The same mistake again, cut at the same place: the first copy is never overwritten.
+  std::map<std::string, uint64_t> first_copies;
+  for (const auto& e : std::filesystem::directory_iterator(kept_dir)) first_copies[e.path().string()] = e.file_size();
+  ASSERT_OK_AND_ASSIGN(auto again, test::PutString(v.get(), "r/later", RandomBytes(200 << 10, 10)));
+  (void)again;
+  ASSERT_OK(v->Close());
+  v.reset();
+  std::filesystem::remove_all(tv.dir() + "/index");
+  std::filesystem::copy(old_index, tv.dir() + "/index", std::filesystem::copy_options::recursive);
+  std::filesystem::remove(tv.dir() + "/CLEAN");
+  {
+    std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size - (150 << 10)));
+    f.put('\x78');
+  }
+  ASSERT_OK_AND_ASSIGN(v, tv.Open());
+  size_t copies = 0;
+  for (const auto& e : std::filesystem::directory_iterator(kept_dir)) {
+    copies++;
+    if (first_copies.count(e.path().string())) {
+      EXPECT_EQ(e.file_size(), first_copies[e.path().string()]);
+    }
+  }
+  EXPECT_EQ(copies, first_copies.size() + 1);
   ASSERT_OK(v->Close());
 }
 

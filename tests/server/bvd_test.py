@@ -734,6 +734,51 @@ class BvdTest(unittest.TestCase):
         self.assertIn("tenant default:", p.stderr)
         self.assertIn("VOLUME", p.stderr)
 
+    def test_a_tenant_whose_volume_file_is_gone_is_not_made_anew(self):
+        """[OPEN-4] VOLUME removed from a tenant that holds segments: bvd refuses rather than hide
+        every backup behind a new volume; fsck --repair writes it again and bvd serves them."""
+        srv = self.server()
+        token = read_token(os.path.join(srv.data, "tokens", "default"))
+        payload = data(1 << 20, 70)
+        rc, reply = nc_push(srv.port, "default", token, "kept", payload)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertEqual(srv.stop(), 0)
+        volume = os.path.join(srv.data, "tenants", "default")
+        os.remove(os.path.join(volume, "VOLUME"))
+        p = subprocess.run([BVD, "--data", srv.data, "--listen", "127.0.0.1:0", "--io", IO],
+                           capture_output=True, text=True, timeout=60, env=srv.env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("VOLUME is missing", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(volume, "VOLUME")))
+        fix = subprocess.run([BVTOOL, "fsck", volume, "--repair"], capture_output=True, text=True)
+        self.assertEqual(fix.returncode, 0, fix.stdout + fix.stderr)
+        srv.start()
+        self.assertEqual(nc_get(srv.port, "default", token, "kept"), payload)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_a_segment_removed_under_bvd_is_never_acknowledged_into(self):
+        """[OPEN-3] A segment file removed while bvd writes to it: the push that would sync into it fails,
+        the next goes to a new segment and stores the lost bytes again."""
+        srv = self.server()
+        token = read_token(os.path.join(srv.data, "tokens", "default"))
+        first, second = data(700 << 10, 71), data(700 << 10, 72)
+        rc, reply = nc_push(srv.port, "default", token, "first", first)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        seg_dir = os.path.join(srv.data, "tenants", "default", "segments")
+        os.remove(os.path.join(seg_dir, "seg-000000000001.bvs"))
+        rc, reply = nc_push(srv.port, "default", token, "second", second)
+        self.assertIn("ERR corrupt", reply)
+        self.assertIn("was removed while it was being written", reply)
+        rc, reply = nc_push(srv.port, "default", token, "first", first)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertNotIn(" new=0", reply)
+        self.assertEqual(sorted(os.listdir(seg_dir)), ["seg-000000000002.bvs"])
+        self.assertEqual(nc_get(srv.port, "default", token, "first"), first)
+        self.assertEqual(srv.stop(), 0)
+        srv.start()
+        self.assertEqual(nc_get(srv.port, "default", token, "first"), first)
+        self.assertEqual(srv.stop(), 0)
+
     def test_bad_config_is_refused_with_line_and_field(self):
         root = os.path.join(self.tmp, "cfg")
         os.makedirs(root)
