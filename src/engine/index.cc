@@ -6,14 +6,25 @@
 
 #include <cstring>
 
-#include "format/coding.h"
 
 namespace bv::engine {
 
 namespace {
 
-using format::DecodeBigEndian64;
-using format::PutBigEndian64;
+using format::BySourceKey;
+using format::DecodeLocation;
+using format::DecodeRecipeKey;
+using format::DecodeRecipeValue;
+using format::DecodeSegmentState;
+using format::DecodeU64Key;
+using format::EncodeLocation;
+using format::IdKey;
+using format::SegOffKey;
+
+std::string SnapshotKey(uint64_t id) { return format::U64Key(id); }
+std::string RecipeKey(uint64_t snapshot, uint16_t stream, uint32_t piece) {
+  return format::EncodeRecipeKey({snapshot, stream, piece});
+}
 
 // Column families, in the order they are opened.
 enum Cf : size_t {
@@ -27,98 +38,6 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::Corruption("index: " + what + ": " + s.ToString());
   if (s.IsNoSpace()) return Status::NoSpace("index: " + what + ": " + s.ToString());
   return Status::IOError("index: " + what + ": " + s.ToString());
-}
-
-std::string IdKey(const format::Id& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
-
-std::string EncodeLocation(const Location& l) {
-  std::string s;
-  format::PutFixed64(&s, l.segment);
-  format::PutFixed64(&s, l.offset);
-  format::PutFixed32(&s, l.stored_len);
-  format::PutFixed32(&s, l.raw_len);
-  return s;
-}
-
-Result<Location> DecodeLocation(std::string_view v) {
-  if (v.size() != 24) return Status::Corruption("index: location value of " + std::to_string(v.size()) + " bytes");
-  Location l;
-  l.segment = format::DecodeFixed64(v.data());
-  l.offset = format::DecodeFixed64(v.data() + 8);
-  l.stored_len = format::DecodeFixed32(v.data() + 16);
-  l.raw_len = format::DecodeFixed32(v.data() + 20);
-  return l;
-}
-
-struct RecipeValue {
-  Location location;
-  uint64_t stream_offset;
-};
-
-Result<RecipeValue> DecodeRecipeValue(std::string_view v) {
-  if (v.size() != 32) return Status::Corruption("index: recipe value of " + std::to_string(v.size()) + " bytes");
-  RecipeValue r;
-  BV_ASSIGN_OR_RETURN(r.location, DecodeLocation(v.substr(0, 24)));
-  r.stream_offset = format::DecodeFixed64(v.data() + 24);
-  return r;
-}
-
-std::string SegOffKey(uint64_t seg, uint64_t off) {
-  std::string k;
-  PutBigEndian64(&k, seg);
-  PutBigEndian64(&k, off);
-  return k;
-}
-
-// Newest first: a larger time sorts earlier.
-uint64_t InvertTime(int64_t t) { return ~(static_cast<uint64_t>(t) ^ (uint64_t{1} << 63)); }
-
-std::string BySourceKey(const std::string& source, int64_t time_us, uint64_t id) {
-  std::string k = source;
-  k.push_back('\0');
-  PutBigEndian64(&k, InvertTime(time_us));
-  PutBigEndian64(&k, id);
-  return k;
-}
-
-std::string RecipeKey(uint64_t snap, uint16_t stream, uint32_t piece) {
-  std::string k;
-  PutBigEndian64(&k, snap);
-  k.push_back(static_cast<char>(stream >> 8));
-  k.push_back(static_cast<char>(stream));
-  for (int i = 3; i >= 0; i--) k.push_back(static_cast<char>(piece >> (8 * i)));
-  return k;
-}
-
-std::string SnapshotKey(uint64_t id) {
-  std::string k;
-  PutBigEndian64(&k, id);
-  return k;
-}
-
-std::string EncodeSegmentState(const SegmentState& s) {
-  std::string v;
-  format::PutFixed8(&v, s.sealed ? 1 : 0);
-  format::PutFixed64(&v, s.indexed_through);
-  format::PutFixed64(&v, s.blocks);
-  return v;
-}
-
-Result<SegmentState> DecodeSegmentState(std::string_view v) {
-  if (v.size() != 17 || static_cast<uint8_t>(v[0]) > 1) return Status::Corruption("index: bad segment state");
-  SegmentState s;
-  s.sealed = v[0] == 1;
-  s.indexed_through = format::DecodeFixed64(v.data() + 1);
-  s.blocks = format::DecodeFixed64(v.data() + 9);
-  return s;
-}
-
-Result<SnapshotEntry> DecodeSnapshotEntry(std::string_view v) {
-  if (v.size() < 24) return Status::Corruption("index: snapshot entry too short");
-  SnapshotEntry e;
-  BV_ASSIGN_OR_RETURN(e.commit, DecodeLocation(v.substr(0, 24)));
-  BV_ASSIGN_OR_RETURN(e.record, format::DecodeSnapshot(v.substr(24)));
-  return e;
 }
 
 }  // namespace
@@ -140,14 +59,11 @@ void IndexBatch::QuarantineChunk(const format::Id& id, const Location& damaged) 
 
 void IndexBatch::PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset,
                            const Location& loc) {
-  std::string v = EncodeLocation(loc);
-  format::PutFixed64(&v, stream_offset);
-  batch_.Put(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece), v);
+  batch_.Put(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece), format::EncodeRecipeValue({loc, stream_offset}));
 }
 
 void IndexBatch::PutSnapshot(const SnapshotEntry& e) {
-  batch_.Put(index_->cf_[kSnapshots], SnapshotKey(e.record.id),
-             EncodeLocation(e.commit) + format::EncodeSnapshot(e.record));
+  batch_.Put(index_->cf_[kSnapshots], SnapshotKey(e.record.id), format::EncodeSnapshotValue(e.commit, e.record));
   batch_.Put(index_->cf_[kBySource], BySourceKey(e.record.source, e.record.time_us, e.record.id), "");
 }
 
@@ -248,7 +164,8 @@ Result<std::optional<SnapshotEntry>> Index::GetSnapshot(uint64_t id) {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kSnapshots], SnapshotKey(id), &v);
   if (s.IsNotFound()) return std::optional<SnapshotEntry>();
   BV_RETURN_IF_ERROR(FromRocks(s, "get snapshot"));
-  BV_ASSIGN_OR_RETURN(SnapshotEntry e, DecodeSnapshotEntry(v));
+  SnapshotEntry e;
+  BV_ASSIGN_OR_RETURN(e.record, format::DecodeSnapshotValue(v, &e.commit));
   return std::optional<SnapshotEntry>(std::move(e));
 }
 
@@ -258,7 +175,7 @@ Result<std::vector<uint64_t>> Index::FindSnapshotsByPrefix(uint64_t value, int p
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kSnapshots]));
   std::vector<uint64_t> out;
   for (it->Seek(SnapshotKey(value & mask)); it->Valid() && out.size() < 16; it->Next()) {
-    const uint64_t id = DecodeBigEndian64(it->key().data());
+    BV_ASSIGN_OR_RETURN(const uint64_t id, DecodeU64Key(it->key().ToStringView()));
     if ((id & mask) != (value & mask)) break;
     out.push_back(id);
   }
@@ -269,15 +186,12 @@ Result<std::vector<uint64_t>> Index::FindSnapshotsByPrefix(uint64_t value, int p
 Result<std::optional<uint64_t>> Index::FindAsOf(const std::string& source, int64_t time_us) {
   std::string prefix = source;
   prefix.push_back('\0');
-  std::string start = prefix;
-  PutBigEndian64(&start, InvertTime(time_us));
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySource]));
-  it->Seek(start);
+  it->Seek(format::BySourceSeek(source, time_us));
   BV_RETURN_IF_ERROR(FromRocks(it->status(), "seek by source"));
-  if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 16) {
-    return std::optional<uint64_t>();
-  }
-  return std::optional<uint64_t>(DecodeBigEndian64(it->key().data() + prefix.size() + 8));
+  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<uint64_t>();
+  BV_ASSIGN_OR_RETURN(format::BySource key, format::DecodeBySourceKey(it->key().ToStringView()));
+  return std::optional<uint64_t>(key.id);
 }
 
 Status Index::ForEachSnapshot(const std::string& source, const std::function<bool(const SnapshotEntry&)>& fn) {
@@ -285,8 +199,8 @@ Status Index::ForEachSnapshot(const std::string& source, const std::function<boo
   if (!source.empty()) prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySource]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->key().size() < 16) return Status::Corruption("index: short by_source key");
-    const uint64_t id = DecodeBigEndian64(it->key().data() + it->key().size() - 8);
+    BV_ASSIGN_OR_RETURN(format::BySource key, format::DecodeBySourceKey(it->key().ToStringView()));
+    const uint64_t id = key.id;
     BV_ASSIGN_OR_RETURN(auto e, GetSnapshot(id));
     if (!e) return Status::Corruption("index: by_source names snapshot " + std::to_string(id) + " which is missing");
     if (!fn(*e)) break;
@@ -300,14 +214,14 @@ Status Index::ForEachRecipe(uint64_t snapshot, uint16_t stream,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kRecipes]));
   uint32_t expect = 0;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const auto* k = reinterpret_cast<const uint8_t*>(it->key().data());
-    const uint32_t piece = (uint32_t{k[10]} << 24) | (uint32_t{k[11]} << 16) | (uint32_t{k[12]} << 8) | k[13];
+    BV_ASSIGN_OR_RETURN(format::RecipeKey key, DecodeRecipeKey(it->key().ToStringView()));
+    const uint32_t piece = key.piece;
     if (piece != expect) {
       return Status::Corruption("index: recipe piece " + std::to_string(expect) + " of stream " +
                                 std::to_string(stream) + " is missing");
     }
     expect++;
-    BV_ASSIGN_OR_RETURN(RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
+    BV_ASSIGN_OR_RETURN(format::RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
     BV_RETURN_IF_ERROR(fn(piece, rv.stream_offset, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
@@ -317,13 +231,9 @@ Status Index::ForEachRecipeKey(
     const std::function<Status(uint64_t, uint16_t, uint32_t, const Location&)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kRecipes]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 14) return Status::Corruption("index: bad recipe key");
-    const auto* k = reinterpret_cast<const uint8_t*>(it->key().data());
-    const uint64_t snap = DecodeBigEndian64(it->key().data());
-    const uint16_t stream = static_cast<uint16_t>((k[8] << 8) | k[9]);
-    const uint32_t piece = (uint32_t{k[10]} << 24) | (uint32_t{k[11]} << 16) | (uint32_t{k[12]} << 8) | k[13];
-    BV_ASSIGN_OR_RETURN(RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(snap, stream, piece, rv.location));
+    BV_ASSIGN_OR_RETURN(format::RecipeKey key, DecodeRecipeKey(it->key().ToStringView()));
+    BV_ASSIGN_OR_RETURN(format::RecipeValue rv, DecodeRecipeValue(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(key.snapshot, key.stream, key.piece, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
 }
@@ -358,9 +268,9 @@ Result<std::optional<SegmentState>> Index::GetSegment(uint64_t number) {
 Status Index::ForEachSegment(const std::function<Status(uint64_t, const SegmentState&)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kSegments]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) return Status::Corruption("index: bad segment key");
+    BV_ASSIGN_OR_RETURN(const uint64_t number, DecodeU64Key(it->key().ToStringView()));
     BV_ASSIGN_OR_RETURN(SegmentState st, DecodeSegmentState(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(DecodeBigEndian64(it->key().data()), st));
+    BV_RETURN_IF_ERROR(fn(number, st));
   }
   return FromRocks(it->status(), "scan segments");
 }
@@ -370,12 +280,9 @@ Status Index::ForEachChunkAt(uint64_t segment, uint64_t from, uint64_t to,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kLocations]));
   const std::string end = SegOffKey(segment, to);
   for (it->Seek(SegOffKey(segment, from)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
-    if (it->key().size() != 16 || it->value().size() != format::kIdSize) {
-      return Status::Corruption("index: bad location entry");
-    }
-    format::Id id;
-    std::memcpy(id.data(), it->value().data(), id.size());
-    BV_RETURN_IF_ERROR(fn(DecodeBigEndian64(it->key().data() + 8), id));
+    BV_ASSIGN_OR_RETURN(auto place, format::DecodeSegOffKey(it->key().ToStringView()));
+    BV_ASSIGN_OR_RETURN(format::Id id, format::DecodeIdKey(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(place.second, id));
   }
   return FromRocks(it->status(), "scan locations");
 }
@@ -383,9 +290,7 @@ Status Index::ForEachChunkAt(uint64_t segment, uint64_t from, uint64_t to,
 Status Index::ForEachChunk(const std::function<Status(const format::Id&, const Location&)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kChunks]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != format::kIdSize) return Status::Corruption("index: bad chunk key");
-    format::Id id;
-    std::memcpy(id.data(), it->key().data(), id.size());
+    BV_ASSIGN_OR_RETURN(format::Id id, format::DecodeIdKey(it->key().ToStringView()));
     BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
     BV_RETURN_IF_ERROR(fn(id, l));
   }

@@ -13,26 +13,15 @@
 
 #include "base/status.h"
 #include "format/block_format.h"
+#include "format/index_format.h"
 #include "format/session_format.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
 
-// Where a block is: its header's offset in a segment, and its sizes.
-struct Location {
-  uint64_t segment = 0;
-  uint64_t offset = 0;
-  uint32_t stored_len = 0;
-  uint32_t raw_len = 0;
-  uint64_t total_size() const { return format::kBlockHeaderSize + stored_len; }
-  bool operator==(const Location&) const = default;
-};
-
-struct SegmentState {
-  bool sealed = false;
-  uint64_t indexed_through = 0;  // every block before this offset is reflected in the index
-  uint64_t blocks = 0;           // blocks before indexed_through
-};
+// Where a block is, and what the index knows of a segment: their bytes are in format/index_format.h.
+using Location = format::Location;
+using SegmentState = format::SegmentState;
 
 struct SnapshotEntry {
   format::SnapshotRecord record;
