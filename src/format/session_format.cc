@@ -12,29 +12,9 @@ Status Bad(size_t off, const std::string& why) {
   return Status::Corruption("session record at byte " + std::to_string(off) + ": " + why);
 }
 
-void PutStream(std::string* s, const StreamInfo& st) {
-  PutString16(s, st.name);
-  PutFixed64(s, st.length);
-  s->append(reinterpret_cast<const char*>(st.hash.data()), kStreamHashSize);
-  PutFixed64(s, st.chunk_count);
-  PutFixed32(s, st.recipe_pieces);
-}
-
 Status GetStream(Decoder* d, StreamInfo* st) {
-  std::string_view sv;
-  size_t off = d->offset();
-  if (!d->GetString16(&sv)) return Bad(off, "truncated stream name");
-  if (Status s = ValidateLabel(sv, "stream name"); !s.ok()) return Bad(off, s.message());
-  st->name = sv;
-  off = d->offset();
-  if (!d->GetFixed64(&st->length) || !d->GetBytes(kStreamHashSize, &sv) || !d->GetFixed64(&st->chunk_count) ||
-      !d->GetFixed32(&st->recipe_pieces)) {
-    return Bad(off, "truncated stream entry");
-  }
-  std::memcpy(st->hash.data(), sv.data(), kStreamHashSize);
-  if (st->chunk_count > st->length || st->recipe_pieces > st->chunk_count) {
-    return Bad(off, "stream has more chunks than bytes or more pieces than chunks");
-  }
+  size_t off = 0;
+  if (Status s = GetStreamInfo(d, st, &off); !s.ok()) return Bad(off, s.message());
   return Status::Ok();
 }
 
@@ -50,9 +30,9 @@ std::string EncodeSession(const SessionRecord& r) {
   PutString16(&s, r.source);
   PutString16(&s, r.label);
   PutFixed16(&s, static_cast<uint16_t>(r.done.size()));
-  for (const StreamInfo& st : r.done) PutStream(&s, st);
+  for (const StreamInfo& st : r.done) PutStreamInfo(&s, st);
   PutFixed8(&s, r.in_stream ? 1 : 0);
-  if (r.in_stream) PutStream(&s, r.current);
+  if (r.in_stream) PutStreamInfo(&s, r.current);
   PutFixed64(&s, r.stored_bytes);
   PutFixed64(&s, r.new_bytes);
   PutFixed64(&s, static_cast<uint64_t>(r.updated_us));

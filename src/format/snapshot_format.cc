@@ -92,6 +92,33 @@ Status ValidateLabel(std::string_view label, const char* what) {
   return Status::Ok();
 }
 
+void PutStreamInfo(std::string* s, const StreamInfo& st) {
+  BV_ASSERT(ValidateLabel(st.name, "stream name").ok());
+  PutString16(s, st.name);
+  PutFixed64(s, st.length);
+  s->append(reinterpret_cast<const char*>(st.hash.data()), kStreamHashSize);
+  PutFixed64(s, st.chunk_count);
+  PutFixed32(s, st.recipe_pieces);
+}
+
+Status GetStreamInfo(Decoder* d, StreamInfo* st, size_t* at) {
+  std::string_view sv;
+  *at = d->offset();
+  if (!d->GetString16(&sv)) return Status::Corruption("truncated stream name");
+  if (Status s = ValidateLabel(sv, "stream name"); !s.ok()) return s;
+  st->name = sv;
+  *at = d->offset();
+  if (!d->GetFixed64(&st->length) || !d->GetBytes(kStreamHashSize, &sv) || !d->GetFixed64(&st->chunk_count) ||
+      !d->GetFixed32(&st->recipe_pieces)) {
+    return Status::Corruption("truncated stream entry");
+  }
+  std::memcpy(st->hash.data(), sv.data(), kStreamHashSize);
+  if (st->chunk_count > st->length || st->recipe_pieces > st->chunk_count) {
+    return Status::Corruption("stream has more chunks than bytes or more pieces than chunks");
+  }
+  return Status::Ok();
+}
+
 std::string EncodeSnapshot(const SnapshotRecord& r) {
   BV_ASSERT(r.id != 0 && !r.streams.empty() && r.streams.size() <= kStreamsMax);
   BV_ASSERT(ValidateSourceName(r.source).ok() && ValidateLabel(r.label, "label").ok());
@@ -102,14 +129,7 @@ std::string EncodeSnapshot(const SnapshotRecord& r) {
   PutString16(&s, r.source);
   PutString16(&s, r.label);
   PutFixed16(&s, static_cast<uint16_t>(r.streams.size()));
-  for (const StreamInfo& st : r.streams) {
-    BV_ASSERT(ValidateLabel(st.name, "stream name").ok());
-    PutString16(&s, st.name);
-    PutFixed64(&s, st.length);
-    s.append(reinterpret_cast<const char*>(st.hash.data()), kStreamHashSize);
-    PutFixed64(&s, st.chunk_count);
-    PutFixed32(&s, st.recipe_pieces);
-  }
+  for (const StreamInfo& st : r.streams) PutStreamInfo(&s, st);
   PutFixed64(&s, r.stored_bytes);
   PutFixed64(&s, r.new_bytes);
   return s;
@@ -146,21 +166,9 @@ Result<SnapshotRecord> DecodeSnapshot(std::string_view payload) {
   }
   r.streams.resize(count);
   for (StreamInfo& st : r.streams) {
-    off = d.offset();
-    if (!d.GetString16(&sv)) return Bad(what, off, "truncated stream name");
-    if (Status s = ValidateLabel(sv, "stream name"); !s.ok()) return Bad(what, off, s.message());
-    st.name = sv;
-    off = d.offset();
-    if (!d.GetFixed64(&st.length) || !d.GetBytes(kStreamHashSize, &sv) ||
-        !d.GetFixed64(&st.chunk_count) || !d.GetFixed32(&st.recipe_pieces)) {
-      return Bad(what, off, "truncated stream entry");
-    }
-    std::memcpy(st.hash.data(), sv.data(), kStreamHashSize);
+    if (Status s = GetStreamInfo(&d, &st, &off); !s.ok()) return Bad(what, off, s.message());
     if ((st.length == 0) != (st.chunk_count == 0) || (st.chunk_count == 0) != (st.recipe_pieces == 0)) {
       return Bad(what, off, "stream length, chunk count and recipe pieces disagree about emptiness");
-    }
-    if (st.chunk_count > st.length || st.recipe_pieces > st.chunk_count) {
-      return Bad(what, off, "stream has more chunks than bytes or more pieces than chunks");
     }
   }
   off = d.offset();

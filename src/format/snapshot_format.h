@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "format/coding.h"
 
 namespace bv::format {
 
@@ -44,6 +45,13 @@ struct DeletionRecord {
   std::string reason;
   bool operator==(const DeletionRecord&) const = default;
 };
+
+// One stream's entry as snapshot and session records hold it (§4.3): name (u16 length + bytes),
+// length (8), hash (16), chunk_count (8), recipe_pieces (4). The one coder of StreamInfo.
+void PutStreamInfo(std::string* dst, const StreamInfo& st);
+// Reads one entry and checks it (a valid name; no more chunks than bytes nor pieces than chunks).
+// On failure, *at is the failing field's offset in the record.
+Status GetStreamInfo(Decoder* d, StreamInfo* st, size_t* at);
 
 std::string EncodeSnapshot(const SnapshotRecord& r);
 Result<SnapshotRecord> DecodeSnapshot(std::string_view payload);
