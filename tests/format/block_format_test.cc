@@ -119,7 +119,36 @@ TEST(BlockFormat, UnknownFlagAndBadLengthsAreRejected) {  // [BLK-1] [BLK-6]
   EXPECT_NE(d.status().message().find("stored_len at offset 8"), std::string::npos);
 }
 
-TEST(BlockFormat, EncryptedBlockNeedsNonceAndTag) {
+TEST(BlockFormat, OnlyDataBlocksHaveFlagsAndEachTypeItsIdRule) {  // [BLK-8] [BLK-11]
+  // A flag on a metadata block, sealed with a valid header checksum, is refused.
+  std::string commit = EncodeSnapshotBlock(BlockType::kSnapshotCommit, 7, "x");
+  commit[5] = static_cast<char>(kFlagCompressed);
+  FixHeaderChecksum(&commit);
+  EXPECT_FALSE(DecodeBlockHeader(commit).ok());
+  BlockHeader h = DataHeader();
+  h.id.fill(0);
+  EXPECT_FALSE(ValidateBlockHeader(h).ok());  // a data block names its chunk
+  h = DataHeader();
+  h.raw_len = 0;
+  EXPECT_FALSE(ValidateBlockHeader(h).ok());  // and holds at least one byte
+  BlockHeader meta;
+  meta.type = BlockType::kRecipe;
+  meta.id = SnapshotIdToBlockId(9);
+  meta.raw_len = meta.stored_len = 1;
+  EXPECT_TRUE(ValidateBlockHeader(meta).ok());
+  meta.id[20] = 1;  // bytes 8..32 of a snapshot's id field are zero
+  EXPECT_FALSE(ValidateBlockHeader(meta).ok());
+  meta.id = SnapshotIdToBlockId(0);
+  EXPECT_FALSE(ValidateBlockHeader(meta).ok());  // snapshot id 0
+  BlockHeader pad;
+  pad.type = BlockType::kPadding;
+  pad.id.fill(0);
+  EXPECT_TRUE(ValidateBlockHeader(pad).ok());
+  pad.id[0] = 1;
+  EXPECT_FALSE(ValidateBlockHeader(pad).ok());  // padding and seal carry no id
+}
+
+TEST(BlockFormat, EncryptedBlockNeedsNonceAndTag) {  // [BLK-9] [BLK-10]
   BlockHeader h = DataHeader();
   h.flags = kFlagEncrypted;
   h.raw_len = 4;

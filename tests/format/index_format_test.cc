@@ -1,4 +1,4 @@
-// The index's keys and values (format/index_format.h, docs/format-spec.md §7): round trips on
+// [IDX-1] The index's keys and values (format/index_format.h, docs/format-spec.md §7): round trips on
 // minimum, maximum and random values, every truncation refused, key order as the spec says, and a
 // golden byte vector for each.
 #include <gtest/gtest.h>

@@ -1,9 +1,12 @@
 // Recipe, snapshot, deletion, seal and segment header payloads.
 #include <gtest/gtest.h>
+
+#include <functional>
 #include <rapidcheck/gtest.h>
 
 #include "format/recipe_format.h"
 #include "format/segment_format.h"
+#include "format/session_format.h"
 #include "format/snapshot_format.h"
 #include "format/block_format.h"
 #include "format/coding.h"
@@ -56,7 +59,58 @@ TEST(SnapshotFormat, UnknownVersionIsRejected) {
   EXPECT_NE(d.status().message().find("version"), std::string::npos);
 }
 
-TEST(SnapshotFormat, SourceNamesAreChecked) {
+TEST(SnapshotFormat, StreamEntriesMustAgree) {  // [SNAP-2]
+  auto bad = [](const std::function<void(SnapshotRecord*)>& change) {
+    SnapshotRecord r = Sample();
+    change(&r);
+    // Encode without the writer's assertions: the fields are what a damaged disk could hold.
+    std::string enc;
+    PutFixed8(&enc, kSnapshotRecordVersion);
+    PutFixed64(&enc, r.id);
+    PutFixed64(&enc, static_cast<uint64_t>(r.time_us));
+    PutString16(&enc, r.source);
+    PutString16(&enc, r.label);
+    PutFixed16(&enc, static_cast<uint16_t>(r.streams.size()));
+    for (const StreamInfo& st : r.streams) PutStreamInfo(&enc, st);
+    PutFixed64(&enc, r.stored_bytes);
+    PutFixed64(&enc, r.new_bytes);
+    return !DecodeSnapshot(enc).ok();
+  };
+  EXPECT_FALSE(bad([](SnapshotRecord*) {}));
+  EXPECT_TRUE(bad([](SnapshotRecord* r) { r->streams[0].chunk_count = r->streams[0].length + 1; }));
+  EXPECT_TRUE(bad([](SnapshotRecord* r) { r->streams[0].recipe_pieces = r->streams[0].chunk_count + 1; }));
+  EXPECT_TRUE(bad([](SnapshotRecord* r) { r->streams.back().chunk_count = 1; }));  // length 0 but a chunk
+  EXPECT_TRUE(bad([](SnapshotRecord* r) { r->streams.clear(); }));
+  EXPECT_TRUE(bad([](SnapshotRecord* r) { r->id = 0; }));
+}
+
+TEST(SessionFormat, RoundTripTruncationAndVersion) {  // [SESS-1]
+  SessionRecord s;
+  s.id = 77;
+  s.time_us = -5;
+  s.source = "db/main";
+  s.label = "nightly";
+  s.done = Sample().streams;
+  s.in_stream = true;
+  s.current.name = "open";
+  s.current.length = 4096;
+  s.current.chunk_count = 2;
+  s.current.recipe_pieces = 1;
+  s.stored_bytes = 10;
+  s.new_bytes = 9;
+  s.updated_us = 123456;
+  const std::string enc = EncodeSession(s);
+  auto d = DecodeSession(enc);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, s);
+  for (size_t n = 0; n < enc.size(); n++) ASSERT_FALSE(DecodeSession(enc.substr(0, n)).ok()) << n;
+  EXPECT_FALSE(DecodeSession(enc + "x").ok());
+  std::string other = enc;
+  other[0] = 2;
+  EXPECT_FALSE(DecodeSession(other).ok());
+}
+
+TEST(SnapshotFormat, SourceNamesAreChecked) {  // [SNAP-1]
   EXPECT_TRUE(ValidateSourceName("pg/orders").ok());
   EXPECT_TRUE(ValidateSourceName("mongo/app-1.shard_2").ok());
   EXPECT_TRUE(ValidateSourceName("pg/\xc3\xa9t\xc3\xa9").ok());
@@ -76,7 +130,7 @@ TEST(DeletionFormat, RoundTripAndTruncation) {
   for (size_t n = 0; n < enc.size(); n++) ASSERT_FALSE(DecodeDeletion(enc.substr(0, n)).ok());
 }
 
-TEST(RecipeFormat, RoundTripAndLimits) {
+TEST(RecipeFormat, RoundTripAndLimits) {  // [RCP-1]
   RecipePiece r;
   r.stream_index = 3;
   r.piece_index = 7;

@@ -78,7 +78,7 @@ TEST(SegmentScanner, DamageBeforeAValidBlockIsCorruptionAndResumes) {  // [SCAN-
   EXPECT_EQ(sc.stop(), ScanStop::kEnd);
 }
 
-TEST(SegmentScanner, SealEndsTheSegment) {
+TEST(SegmentScanner, SealEndsTheSegment) {  // [SEAL-1]
   std::vector<uint64_t> offs;
   SegmentHeader h;
   h.segment_number = 1;
