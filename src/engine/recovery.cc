@@ -267,6 +267,9 @@ Status Recover(io::Env* env, const std::string& segments_dir, const format::Volu
       scanner.Resume();
     }
     uint64_t end = scanner.stop_offset();
+    BV_ASSERT(end >= from && end <= src.Size());
+    BV_ASSERT(scanner.stop() == format::ScanStop::kEnd || scanner.stop() == format::ScanStop::kTorn ||
+              (scanner.stop() == format::ScanStop::kCorrupt && unacknowledged_tail));
     if (scanner.stop() != format::ScanStop::kEnd) {
       const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
                                std::to_string(end) + " (" + scanner.problem().message() + ")";

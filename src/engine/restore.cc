@@ -142,6 +142,7 @@ class Restorer {
 // Places the chunk's block in the current batch: inside or just after the batch's last extent
 // when it can, else in an extent of its own; a full batch is submitted first.
 Status Restorer::AddChunk(const ChunkRef& c) {
+  BV_ASSERT(c.take > 0 && c.skip + c.take <= c.entry.length);  // the recipe walk hands out parts of chunks
   BV_ASSIGN_OR_RETURN(auto loc, v_->index()->GetChunk(c.entry.chunk_id));
   if (!loc) {
     BV_ASSIGN_OR_RETURN(auto damaged, v_->index()->GetQuarantined(c.entry.chunk_id));

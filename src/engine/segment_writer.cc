@@ -102,6 +102,7 @@ Status SegmentWriter::Pad() {
 Status SegmentWriter::Sync() {
   BV_RETURN_IF_ERROR(Pad());
   BV_RETURN_IF_ERROR(SubmitBuffer());
+  BV_ASSERT(offset() % kPageSize == 0 && used_ == 0);  // a sync point ends on a page boundary (§5)
   BV_RETURN_IF_ERROR(file_->DataSync());
   // A segment removed from under the writer takes what was synced to it along when it closes:
   // nothing written to it may be reported durable.
@@ -125,6 +126,9 @@ Status SegmentWriter::Rotate() {
 
 Result<Location> SegmentWriter::Append(std::string_view block) {
   BV_ASSERT(block.size() >= kBlockHeaderSize);
+  // Asserted in pairs: what goes to disk is what a reader will accept.
+  BV_ASSERT(format::DecodeBlockHeader(block.substr(0, kBlockHeaderSize)).ok());
+  BV_ASSERT(format::DecodeFixed32(block.data() + 8) == block.size() - kBlockHeaderSize);
   // Room is kept for the seal block and its padding at the end of every segment.
   const uint64_t reserve = 2 * kPageSize;
   if (blocks_ > 0 && offset() + block.size() + reserve > params_.segment_size) {
@@ -137,6 +141,7 @@ Result<Location> SegmentWriter::Append(std::string_view block) {
   loc.raw_len = format::DecodeFixed32(block.data() + 12);
   BV_RETURN_IF_ERROR(Put(block));
   blocks_++;
+  BV_ASSERT(offset() == loc.offset + loc.total_size());
   return loc;
 }
 

@@ -313,6 +313,8 @@ Status Volume::CutUnindexedTail() {
 }
 
 Status Volume::SyncPoint(SegmentWriter* w, bool durable) {
+  BV_ASSERT(w == writer_.get());  // under the write lock, with the volume's own writer
+  // [CRASH-1] The segment is durable before the index says so, never the other way round.
   BV_RETURN_IF_ERROR(w->Sync());
   w->RecordStates(&pending_index_);
   BV_RETURN_IF_ERROR(index_->Write(&pending_index_, durable));
