@@ -104,6 +104,7 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
         }
         if (!s.ok()) {
           Damage d{num, b->offset, b->offset + b->header.total_size(), s.message(), {b->header.id}, {}};
+          d.header = b->header;
           report->damage.push_back(std::move(d));
         }
       }
@@ -238,16 +239,12 @@ bool InDamage(const CheckReport& report, const Location& loc) {
 Status SeparateSuperseded(Volume* v, CheckReport* report) {
   std::vector<Damage> kept;
   for (Damage& d : report->damage) {
+    // The segment pass read the header at the damaged offset already (d.header).
     std::optional<Location> good;
-    if (d.offset >= format::kSegmentHeaderSize) {
-      BV_ASSIGN_OR_RETURN(io::File * f, v->reader()->File(d.segment));
-      char hb[format::kBlockHeaderSize];
-      BV_ASSIGN_OR_RETURN(size_t got, f->ReadAt(d.offset, hb, sizeof hb));
-      auto h = format::DecodeBlockHeader(std::string_view(hb, got));
-      if (h.ok() && h->type == format::BlockType::kData && d.offset + h->total_size() == d.end) {
-        BV_ASSIGN_OR_RETURN(good, v->index()->GetChunk(h->id));
-        if (good && InDamage(*report, *good)) good.reset();
-      }
+    const std::optional<format::BlockHeader>& h = d.header;
+    if (h && h->type == format::BlockType::kData && d.offset + h->total_size() == d.end) {
+      BV_ASSIGN_OR_RETURN(good, v->index()->GetChunk(h->id));
+      if (good && InDamage(*report, *good)) good.reset();
     }
     if (!good) {
       kept.push_back(std::move(d));
