@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <set>
 
-#include "engine/file_source.h"
 #include "engine/recovery.h"
 #include "engine/restore.h"
+#include "engine/segment_scan.h"
 #include "format/recipe_format.h"
-#include "format/segment_scanner.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
@@ -22,7 +21,7 @@ std::string ShortId(const format::Id& id) {
 
 namespace {
 
-std::string SegName(uint64_t n) { return "segment " + format::SegmentFileName(n); }
+std::string SegName(uint64_t n) { return SegmentFiles::Name(n); }
 
 // Chunk ids the index places in [from, to) of a segment, plus the id in a readable header there.
 Status ChunksInRange(Volume* v, Damage* d, const std::optional<format::Id>& header_id) {
@@ -50,25 +49,33 @@ Status DecodeRecord(const format::ScannedBlock& b) {
   }
 }
 
+// A data block's payload checked with the key: the tag of an encrypted one, the decompression
+// of a plain one. The scanner has checked body_xxh3 already.
+Status CheckDataBlock(Volume* v, const format::ScannedBlock& b, std::string* plain) {
+  // An encrypted block's tag shows that its payload is the one sealed under the volume's key:
+  // decompressing it is left to the stream pass, which decodes every block a snapshot holds. An
+  // unencrypted block has only its checksum, so it is decompressed here too.
+  if (b.header.encrypted()) return v->codec().Authenticate(b.header, b.payload);
+  plain->resize(b.header.raw_len);
+  return v->codec()
+      .DecodeChunk(b.header, b.payload, reinterpret_cast<uint8_t*>(plain->data()), BodyCheck::kWhenTagFails)
+      .status();
+}
+
 Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& opts, CheckReport* report) {
-  const std::string path = v->segments_dir() + "/" + format::SegmentFileName(num);
-  BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(path, io::OpenMode::kRead));
-  FileSource src(file.get());
-  BV_RETURN_IF_ERROR(src.Init());
+  BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(v->segment_files(), num, /*writable=*/false));
   report->segments++;
-  report->bytes += src.Size();
-  std::string head;
-  BV_RETURN_IF_ERROR(src.Read(0, format::kSegmentHeaderSize, &head));
-  auto header = format::DecodeSegmentHeader(head);
-  if (!header.ok()) {
+  report->bytes += scan->size();
+  if (!scan->header()) {
     // The blocks after a damaged header are read all the same [SCAN-3].
-    Damage d{num, 0, format::kSegmentHeaderSize, "segment header: " + header.status().message(), {}, {}};
-    report->damage.push_back(std::move(d));
+    report->damage.push_back(
+        Damage{num, 0, format::kSegmentHeaderSize, "segment header: " + scan->header_problem().message(), {}, {}});
   }
   BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
-  if (header.ok() && (header->segment_number != num || header->params.uuid != v->params().uuid)) {
+  const auto& header = scan->header();
+  if (header && (header->segment_number != num || header->params.uuid != v->params().uuid)) {
     // Another file in this one's place: whatever the index placed here is gone.
-    Damage d{num, 0, std::max(src.Size(), state ? state->indexed_through : 0),
+    Damage d{num, 0, std::max(scan->size(), state ? state->indexed_through : 0),
              "the header belongs to segment " + std::to_string(header->segment_number) + " of volume " +
                  header->params.UuidString(),
              {}, {}};
@@ -76,61 +83,40 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     report->damage.push_back(std::move(d));
     return Status::Ok();
   }
-  format::SegmentScanner scanner(&src, format::kSegmentHeaderSize, true);
   std::string plain;
-  for (;;) {
-    BV_ASSIGN_OR_RETURN(auto b, scanner.Next());
-    if (b) {
-      report->blocks++;
-      if (Status s = DecodeRecord(*b); !s.ok()) {
-        report->damage.push_back(Damage{num, b->offset, b->offset + b->header.total_size(), s.message(), {}, {}});
-        continue;
+  auto on_block = [&](const format::ScannedBlock& b) -> Status {
+    report->blocks++;
+    Status s = DecodeRecord(b);
+    if (s.ok() && opts.decode_data && b.header.type == format::BlockType::kData) {
+      s = CheckDataBlock(v, b, &plain);
+      if (!s.ok()) {
+        Damage d{num, b.offset, b.offset + b.header.total_size(), s.message(), {b.header.id}, {}};
+        d.header = b.header;
+        report->damage.push_back(std::move(d));
       }
-      if (opts.decode_data && b->header.type == format::BlockType::kData) {
-        // The scanner has checked body_xxh3 already. An encrypted block's tag shows that its
-        // payload is the one sealed under the volume's key: decompressing it is left to the
-        // stream pass, which decodes every block a snapshot holds (before, each such block was
-        // decompressed here as well). An unencrypted block has only its checksum, so it is
-        // decompressed here too.
-        Status s;
-        if (b->header.encrypted()) {
-          s = v->codec().Authenticate(b->header, b->payload);
-        } else {
-          plain.resize(b->header.raw_len);
-          s = v->codec()
-                  .DecodeChunk(b->header, b->payload, reinterpret_cast<uint8_t*>(plain.data()),
-                               BodyCheck::kWhenTagFails)
-                  .status();
-        }
-        if (!s.ok()) {
-          Damage d{num, b->offset, b->offset + b->header.total_size(), s.message(), {b->header.id}, {}};
-          d.header = b->header;
-          report->damage.push_back(std::move(d));
-        }
-      }
-      continue;
+      return Status::Ok();
     }
-    if (scanner.stop() == format::ScanStop::kEnd) break;
-    if (is_last && state && !state->sealed && scanner.stop_offset() >= state->indexed_through) {
-      break;  // the unacknowledged tail of a dead writer, already noted by recovery
+    if (!s.ok()) report->damage.push_back(Damage{num, b.offset, b.offset + b.header.total_size(), s.message(), {}, {}});
+    return Status::Ok();
+  };
+  auto on_stop = [&](const ScanStopInfo& st) -> Result<bool> {
+    if (is_last && state && !state->sealed && st.offset >= state->indexed_through) {
+      return false;  // the unacknowledged tail of a dead writer, already noted by recovery
     }
-    Damage d{num, scanner.stop_offset(), src.Size(), scanner.problem().message(), {}, {}};
-    if (scanner.stop() == format::ScanStop::kCorrupt) d.end = scanner.resume_offset();
+    Damage d{num, st.offset, st.stop == format::ScanStop::kCorrupt ? st.resume : scan->size(), st.problem.message(),
+             {}, {}};
+    d.header = st.header;
     // A cut segment lost everything the index knew past the cut.
-    if (scanner.stop() == format::ScanStop::kTorn && state) d.end = std::max(d.end, state->indexed_through);
-    std::string hb;
-    BV_RETURN_IF_ERROR(src.Read(d.offset, format::kBlockHeaderSize, &hb));
-    auto h = format::DecodeBlockHeader(hb);
+    if (st.stop == format::ScanStop::kTorn && state) d.end = std::max(d.end, state->indexed_through);
     std::optional<format::Id> hid;
-    if (h.ok() && h->type == format::BlockType::kData) hid = h->id;
-    if (h.ok()) d.header = *h;
+    if (st.header && st.header->type == format::BlockType::kData) hid = st.header->id;
     BV_RETURN_IF_ERROR(ChunksInRange(v, &d, hid));
     report->damage.push_back(std::move(d));
-    if (scanner.stop() != format::ScanStop::kCorrupt) break;
-    scanner.Resume();
-  }
-  if (state && state->indexed_through > src.Size()) {
-    report->problems.push_back(SegName(num) + ": is " + std::to_string(src.Size()) +
+    return true;
+  };
+  BV_RETURN_IF_ERROR(scan->Blocks(format::kSegmentHeaderSize, /*read_payloads=*/true, on_block, on_stop).status());
+  if (state && state->indexed_through > scan->size()) {
+    report->problems.push_back(SegName(num) + ": is " + std::to_string(scan->size()) +
                                " bytes, but the index has blocks through offset " +
                                std::to_string(state->indexed_through));
   }
@@ -196,28 +182,23 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
 // Tails that recovery cut past what the index acknowledged, but kept because valid blocks were
 // in them: named, with the snapshots whose commit blocks they hold.
 Status NoteLostAndFound(Volume* v, CheckReport* report) {
-  const std::string dir = LostAndFoundDir(v->segments_dir());
-  if (!io::PathExists(dir)) return Status::Ok();
-  BV_ASSIGN_OR_RETURN(auto names, io::ListDir(dir));
+  io::Env* env = v->env();
+  const std::string dir = v->segment_files()->LostAndFoundDir();
+  if (!env->PathExists(dir)) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
-    BV_ASSIGN_OR_RETURN(auto file, v->env()->Open(dir + "/" + name, io::OpenMode::kRead));
-    FileSource src(file.get());
-    BV_RETURN_IF_ERROR(src.Init());
-    format::SegmentScanner scanner(&src, 0, /*read_payloads=*/false);
+    BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::OpenHeaderless(env, dir + "/" + name));
     std::string commits;
-    for (;;) {
-      BV_ASSIGN_OR_RETURN(auto b, scanner.Next());
-      if (b) {
-        if (b->header.type == format::BlockType::kSnapshotCommit) {
-          commits += (commits.empty() ? "" : ", ") + format::SnapshotIdHex(format::SnapshotIdFromBlockId(b->header.id));
-        }
-        continue;
+    auto on_block = [&](const format::ScannedBlock& b) {
+      if (b.header.type == format::BlockType::kSnapshotCommit) {
+        commits += (commits.empty() ? "" : ", ") + format::SnapshotIdHex(format::SnapshotIdFromBlockId(b.header.id));
       }
-      if (scanner.stop() != format::ScanStop::kCorrupt) break;
-      scanner.Resume();
-    }
-    report->notes.push_back("lost+found/" + name + ": " + std::to_string(src.Size()) +
+      return Status::Ok();
+    };
+    auto go_on = [](const ScanStopInfo&) -> Result<bool> { return true; };
+    BV_RETURN_IF_ERROR(scan->Blocks(0, /*read_payloads=*/false, on_block, go_on).status());
+    report->notes.push_back("lost+found/" + name + ": " + std::to_string(scan->size()) +
                             " bytes cut past what the index recorded as acknowledged, kept because they hold valid "
                             "blocks" + (commits.empty() ? "" : ", with the commit blocks of snapshots " + commits) +
                             "; if the index was older than the segments, these are backups to recover");
@@ -359,7 +340,7 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   for (const std::string& note : v->recovery().notes) {
     (v->recovery().damaged && opts.snapshot ? report->problems : report->notes).push_back("on open: " + note);
   }
-  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
+  BV_ASSIGN_OR_RETURN(auto segments, v->segment_files()->List());
   if (opts.snapshot) {
     // One snapshot: its restore reads and checks every block it needs, and nothing else.
     return CheckReferences(v, opts, report);

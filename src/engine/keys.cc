@@ -1,11 +1,7 @@
 #include "engine/keys.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -50,29 +46,21 @@ VolumeKeys DeriveKeys(const Key& master, bool encrypted) {
   return k;
 }
 
-Status CreateMasterKeyFile(const std::string& path, Key* out) {
+Status CreateMasterKeyFile(io::Env* env, const std::string& path, Key* out) {
   const size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) BV_RETURN_IF_ERROR(io::MakeDirs(path.substr(0, slash), 0700));
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("create key file " + path, errno);
+  const std::string dir = slash != std::string::npos && slash > 0 ? path.substr(0, slash) : "";
+  if (!dir.empty()) BV_RETURN_IF_ERROR(env->MakeDirs(dir, 0700));
   *out = RandomKey();
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, out->data(), out->size());
-  std::string text = std::string(kKeyFileTag) + hex + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    return Status::FromErrno("write key file " + path, err);
-  }
-  if (slash != std::string::npos && slash > 0) return io::SyncDir(path.substr(0, slash));
-  return Status::Ok();
+  const std::string text = std::string(kKeyFileTag) + hex + "\n";
+  sodium_memzero(hex, sizeof hex);
+  BV_RETURN_IF_ERROR(env->CreateFileExclusive(path, text, 0600));
+  return dir.empty() ? Status::Ok() : env->SyncDir(dir);
 }
 
-Result<Key> LoadMasterKeyFile(const std::string& path) {
-  BV_ASSIGN_OR_RETURN(std::string text, io::ReadSmallFile(path, 4096));
+Result<Key> LoadMasterKeyFile(io::Env* env, const std::string& path) {
+  BV_ASSIGN_OR_RETURN(std::string text, env->ReadSmallFile(path, 4096));
   const size_t tag = std::strlen(kKeyFileTag);
   if (text.size() < tag + 64 || text.compare(0, tag, kKeyFileTag) != 0) {
     return Status::InvalidArgument("key file " + path + ": not a BV master key file");

@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "format/segment_format.h"
+#include "io/env.h"
 
 namespace bv::engine {
 
@@ -25,8 +26,9 @@ struct VolumeKeys {
 VolumeKeys DeriveKeys(const Key& master, bool encrypted);
 
 // "bv-master-key-v1 <64 hex digits>\n", mode 0600. Refuses to overwrite an existing file.
-Status CreateMasterKeyFile(const std::string& path, Key* out);
-Result<Key> LoadMasterKeyFile(const std::string& path);
+// Through `env`, which a test may make fail (io::SystemEnv() for the process's own files).
+Status CreateMasterKeyFile(io::Env* env, const std::string& path, Key* out);
+Result<Key> LoadMasterKeyFile(io::Env* env, const std::string& path);
 // $BV_KEY_DIR, else $HOME/.config/bv/keys, else /etc/bv/keys.
 std::string DefaultKeyDir();
 // DefaultKeyDir()/<uuid>.key.

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <set>
 
-#include "engine/file_source.h"
+#include "engine/segment_scan.h"
 #include "format/recipe_format.h"
-#include "format/segment_scanner.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
@@ -100,34 +98,19 @@ class SegmentApplier {
 
 }  // namespace
 
-Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir) {
-  BV_ASSIGN_OR_RETURN(auto names, io::ListDir(segments_dir));
-  std::vector<uint64_t> numbers;
-  for (const std::string& n : names) {
-    uint64_t num;
-    if (format::ParseSegmentFileName(n, &num)) numbers.push_back(num);
-  }
-  std::sort(numbers.begin(), numbers.end());
-  return numbers;
-}
-
-std::string LostAndFoundDir(const std::string& segments_dir) {
-  return std::filesystem::path(segments_dir).parent_path().string() + "/lost+found";
-}
-
 namespace {
 
 // Copies [from, end of file) of a segment to lost+found/ beside segments/ before it is cut:
 // a tail that holds valid blocks was unacknowledged by the index's word, but an index can be
 // older than its segments (a copy put back), and bytes that may be someone's backup are never
 // thrown away on that word alone. Returns the copy's path.
-Result<std::string> KeepCutTail(io::Env* env, const std::string& segments_dir, uint64_t segment, io::File* file,
-                                uint64_t from, uint64_t size) {
-  const std::string dir = LostAndFoundDir(segments_dir);
-  BV_RETURN_IF_ERROR(io::MakeDirs(dir));
+Result<std::string> KeepCutTail(SegmentFiles* files, uint64_t segment, io::File* file, uint64_t from, uint64_t size) {
+  io::Env* env = files->env();
+  const std::string dir = files->LostAndFoundDir();
+  BV_RETURN_IF_ERROR(env->MakeDirs(dir, 0755));
   // A name not taken yet: a copy is never overwritten, not even by a later cut at the same place.
   std::string path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from);
-  for (int n = 2; io::PathExists(path); n++) {
+  for (int n = 2; env->PathExists(path); n++) {
     path = dir + "/" + format::SegmentFileName(segment) + ".from-" + std::to_string(from) + "." + std::to_string(n);
   }
   BV_ASSIGN_OR_RETURN(auto out, env->Open(path, io::OpenMode::kCreate));
@@ -148,7 +131,7 @@ Result<std::string> KeepCutTail(io::Env* env, const std::string& segments_dir, u
   BV_RETURN_IF_ERROR(out->WaitWrites());
   BV_RETURN_IF_ERROR(out->Truncate(at));
   BV_RETURN_IF_ERROR(out->DataSync());
-  BV_RETURN_IF_ERROR(io::SyncDir(dir));
+  BV_RETURN_IF_ERROR(env->SyncDir(dir));
   return path;
 }
 
@@ -168,164 +151,197 @@ Status QuarantineBeyond(Index* index, uint64_t segment, uint64_t size, uint64_t*
   return index->Write(&batch, /*sync=*/true);
 }
 
-Status Recover(io::Env* env, const std::string& segments_dir, const format::VolumeParams& params,
-               Index* index, const RecoverMode& mode, RecoveryReport* report, uint64_t* last_segment,
-               SegmentState* last_state) {
-  // Damage either stops recovery or is noted and worked around, as the mode says.
-  auto damage = [&](const Status& s) {
-    if (mode.stop_at_damage) return s;
-    report->notes.push_back(s.message());
-    report->damaged = true;
+namespace {
+
+// One recovery of a volume's segments, in order: the unindexed blocks of every unsealed segment
+// applied to the index, a torn tail cut or left as the mode says, damage noted or returned.
+class Recovery {
+ public:
+  Recovery(SegmentFiles* files, const format::VolumeParams& params, Index* index, const RecoverMode& mode,
+           RecoveryReport* report)
+      : files_(files), params_(params), index_(index), mode_(mode), report_(report) {}
+
+  Status Run(uint64_t* last_segment, SegmentState* last_state) {
+    BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, files_->List());
+    report_->last_segment_closed = false;
+    for (size_t i = 0; i < segments.size(); i++) {
+      BV_RETURN_IF_ERROR(RecoverSegment(segments[i], i + 1 == segments.size()));
+    }
+    if (report_->last_segment_closed) {
+      // Writing goes on in a new segment after it.
+      last_segment_ = segments.back();
+      last_state_ = SegmentState{true, 0, 0};
+    }
+    *last_segment = last_segment_;
+    *last_state = last_state_;
     return Status::Ok();
-  };
-  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, ListSegments(segments_dir));
-  *last_segment = 0;
-  *last_state = SegmentState{};
-  report->last_segment_closed = false;
-  for (size_t i = 0; i < segments.size(); i++) {
-    const uint64_t num = segments[i];
-    const bool is_last = i + 1 == segments.size();
-    const std::string path = segments_dir + "/" + format::SegmentFileName(num);
-    const std::string where = "segment " + format::SegmentFileName(num);
-    BV_ASSIGN_OR_RETURN(auto state, index->GetSegment(num));
+  }
+
+ private:
+  // Damage either stops recovery or is noted and worked around, as the mode says.
+  Status Damage(const std::string& what) {
+    if (mode_.stop_at_damage) return Status::Corruption(what);
+    report_->notes.push_back(what);
+    report_->damaged = true;
+    return Status::Ok();
+  }
+
+  Status RecoverSegment(uint64_t num, bool is_last) {
+    const std::string where = SegmentFiles::Name(num);
+    BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(num));
     if (state && state->sealed) {
-      *last_segment = num;
-      *last_state = *state;
-      continue;
+      last_segment_ = num;
+      last_state_ = *state;
+      return Status::Ok();
     }
-    BV_ASSIGN_OR_RETURN(auto file, env->Open(path, mode.truncate_torn_tail ? io::OpenMode::kReadWrite
-                                                                           : io::OpenMode::kRead));
-    FileSource src(file.get());
-    BV_RETURN_IF_ERROR(src.Init());
-    std::string head;
-    BV_RETURN_IF_ERROR(src.Read(0, format::kSegmentHeaderSize, &head));
-    auto header = format::DecodeSegmentHeader(head);
-    bool header_damaged = false;
-    if (!header.ok()) {
-      if (is_last && !state && src.Size() <= format::kSegmentHeaderSize) {
-        // Created by a writer that died before its first sync: it never held a block.
-        if (mode.truncate_torn_tail) {
-          report->notes.push_back(where + ": removed, it was created but never written");
-          file.reset();
-          BV_RETURN_IF_ERROR(io::RemoveFile(path));
-          BV_RETURN_IF_ERROR(io::SyncDir(segments_dir));
-        } else {
-          report->notes.push_back(where + ": created but never written; the next write removes it");
-          report->torn_tail = true;
-        }
-        continue;
-      }
+    BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(files_, num, /*writable=*/mode_.truncate_torn_tail));
+    const bool header_damaged = !scan->header();
+    if (header_damaged) {
+      if (is_last && !state && scan->size() <= format::kSegmentHeaderSize) return NeverWritten(num, std::move(scan));
       // The blocks after a damaged header are still the volume's: read them [SCAN-3].
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": header: " + header.status().message() +
-                                                   "; its blocks are read all the same")));
-      header_damaged = true;
-    } else if (header->segment_number != num || header->params.uuid != params.uuid) {
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(where + ": header belongs to segment " +
-                                                   std::to_string(header->segment_number) + " of volume " +
-                                                   header->params.UuidString())));
-      if (is_last) report->last_segment_closed = true;
-      continue;
+      BV_RETURN_IF_ERROR(Damage(where + ": header: " + scan->header_problem().message() +
+                                "; its blocks are read all the same"));
+    } else if (scan->header()->segment_number != num || scan->header()->params.uuid != params_.uuid) {
+      BV_RETURN_IF_ERROR(Damage(where + ": header belongs to segment " + std::to_string(scan->header()->segment_number) +
+                                " of volume " + scan->header()->params.UuidString()));
+      if (is_last) report_->last_segment_closed = true;
+      return Status::Ok();
     }
-    uint64_t from = state ? state->indexed_through : format::kSegmentHeaderSize;
-    if (src.Size() < from) {
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(
-          where + ": is " + std::to_string(src.Size()) + " bytes but blocks through offset " +
-          std::to_string(from) + " were indexed: the segment was truncated")));
-      if (mode.truncate_torn_tail) {  // a writer: nothing may deduplicate against what was lost
-        uint64_t lost = 0;
-        BV_RETURN_IF_ERROR(QuarantineBeyond(index, num, src.Size(), &lost));
-        report->notes.push_back(where + ": " + std::to_string(lost) + " chunk(s) past the cut quarantined");
-      }
-      if (is_last) report->last_segment_closed = true;
-      continue;
+    const uint64_t from = state ? state->indexed_through : format::kSegmentHeaderSize;
+    if (scan->size() < from) return Truncated(num, is_last, scan->size(), from);
+    SegmentApplier applier(index_, num);
+    BV_ASSIGN_OR_RETURN(uint64_t end, ApplyBlocks(num, is_last, scan.get(), from, &applier));
+    if (applier.blocks() > 0 && mode_.truncate_torn_tail) {
+      // The blocks just indexed may have been read from the page cache of a writer that never
+      // synced them: make them durable before the index points at them.
+      BV_RETURN_IF_ERROR(scan->file()->DataSync());
     }
+    const SegmentState done{scan->sealed(), end, (state ? state->blocks : 0) + applier.blocks()};
+    BV_RETURN_IF_ERROR(applier.Finish(done));
+    report_->segments_scanned++;
+    report_->blocks_applied += applier.blocks();
+    report_->snapshots_found += applier.snapshots();
+    last_segment_ = num;
+    last_state_ = done;
+    if (is_last && header_damaged) report_->last_segment_closed = true;
+    return Status::Ok();
+  }
+
+  // The blocks of a segment from `from` applied; returns where the segment's valid part ends.
+  Result<uint64_t> ApplyBlocks(uint64_t num, bool is_last, SegmentScan* scan, uint64_t from, SegmentApplier* applier) {
+    const std::string where = SegmentFiles::Name(num);
     // [SCAN-4] An index that was kept records how far every segment was acknowledged: in the last
     // segment everything past that is unacknowledged, and writes that were in flight together may
     // have landed out of order, so a hole with valid blocks after it is the same torn tail as a
     // cut. A new index witnesses nothing, so there a bad block with a valid one after it is damage.
-    const bool unacknowledged_tail = is_last && !mode.index_is_new;
-    SegmentApplier applier(index, num);
-    format::SegmentScanner scanner(&src, from, /*read_payloads=*/true);
-    for (;;) {
-      BV_ASSIGN_OR_RETURN(auto block, scanner.Next());
-      if (block) {
-        if (Status s = applier.Apply(*block); !s.ok()) {
-          // Checksums hold but the record does not decode: a writer's bug, not a torn write.
-          BV_RETURN_IF_ERROR(damage(Status::Corruption(where + " offset " + std::to_string(block->offset) + ": " +
-                                                       s.message())));
-        }
-        continue;
-      }
-      if (scanner.stop() != format::ScanStop::kCorrupt || unacknowledged_tail) break;
+    const bool unacknowledged_tail = is_last && !mode_.index_is_new;
+    auto on_block = [&](const format::ScannedBlock& b) -> Status {
+      Status s = applier->Apply(b);
+      // Checksums hold but the record does not decode: a writer's bug, not a torn write.
+      return s.ok() ? s : Damage(where + " offset " + std::to_string(b.offset) + ": " + s.message());
+    };
+    auto on_stop = [&](const ScanStopInfo& st) -> Result<bool> {
+      if (st.stop != format::ScanStop::kCorrupt || unacknowledged_tail) return false;
       // [SCAN-3] Damage in the middle: reported, and the valid blocks after it are used.
-      std::string hb;
-      BV_RETURN_IF_ERROR(src.Read(scanner.stop_offset(), format::kBlockHeaderSize, &hb));
-      if (auto h = format::DecodeBlockHeader(hb); h.ok()) BV_RETURN_IF_ERROR(applier.Damaged(*h, scanner.stop_offset()));
-      BV_RETURN_IF_ERROR(damage(Status::Corruption(
-          where + " offset " + std::to_string(scanner.stop_offset()) + ".." + std::to_string(scanner.resume_offset()) +
-          ": " + scanner.problem().message() + "; valid blocks follow (run `bvtool fsck`)")));
-      scanner.Resume();
-    }
-    uint64_t end = scanner.stop_offset();
-    BV_ASSERT(end >= from && end <= src.Size());
-    BV_ASSERT(scanner.stop() == format::ScanStop::kEnd || scanner.stop() == format::ScanStop::kTorn ||
-              (scanner.stop() == format::ScanStop::kCorrupt && unacknowledged_tail));
-    if (scanner.stop() != format::ScanStop::kEnd) {
-      const std::string torn = where + ": torn tail of " + std::to_string(src.Size() - end) + " bytes at offset " +
-                               std::to_string(end) + " (" + scanner.problem().message() + ")";
-      if (is_last && mode.index_is_new) {
-        // [SCAN-5] No index recorded how far this segment was acknowledged: these bytes may be a
-        // write that never finished or damage to acknowledged blocks. When in doubt, nothing is
-        // cut: they stay, reported, and writing goes on after them.
-        BV_RETURN_IF_ERROR(damage(Status::Corruption(
-            where + ": the last " + std::to_string(src.Size() - end) + " bytes, from offset " + std::to_string(end) +
-            ", do not read (" + scanner.problem().message() +
-            ") and no valid block follows them: a write that never finished, or damage; without the index "
-            "that recorded how far the segment was acknowledged it cannot be told, so they are kept")));
-        end = src.Size();
-      } else if (!is_last) {
-        // Nothing is ever appended to a segment once a later one exists: these bytes were written
-        // and are now unreadable. They stay; later opens need not read them again.
-        BV_RETURN_IF_ERROR(damage(Status::Corruption(torn + " at the end of a segment that is not the last")));
-        end = src.Size();
-      } else if (mode.truncate_torn_tail) {
-        if (scanner.stop() == format::ScanStop::kCorrupt) {
-          BV_ASSIGN_OR_RETURN(std::string kept, KeepCutTail(env, segments_dir, num, file.get(), end, src.Size()));
-          report->notes.push_back(torn + ": valid blocks follow it, so a copy is kept in " + kept);
-        }
-        report->truncated_bytes += src.Size() - end;
-        report->notes.push_back(torn + ": cut");
-        BV_RETURN_IF_ERROR(file->Truncate(end));
-        BV_RETURN_IF_ERROR(file->DataSync());
-      } else {
-        // A dead writer's unacknowledged tail, not damage: the next write (or --repair) cuts it.
-        report->torn_tail = true;
-        report->notes.push_back(torn + (scanner.stop() == format::ScanStop::kCorrupt
-                                            ? ": left in place; the index records nothing in it as acknowledged, and "
-                                              "valid blocks follow, so the next write keeps a copy in lost+found/"
-                                            : ": left in place; nothing in it was acknowledged"));
-      }
-    }
-    if (applier.blocks() > 0 && mode.truncate_torn_tail) {
-      // The blocks just indexed may have been read from the page cache of a writer that never
-      // synced them: make them durable before the index points at them.
-      BV_RETURN_IF_ERROR(file->DataSync());
-    }
-    const SegmentState done{scanner.sealed(), end, (state ? state->blocks : 0) + applier.blocks()};
-    BV_RETURN_IF_ERROR(applier.Finish(done));
-    report->segments_scanned++;
-    report->blocks_applied += applier.blocks();
-    report->snapshots_found += applier.snapshots();
-    *last_segment = num;
-    *last_state = done;
-    if (is_last && header_damaged) report->last_segment_closed = true;
+      if (st.header) BV_RETURN_IF_ERROR(applier->Damaged(*st.header, st.offset));
+      BV_RETURN_IF_ERROR(Damage(where + " offset " + std::to_string(st.offset) + ".." + std::to_string(st.resume) +
+                                ": " + st.problem.message() + "; valid blocks follow (run `bvtool fsck`)"));
+      return true;
+    };
+    BV_ASSIGN_OR_RETURN(ScanStopInfo stop, scan->Blocks(from, /*read_payloads=*/true, on_block, on_stop));
+    BV_ASSERT(stop.offset >= from && stop.offset <= scan->size());
+    BV_ASSERT(stop.stop == format::ScanStop::kEnd || stop.stop == format::ScanStop::kTorn ||
+              (stop.stop == format::ScanStop::kCorrupt && unacknowledged_tail));
+    if (stop.stop == format::ScanStop::kEnd) return stop.offset;
+    return BadTail(num, is_last, scan, stop);
   }
-  if (report->last_segment_closed) {
-    // Writing goes on in a new segment after it.
-    *last_segment = segments.back();
-    *last_state = SegmentState{true, 0, 0};
+
+  // Bytes at the end of a segment that do not read; returns where its valid part ends.
+  Result<uint64_t> BadTail(uint64_t num, bool is_last, SegmentScan* scan, const ScanStopInfo& stop) {
+    const std::string where = SegmentFiles::Name(num);
+    const uint64_t size = scan->size(), end = stop.offset;
+    const std::string torn = where + ": torn tail of " + std::to_string(size - end) + " bytes at offset " +
+                             std::to_string(end) + " (" + stop.problem.message() + ")";
+    if (is_last && mode_.index_is_new) {
+      // [SCAN-5] No index recorded how far this segment was acknowledged: these bytes may be a
+      // write that never finished or damage to acknowledged blocks. When in doubt, nothing is
+      // cut: they stay, reported, and writing goes on after them.
+      BV_RETURN_IF_ERROR(Damage(
+          where + ": the last " + std::to_string(size - end) + " bytes, from offset " + std::to_string(end) +
+          ", do not read (" + stop.problem.message() +
+          ") and no valid block follows them: a write that never finished, or damage; without the index "
+          "that recorded how far the segment was acknowledged it cannot be told, so they are kept"));
+      return size;
+    }
+    if (!is_last) {
+      // Nothing is ever appended to a segment once a later one exists: these bytes were written
+      // and are now unreadable. They stay; later opens need not read them again.
+      BV_RETURN_IF_ERROR(Damage(torn + " at the end of a segment that is not the last"));
+      return size;
+    }
+    if (!mode_.truncate_torn_tail) {
+      // A dead writer's unacknowledged tail, not damage: the next write (or --repair) cuts it.
+      report_->torn_tail = true;
+      report_->notes.push_back(torn + (stop.stop == format::ScanStop::kCorrupt
+                                           ? ": left in place; the index records nothing in it as acknowledged, and "
+                                             "valid blocks follow, so the next write keeps a copy in lost+found/"
+                                           : ": left in place; nothing in it was acknowledged"));
+      return end;
+    }
+    if (stop.stop == format::ScanStop::kCorrupt) {
+      BV_ASSIGN_OR_RETURN(std::string kept, KeepCutTail(files_, num, scan->file(), end, size));
+      report_->notes.push_back(torn + ": valid blocks follow it, so a copy is kept in " + kept);
+    }
+    report_->truncated_bytes += size - end;
+    report_->notes.push_back(torn + ": cut");
+    BV_RETURN_IF_ERROR(scan->file()->Truncate(end));
+    BV_RETURN_IF_ERROR(scan->file()->DataSync());
+    return end;
   }
-  return Status::Ok();
+
+  // A last segment created by a writer that died before its first sync: it never held a block.
+  Status NeverWritten(uint64_t num, std::unique_ptr<SegmentScan> scan) {
+    const std::string where = SegmentFiles::Name(num);
+    if (!mode_.truncate_torn_tail) {
+      report_->notes.push_back(where + ": created but never written; the next write removes it");
+      report_->torn_tail = true;
+      return Status::Ok();
+    }
+    report_->notes.push_back(where + ": removed, it was created but never written");
+    scan.reset();
+    files_->Forget(num);
+    BV_RETURN_IF_ERROR(files_->env()->RemoveFile(files_->Path(num)));
+    return files_->env()->SyncDir(files_->dir());
+  }
+
+  // A segment shorter than what the index recorded of it.
+  Status Truncated(uint64_t num, bool is_last, uint64_t size, uint64_t indexed_through) {
+    const std::string where = SegmentFiles::Name(num);
+    BV_RETURN_IF_ERROR(Damage(where + ": is " + std::to_string(size) + " bytes but blocks through offset " +
+                              std::to_string(indexed_through) + " were indexed: the segment was truncated"));
+    if (mode_.truncate_torn_tail) {  // a writer: nothing may deduplicate against what was lost
+      uint64_t lost = 0;
+      BV_RETURN_IF_ERROR(QuarantineBeyond(index_, num, size, &lost));
+      report_->notes.push_back(where + ": " + std::to_string(lost) + " chunk(s) past the cut quarantined");
+    }
+    if (is_last) report_->last_segment_closed = true;
+    return Status::Ok();
+  }
+
+  SegmentFiles* files_;
+  const format::VolumeParams& params_;
+  Index* index_;
+  const RecoverMode& mode_;
+  RecoveryReport* report_;
+  uint64_t last_segment_ = 0;
+  SegmentState last_state_;
+};
+
+}  // namespace
+
+Status Recover(SegmentFiles* files, const format::VolumeParams& params, Index* index, const RecoverMode& mode,
+               RecoveryReport* report, uint64_t* last_segment, SegmentState* last_state) {
+  return Recovery(files, params, index, mode, report).Run(last_segment, last_state);
 }
 
 }  // namespace bv::engine

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "engine/index.h"
+#include "engine/segment_files.h"
 #include "format/segment_format.h"
-#include "io/env.h"
 
 namespace bv::engine {
 
@@ -23,9 +23,6 @@ struct RecoveryReport {
   bool last_segment_closed = false;
 };
 
-// Segment numbers present in the directory, ascending.
-Result<std::vector<uint64_t>> ListSegments(const std::string& segments_dir);
-
 struct RecoverMode {
   // Cut a torn tail off the last segment (nothing in it was acknowledged), and remove a last
   // segment that was created but never written. Only a writer does; a reader notes them.
@@ -39,9 +36,6 @@ struct RecoverMode {
   bool index_is_new = false;
 };
 
-// Where recovery keeps a copy of a cut tail that held valid blocks (format-spec [SCAN-4]).
-std::string LostAndFoundDir(const std::string& segments_dir);
-
 // Quarantines (format-spec [DMG-1]) every chunk the index places in `segment` whose block does not
 // end within its first `size` bytes: the file is gone (size 0) or was cut short. *count says how
 // many.
@@ -49,8 +43,7 @@ Status QuarantineBeyond(Index* index, uint64_t segment, uint64_t size, uint64_t*
 
 // Applies every segment's unindexed blocks to the index. On return *last_segment / *last_state
 // say where a writer continues (0 when there is none).
-Status Recover(io::Env* env, const std::string& segments_dir, const format::VolumeParams& params,
-               Index* index, const RecoverMode& mode, RecoveryReport* report, uint64_t* last_segment,
-               SegmentState* last_state);
+Status Recover(SegmentFiles* files, const format::VolumeParams& params, Index* index, const RecoverMode& mode,
+               RecoveryReport* report, uint64_t* last_segment, SegmentState* last_state);
 
 }  // namespace bv::engine

@@ -98,7 +98,7 @@ class Restorer {
         own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
         pool_(opts.pool ? opts.pool : own_pool_.get()),
         hash_(v->keys().hash_key),
-        reader_(v->env(), v->segments_dir(), opts.read_window),
+        reader_(v->segment_files(), opts.read_window),
         window_(opts.batches_in_flight ? opts.batches_in_flight : 2 * pool_->size() + 1),
         read_buffers_(std::make_shared<BufferRecycler>(io::kIoBufferSize, window_.max() + kSinkHeldMax)),
         plain_buffers_(std::make_shared<BufferRecycler>(std::max<size_t>(opts.batch_output, format::kBlockPayloadMax),
@@ -189,9 +189,11 @@ Status Restorer::AddChunk(const ChunkRef& c) {
 // The batch's reads, submitted together.
 Status Restorer::Read(Batch* b) {
   std::vector<io::ReadRequest> reqs;
+  std::vector<std::shared_ptr<io::File>> files;  // open until the reads are done
   for (const Extent& e : b->extents) {
-    BV_ASSIGN_OR_RETURN(io::File * f, reader_.File(e.segment));
-    reqs.push_back(io::ReadRequest{f, e.start, b->data + e.at, e.end - e.start, b->registered.index});
+    BV_ASSIGN_OR_RETURN(std::shared_ptr<io::File> f, reader_.File(e.segment));
+    reqs.push_back(io::ReadRequest{f.get(), e.start, b->data + e.at, e.end - e.start, b->registered.index});
+    files.push_back(std::move(f));
   }
   (void)v_->env()->ReadBatch(reqs);
   for (size_t i = 0; i < reqs.size(); i++) {

@@ -10,10 +10,9 @@ namespace bv::engine {
 using format::kBlockHeaderSize;
 using format::kPageSize;
 
-Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(io::Env* env, const std::string& segments_dir,
-                                                           const format::VolumeParams& params,
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(SegmentFiles* files, const format::VolumeParams& params,
                                                            uint64_t number, uint64_t end, uint64_t blocks) {
-  std::unique_ptr<SegmentWriter> w(new SegmentWriter(env, segments_dir, params));
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(files, params));
   if (end == 0) {
     BV_RETURN_IF_ERROR(w->Create(number));
   } else {
@@ -28,9 +27,8 @@ SegmentWriter::~SegmentWriter() {
 }
 
 Status SegmentWriter::Create(uint64_t number) {
-  const std::string path = dir_ + "/" + format::SegmentFileName(number);
-  BV_ASSIGN_OR_RETURN(file_, env_->Open(path, io::OpenMode::kCreate));
-  BV_RETURN_IF_ERROR(io::SyncDir(dir_));
+  BV_ASSIGN_OR_RETURN(file_, env_->Open(files_->Path(number), io::OpenMode::kCreate));
+  BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
   number_ = number;
   blocks_ = 0;
   if (buf_.data == nullptr) {
@@ -42,7 +40,7 @@ Status SegmentWriter::Create(uint64_t number) {
 }
 
 Status SegmentWriter::Resume(uint64_t number, uint64_t end) {
-  const std::string path = dir_ + "/" + format::SegmentFileName(number);
+  const std::string path = files_->Path(number);
   BV_ASSIGN_OR_RETURN(file_, env_->Open(path, io::OpenMode::kReadWrite));
   BV_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   if (size != end) return Status::Corruption(path + ": is " + std::to_string(size) + " bytes, expected " + std::to_string(end));

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "engine/index.h"
+#include "engine/segment_files.h"
 #include "format/segment_format.h"
-#include "io/env.h"
 
 namespace bv::engine {
 
@@ -17,9 +17,8 @@ class SegmentWriter {
  public:
   // Continues segment `number` at offset `end` (a block boundary after recovery), or creates it
   // when end == 0.
-  static Result<std::unique_ptr<SegmentWriter>> Open(io::Env* env, const std::string& segments_dir,
-                                                     const format::VolumeParams& params, uint64_t number,
-                                                     uint64_t end, uint64_t blocks);
+  static Result<std::unique_ptr<SegmentWriter>> Open(SegmentFiles* files, const format::VolumeParams& params,
+                                                     uint64_t number, uint64_t end, uint64_t blocks);
   ~SegmentWriter();
 
   // Appends one whole block (header and payload); returns where it went.
@@ -34,8 +33,8 @@ class SegmentWriter {
   uint64_t offset() const { return buf_start_ + used_; }
 
  private:
-  SegmentWriter(io::Env* env, std::string dir, const format::VolumeParams& params)
-      : env_(env), dir_(std::move(dir)), params_(params) {}
+  SegmentWriter(SegmentFiles* files, const format::VolumeParams& params)
+      : files_(files), env_(files->env()), params_(params) {}
   Status Create(uint64_t number);
   Status Resume(uint64_t number, uint64_t end);
   Status Put(std::string_view bytes);  // into the buffer, submitting full buffers
@@ -43,8 +42,8 @@ class SegmentWriter {
   Status SubmitBuffer();
   Status Rotate();
 
+  SegmentFiles* files_;
   io::Env* env_;
-  std::string dir_;
   format::VolumeParams params_;
   std::unique_ptr<io::File> file_;
   uint64_t number_ = 0;

@@ -1,11 +1,7 @@
 #include "engine/volume.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -23,23 +19,20 @@ constexpr char kCleanFile[] = "/CLEAN";
 // crash witnesses nothing, so the rebuild starts again.
 constexpr char kRebuildFile[] = "/REBUILDING";
 
-Result<int> LockDir(const std::string& dir) {
-  const std::string path = dir + "/LOCK";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) return Status::Busy(dir + " is in use by another process (" + path + " is locked)");
-    return Status::FromErrno("lock " + path, err);
+// One process at a time: a second one gets Busy, naming the directory.
+Result<std::unique_ptr<io::FileLock>> LockDir(io::Env* env, const std::string& dir) {
+  auto lock = env->LockFile(dir + "/LOCK");
+  if (!lock.ok() && lock.status().code() == Status::Code::kBusy) {
+    return Status::Busy(dir + " is in use by another process (" + dir + "/LOCK is locked)");
   }
-  return fd;
+  return lock;
 }
 
 }  // namespace
 
 Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string* key_path) {
-  if (io::PathExists(dir + kVolumeFile)) return Status::InvalidArgument(dir + " already holds a volume");
+  io::Env* env = opts.env ? opts.env.get() : io::SystemEnv();
+  if (env->PathExists(dir + kVolumeFile)) return Status::InvalidArgument(dir + " already holds a volume");
   format::VolumeParams p;
   BV_ASSERT(sodium_init() >= 0);
   randombytes_buf(p.uuid.data(), p.uuid.size());
@@ -62,15 +55,15 @@ Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string
       return Status::InvalidArgument("the key file must live outside the volume directory: " + *key_path);
     }
     Key master;
-    BV_RETURN_IF_ERROR(CreateMasterKeyFile(*key_path, &master));
+    BV_RETURN_IF_ERROR(CreateMasterKeyFile(env, *key_path, &master));
     p.key_check = DeriveKeys(master, true).check;
   } else {
     p.key_check = RandomKey();  // the master of an unencrypted volume: nothing to hide
   }
-  BV_RETURN_IF_ERROR(io::MakeDirs(dir + "/segments"));
+  BV_RETURN_IF_ERROR(env->MakeDirs(dir + "/segments", 0755));
   BV_ASSIGN_OR_RETURN(auto index, Index::Open(dir + "/index", true));
   index.reset();
-  return io::WriteFileAtomic(dir + kVolumeFile, format::EncodeVolumeFile(p));
+  return env->WriteFileAtomic(dir + kVolumeFile, format::EncodeVolumeFile(p), 0644);
 }
 
 Status Volume::LoadKeys(const OpenOptions& opts) {
@@ -91,7 +84,7 @@ Status Volume::LoadKeys(const OpenOptions& opts) {
     const char* env = std::getenv("BV_KEY_FILE");
     path = env != nullptr && *env != '\0' ? env : DefaultKeyPath(params_);
   }
-  auto master = LoadMasterKeyFile(path);
+  auto master = LoadMasterKeyFile(env_.get(), path);
   if (!master.ok()) {
     if (!opts.need_key) return Status::Ok();
     return Status::InvalidArgument("volume " + dir_ + " is encrypted and its key could not be read: " +
@@ -109,7 +102,9 @@ Status Volume::LoadKeys(const OpenOptions& opts) {
 Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenOptions& opts) {
   std::unique_ptr<Volume> v(new Volume());
   v->dir_ = dir;
-  auto bytes = io::ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
+  v->env_ = opts.env ? opts.env : std::shared_ptr<io::Env>(io::Env::Create(opts.backend));
+  io::Env* env = v->env_.get();
+  auto bytes = env->ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
   if (!bytes.ok()) {
     if (bytes.status().IsNotFound()) return Status::NotFound(dir + " is not a BV volume (no VOLUME file)");
     return bytes.status();
@@ -120,26 +115,26 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
                               " (`bvtool fsck --repair` writes it again from a segment header)");
   }
   v->params_ = *params;
-  BV_ASSIGN_OR_RETURN(v->lock_fd_, LockDir(dir));
+  BV_ASSIGN_OR_RETURN(v->lock_, LockDir(env, dir));
   BV_RETURN_IF_ERROR(v->LoadKeys(opts));
   if (v->keys_) v->codec_ = std::make_unique<BlockCodec>(*v->keys_, opts.zstd_level);
-  v->env_ = opts.env ? opts.env : std::shared_ptr<io::Env>(io::Env::Create(opts.backend));
-  if (!opts.rebuild_index && io::PathExists(dir + kRebuildFile)) {
+  if (!opts.rebuild_index && env->PathExists(dir + kRebuildFile)) {
     return Status::NotFound("the index of " + dir + " is incomplete: a rebuild did not finish; run `bvtool fsck --rebuild-index`");
   }
   RecoverMode recover = opts.recover;
   if (opts.read_only) recover.truncate_torn_tail = false;  // a reader never changes a segment
   if (opts.rebuild_index) {
-    BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kRebuildFile, "rebuilding the index\n"));
+    BV_RETURN_IF_ERROR(env->WriteFileAtomic(dir + kRebuildFile, "rebuilding the index\n", 0644));
     std::error_code ec;
     std::filesystem::remove_all(dir + "/index", ec);
     if (ec) return Status::IOError("remove " + dir + "/index: " + ec.message());
     recover.index_is_new = true;
   }
   v->opened_to_read_ = opts.read_only;
-  v->reader_ = std::make_unique<SegmentReader>(v->env_.get(), v->segments_dir());
-  const bool clean = io::PathExists(dir + kCleanFile);
-  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(v->segments_dir()));
+  v->files_ = std::make_unique<SegmentFiles>(env, dir + "/segments");
+  v->reader_ = std::make_unique<SegmentReader>(v->files_.get());
+  const bool clean = env->PathExists(dir + kCleanFile);
+  BV_ASSIGN_OR_RETURN(auto segments, v->files_->List());
   if (opts.read_only && clean && !opts.rebuild_index) {
     // Replaying the index's log into memory instead of flushing it to new table files spares a
     // reader most of the open's cost (the first command after a put: 33 -> 19 ms). An index
@@ -160,27 +155,27 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
   v->pending_index_ = v->index_->NewBatch();
   if (clean) {
     // The marker is removed before anything else is written, so a crash from here on is seen.
-    BV_RETURN_IF_ERROR(io::RemoveFile(dir + kCleanFile));
-    BV_RETURN_IF_ERROR(io::SyncDir(dir));
+    BV_RETURN_IF_ERROR(env->RemoveFile(dir + kCleanFile));
+    BV_RETURN_IF_ERROR(env->SyncDir(dir));
   }
   bool trusted = false;
   if (clean) {
     BV_ASSIGN_OR_RETURN(trusted, v->IndexCoversTail(segments));
   }
   if (!trusted) {
-    BV_RETURN_IF_ERROR(Recover(v->env_.get(), v->segments_dir(), v->params_, v->index_.get(), recover, &v->recovery_,
-                               &v->last_segment_, &v->last_state_));
+    BV_RETURN_IF_ERROR(Recover(v->files_.get(), v->params_, v->index_.get(), recover, &v->recovery_, &v->last_segment_,
+                               &v->last_state_));
   }
   if (opts.rebuild_index) {
-    BV_RETURN_IF_ERROR(io::RemoveFile(dir + kRebuildFile));
-    BV_RETURN_IF_ERROR(io::SyncDir(dir));
+    BV_RETURN_IF_ERROR(env->RemoveFile(dir + kRebuildFile));
+    BV_RETURN_IF_ERROR(env->SyncDir(dir));
   }
   BV_RETURN_IF_ERROR(v->ReconcileSegments(recover));
   return v;
 }
 
 Status Volume::ReconcileSegments(const RecoverMode& mode) {
-  BV_ASSIGN_OR_RETURN(auto files, ListSegments(segments_dir()));
+  BV_ASSIGN_OR_RETURN(auto files, files_->List());
   const std::set<uint64_t> present(files.begin(), files.end());
   uint64_t highest = files.empty() ? 0 : files.back();
   std::vector<uint64_t> missing;
@@ -193,33 +188,32 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
   // be taken for a new one's.
   next_segment_min_ = highest + 1;
   for (uint64_t n : missing) {
-    const Status lost = Status::Corruption("segment " + format::SegmentFileName(n) +
-                                           " is in the index but its file is missing");
+    const Status lost = Status::Corruption(SegmentFiles::Name(n) + " is in the index but its file is missing");
     if (mode.stop_at_damage) return lost;
     recovery_.notes.push_back(lost.message());
     recovery_.damaged = true;
     if (!opened_to_read_) {
       uint64_t count = 0;
       BV_RETURN_IF_ERROR(QuarantineBeyond(index_.get(), n, 0, &count));
-      if (count > 0) recovery_.notes.push_back("segment " + format::SegmentFileName(n) + ": its " + std::to_string(count) +
+      if (count > 0) recovery_.notes.push_back(SegmentFiles::Name(n) + ": its " + std::to_string(count) +
                                 " chunk(s) quarantined; the next backups that hold them store them again");
     }
   }
   return Status::Ok();
 }
 
-Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
+Status Volume::RepairVolumeFile(const std::string& dir, std::string* what, io::Env* env) {
   what->clear();
-  auto bytes = io::ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
+  auto bytes = env->ReadSmallFile(dir + kVolumeFile, format::kSegmentHeaderSize);
   if (bytes.ok() && format::DecodeVolumeFile(*bytes).ok()) return Status::Ok();
   if (!bytes.ok() && !bytes.status().IsNotFound()) return bytes.status();
-  BV_ASSIGN_OR_RETURN(auto segments, ListSegments(dir + "/segments"));
-  std::unique_ptr<io::Env> env = io::Env::Create(io::Backend::kSync);
+  SegmentFiles files(env, dir + "/segments");
+  BV_ASSIGN_OR_RETURN(auto segments, files.List());
   // The parameters most segment headers hold (a file of another volume copied in among them is
   // outvoted), and the first segment that holds them.
   std::map<std::string, std::pair<int, uint64_t>> votes;  // encoded volume file -> (count, first segment)
   for (uint64_t n : segments) {
-    auto file = env->Open(dir + "/segments/" + format::SegmentFileName(n), io::OpenMode::kRead);
+    auto file = files.Open(n);
     if (!file.ok()) continue;
     std::string head(format::kSegmentHeaderSize, '\0');
     auto got = (*file)->ReadAt(0, head.data(), head.size());
@@ -237,10 +231,10 @@ Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
   std::string kept;
   if (bytes.ok()) {  // the damaged file is kept, under a name not taken yet
     kept = dir + kVolumeFile + ".damaged";
-    for (int n = 2; io::PathExists(kept); n++) kept = dir + kVolumeFile + ".damaged." + std::to_string(n);
-    BV_RETURN_IF_ERROR(io::WriteFileAtomic(kept, *bytes));
+    for (int n = 2; env->PathExists(kept); n++) kept = dir + kVolumeFile + ".damaged." + std::to_string(n);
+    BV_RETURN_IF_ERROR(env->WriteFileAtomic(kept, *bytes, 0644));
   }
-  BV_RETURN_IF_ERROR(io::WriteFileAtomic(dir + kVolumeFile, best->first));
+  BV_RETURN_IF_ERROR(env->WriteFileAtomic(dir + kVolumeFile, best->first, 0644));
   *what = dir + kVolumeFile + " did not decode; written again from the header of " +
           format::SegmentFileName(best->second.second) + ", which " + std::to_string(best->second.first) + " of " +
           std::to_string(segments.size()) + " segment headers agree with" +
@@ -251,8 +245,7 @@ Status Volume::RepairVolumeFile(const std::string& dir, std::string* what) {
 Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {
   if (segments.empty()) return true;
   BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(segments.back()));
-  BV_ASSIGN_OR_RETURN(auto f, env_->Open(segments_dir() + "/" + format::SegmentFileName(segments.back()),
-                                         io::OpenMode::kRead));
+  BV_ASSIGN_OR_RETURN(auto f, files_->Open(segments.back()));
   BV_ASSIGN_OR_RETURN(uint64_t size, f->Size());
   if (!state || state->indexed_through != size) return false;
   last_segment_ = segments.back();
@@ -268,8 +261,7 @@ Result<SegmentWriter*> Volume::writer() {
     // index records is referenced: cut it (giving a full disk its space back), then recover.
     RecoveryReport report;
     Status s = CutUnindexedTail();
-    if (s.ok()) s = Recover(env_.get(), segments_dir(), params_, index_.get(), RecoverMode{}, &report, &last_segment_,
-                       &last_state_);
+    if (s.ok()) s = Recover(files_.get(), params_, index_.get(), RecoverMode{}, &report, &last_segment_, &last_state_);
     if (s.ok()) s = ReconcileSegments(RecoverMode{});  // a segment removed under the writer
     if (!s.ok()) {
       return Status::IOError("the volume stopped accepting writes after an error (" + writer_error_.message() +
@@ -280,9 +272,9 @@ Result<SegmentWriter*> Volume::writer() {
   if (!writer_) {
     if (last_segment_ == 0 || last_state_.sealed) {
       const uint64_t number = std::max(last_segment_ + 1, next_segment_min_);
-      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, number, 0, 0));
+      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(files_.get(), params_, number, 0, 0));
     } else {
-      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(env_.get(), segments_dir(), params_, last_segment_,
+      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(files_.get(), params_, last_segment_,
                                                        last_state_.indexed_through, last_state_.blocks));
     }
   }
@@ -290,14 +282,15 @@ Result<SegmentWriter*> Volume::writer() {
 }
 
 Status Volume::CutUnindexedTail() {
-  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, ListSegments(segments_dir()));
+  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, files_->List());
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    const std::string path = segments_dir() + "/" + format::SegmentFileName(*it);
+    const std::string path = files_->Path(*it);
     BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(*it));
     if (!state) {
       // Opened by the failed writer after the last state it recorded.
-      BV_RETURN_IF_ERROR(io::RemoveFile(path));
-      BV_RETURN_IF_ERROR(io::SyncDir(segments_dir()));
+      files_->Forget(*it);
+      BV_RETURN_IF_ERROR(env_->RemoveFile(path));
+      BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
       continue;
     }
     if (state->sealed) break;
@@ -388,9 +381,8 @@ Status Volume::Close() {
   reader_.reset();
   index_.reset();  // flushes RocksDB
   // A read-only open left the marker where it was.
-  if (writer_error_.ok() && !read_only_) s = io::WriteFileAtomic(dir_ + kCleanFile, "clean\n");
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-  lock_fd_ = -1;
+  if (writer_error_.ok() && !read_only_) s = env_->WriteFileAtomic(dir_ + kCleanFile, "clean\n", 0644);
+  lock_.reset();
   return s;
 }
 
@@ -400,7 +392,6 @@ Volume::~Volume() {
     writer_.reset();
     reader_.reset();
     index_.reset();
-    if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "engine/index.h"
 #include "engine/keys.h"
 #include "engine/recovery.h"
+#include "engine/segment_files.h"
 #include "engine/segment_reader.h"
 #include "engine/segment_writer.h"
 #include "format/segment_format.h"
@@ -33,6 +34,7 @@ struct InitOptions {
   uint32_t chunk_avg = ChunkSizes{}.avg;
   uint32_t chunk_max = ChunkSizes{}.max;
   uint64_t segment_size = 256ull << 20;
+  std::shared_ptr<io::Env> env;  // when set, used for every file (tests inject faults)
 };
 
 struct OpenOptions {
@@ -58,19 +60,22 @@ class Volume {
   // When DIR/VOLUME does not decode, writes it again from the first segment header that does
   // (every segment header holds the same parameters), keeping the damaged file as VOLUME.damaged.
   // *what says what was done; empty when VOLUME was fine.
-  static Status RepairVolumeFile(const std::string& dir, std::string* what);
+  static Status RepairVolumeFile(const std::string& dir, std::string* what, io::Env* env = io::SystemEnv());
   ~Volume();
 
   // Syncs, writes the clean-shutdown marker, releases the lock (a read-only volume only releases).
   Status Close();
 
   const std::string& dir() const { return dir_; }
-  std::string segments_dir() const { return dir_ + "/segments"; }
   const format::VolumeParams& params() const { return params_; }
   bool has_keys() const { return keys_.has_value(); }
   const VolumeKeys& keys() const { return *keys_; }
   const BlockCodec& codec() const { return *codec_; }
   Index* index() { return index_.get(); }
+  // The segment files, shared by every reader of the volume.
+  SegmentFiles* segment_files() { return files_.get(); }
+  // Bytes the volume's segments take on disk: what a quota limits.
+  Result<uint64_t> StoredBytes() { return files_->TotalBytes(); }
   SegmentReader* reader() { return reader_.get(); }
   io::Env* env() { return env_.get(); }
   const RecoveryReport& recovery() const { return recovery_; }
@@ -129,12 +134,13 @@ class Volume {
   Status ReconcileSegments(const RecoverMode& mode);
 
   std::string dir_;
-  int lock_fd_ = -1;
+  std::unique_ptr<io::FileLock> lock_;
   format::VolumeParams params_;
   std::optional<VolumeKeys> keys_;
   std::unique_ptr<BlockCodec> codec_;
   std::shared_ptr<io::Env> env_;
   std::unique_ptr<Index> index_;
+  std::unique_ptr<SegmentFiles> files_;
   std::unique_ptr<SegmentReader> reader_;
   std::mutex write_mu_;
   std::unique_ptr<SegmentWriter> writer_;

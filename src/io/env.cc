@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,27 @@ Status Env::ReadBatch(std::span<ReadRequest> reqs) {
   return first;
 }
 
+Status Env::WriteFileAtomic(const std::string& path, std::string_view bytes, int mode) {
+  return io::WriteFileAtomic(path, bytes, mode);
+}
+Result<std::string> Env::ReadSmallFile(const std::string& path, size_t max_size) {
+  return io::ReadSmallFile(path, max_size);
+}
+Status Env::CreateFileExclusive(const std::string& path, std::string_view bytes, int mode) {
+  return io::CreateFileExclusive(path, bytes, mode);
+}
+Status Env::SyncDir(const std::string& dir) { return io::SyncDir(dir); }
+Status Env::MakeDirs(const std::string& dir, int mode) { return io::MakeDirs(dir, mode); }
+Result<std::vector<std::string>> Env::ListDir(const std::string& dir) { return io::ListDir(dir); }
+bool Env::PathExists(const std::string& path) { return io::PathExists(path); }
+Status Env::RemoveFile(const std::string& path) { return io::RemoveFile(path); }
+Result<std::unique_ptr<FileLock>> Env::LockFile(const std::string& path) { return io::LockFile(path); }
+
+Env* SystemEnv() {
+  static Env* const env = internal::NewSyncEnv().release();
+  return env;
+}
+
 Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("open directory " + dir, errno);
@@ -52,6 +74,22 @@ Status SyncDir(const std::string& dir) {
   if (rc != 0) return Status::FromErrno("fsync directory " + dir, err);
   return Status::Ok();
 }
+
+namespace {
+
+// Writes all of `bytes` to fd; errno is set when it returns false.
+bool WriteAll(int fd, std::string_view bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
 
 static std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -64,17 +102,11 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, int mode
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::FromErrno("write " + tmp, err);
-    }
-    done += static_cast<size_t>(n);
+  if (!WriteAll(fd, bytes)) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::FromErrno("write " + tmp, err);
   }
   if (::fsync(fd) != 0) {
     int err = errno;
@@ -153,6 +185,44 @@ bool PathExists(const std::string& path) {
 Status RemoveFile(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno("remove " + path, errno);
   return Status::Ok();
+}
+
+namespace {
+
+class FlockLock final : public FileLock {
+ public:
+  explicit FlockLock(int fd) : fd_(fd) {}
+  ~FlockLock() override { ::close(fd_); }  // closing the last descriptor releases the lock
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Status CreateFileExclusive(const std::string& path, std::string_view bytes, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno("create " + path, errno);
+  const bool ok = WriteAll(fd, bytes) && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Status::FromErrno("write " + path, err);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return Status::Busy(path + " is locked by another process");
+    return Status::FromErrno("lock " + path, err);
+  }
+  return std::unique_ptr<FileLock>(new FlockLock(fd));
 }
 
 }  // namespace bv::io

@@ -19,7 +19,14 @@ const char* BackendName(Backend b);
 // BV_IO=sync or BV_IO=uring; anything else (or unset) means "io_uring if it works".
 Result<Backend> BackendFromEnvironment();
 
-enum class OpenMode { kRead, kReadWrite, kCreate };
+// kReadCached: to read through the page cache (never O_DIRECT), as splice(2) needs.
+enum class OpenMode { kRead, kReadCached, kReadWrite, kCreate };
+
+// An exclusive lock on a file, held until destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
 
 // One read of a ReadBatch. For a direct() file, off, n and dst are multiples of kAlign.
 struct ReadRequest {
@@ -55,6 +62,19 @@ class Env {
   virtual Buffer TryAcquireReadBuffer() { return Buffer{}; }
   virtual void ReleaseReadBuffer(Buffer) {}
 
+  // The file-system operations a volume makes besides segment I/O (its VOLUME file, markers, key
+  // file, lock, directories), here so that a test's Env can fail any of them. The defaults are
+  // the functions of the same names below.
+  virtual Status WriteFileAtomic(const std::string& path, std::string_view bytes, int mode);
+  virtual Result<std::string> ReadSmallFile(const std::string& path, size_t max_size);
+  virtual Status CreateFileExclusive(const std::string& path, std::string_view bytes, int mode);
+  virtual Status SyncDir(const std::string& dir);
+  virtual Status MakeDirs(const std::string& dir, int mode);
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir);
+  virtual bool PathExists(const std::string& path);
+  virtual Status RemoveFile(const std::string& path);
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path);
+
  protected:
   // One request through its file's ReadAt: what ReadBatch does for a backend without batches.
   static void ReadPlainly(ReadRequest* r);
@@ -68,6 +88,14 @@ Status MakeDirs(const std::string& dir, int mode = 0755);
 Result<std::vector<std::string>> ListDir(const std::string& dir);
 bool PathExists(const std::string& path);
 Status RemoveFile(const std::string& path);
+// Creates `path`, which must not exist yet, holding `bytes`, fsynced (a key file); removed again
+// if writing fails.
+Status CreateFileExclusive(const std::string& path, std::string_view bytes, int mode);
+// An exclusive flock(2) on `path` (created if missing); Busy when another process holds it.
+Result<std::unique_ptr<FileLock>> LockFile(const std::string& path);
+
+// A pread/pwrite Env for the process, for files that belong to no volume.
+Env* SystemEnv();
 
 namespace internal {
 std::unique_ptr<Env> NewSyncEnv();

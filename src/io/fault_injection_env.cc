@@ -16,8 +16,15 @@ class FaultFile final : public File {
  public:
   FaultFile(std::unique_ptr<File> base, FaultInjectionEnv* env) : File(base->path()), base_(std::move(base)), env_(env) {}
 
-  Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override { return base_->ReadAt(off, dst, n); }
+  Result<size_t> ReadOnce(uint64_t off, void* dst, size_t n) override {
+    BV_RETURN_IF_ERROR(env_->Fault(FaultInjectionEnv::Op::kRead, path_));
+    return base_->ReadAt(off, dst, n);
+  }
   Status SubmitWrite(uint64_t off, Buffer buf, size_t n) override {
+    if (Status s = env_->Fault(FaultInjectionEnv::Op::kWrite, path_); !s.ok()) {
+      env_->ReleaseBuffer(buf);
+      return s;
+    }
     if (env_->crashed()) {
       env_->ReleaseBuffer(buf);
       return Status::IOError("write " + path_ + ": the process has crashed (simulated)");
@@ -30,6 +37,7 @@ class FaultFile final : public File {
   }
   Status WaitWrites() override { return base_->WaitWrites(); }
   Status DataSync() override {
+    BV_RETURN_IF_ERROR(env_->Fault(FaultInjectionEnv::Op::kSync, path_));
     if (!env_->SyncAllowed()) return Status::IOError("fdatasync " + path_ + ": the process has crashed (simulated)");
     BV_RETURN_IF_ERROR(base_->DataSync());
     BV_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
@@ -37,12 +45,17 @@ class FaultFile final : public File {
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
+    BV_RETURN_IF_ERROR(env_->Fault(FaultInjectionEnv::Op::kTruncate, path_));
     if (env_->crashed()) return Status::IOError("truncate " + path_ + ": the process has crashed (simulated)");
     return base_->Truncate(size);
   }
-  Result<uint64_t> Size() override { return base_->Size(); }
+  Result<uint64_t> Size() override {
+    BV_RETURN_IF_ERROR(env_->Fault(FaultInjectionEnv::Op::kSize, path_));
+    return base_->Size();
+  }
   Result<bool> Linked() override { return base_->Linked(); }
   bool direct() const override { return false; }  // ReadOnce goes through the base's ReadAt
+  int fd() const override { return base_->fd(); }
 
  private:
   std::unique_ptr<File> base_;
@@ -52,6 +65,7 @@ class FaultFile final : public File {
 }  // namespace
 
 Result<std::unique_ptr<File>> FaultInjectionEnv::Open(const std::string& path, OpenMode mode) {
+  BV_RETURN_IF_ERROR(Fault(Op::kOpen, path));
   BV_ASSIGN_OR_RETURN(auto f, base_->Open(path, mode));
   if (mode != OpenMode::kRead) {
     std::lock_guard lock(mu_);
@@ -62,6 +76,86 @@ Result<std::unique_ptr<File>> FaultInjectionEnv::Open(const std::string& path, O
     }
   }
   return std::unique_ptr<File>(new FaultFile(std::move(f), this));
+}
+
+const char* FaultInjectionEnv::OpName(Op op) {
+  switch (op) {
+    case Op::kOpen: return "open";
+    case Op::kRead: return "read";
+    case Op::kWrite: return "write";
+    case Op::kSync: return "fdatasync";
+    case Op::kTruncate: return "truncate";
+    case Op::kSize: return "stat";
+    case Op::kWriteSmall: return "write";
+    case Op::kReadSmall: return "read";
+    case Op::kCreateExclusive: return "create";
+    case Op::kLock: return "lock";
+    case Op::kSyncDir: return "fsync directory";
+    case Op::kMakeDirs: return "mkdir";
+    case Op::kListDir: return "list directory";
+    case Op::kRemove: return "remove";
+  }
+  return "?";
+}
+
+void FaultInjectionEnv::FailOn(Op op, std::string path_part) {
+  std::lock_guard lock(mu_);
+  faults_.emplace_back(op, std::move(path_part));
+}
+
+void FaultInjectionEnv::ClearFaults() {
+  std::lock_guard lock(mu_);
+  faults_.clear();
+}
+
+Status FaultInjectionEnv::Fault(Op op, const std::string& path) {
+  std::lock_guard lock(mu_);
+  for (const auto& [o, part] : faults_) {
+    if (o == op && path.find(part) != std::string::npos) {
+      return Status::IOError(std::string(OpName(op)) + " " + path + ": injected fault");
+    }
+  }
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::WriteFileAtomic(const std::string& path, std::string_view bytes, int mode) {
+  BV_RETURN_IF_ERROR(Fault(Op::kWriteSmall, path));
+  return base_->WriteFileAtomic(path, bytes, mode);
+}
+
+Result<std::string> FaultInjectionEnv::ReadSmallFile(const std::string& path, size_t max_size) {
+  BV_RETURN_IF_ERROR(Fault(Op::kReadSmall, path));
+  return base_->ReadSmallFile(path, max_size);
+}
+
+Status FaultInjectionEnv::CreateFileExclusive(const std::string& path, std::string_view bytes, int mode) {
+  BV_RETURN_IF_ERROR(Fault(Op::kCreateExclusive, path));
+  return base_->CreateFileExclusive(path, bytes, mode);
+}
+
+Status FaultInjectionEnv::SyncDir(const std::string& dir) {
+  BV_RETURN_IF_ERROR(Fault(Op::kSyncDir, dir));
+  return base_->SyncDir(dir);
+}
+
+Status FaultInjectionEnv::MakeDirs(const std::string& dir, int mode) {
+  BV_RETURN_IF_ERROR(Fault(Op::kMakeDirs, dir));
+  return base_->MakeDirs(dir, mode);
+}
+
+Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& dir) {
+  BV_RETURN_IF_ERROR(Fault(Op::kListDir, dir));
+  return base_->ListDir(dir);
+}
+
+Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  BV_RETURN_IF_ERROR(Fault(Op::kRemove, path));
+  return base_->RemoveFile(path);
+}
+
+Result<std::unique_ptr<FileLock>> FaultInjectionEnv::LockFile(const std::string& path) {
+  BV_RETURN_IF_ERROR(Fault(Op::kLock, path));
+  return base_->LockFile(path);
 }
 
 void FaultInjectionEnv::SetSpaceLeft(uint64_t bytes) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "io/env.h"
 
@@ -22,6 +23,28 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
   Result<Buffer> AcquireBuffer() override { return base_->AcquireBuffer(); }
   void ReleaseBuffer(Buffer b) override { base_->ReleaseBuffer(b); }
+  Status WriteFileAtomic(const std::string& path, std::string_view bytes, int mode) override;
+  Result<std::string> ReadSmallFile(const std::string& path, size_t max_size) override;
+  Status CreateFileExclusive(const std::string& path, std::string_view bytes, int mode) override;
+  Status SyncDir(const std::string& dir) override;
+  Status MakeDirs(const std::string& dir, int mode) override;
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override;
+  Status RemoveFile(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+
+  // Operations a test can make fail.
+  enum class Op {
+    kOpen, kRead, kWrite, kSync, kTruncate, kSize,                      // files
+    kWriteSmall, kReadSmall, kCreateExclusive, kLock,                   // whole small files, locks
+    kSyncDir, kMakeDirs, kListDir, kRemove,                             // directories
+  };
+  static const char* OpName(Op op);
+  // From now on every `op` on a path that contains `path_part` fails with an I/O error that
+  // names the operation and the path, until ClearFaults.
+  void FailOn(Op op, std::string path_part);
+  void ClearFaults();
+  // Called before each operation (by its files too): the armed fault's error, or Ok.
+  Status Fault(Op op, const std::string& path);
 
   // For every file written through this Env: keep the synced prefix; of what followed, either
   // keep a random part (in 512-byte sectors) with part of the last kept sector torn, or keep it
@@ -55,6 +78,7 @@ class FaultInjectionEnv final : public Env {
   uint64_t space_left_ = std::numeric_limits<uint64_t>::max();
   uint64_t syncs_to_crash_ = 0;  // 0: no crash planned
   bool crashed_ = false;
+  std::vector<std::pair<Op, std::string>> faults_;
 };
 
 }  // namespace bv::io

@@ -31,6 +31,8 @@ class File {
   virtual Result<bool> Linked() = 0;
   // Opened with O_DIRECT.
   virtual bool direct() const = 0;
+  // The descriptor, for splice(2) from a file opened OpenMode::kReadCached.
+  virtual int fd() const = 0;
   const std::string& path() const { return path_; }
 
  protected:

@@ -18,30 +18,11 @@ Result<std::unique_ptr<FileSplicer>> FileSplicer::Create() {
 FileSplicer::~FileSplicer() {
   ::close(pipe_read_);
   ::close(pipe_write_);
-  for (auto& [path, fd] : files_) ::close(fd);
 }
 
-Result<int> FileSplicer::FdFor(const std::string& path) {
-  for (auto it = files_.begin(); it != files_.end(); ++it) {
-    if (it->first == path) {
-      files_.splice(files_.begin(), files_, it);
-      return files_.front().second;
-    }
-  }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  files_.emplace_front(path, fd);
-  if (files_.size() > kOpenFilesMax) {
-    ::close(files_.back().second);
-    files_.pop_back();
-  }
-  return fd;
-}
-
-Status FileSplicer::Send(const std::string& path, uint64_t off, size_t n, Socket* socket, int timeout_ms) {
-  if (broken_) return Status::IOError("splice to " + socket->peer() + ": an earlier send failed");
-  BV_ASSIGN_OR_RETURN(int fd, FdFor(path));
-  return SendFrom(fd, path, off, n, socket, timeout_ms);
+Status FileSplicer::Send(File* file, uint64_t off, size_t n, Socket* socket, int timeout_ms) {
+  BV_ASSERT(!file->direct());  // splice from an O_DIRECT file fails on unaligned offsets
+  return SendFrom(file->fd(), file->path(), off, n, socket, timeout_ms);
 }
 
 Status FileSplicer::SendFrom(int fd, const std::string& path, uint64_t off, size_t n, Socket* socket,

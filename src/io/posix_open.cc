@@ -13,13 +13,14 @@ namespace bv::io::internal {
 Result<OpenedFd> OpenPosix(const std::string& path, OpenMode mode) {
   int flags = O_CLOEXEC;
   switch (mode) {
-    case OpenMode::kRead: flags |= O_RDONLY; break;
+    case OpenMode::kRead:
+    case OpenMode::kReadCached: flags |= O_RDONLY; break;
     case OpenMode::kReadWrite: flags |= O_RDWR; break;
     case OpenMode::kCreate: flags |= O_RDWR | O_CREAT | O_EXCL; break;
   }
   // BV_DIRECT=0 turns O_DIRECT off (tmpfs and some overlay file systems refuse it anyway).
   const char* d = std::getenv("BV_DIRECT");
-  const bool want_direct = d == nullptr || std::strcmp(d, "0") != 0;
+  const bool want_direct = (d == nullptr || std::strcmp(d, "0") != 0) && mode != OpenMode::kReadCached;
   if (want_direct) {
     int fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
     if (fd >= 0) return OpenedFd{fd, true};

@@ -39,6 +39,7 @@ class SyncFile final : public File {
   Result<uint64_t> Size() override { return FdSize(fd_.fd, path_); }
   Result<bool> Linked() override { return FdLinked(fd_.fd, path_); }
   bool direct() const override { return fd_.direct; }
+  int fd() const override { return fd_.fd; }
 
  private:
   OpenedFd fd_;

@@ -42,8 +42,8 @@ class UringFile final : public File {
   }
   Result<bool> Linked() override { return FdLinked(fd_.fd, path_); }
   bool direct() const override { return fd_.direct; }
+  int fd() const override { return fd_.fd; }
 
-  int fd() const { return fd_.fd; }
   int pending = 0;  // queued writes not yet reaped
   Status error;     // first failed write
 

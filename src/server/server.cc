@@ -39,13 +39,13 @@ Result<engine::Key> LoadOrCreateApplianceKey(const std::string& data_dir, const 
   if (abs_key.rfind(abs_dir + "/", 0) == 0) {
     return Status::InvalidArgument("the key file must live outside the data directory: " + *key_path);
   }
-  if (io::PathExists(*key_path)) return engine::LoadMasterKeyFile(*key_path);
+  if (io::PathExists(*key_path)) return engine::LoadMasterKeyFile(io::SystemEnv(), *key_path);
   if (io::PathExists(data_dir + "/tenants")) {
     return Status::InvalidArgument("the data directory " + data_dir + " holds tenants but its key " + *key_path +
                                    " is missing (use --key-file or key_file)");
   }
   engine::Key k;
-  BV_RETURN_IF_ERROR(engine::CreateMasterKeyFile(*key_path, &k));
+  BV_RETURN_IF_ERROR(engine::CreateMasterKeyFile(io::SystemEnv(), *key_path, &k));
   *created = true;
   return k;
 }

@@ -12,6 +12,7 @@
 #include "engine/recipe_walk.h"
 #include "engine/restore.h"
 #include "engine/snapshot_ref.h"
+#include "engine/stored_blocks.h"
 #include "format/segment_format.h"
 #include "format/snapshot_format.h"
 #include "io/file_splicer.h"
@@ -611,27 +612,23 @@ class Session {
                        " end=" + std::to_string(span.end) + " encrypted=" + (v->params().cipher != format::Cipher::kNone ? "true" : "false");
     if (!range) head += " hash=" + HashHex(info.hash);
     if (!conn_.Reply(head).ok()) return false;
-    engine::SegmentReader reader(v->env(), v->segments_dir(), kSessionReadWindow);
     uint64_t blocks = 0, bytes = 0;
     bool mid_block = false;  // a failure inside a block's bytes cannot be followed by a line
-    Status s = engine::WalkRecipe(v, &reader, snap, stream, range, [&](const engine::ChunkRef& c) -> Status {
-      BV_ASSIGN_OR_RETURN(auto loc, v->index()->GetChunk(c.entry.chunk_id));
-      if (!loc) {
-        return Status::Corruption(engine::StreamPlace(snap, stream, c.stream_offset) + ": the chunk is not in the index");
-      }
+    auto ship = [&](const engine::ChunkRef& c, io::File* file, const engine::Location& loc) -> Status {
       // The block's bytes follow at once: the line waits to share their packet.
       BV_RETURN_IF_ERROR(conn_.socket()->WriteAll("BLOCK offset=" + std::to_string(c.stream_offset) + " skip=" +
                                                       std::to_string(c.skip) + " take=" + std::to_string(c.take) +
-                                                      " size=" + std::to_string(loc->total_size()) + "\n",
+                                                      " size=" + std::to_string(loc.total_size()) + "\n",
                                                   conn_.write_timeout_ms(), /*more=*/true));
       mid_block = true;
-      BV_RETURN_IF_ERROR((*splicer)->Send(v->segments_dir() + "/" + format::SegmentFileName(loc->segment), loc->offset,
-                                          loc->total_size(), conn_.socket(), conn_.write_timeout_ms()));
+      BV_RETURN_IF_ERROR(
+          (*splicer)->Send(file, loc.offset, loc.total_size(), conn_.socket(), conn_.write_timeout_ms()));
       mid_block = false;
       blocks++;
       bytes += c.take;
       return Status::Ok();
-    });
+    };
+    Status s = engine::ForEachStoredBlock(v, snap, stream, range, kSessionReadWindow, ship);
     const std::string what = "GET " + format::SnapshotIdHex(snap.record.id) + " format=blocks";
     if (!s.ok()) {
       Log(spdlog::level::warn, what + " failed after " + std::to_string(blocks) + " blocks: " + s.ToString());

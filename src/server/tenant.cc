@@ -1,10 +1,8 @@
 #include "server/tenant.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
-#include "engine/recovery.h"
-#include "format/segment_format.h"
+#include "engine/segment_files.h"
 #include "io/env.h"
 
 namespace bv::server {
@@ -19,7 +17,7 @@ Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const 
     // VOLUME file is an existing volume that lost it, and a new one would hide every backup in it.
     std::vector<uint64_t> segments;
     if (io::PathExists(dir + "/segments")) {
-      BV_ASSIGN_OR_RETURN(segments, engine::ListSegments(dir + "/segments"));
+      BV_ASSIGN_OR_RETURN(segments, engine::SegmentFiles(io::SystemEnv(), dir + "/segments").List());
     }
     if (!segments.empty() || io::PathExists(dir + "/index")) {
       return Status::Corruption(dir + "/VOLUME is missing but the directory holds a volume's segments or index; "
@@ -92,15 +90,6 @@ bool Tenant::TryEnterSession() {
   return false;
 }
 
-Result<uint64_t> Tenant::UsedBytes() {
-  BV_ASSIGN_OR_RETURN(auto segments, engine::ListSegments(volume_->segments_dir()));
-  uint64_t total = 0;
-  for (uint64_t n : segments) {
-    struct stat st;
-    const std::string path = volume_->segments_dir() + "/" + format::SegmentFileName(n);
-    if (::stat(path.c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_size);
-  }
-  return total;
-}
+Result<uint64_t> Tenant::UsedBytes() { return volume_->StoredBytes(); }
 
 }  // namespace bv::server

@@ -181,12 +181,12 @@ TEST(ConcurrentPut, EveryBlockBeforeIndexedThroughIsIndexed) {
   ASSERT_OK(half->StartStream(""));
   ASSERT_OK(half->Write(RandomBytes(12 << 20, 21)));  // batches appended, nothing synced by it
   ASSERT_OK_AND_ASSIGN(auto other, PutString(v.get(), "other", RandomBytes(1 << 20, 22)));  // syncs
-  ASSERT_OK_AND_ASSIGN(auto segments, ListSegments(v->segments_dir()));
+  ASSERT_OK_AND_ASSIGN(auto segments, v->segment_files()->List());
   size_t checked = 0;
   for (uint64_t seg : segments) {
     ASSERT_OK_AND_ASSIGN(auto state, v->index()->GetSegment(seg));
     ASSERT_TRUE(state.has_value());
-    std::ifstream f(v->segments_dir() + "/" + format::SegmentFileName(seg), std::ios::binary);
+    std::ifstream f(v->segment_files()->Path(seg), std::ios::binary);
     std::stringstream bytes;
     bytes << f.rdbuf();
     const std::string all = bytes.str();

@@ -706,7 +706,7 @@ TEST(Volume, WrongKeyIsRefusedAndUnencryptedVolumesWork) {
   ASSERT_OK(tv.Init());
   std::string other_key = tv.tmp / "other.key";
   Key k;
-  ASSERT_OK(CreateMasterKeyFile(other_key, &k));
+  ASSERT_OK(CreateMasterKeyFile(io::SystemEnv(), other_key, &k));
   engine::OpenOptions o;
   o.key_file = other_key;
   o.backend = test::TestBackend();

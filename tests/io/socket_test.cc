@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "io/env.h"
 #include "io/file_splicer.h"
 #include "io/hold_back_splicer.h"
 #include "io/socket.h"
@@ -141,13 +142,16 @@ TEST(FileSplicer, SendsFileRangesExactly) {
   Pair p("127.0.0.1:0");
   auto s = FileSplicer::Create();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto f = SystemEnv()->Open(tmp / "f", OpenMode::kReadCached);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE((*f)->direct());
   std::string expect;
   for (auto [off, n] : {std::pair<uint64_t, size_t>{0, 100}, {12345, 2 << 20}, {(3 << 20) - 7, 7}, {5, 0}}) {
-    ASSERT_OK((*s)->Send(tmp / "f", off, n, p.near.get(), kTimeoutMs));
+    ASSERT_OK((*s)->Send(f->get(), off, n, p.near.get(), kTimeoutMs));
     expect += data.substr(off, n);
   }
   // A range past the end is an error that names the place.
-  Status past = (*s)->Send(tmp / "f", (3 << 20) - 10, 20, p.near.get(), kTimeoutMs);
+  Status past = (*s)->Send(f->get(), (3 << 20) - 10, 20, p.near.get(), kTimeoutMs);
   EXPECT_EQ(past.code(), Status::Code::kCorruption) << past.ToString();
   EXPECT_NE(past.message().find("ends at offset 3145728"), std::string::npos) << past.message();
   expect += data.substr((3 << 20) - 10);

@@ -207,7 +207,7 @@ int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& re
   if (key_file.empty()) {
     Fail(Status::InvalidArgument("--blocks checks and decodes here, with the appliance key: give --key-file or BV_KEY_FILE"));
   }
-  const engine::Key master = Check(engine::LoadMasterKeyFile(key_file));
+  const engine::Key master = Check(engine::LoadMasterKeyFile(io::SystemEnv(), key_file));
   auto client = Check(Client::Connect(remote));
   std::string line = "GET " + server::EscapeValue(ref) + " format=blocks";
   if (!stream.empty()) line += " stream=" + server::EscapeValue(stream);
