@@ -19,7 +19,11 @@ Tools:
 All encrypted. Peak RSS is the largest of the tool's own processes (bvd's for the bvd rows).
 
     python3 bench/compare.py [--build build] [--mib 512] [--runs 3] [--kinds compressible,hard]
-                             [--tools bv,bvd-nc,bvd-push,restic,borg] [--smoke]
+                             [--tools bv,bvd-nc,bvd-push,restic,borg] [--smoke] [--baseline OTHER_BUILD]
+
+--baseline runs every BV tool a second time from another build (the previous commit's, say), as
+"<tool>@base", taking turns with the rest, and prints this build's ratio to it: a change that
+must not cost speed is checked side by side in one run.
 """
 import argparse
 import os
@@ -87,11 +91,10 @@ def du(path):
 
 
 class Bv:
-    name = "bv"
-
-    def __init__(self, build, work):
+    def __init__(self, build, work, suffix=""):
         self.bvtool = os.path.join(build, "bvtool")
         self.work = work
+        self.name = "bv" + suffix
 
     def cycle(self, r, night0, night1):
         vol, key = os.path.join(self.work, "vol"), os.path.join(self.work, "key")
@@ -112,12 +115,12 @@ class Bv:
 class Bvd:
     """bvd on loopback; `how` is nc (raw PUT/GET) or push (bvtool push / get)."""
 
-    def __init__(self, build, work, how):
+    def __init__(self, build, work, how, suffix=""):
         self.build = build
         self.bvtool = os.path.join(build, "bvtool")
         self.work = work
         self.how = how
-        self.name = "bvd-" + how
+        self.name = "bvd-" + how + suffix
 
     def cycle(self, r, night0, night1):
         root = os.path.join(self.work, "bvd")
@@ -248,7 +251,7 @@ def table(kind, size0, size1, runs, results, names):
 
     columns = ("ingest", "next", "stored", "next_stored", "restore", "verify", "rss")
     peers = [n for n in names if n in ("restic", "borg")]
-    bvs = [n for n in names if n.startswith("bv")]
+    bvs = [n for n in names if n.startswith("bv") and not n.endswith("@base")]
     for bv in bvs:
         for peer in peers:
             print("| %s / %s | %s |" % (bv, peer, " | ".join(ratio(bv, peer, m) for m in columns)))
@@ -256,6 +259,10 @@ def table(kind, size0, size1, runs, results, names):
     if "bv" in names:
         for way in [n for n in bvs if n != "bv"]:
             print("| %s / bv | %s |" % (way, " | ".join(ratio(way, "bv", m) for m in columns)))
+    # This build against the baseline build.
+    for bv in bvs:
+        if bv + "@base" in names:
+            print("| %s / %s@base | %s |" % (bv, bv, " | ".join(ratio(bv, bv + "@base", m) for m in columns)))
 
 
 def main():
@@ -267,6 +274,7 @@ def main():
     ap.add_argument("--tools", default="bv,bvd-nc,bvd-push,restic,borg")
     ap.add_argument("--smoke", action="store_true", help="tiny input, two runs: checks that the harness works")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--baseline", default=None, help="another build directory whose BV tools run beside these")
     args = ap.parse_args()
     if args.smoke:
         args.mib, args.runs = 8, 2
@@ -277,8 +285,12 @@ def main():
     for name in args.tools.split(","):
         if name == "bv":
             tools.append(Bv(args.build, work))
+            if args.baseline:
+                tools.append(Bv(args.baseline, work, "@base"))
         elif name in ("bvd-nc", "bvd-push"):
             tools.append(Bvd(args.build, work, name[4:]))
+            if args.baseline:
+                tools.append(Bvd(args.baseline, work, name[4:], "@base"))
         elif name == "restic":
             tools.append(Restic(work))
         elif name == "borg":

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "engine/ingest.h"
@@ -116,6 +117,17 @@ inline Result<std::string> GetString(engine::Volume* v, uint64_t id,
   o.range = range;
   BV_RETURN_IF_ERROR(engine::Restore(v, *e, o, &sink));
   return sink.out;
+}
+
+// Inverts every bit of the byte at `offset` of the file: damage that always changes the byte
+// (setting it to a fixed value leaves it as it was once in 256 tries on random data).
+inline void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  const char c = static_cast<char>(f.get());
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(~c));
+  BV_ASSERT(f.good());
 }
 
 inline std::string RandomBytes(size_t n, uint64_t seed) {

@@ -243,18 +243,22 @@ Status SeparateSuperseded(Volume* v, CheckReport* report) {
 
 // Names the snapshots whose recipes reference damaged chunks. One pass over every recipe; memory
 // is the damaged set, not the store.
-Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
-  // A chunk stored again since (the index points at a copy outside every damaged range) costs
-  // the snapshots that reference it nothing.
+// The damaged chunks that still cost something: a chunk stored again since (the index points at
+// a copy outside every damaged range) costs the snapshots that reference it nothing.
+Result<std::set<format::Id>> ChunksStillDamaged(Volume* v, const CheckReport& report) {
   std::set<format::Id> damaged;
-  for (const Damage& d : report->damage) {
+  for (const Damage& d : report.damage) {
     for (const format::Id& id : d.chunks) {
       BV_ASSIGN_OR_RETURN(auto now, v->index()->GetChunk(id));
-      if (!now || InDamage(*report, *now)) damaged.insert(id);
+      if (!now || InDamage(report, *now)) damaged.insert(id);
     }
   }
-  // One pass over every recipe: a recipe block inside a damaged range names its snapshot
-  // directly; a readable recipe names the snapshot of every damaged chunk it lists.
+  return damaged;
+}
+
+// One pass over every recipe: a recipe block inside a damaged range names its snapshot directly;
+// a readable recipe names the snapshot of every damaged chunk it lists.
+Status NameSnapshotsByRecipe(Volume* v, const std::set<format::Id>& damaged, CheckReport* report) {
   std::set<std::pair<format::Id, uint64_t>> hits;
   BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location& loc) -> Status {
     for (Damage& d : report->damage) {
@@ -271,15 +275,6 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
     }
     return Status::Ok();
   }));
-  // A commit block in a damaged range: its snapshot is lost with it.
-  BV_RETURN_IF_ERROR(v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
-    for (Damage& d : report->damage) {
-      if (e.commit.segment == d.segment && e.commit.offset >= d.offset && e.commit.offset < d.end) {
-        d.snapshots.push_back(e.record.id);
-      }
-    }
-    return true;
-  }));
   for (Damage& d : report->damage) {
     for (const auto& id : d.chunks) {
       if (!damaged.count(id)) continue;
@@ -288,8 +283,26 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
       }
     }
   }
-  // Snapshots with recipe pieces but no commit block (nor a resumable session): a commit that
-  // damage took, or a push that never committed. Memory: one id per such snapshot.
+  return Status::Ok();
+}
+
+// A commit block in a damaged range: its snapshot is lost with it.
+Status NameSnapshotsByCommit(Volume* v, CheckReport* report) {
+  return v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+    for (Damage& d : report->damage) {
+      if (e.commit.segment == d.segment && e.commit.offset >= d.offset && e.commit.offset < d.end) {
+        d.snapshots.push_back(e.record.id);
+      }
+    }
+    return true;
+  });
+}
+
+// Snapshots with recipe pieces but no commit block (nor a resumable session): a commit that
+// damage took, or a push that never committed. A commit block whose header reads in a damaged
+// range names the snapshot lost; a range whose content is unknown may have held any of these.
+// Memory: one id per such snapshot.
+Status NameLostCommits(Volume* v, CheckReport* report) {
   std::set<uint64_t> uncommitted;
   BV_RETURN_IF_ERROR(v->index()->ForEachRecipeKey([&](uint64_t snap, uint16_t, uint32_t, const Location&) -> Status {
     if (report->damage.empty() || uncommitted.count(snap)) return Status::Ok();
@@ -314,6 +327,14 @@ Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
       }
     }
   }
+  return Status::Ok();
+}
+
+Status MapDamageToSnapshots(Volume* v, CheckReport* report) {
+  BV_ASSIGN_OR_RETURN(std::set<format::Id> damaged, ChunksStillDamaged(v, *report));
+  BV_RETURN_IF_ERROR(NameSnapshotsByRecipe(v, damaged, report));
+  BV_RETURN_IF_ERROR(NameSnapshotsByCommit(v, report));
+  BV_RETURN_IF_ERROR(NameLostCommits(v, report));
   for (Damage& d : report->damage) {
     std::sort(d.snapshots.begin(), d.snapshots.end());
     d.snapshots.erase(std::unique(d.snapshots.begin(), d.snapshots.end()), d.snapshots.end());

@@ -156,11 +156,7 @@ TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
   std::filesystem::remove(tv.dir() + "/CLEAN");
   const std::string last = Segment(tv, LastSegment(tv));
   const uint64_t size = std::filesystem::file_size(last);
-  {
-    std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(size - (150 << 10)));
-    f.put('\x77');
-  }
+  test::FlipByte(last, size - (150 << 10));
   ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
   EXPECT_GT(v->recovery().truncated_bytes, 0u);
   const std::string kept_dir = tv.dir() + "/lost+found";
@@ -189,11 +185,7 @@ TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
   std::filesystem::remove_all(tv.dir() + "/index");
   std::filesystem::copy(old_index, tv.dir() + "/index", std::filesystem::copy_options::recursive);
   std::filesystem::remove(tv.dir() + "/CLEAN");
-  {
-    std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(size - (150 << 10)));
-    f.put('\x78');
-  }
+  test::FlipByte(last, size - (150 << 10));
   ASSERT_OK_AND_ASSIGN(v, tv.Open());
   size_t copies = 0;
   for (const auto& e : std::filesystem::directory_iterator(kept_dir)) {

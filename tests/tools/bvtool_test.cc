@@ -214,11 +214,7 @@ TEST_F(BvtoolTest, FlippedByteIsReportedByVerifyAndFsck) {
   ASSERT_EQ(put.code, 0);
   const std::string id = put.out.substr(0, 16);
   const std::string seg = dir + "/segments/seg-000000000001.bvs";
-  {
-    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(300000);
-    f.put('\x5a');
-  }
+  test::FlipByte(seg, 300000);
   for (auto args : std::vector<std::vector<std::string>>{{"fsck", dir}, With({"verify", dir})}) {
     ToolRun r = Bvtool(args);
     EXPECT_EQ(r.code, 3) << r.out << r.err;
@@ -243,11 +239,7 @@ TEST_F(BvtoolTest, AFlippedByteAndALostIndexLoseNoSnapshot) {
   }
   const std::string seg = dir + "/segments/seg-000000000001.bvs";
   const auto size = std::filesystem::file_size(seg);
-  {
-    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(200000);  // in the first snapshot's data
-    f.put('\xff');
-  }
+  test::FlipByte(seg, 200000);  // in the first snapshot's data
   ToolRun fsck = Bvtool({"fsck", dir});
   EXPECT_EQ(fsck.code, 3) << fsck.out << fsck.err;
   EXPECT_NE(fsck.out.find(ids[0]), std::string::npos) << fsck.out;
@@ -303,11 +295,7 @@ TEST_F(BvtoolTest, ADamagedVolumeFileIsWrittenAgainFromASegmentHeader) {
   ToolRun put = Bvtool(With({"put", dir, "v/a", tmp / "in"}));
   ASSERT_EQ(put.code, 0) << put.err;
   const std::string good = Slurp(dir + "/VOLUME");
-  {
-    std::fstream f(dir + "/VOLUME", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(3000);
-    f.put('\x01');
-  }
+  test::FlipByte(dir + "/VOLUME", 3000);
   ToolRun ls = Bvtool(With({"ls", dir}));
   EXPECT_EQ(ls.code, 3) << ls.err;
   EXPECT_NE(ls.err.find("fsck --repair"), std::string::npos) << ls.err;
