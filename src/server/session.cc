@@ -1,6 +1,5 @@
 #include "server/session.h"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include "format/snapshot_format.h"
 #include "io/file_splicer.h"
 #include "io/zero_copy_sender.h"
+#include "server/protocol_text.h"
 #include "server/request.h"
 #include "server/server.h"
 
@@ -27,30 +27,6 @@ constexpr size_t kReadBufferSize = 64 << 10;
 constexpr int kPollSliceMs = 250;           // how often a waiting session looks at `stopping`
 constexpr int kDrainAfterErrorMs = 10000;   // input read and dropped after a failed PUT, at most
 constexpr int kResumeWaitMs = 5000;         // for the connection a session came from to let go
-
-const char* ErrorCode(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kOk: return "ok";
-    case Status::Code::kNotFound: return "not-found";
-    case Status::Code::kCorruption: return "corrupt";
-    case Status::Code::kInvalidArgument: return "bad-request";
-    case Status::Code::kIOError: return "io";
-    case Status::Code::kNotSupported: return "not-supported";
-    case Status::Code::kBusy: return "busy";
-    case Status::Code::kNoSpace: return "no-space";
-    case Status::Code::kQuota: return "quota";
-    case Status::Code::kTimedOut: return "timeout";
-  }
-  return "internal";
-}
-
-// One line of text: a message never breaks the line framing.
-std::string OneLine(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
 
 // Request lines, then (for PUT) the bytes after them, from one socket.
 class Connection {
@@ -92,7 +68,7 @@ class Connection {
 
   Status Reply(const std::string& line) { return socket_->WriteAll(line + "\n", write_timeout_ms_); }
   Status ReplyError(const Status& s) {
-    return Reply(std::string("ERR ") + ErrorCode(s) + " " + OneLine(s.message()));
+    return Reply(std::string("ERR ") + ErrorCodeName(s) + " " + OneLine(s.message()));
   }
   // The last reply before the connection closes: a send that fails means the peer has gone, and
   // there is no one left to tell. Both return false, the caller's "close the connection".
@@ -242,16 +218,6 @@ class SocketSink final : public engine::OutputSink {
   io::ZeroCopySender sender_;
 };
 
-Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
-  if (v.empty() || v.size() > 19) return Status::InvalidArgument(key + "=" + v + ": expected a number");
-  uint64_t n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return Status::InvalidArgument(key + "=" + v + ": expected a number");
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return n;
-}
-
 std::string SnapshotFields(const format::SnapshotRecord& r) {
   return "snapshot=" + format::SnapshotIdHex(r.id) + " source=" + EscapeValue(r.source) +
          " time=" + FormatTime(r.time_us) + " label=" + EscapeValue(r.label) +
@@ -365,9 +331,9 @@ class Session {
     std::optional<uint64_t> size;
     Status s = format::ValidateSourceName(o.source);
     if (s.ok()) s = format::ValidateLabel(o.label, "label");
-    if (s.ok() && r.Option("size")) {
-      auto n = ParseUint("size", *r.Option("size"));
-      if (n.ok()) size = *n; else s = n.status();
+    if (const std::string* v = r.Option("size"); s.ok() && v) {
+      size = ParseDecimal(*v);
+      if (!size) s = Status::InvalidArgument("size=" + *v + ": expected a number");
     }
     if (s.ok() && r.Option("time")) {
       auto t = ParseTime(*r.Option("time"));
@@ -429,15 +395,13 @@ class Session {
       ps = std::move(b).value();
       if (!conn_.Reply("OK session=" + format::SnapshotIdHex(ps->id())).ok()) return false;
     } else {
-      uint64_t id = 0;
-      if (!ParseSessionId(r.args[0], &id)) {
-        return conn_.LastReply("ERR bad-request a session id is 16 hex digits");
-      }
+      const std::optional<uint64_t> id = ParseSessionId(r.args[0]);
+      if (!id) return conn_.LastReply("ERR bad-request a session id is 16 hex digits");
       // The connection it came from may not have noticed its end yet: give it a moment.
-      auto b = engine::PutSession::Resume(tenant_->volume(), id, o);
+      auto b = engine::PutSession::Resume(tenant_->volume(), *id, o);
       for (int i = 0; i < kResumeWaitMs / 100 && !b.ok() && b.status().code() == Status::Code::kBusy; i++) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        b = engine::PutSession::Resume(tenant_->volume(), id, o);
+        b = engine::PutSession::Resume(tenant_->volume(), *id, o);
       }
       if (!b.ok()) return conn_.LastError(b.status());
       ps = std::move(b).value();
@@ -459,9 +423,8 @@ class Session {
       const Request& f = *req;
       Status st;
       if (f.verb == "DATA") {
-        auto size = f.args.size() == 1 && f.options.empty() ? ParseUint("DATA", f.args[0])
-                                                           : Result<uint64_t>(Status::InvalidArgument("usage"));
-        const uint64_t n = size.ok() ? size.value() : 0;
+        const auto size = f.args.size() == 1 && f.options.empty() ? ParseDecimal(f.args[0]) : std::nullopt;
+        const uint64_t n = size.value_or(0);
         if (n == 0 || n > kFrameMax) {
           return conn_.LastReply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>");
         }
@@ -502,18 +465,6 @@ class Session {
         return conn_.LastError(st);
       }
     }
-  }
-
-  static bool ParseSessionId(const std::string& s, uint64_t* id) {
-    if (s.size() != 16) return false;
-    uint64_t v = 0;
-    for (char c : s) {
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-      if (d < 0) return false;
-      v = (v << 4) | static_cast<uint64_t>(d);
-    }
-    *id = v;
-    return v != 0;
   }
 
   static std::string Position(const engine::PutSession& ps) {
@@ -592,7 +543,7 @@ class Session {
     // Bytes have gone out, so the reader cannot tell a short stream from a whole one: the stream
     // ends in an error line of its own (which breaks any consumer of the data, psql included)
     // (a reset would throw away unsent bytes, that line among them).
-    std::string line = std::string("\nERR ") + ErrorCode(s) + " " + OneLine(s.message()) + "\n";
+    std::string line = std::string("\nERR ") + ErrorCodeName(s) + " " + OneLine(s.message()) + "\n";
     (void)conn_.Write(line);
     conn_.EndOutput();
     return false;
@@ -643,12 +594,6 @@ class Session {
     conn_.LastReply("OK blocks=" + std::to_string(blocks) + " bytes=" + std::to_string(bytes));
     conn_.EndOutput();
     return false;
-  }
-
-  static std::string HashHex(const std::array<uint8_t, 16>& h) {
-    char hex[2 * 16 + 1];
-    sodium_bin2hex(hex, sizeof hex, h.data(), h.size());
-    return hex;
   }
 
   bool List(const Request& r) {
