@@ -14,7 +14,7 @@
 #include "format/segment_format.h"
 #include "format/snapshot_format.h"
 #include "io/file_splicer.h"
-#include "io/zero_copy_sender.h"
+#include "server/connection_streams.h"
 #include "server/protocol_text.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -23,200 +23,7 @@ namespace bv::server {
 
 namespace {
 
-constexpr size_t kReadBufferSize = 64 << 10;
-constexpr int kPollSliceMs = 250;           // how often a waiting session looks at `stopping`
-constexpr int kDrainAfterErrorMs = 10000;   // input read and dropped after a failed PUT, at most
-constexpr int kResumeWaitMs = 5000;         // for the connection a session came from to let go
-
-// Request lines, then (for PUT) the bytes after them, from one socket.
-class Connection {
- public:
-  Connection(Server* server, io::Socket* socket) : server_(server), socket_(socket), buf_(kReadBufferSize, '\0') {}
-
-  // The next line without its newline; nullopt at a clean end between requests. Waits at most
-  // timeout_ms for each piece, and gives up early when the server is stopping and `interruptible`.
-  Result<std::optional<std::string>> ReadLine(int timeout_ms, bool interruptible) {
-    for (;;) {
-      const size_t nl = std::string_view(buf_.data() + begin_, end_ - begin_).find('\n');
-      if (nl != std::string_view::npos) {
-        std::string line(buf_.data() + begin_, nl);
-        begin_ += nl + 1;
-        return std::optional<std::string>(std::move(line));
-      }
-      if (end_ - begin_ >= kLineMax) {
-        return Status::InvalidArgument("request line is longer than " + std::to_string(kLineMax) + " bytes");
-      }
-      Compact();
-      BV_ASSIGN_OR_RETURN(size_t got, Fill(timeout_ms, interruptible));
-      if (got == 0) {
-        if (end_ == begin_) return std::optional<std::string>();
-        return Status::InvalidArgument("connection closed in the middle of a request line");
-      }
-    }
-  }
-
-  // Bytes after the last line: buffered ones first, then the socket's.
-  Result<size_t> ReadBytes(char* dst, size_t n, int timeout_ms) {
-    if (begin_ < end_) {
-      n = std::min(n, end_ - begin_);
-      std::memcpy(dst, buf_.data() + begin_, n);
-      begin_ += n;
-      return n;
-    }
-    return socket_->Read(dst, n, timeout_ms);
-  }
-
-  Status Reply(const std::string& line) { return socket_->WriteAll(line + "\n", write_timeout_ms_); }
-  Status ReplyError(const Status& s) {
-    return Reply(std::string("ERR ") + ErrorCodeName(s) + " " + OneLine(s.message()));
-  }
-  // The last reply before the connection closes: a send that fails means the peer has gone, and
-  // there is no one left to tell. Both return false, the caller's "close the connection".
-  bool LastReply(const std::string& line) {
-    (void)Reply(line);
-    return false;
-  }
-  bool LastError(const Status& s) {
-    (void)ReplyError(s);
-    return false;
-  }
-  // No more bytes go out (the peer reads to the end); a failure means it has gone already.
-  void EndOutput() { (void)socket_->ShutdownWrite(); }
-  Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
-  void set_write_timeout_ms(int ms) { write_timeout_ms_ = ms; }
-  int write_timeout_ms() const { return write_timeout_ms_; }
-  io::Socket* socket() { return socket_; }
-
-  // After refusing a push, read and drop what the client is still sending (for a while), so its
-  // side sees our error line rather than a reset that may destroy it.
-  void DrainInput() {
-    EndOutput();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainAfterErrorMs);
-    while (std::chrono::steady_clock::now() < deadline) {
-      begin_ = end_ = 0;
-      auto got = socket_->Read(buf_.data(), buf_.size(), kPollSliceMs);
-      if (got.ok() && *got == 0) return;
-      if (!got.ok() && got.status().code() != Status::Code::kTimedOut) return;
-    }
-  }
-
- private:
-  void Compact() {
-    if (begin_ == 0) return;
-    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  Result<size_t> Fill(int timeout_ms, bool interruptible) {
-    int waited = 0;
-    for (;;) {
-      const int slice = interruptible ? std::min(kPollSliceMs, timeout_ms - waited) : timeout_ms;
-      auto got = socket_->Read(buf_.data() + end_, buf_.size() - end_, slice);
-      if (got.ok()) {
-        end_ += *got;
-        return *got;
-      }
-      if (got.status().code() != Status::Code::kTimedOut || !interruptible) return got.status();
-      waited += slice;
-      if (server_->stopping()) return Status::Busy("the server is shutting down");
-      if (waited >= timeout_ms) {
-        return Status::TimedOut("no request for " + std::to_string(timeout_ms / 1000) + " s");
-      }
-    }
-  }
-
-  Server* server_;
-  io::Socket* socket_;
-  std::string buf_;
-  size_t begin_ = 0, end_ = 0;
-  int write_timeout_ms_ = 10000;
-};
-
-// A raw push's bytes: everything up to the client's half-close, or exactly size= bytes.
-class PushInput final : public engine::InputStream {
- public:
-  PushInput(Connection* conn, int timeout_ms, std::optional<uint64_t> size)
-      : conn_(conn), timeout_ms_(timeout_ms), size_(size) {}
-  Result<size_t> Read(char* dst, size_t n) override {
-    if (size_ && received_ == *size_) {
-      // The declared end: anything more is an error, and the client must half-close.
-      char extra;
-      BV_ASSIGN_OR_RETURN(size_t got, conn_->ReadBytes(&extra, 1, timeout_ms_));
-      if (got != 0) return Status::InvalidArgument("more bytes arrived than size=" + std::to_string(*size_));
-      return size_t{0};
-    }
-    if (size_) n = static_cast<size_t>(std::min<uint64_t>(n, *size_ - received_));
-    auto got = conn_->ReadBytes(dst, n, timeout_ms_);
-    if (!got.ok()) {
-      if (got.status().code() == Status::Code::kTimedOut) {
-        return Status::TimedOut("the client sent nothing for " + std::to_string(timeout_ms_ / 1000) + " s after " +
-                                std::to_string(received_) + " bytes");
-      }
-      return Status::IOError("the connection failed after " + std::to_string(received_) + " bytes: " +
-                             got.status().message());
-    }
-    if (*got == 0 && size_ && received_ < *size_) {
-      return Status::InvalidArgument("the connection closed after " + std::to_string(received_) + " of size=" +
-                                     std::to_string(*size_) + " bytes");
-    }
-    received_ += *got;
-    return got;
-  }
-  uint64_t received() const { return received_; }
-
- private:
-  Connection* conn_;
-  int timeout_ms_;
-  std::optional<uint64_t> size_;
-  uint64_t received_ = 0;
-};
-
-// The bytes of one DATA frame, read from the connection straight into the session's pipeline.
-class FrameInput final : public engine::InputStream {
- public:
-  FrameInput(Connection* conn, int timeout_ms, uint64_t size) : conn_(conn), timeout_ms_(timeout_ms), left_(size) {}
-  Result<size_t> Read(char* dst, size_t n) override {
-    if (left_ == 0) return size_t{0};
-    auto got = conn_->ReadBytes(dst, static_cast<size_t>(std::min<uint64_t>(n, left_)), timeout_ms_);
-    if (got.ok() && *got == 0) got = Status::IOError("the connection closed " + std::to_string(left_) + " bytes short");
-    if (!got.ok()) return failed_ = got.status();
-    left_ -= *got;
-    return got;
-  }
-  uint64_t left() const { return left_; }
-  const Status& failed() const { return failed_; }  // the connection's failure, not the session's
-
- private:
-  Connection* conn_;
-  int timeout_ms_;
-  uint64_t left_;
-  Status failed_;
-};
-
-// A raw restore's bytes go straight to the socket, sent from the restore's own buffers with
-// zero-copy send where the kernel does it.
-class SocketSink final : public engine::OutputSink {
- public:
-  explicit SocketSink(Connection* conn) : conn_(conn), sender_(conn->socket(), kSessionSendHeld) {}
-  Status Write(std::string_view b) override {
-    BV_RETURN_IF_ERROR(conn_->Write(b));
-    written += b.size();
-    return Status::Ok();
-  }
-  Status WriteHeld(std::span<const std::string_view> pieces, std::shared_ptr<const void> hold) override {
-    BV_RETURN_IF_ERROR(sender_.Send(pieces, std::move(hold), conn_->write_timeout_ms()));
-    for (std::string_view p : pieces) written += p.size();
-    return Status::Ok();
-  }
-  // Waits until the kernel is done with every batch: a restore is reported whole only then.
-  Status Finish() { return sender_.Flush(conn_->write_timeout_ms()); }
-  const io::ZeroCopySender::Stats& stats() const { return sender_.stats(); }
-  uint64_t written = 0;
-
- private:
-  Connection* conn_;
-  io::ZeroCopySender sender_;
-};
+constexpr int kResumeWaitMs = 5000;  // for the connection a session came from to let go
 
 std::string SnapshotFields(const format::SnapshotRecord& r) {
   return "snapshot=" + format::SnapshotIdHex(r.id) + " source=" + EscapeValue(r.source) +
@@ -260,9 +67,8 @@ class Session {
 
  private:
   void Log(spdlog::level::level_enum level, const std::string& what) const {
-    spdlog::log(level, "peer={} tenant={} {}", conn_socket_peer(), tenant_ ? tenant_->name() : "-", what);
+    spdlog::log(level, "peer={} tenant={} {}", conn_.peer(), tenant_ ? tenant_->name() : "-", what);
   }
-  std::string conn_socket_peer() const { return const_cast<Connection&>(conn_).socket()->peer(); }
 
   // false: the session ends.
   bool Dispatch(const Request& r, const ServerConfig& settings) {
@@ -301,7 +107,7 @@ class Session {
       (void)TokenMatches(r.args[1], TokenHash(""));  // the same work for an unknown tenant
     }
     if (!role) {
-      spdlog::warn("peer={} login failed for tenant \"{}\"", conn_socket_peer(), EscapeValue(r.args[0]));
+      spdlog::warn("peer={} login failed for tenant \"{}\"", conn_.peer(), EscapeValue(r.args[0]));
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
       return conn_.LastReply("ERR auth unknown tenant or wrong token");
     }
