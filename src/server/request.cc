@@ -1,5 +1,7 @@
 #include "server/request.h"
 
+#include "server/protocol_text.h"
+
 namespace bv::server {
 
 namespace {
@@ -37,13 +39,6 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 Status CheckText(std::string_view s, size_t base) {
   for (size_t i = 0; i < s.size();) {
     const uint8_t c = static_cast<uint8_t>(s[i]);
@@ -68,7 +63,7 @@ Result<std::string> Unescape(std::string_view tok, size_t at) {
       continue;
     }
     if (i + 2 >= tok.size()) return Bad(at + i, "'%' is not followed by two hex digits");
-    const int hi = HexValue(tok[i + 1]), lo = HexValue(tok[i + 2]);
+    const int hi = HexDigitValue(tok[i + 1]), lo = HexDigitValue(tok[i + 2]);
     if (hi < 0 || lo < 0) return Bad(at + i, "'%' is not followed by two hex digits");
     out += static_cast<char>(hi * 16 + lo);
     i += 2;

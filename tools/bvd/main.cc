@@ -18,6 +18,11 @@ using bv::Result;
 using bv::Status;
 namespace server = bv::server;
 
+struct Flags {
+  std::string data_dir, config_path, key_file, io = "uring", log_level = "info";
+  std::vector<std::string> listen;
+};
+
 // DIR/tokens/default: created once, mode 0600; its hash is what the server keeps.
 Result<std::string> DefaultTenantToken(const std::string& data_dir, bool* created) {
   const std::string dir = data_dir + "/tokens";
@@ -39,51 +44,87 @@ Result<std::string> DefaultTenantToken(const std::string& data_dir, bool* create
   std::exit(1);
 }
 
+// The configuration file's settings (or the embedded default's), with the flags over them.
+server::ServerOptions Options(const Flags& f, bool* token_created) {
+  server::ServerOptions opts;
+  opts.backend = f.io == "sync" ? bv::io::Backend::kSync : bv::io::Backend::kUring;
+  if (!f.config_path.empty()) {
+    auto c = server::LoadConfig(f.config_path);
+    if (!c.ok()) Die(c.status());
+    opts.config = std::move(c).value();
+    opts.config_path = f.config_path;
+  }
+  server::ServerConfig& c = opts.config;
+  if (!f.data_dir.empty()) c.data_dir = f.data_dir;
+  if (!f.key_file.empty()) c.key_file = f.key_file;
+  if (!f.listen.empty()) c.listen = f.listen;
+  if (c.data_dir.empty()) Die(Status::InvalidArgument("no data directory: give --data DIR or data_dir in the configuration"));
+  if (c.listen.empty()) c.listen.push_back(server::kDefaultListen);
+  if (f.config_path.empty()) {
+    if (auto s = bv::io::MakeDirs(c.data_dir, 0700); !s.ok()) Die(s);
+    auto token = DefaultTenantToken(c.data_dir, token_created);
+    if (!token.ok()) Die(token.status());
+    server::TenantConfig t;
+    t.name = "default";
+    t.tokens.push_back(server::TokenConfig{server::TokenHash(*token), server::Role::kAdmin});
+    c.tenants.push_back(t);
+  }
+  return opts;
+}
+
+// The embedded default's tenant, and how to push and restore with nc against the first address.
+void PrintDefaultTenant(const server::Server& srv, const std::string& data_dir, bool token_created) {
+  const std::string tok = data_dir + "/tokens/default";
+  std::string addr = srv.addresses().front();
+  std::string host = addr.substr(0, addr.rfind(':')), port = addr.substr(addr.rfind(':') + 1);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::printf("bvd: tenant \"default\", token %s %s\n", token_created ? "created in" : "in", tok.c_str());
+  std::printf("push:    { printf 'AUTH default %%s\\nPUT pg/orders\\n' \"$(cat %s)\"; pg_dump orders; } | nc -N %s %s\n",
+              tok.c_str(), host.c_str(), port.c_str());
+  std::printf("restore: printf 'AUTH default %%s\\nGET pg/orders\\n' \"$(cat %s)\" | nc %s %s > orders.sql\n",
+              tok.c_str(), host.c_str(), port.c_str());
+}
+
+// SIGHUP reloads; SIGTERM or SIGINT stops the server, and the process exits with its outcome.
+int ServeUntilStopped(server::Server* srv, const sigset_t& signals) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      (void)srv->Reload();
+      continue;
+    }
+    spdlog::info("signal {}: stopping", sig == SIGTERM ? "TERM" : "INT");
+    Status s = srv->Stop();
+    if (!s.ok()) {
+      spdlog::error("stopped with an error: {}", s.ToString());
+      return 1;
+    }
+    spdlog::info("stopped");
+    return 0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"bvd: the BV backup appliance daemon"};
-  std::string data_dir, config_path, key_file, io = "uring", log_level = "info";
-  std::vector<std::string> listen;
-  app.add_option("--data", data_dir, "data directory (tenant volumes, tokens)");
-  app.add_option("--listen", listen, "address to serve: HOST:PORT or unix:/PATH (repeatable)");
-  app.add_option("--config", config_path, "TOML configuration file");
-  app.add_option("--key-file", key_file, "the appliance master key (outside the data directory)");
-  app.add_option("--io", io, "segment I/O: uring or sync")->check(CLI::IsMember({"uring", "sync"}));
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+  Flags f;
+  app.add_option("--data", f.data_dir, "data directory (tenant volumes, tokens)");
+  app.add_option("--listen", f.listen, "address to serve: HOST:PORT or unix:/PATH (repeatable)");
+  app.add_option("--config", f.config_path, "TOML configuration file");
+  app.add_option("--key-file", f.key_file, "the appliance master key (outside the data directory)");
+  app.add_option("--io", f.io, "segment I/O: uring or sync")->check(CLI::IsMember({"uring", "sync"}));
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("bvd"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
 
-  server::ServerOptions opts;
-  opts.backend = io == "sync" ? bv::io::Backend::kSync : bv::io::Backend::kUring;
-  if (!config_path.empty()) {
-    auto c = server::LoadConfig(config_path);
-    if (!c.ok()) Die(c.status());
-    opts.config = std::move(c).value();
-    opts.config_path = config_path;
-  }
-  server::ServerConfig& c = opts.config;
-  if (!data_dir.empty()) c.data_dir = data_dir;
-  if (!key_file.empty()) c.key_file = key_file;
-  if (!listen.empty()) c.listen = listen;
-  if (c.data_dir.empty()) Die(Status::InvalidArgument("no data directory: give --data DIR or data_dir in the configuration"));
-  if (c.listen.empty()) c.listen.push_back(server::kDefaultListen);
-  std::string default_token;
   bool token_created = false;
-  if (config_path.empty()) {
-    if (auto s = bv::io::MakeDirs(c.data_dir, 0700); !s.ok()) Die(s);
-    auto token = DefaultTenantToken(c.data_dir, &token_created);
-    if (!token.ok()) Die(token.status());
-    default_token = *token;
-    server::TenantConfig t;
-    t.name = "default";
-    t.tokens.push_back(server::TokenConfig{server::TokenHash(default_token), server::Role::kAdmin});
-    c.tenants.push_back(t);
-  }
+  const server::ServerOptions opts = Options(f, &token_created);
 
   // Signals are taken by sigwait below, never by the threads the server starts.
   sigset_t signals;
@@ -97,34 +138,8 @@ int main(int argc, char** argv) {
   auto srv = server::Server::Start(opts);
   if (!srv.ok()) Die(srv.status());
   for (const std::string& a : (*srv)->addresses()) std::printf("bvd: listening on %s\n", a.c_str());
-  if (config_path.empty()) {
-    const std::string tok = c.data_dir + "/tokens/default";
-    std::string addr = (*srv)->addresses().front();
-    std::string host = addr.substr(0, addr.rfind(':')), port = addr.substr(addr.rfind(':') + 1);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    std::printf("bvd: tenant \"default\", token %s %s\n", token_created ? "created in" : "in", tok.c_str());
-    std::printf("push:    { printf 'AUTH default %%s\\nPUT pg/orders\\n' \"$(cat %s)\"; pg_dump orders; } | nc -N %s %s\n",
-                tok.c_str(), host.c_str(), port.c_str());
-    std::printf("restore: printf 'AUTH default %%s\\nGET pg/orders\\n' \"$(cat %s)\" | nc %s %s > orders.sql\n",
-                tok.c_str(), host.c_str(), port.c_str());
-  }
+  if (f.config_path.empty()) PrintDefaultTenant(**srv, opts.config.data_dir, token_created);
   std::printf("bvd: ready\n");
   std::fflush(stdout);
-
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      (void)(*srv)->Reload();
-      continue;
-    }
-    spdlog::info("signal {}: stopping", sig == SIGTERM ? "TERM" : "INT");
-    Status s = (*srv)->Stop();
-    if (!s.ok()) {
-      spdlog::error("stopped with an error: {}", s.ToString());
-      return 1;
-    }
-    spdlog::info("stopped");
-    return 0;
-  }
+  return ServeUntilStopped(srv->get(), signals);
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "io/env.h"
+#include "server/protocol_text.h"
 
 namespace bv::tool {
 
@@ -27,30 +28,15 @@ std::string Remote::TenantName() const {
 }
 
 Status ServerError(const server::Reply& r) {
-  const std::string m = "bvd: " + r.error_code + ": " + r.error_message;
-  if (r.error_code == "not-found") return Status::NotFound(m);
-  if (r.error_code == "corrupt") return Status::Corruption(m);
-  if (r.error_code == "busy" || r.error_code == "shutting-down") return Status::Busy(m);
-  if (r.error_code == "no-space") return Status::NoSpace(m);
-  if (r.error_code == "quota") return Status::Quota(m);
-  if (r.error_code == "timeout") return Status::TimedOut(m);
-  if (r.error_code == "bad-request" || r.error_code == "denied" || r.error_code == "auth") {
-    return Status::InvalidArgument(m);
-  }
-  return Status::IOError(m);
+  return server::StatusFromErrorCode(r.error_code, "bvd: " + r.error_code + ": " + r.error_message);
 }
 
 Result<uint64_t> ReplyNumber(const server::Reply& r, const char* key) {
   const std::string* v = r.Field(key);
   if (v == nullptr) return Status::Corruption("bvd's " + r.kind + " line has no " + key + "=");
-  uint64_t n = 0;
-  bool ok = !v->empty() && v->size() <= 19;
-  for (char c : *v) {
-    ok = ok && c >= '0' && c <= '9';
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (!ok) return Status::Corruption("bvd's " + r.kind + " line has a bad " + key + "=" + *v);
-  return n;
+  const std::optional<uint64_t> n = server::ParseDecimal(*v);
+  if (!n) return Status::Corruption("bvd's " + r.kind + " line has a bad " + key + "=" + *v);
+  return *n;
 }
 
 Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {

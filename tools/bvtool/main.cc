@@ -2,161 +2,212 @@
 // command lives in cmd_<name>.cc.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 #include "tools/bvtool/commands.h"
+
+namespace bv::tool {
+namespace {
+
+// Every option's value. Commands share a field where they share an option's meaning; only one
+// command runs.
+struct Args {
+  Common c;
+  Remote remote;
+  std::string encryption = "xchacha20-poly1305", id_algo = "hmac-sha256";  // init
+  uint32_t avg = 64 << 10;
+  uint64_t segment_mib = 256;
+  std::string source, file, label, time;  // put, push (source: ls too)
+  std::vector<std::string> streams;       // put
+  std::vector<std::string> push_streams;  // push
+  uint64_t sync_every_mib = 0;            // push
+  std::string since, until;               // ls
+  std::string ref, out_path, range, stream, reason;  // get, verify, delete
+  bool blocks = false;
+  bool repair = false, rebuild = false;  // fsck
+  std::string segment;                   // inspect
+  std::string role = "push";             // token
+  bool token_json = false;
+};
+
+// The subcommands, to tell which one the command line named.
+struct Commands {
+  CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *push, *token;
+};
+
+void AddServerOptions(CLI::App* sub, Remote* remote) {
+  sub->add_option("--server", remote->server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
+  sub->add_option("--tenant", remote->tenant, "tenant (default: $BV_TENANT, else default)");
+  sub->add_option("--token-file", remote->token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
+}
+
+// Commands that also work against bvd (remote_too) take DIR or --server; the others need DIR.
+void AddCommon(CLI::App* sub, Args* a, bool remote_too = false) {
+  auto* dir = sub->add_option("DIR", a->c.dir, remote_too ? "volume directory (or --server)" : "volume directory");
+  if (!remote_too) dir->required();
+  sub->add_option("--key-file", a->c.key_file, "master key file (default: $BV_KEY_FILE, then ~/.config/bv/keys/<uuid>.key)");
+  sub->add_option("--io", a->c.io, "I/O backend: uring or sync (default: $BV_IO, else uring when available)");
+  sub->add_flag("--json", a->c.json, "machine-readable output");
+  if (remote_too) AddServerOptions(sub, &a->remote);
+}
+
+// init and put: a volume made or written here.
+void AddVolumeWrites(CLI::App* app, Args* a, Commands* cmd) {
+  cmd->init = app->add_subcommand("init", "create a volume and its master key");
+  AddCommon(cmd->init, a);
+  cmd->init->add_option("--encryption", a->encryption, "xchacha20-poly1305 (default) or none");
+  cmd->init->add_option("--chunk-id", a->id_algo, "hmac-sha256 (default) or blake2b");
+  cmd->init->add_option("--chunk-avg", a->avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
+  cmd->init->add_option("--segment-mib", a->segment_mib, "segment size in MiB (default 256)");
+
+  cmd->put = app->add_subcommand("put", "back up FILE (or standard input) as a snapshot of SOURCE");
+  AddCommon(cmd->put, a);
+  cmd->put->add_option("SOURCE", a->source, "source name, e.g. pg/orders")->required();
+  cmd->put->add_option("FILE", a->file, "input file (default: standard input)");
+  cmd->put->add_option("--stream", a->streams, "NAME=FILE, repeated: a snapshot of several named streams");
+  cmd->put->add_option("--label", a->label, "label for the snapshot");
+  cmd->put->add_option("--time", a->time, "snapshot time (default: now), UTC");
+  cmd->put->add_option("--level", a->c.zstd_level, "zstd compression level (default 1)")->check(CLI::Range(1, 19));
+}
+
+// ls, get and verify: on a volume directory or against bvd.
+void AddReads(CLI::App* app, Args* a, Commands* cmd) {
+  cmd->ls = app->add_subcommand("ls", "list snapshots, newest first");
+  AddCommon(cmd->ls, a, true);
+  cmd->ls->add_option("SOURCE", a->source, "only this source");
+  cmd->ls->add_option("--since", a->since, "only snapshots at or after this time");
+  cmd->ls->add_option("--until", a->until, "only snapshots at or before this time");
+
+  cmd->get = app->add_subcommand("get", "restore a snapshot to standard output or a file");
+  AddCommon(cmd->get, a, true);
+  cmd->get->add_option("SNAPSHOT", a->ref, "id, SOURCE or SOURCE@TIME");
+  cmd->get->add_option("-o,--output", a->out_path, "write to this file (beside it, then renamed)");
+  cmd->get->add_option("--range", a->range, "bytes A-B (B exclusive) or A- of the stream");
+  cmd->get->add_option("--stream", a->stream, "stream name (default: the first)");
+  cmd->get->add_flag("--blocks", a->blocks,
+                     "with --server: fetch the stored blocks and check and decode them here (needs the appliance key)");
+
+  cmd->verify = app->add_subcommand("verify", "read and check every block, tag and stream hash");
+  AddCommon(cmd->verify, a, true);
+  cmd->verify->add_option("SNAPSHOT", a->ref, "only this snapshot");
+  cmd->verify->add_option("--stream", a->stream, "with --blocks: the stream to check (default: the first)");
+  cmd->verify->add_flag("--blocks", a->blocks,
+                        "with --server: fetch the stored blocks and check them here (needs the appliance key)");
+}
+
+// fsck, inspect and delete: a volume's upkeep (delete against bvd too).
+void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
+  cmd->fsck = app->add_subcommand("fsck", "check segments against the index (no key needed)");
+  AddCommon(cmd->fsck, a);
+  cmd->fsck->add_flag("--repair", a->repair, "cut torn tails and drop damaged chunks from the index");
+  cmd->fsck->add_flag("--rebuild-index", a->rebuild, "rebuild the index from the segments alone");
+
+  cmd->inspect = app->add_subcommand("inspect", "list segments, or every block of one");
+  AddCommon(cmd->inspect, a);
+  cmd->inspect->add_option("SEGMENT", a->segment, "segment number or file name");
+
+  cmd->del = app->add_subcommand("delete", "delete a snapshot (its chunks stay until compaction)");
+  AddCommon(cmd->del, a, true);
+  cmd->del->add_option("SNAPSHOT", a->ref, "id, SOURCE or SOURCE@TIME");
+  cmd->del->add_option("--reason", a->reason, "why, kept in the deletion record");
+}
+
+// push (to bvd only) and token (for bvd's configuration).
+void AddServerCommands(CLI::App* app, Args* a, Commands* cmd) {
+  cmd->push = app->add_subcommand("push", "back up FILE (or standard input) to bvd as a snapshot of SOURCE");
+  cmd->push->add_option("SOURCE", a->source, "source name, e.g. pg/orders")->required();
+  cmd->push->add_option("FILE", a->file, "input file (default: standard input)");
+  cmd->push->add_option("--stream", a->push_streams, "NAME FILE, repeated: a snapshot of several named streams")
+      ->expected(2)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->push->add_option("--label", a->label, "label for the snapshot");
+  cmd->push->add_option("--time", a->time, "snapshot time (default: now), UTC");
+  cmd->push->add_option("--sync-every", a->sync_every_mib,
+                        "MiB between acknowledged syncs, at most what a lost connection sends again (default: 256 for "
+                        "a file, 32 for standard input, whose unsynced bytes are held in memory)")
+      ->check(CLI::Range(1, 4096));
+  AddServerOptions(cmd->push, &a->remote);
+  cmd->push->add_flag("--json", a->c.json, "machine-readable output");
+
+  cmd->token = app->add_subcommand("token", "print a new tenant token and its hash for bvd's configuration");
+  cmd->token->add_option("--role", a->role, "push (may only add snapshots), read, or admin")
+      ->check(CLI::IsMember({"push", "read", "admin"}));
+  cmd->token->add_flag("--json", a->token_json, "machine-readable output");
+}
+
+// With --server, the first positional argument is the command's own, not a directory.
+void ShiftDir(Args* a, bool remote_mode, std::string* first) {
+  if (remote_mode && first->empty()) *first = a->c.dir;
+  if (!remote_mode && a->c.dir.empty()) {
+    std::fprintf(stderr, "bvtool: error: give a volume DIR, or --server for a running bvd\n");
+    std::exit(1);
+  }
+}
+
+int NeedSnapshot(const char* command) {
+  std::fprintf(stderr, "bvtool: error: %s needs a SNAPSHOT\n", command);
+  return 1;
+}
+
+// ls, get, verify and delete: against bvd with --server, else on DIR.
+int RunDirOrServer(const Commands& cmd, Args* a) {
+  const bool remote_mode = a->remote.given();
+  if (a->blocks && !remote_mode) {
+    std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
+    return 1;
+  }
+  const Common& c = a->c;
+  if (cmd.ls->parsed()) {
+    ShiftDir(a, remote_mode, &a->source);
+    return remote_mode ? RemoteLs(c, a->remote, a->source, a->since, a->until) : CmdLs(c, a->source, a->since, a->until);
+  }
+  if (cmd.get->parsed()) {
+    ShiftDir(a, remote_mode, &a->ref);
+    if (a->ref.empty()) return NeedSnapshot("get");
+    if (a->blocks) return RemoteGetBlocks(c, a->remote, a->ref, a->out_path, a->range, a->stream, /*verify_only=*/false);
+    return remote_mode ? RemoteGet(c, a->remote, a->ref, a->out_path, a->range, a->stream)
+                       : CmdGet(c, a->ref, a->out_path, a->range, a->stream);
+  }
+  if (cmd.verify->parsed()) {
+    ShiftDir(a, remote_mode, &a->ref);
+    if (a->blocks) return RemoteGetBlocks(c, a->remote, a->ref, "", "", a->stream, /*verify_only=*/true);
+    return remote_mode ? RemoteVerify(c, a->remote, a->ref) : CmdVerify(c, a->ref);
+  }
+  ShiftDir(a, remote_mode, &a->ref);  // delete
+  if (a->ref.empty()) return NeedSnapshot("delete");
+  return remote_mode ? RemoteDelete(c, a->remote, a->ref, a->reason) : CmdDelete(c, a->ref, a->reason);
+}
+
+int Run(const Commands& cmd, Args* a) {
+  const Common& c = a->c;
+  if (cmd.init->parsed()) return CmdInit(c, a->encryption, a->id_algo, a->avg, a->segment_mib);
+  if (cmd.put->parsed()) return CmdPut(c, a->source, a->file, a->streams, a->label, a->time);
+  if (cmd.ls->parsed() || cmd.get->parsed() || cmd.verify->parsed() || cmd.del->parsed()) return RunDirOrServer(cmd, a);
+  if (cmd.push->parsed()) {
+    return RemotePush(c, a->remote, a->source, a->file, a->push_streams, a->label, a->time, a->sync_every_mib << 20);
+  }
+  if (cmd.fsck->parsed()) return CmdFsck(c, a->repair, a->rebuild);
+  if (cmd.inspect->parsed()) return CmdInspect(c, a->segment);
+  if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
+  return 1;
+}
+
+}  // namespace
+}  // namespace bv::tool
 
 int main(int argc, char** argv) {
   using namespace bv::tool;
   CLI::App app{"bvtool: inspect, verify, repair and use BV volumes"};
   app.require_subcommand(1);
-  Common c;
-  Remote remote;
-  // Commands that also work against bvd take DIR or --server; the others need DIR.
-  auto add_common = [&](CLI::App* sub, bool remote_too = false) {
-    auto* dir = sub->add_option("DIR", c.dir, remote_too ? "volume directory (or --server)" : "volume directory");
-    if (!remote_too) dir->required();
-    sub->add_option("--key-file", c.key_file, "master key file (default: $BV_KEY_FILE, then ~/.config/bv/keys/<uuid>.key)");
-    sub->add_option("--io", c.io, "I/O backend: uring or sync (default: $BV_IO, else uring when available)");
-    sub->add_flag("--json", c.json, "machine-readable output");
-    if (remote_too) {
-      sub->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
-      sub->add_option("--tenant", remote.tenant, "tenant (default: $BV_TENANT, else default)");
-      sub->add_option("--token-file", remote.token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
-    }
-  };
-
-  std::string encryption = "xchacha20-poly1305", id_algo = "hmac-sha256";
-  uint32_t avg = 64 << 10;
-  uint64_t segment_mib = 256;
-  auto* init = app.add_subcommand("init", "create a volume and its master key");
-  add_common(init);
-  init->add_option("--encryption", encryption, "xchacha20-poly1305 (default) or none");
-  init->add_option("--chunk-id", id_algo, "hmac-sha256 (default) or blake2b");
-  init->add_option("--chunk-avg", avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
-  init->add_option("--segment-mib", segment_mib, "segment size in MiB (default 256)");
-
-  std::string source, file, label, time;
-  auto* put = app.add_subcommand("put", "back up FILE (or standard input) as a snapshot of SOURCE");
-  add_common(put);
-  put->add_option("SOURCE", source, "source name, e.g. pg/orders")->required();
-  put->add_option("FILE", file, "input file (default: standard input)");
-  std::vector<std::string> streams;
-  put->add_option("--stream", streams, "NAME=FILE, repeated: a snapshot of several named streams");
-  put->add_option("--label", label, "label for the snapshot");
-  put->add_option("--time", time, "snapshot time (default: now), UTC");
-  put->add_option("--level", c.zstd_level, "zstd compression level (default 1)")->check(CLI::Range(1, 19));
-
-  std::string since, until;
-  auto* ls = app.add_subcommand("ls", "list snapshots, newest first");
-  add_common(ls, true);
-  ls->add_option("SOURCE", source, "only this source");
-  ls->add_option("--since", since, "only snapshots at or after this time");
-  ls->add_option("--until", until, "only snapshots at or before this time");
-
-  std::string ref, out_path, range, stream;
-  auto* get = app.add_subcommand("get", "restore a snapshot to standard output or a file");
-  add_common(get, true);
-  get->add_option("SNAPSHOT", ref, "id, SOURCE or SOURCE@TIME");
-  get->add_option("-o,--output", out_path, "write to this file (beside it, then renamed)");
-  get->add_option("--range", range, "bytes A-B (B exclusive) or A- of the stream");
-  get->add_option("--stream", stream, "stream name (default: the first)");
-  bool blocks = false;
-  get->add_flag("--blocks", blocks,
-                "with --server: fetch the stored blocks and check and decode them here (needs the appliance key)");
-
-  auto* verify = app.add_subcommand("verify", "read and check every block, tag and stream hash");
-  add_common(verify, true);
-  verify->add_option("SNAPSHOT", ref, "only this snapshot");
-  verify->add_option("--stream", stream, "with --blocks: the stream to check (default: the first)");
-  verify->add_flag("--blocks", blocks, "with --server: fetch the stored blocks and check them here (needs the appliance key)");
-
-  bool repair = false, rebuild = false;
-  auto* fsck = app.add_subcommand("fsck", "check segments against the index (no key needed)");
-  add_common(fsck);
-  fsck->add_flag("--repair", repair, "cut torn tails and drop damaged chunks from the index");
-  fsck->add_flag("--rebuild-index", rebuild, "rebuild the index from the segments alone");
-
-  std::string segment;
-  auto* inspect = app.add_subcommand("inspect", "list segments, or every block of one");
-  add_common(inspect);
-  inspect->add_option("SEGMENT", segment, "segment number or file name");
-
-  std::string reason;
-  auto* del = app.add_subcommand("delete", "delete a snapshot (its chunks stay until compaction)");
-  add_common(del, true);
-  del->add_option("SNAPSHOT", ref, "id, SOURCE or SOURCE@TIME");
-  del->add_option("--reason", reason, "why, kept in the deletion record");
-
-  auto* push = app.add_subcommand("push", "back up FILE (or standard input) to bvd as a snapshot of SOURCE");
-  push->add_option("SOURCE", source, "source name, e.g. pg/orders")->required();
-  push->add_option("FILE", file, "input file (default: standard input)");
-  std::vector<std::string> push_streams;
-  push->add_option("--stream", push_streams, "NAME FILE, repeated: a snapshot of several named streams")
-      ->expected(2)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  push->add_option("--label", label, "label for the snapshot");
-  push->add_option("--time", time, "snapshot time (default: now), UTC");
-  uint64_t sync_every_mib = 0;
-  push->add_option("--sync-every", sync_every_mib,
-                   "MiB between acknowledged syncs, at most what a lost connection sends again (default: 256 for "
-                   "a file, 32 for standard input, whose unsynced bytes are held in memory)")
-      ->check(CLI::Range(1, 4096));
-  push->add_option("--server", remote.server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
-  push->add_option("--tenant", remote.tenant, "tenant (default: $BV_TENANT, else default)");
-  push->add_option("--token-file", remote.token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
-  push->add_flag("--json", c.json, "machine-readable output");
-
-  std::string role = "push";
-  bool token_json = false;
-  auto* token = app.add_subcommand("token", "print a new tenant token and its hash for bvd's configuration");
-  token->add_option("--role", role, "push (may only add snapshots), read, or admin")
-      ->check(CLI::IsMember({"push", "read", "admin"}));
-  token->add_flag("--json", token_json, "machine-readable output");
-
+  Args a;
+  Commands cmd;
+  AddVolumeWrites(&app, &a, &cmd);
+  AddReads(&app, &a, &cmd);
+  AddUpkeep(&app, &a, &cmd);
+  AddServerCommands(&app, &a, &cmd);
   CLI11_PARSE(app, argc, argv);
-  if (init->parsed()) return CmdInit(c, encryption, id_algo, avg, segment_mib);
-  if (put->parsed()) return CmdPut(c, source, file, streams, label, time);
-  // With --server, the first positional argument is the command's own, not a directory.
-  const bool remote_mode = remote.given();
-  if (blocks && !remote_mode) {
-    std::fprintf(stderr, "bvtool: error: --blocks is for a running bvd (--server)\n");
-    return 1;
-  }
-  auto shift = [&](std::string* first) {
-    if (remote_mode && first->empty()) *first = c.dir;
-    if (!remote_mode && c.dir.empty()) {
-      std::fprintf(stderr, "bvtool: error: give a volume DIR, or --server for a running bvd\n");
-      std::exit(1);
-    }
-  };
-  if (ls->parsed()) {
-    shift(&source);
-    return remote_mode ? RemoteLs(c, remote, source, since, until) : CmdLs(c, source, since, until);
-  }
-  if (get->parsed()) {
-    shift(&ref);
-    if (ref.empty()) {
-      std::fprintf(stderr, "bvtool: error: get needs a SNAPSHOT\n");
-      return 1;
-    }
-    if (blocks) return RemoteGetBlocks(c, remote, ref, out_path, range, stream, /*verify_only=*/false);
-    return remote_mode ? RemoteGet(c, remote, ref, out_path, range, stream) : CmdGet(c, ref, out_path, range, stream);
-  }
-  if (verify->parsed()) {
-    shift(&ref);
-    if (blocks) return RemoteGetBlocks(c, remote, ref, "", "", stream, /*verify_only=*/true);
-    return remote_mode ? RemoteVerify(c, remote, ref) : CmdVerify(c, ref);
-  }
-  if (del->parsed()) {
-    shift(&ref);
-    if (ref.empty()) {
-      std::fprintf(stderr, "bvtool: error: delete needs a SNAPSHOT\n");
-      return 1;
-    }
-    return remote_mode ? RemoteDelete(c, remote, ref, reason) : CmdDelete(c, ref, reason);
-  }
-  if (push->parsed()) return RemotePush(c, remote, source, file, push_streams, label, time, sync_every_mib << 20);
-  if (fsck->parsed()) return CmdFsck(c, repair, rebuild);
-  if (inspect->parsed()) return CmdInspect(c, segment);
-  if (token->parsed()) return CmdToken(token_json, role);
-  return 1;
+  return Run(cmd, &a);
 }
