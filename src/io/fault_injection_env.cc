@@ -192,78 +192,82 @@ void FaultInjectionEnv::Synced(const std::string& path, uint64_t size) {
   synced_[path] = size;
 }
 
-Result<uint64_t> FaultInjectionEnv::DropUnsynced() {
-  std::lock_guard lock(mu_);
-  uint64_t dropped = 0;
+Status FaultInjectionEnv::ForEachWrittenFile(const std::function<Status(int fd, const std::string& path, uint64_t synced,
+                                                                       uint64_t size)>& fn) {
   for (const auto& [path, synced] : synced_) {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) continue;
+    if (fd < 0 && errno == ENOENT) continue;  // removed since it was written
     if (fd < 0) return Status::FromErrno("open " + path, errno);
     auto size = internal::FdSize(fd, path);
-    Status s = size.status();
-    if (s.ok() && *size > synced) {
-      s = internal::FdTruncate(fd, path, synced);
-      dropped += *size - synced;
-    }
+    Status s = size.ok() ? fn(fd, path, synced, *size) : size.status();
     ::close(fd);
     BV_RETURN_IF_ERROR(s);
   }
   synced_.clear();
   crashed_ = false;
   syncs_to_crash_ = 0;
+  return Status::Ok();
+}
+
+Result<uint64_t> FaultInjectionEnv::DropUnsynced() {
+  std::lock_guard lock(mu_);
+  uint64_t dropped = 0;
+  BV_RETURN_IF_ERROR(ForEachWrittenFile([&](int fd, const std::string& path, uint64_t synced, uint64_t size) {
+    if (size <= synced) return Status::Ok();
+    dropped += size - synced;
+    return internal::FdTruncate(fd, path, synced);
+  }));
   return dropped;
 }
+
+namespace {
+
+constexpr uint64_t kSector = 512;
+
+// Writes in flight together landed out of order: a later one is whole, an earlier one never
+// arrived, leaving a hole of zeros inside the unsynced region. Returns the bytes zeroed.
+Result<uint64_t> PunchHole(int fd, const std::string& path, uint64_t synced, uint64_t size, std::mt19937_64* rng) {
+  const uint64_t sectors = (size - synced) / kSector;
+  if (sectors < 2) return uint64_t{0};
+  const uint64_t first = (*rng)() % (sectors - 1);
+  const uint64_t count = 1 + (*rng)() % (sectors - 1 - first);
+  std::string zeros(count * kSector, '\0');
+  if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(synced + first * kSector)) < 0) {
+    return Status::FromErrno("write " + path, errno);
+  }
+  return uint64_t{zeros.size()};
+}
+
+// Keeps a random number of the unsynced sectors; the last one kept may be torn (its tail is
+// whatever the disk held). Returns the bytes cut.
+Result<uint64_t> TearTail(int fd, const std::string& path, uint64_t synced, uint64_t size, std::mt19937_64* rng) {
+  const uint64_t unsynced_sectors = (size - synced + kSector - 1) / kSector;
+  const uint64_t keep = std::min(size, synced + ((*rng)() % (unsynced_sectors + 1)) * kSector);
+  BV_RETURN_IF_ERROR(internal::FdTruncate(fd, path, keep));
+  if (keep > synced && (*rng)() % 2 == 0) {
+    const uint64_t start = std::max(synced, keep - kSector) + (*rng)() % kSector;
+    std::string junk(keep - std::min(keep, start), '\0');
+    for (char& c : junk) c = static_cast<char>((*rng)());
+    if (!junk.empty() && ::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(start)) < 0) {
+      return Status::FromErrno("write " + path, errno);
+    }
+  }
+  return size - keep;
+}
+
+}  // namespace
 
 Result<uint64_t> FaultInjectionEnv::SimulatePowerLoss(uint64_t seed) {
   std::lock_guard lock(mu_);
   std::mt19937_64 rng(seed);
   uint64_t dropped = 0;
-  for (const auto& [path, synced] : synced_) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) continue;  // removed since it was written
-    if (fd < 0) return Status::FromErrno("open " + path, errno);
-    BV_ASSIGN_OR_RETURN(uint64_t size, internal::FdSize(fd, path));
-    if (size > synced && rng() % 3 == 0) {
-      // Writes in flight together landed out of order: a later one is whole, an earlier one
-      // never arrived, leaving a hole of zeros inside the unsynced region.
-      constexpr uint64_t kSector = 512;
-      const uint64_t sectors = (size - synced) / kSector;
-      if (sectors >= 2) {
-        const uint64_t first = rng() % (sectors - 1);
-        const uint64_t count = 1 + rng() % (sectors - 1 - first);
-        std::string zeros(count * kSector, '\0');
-        if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(synced + first * kSector)) < 0) {
-          int err = errno;
-          ::close(fd);
-          return Status::FromErrno("write " + path, err);
-        }
-        dropped += zeros.size();
-      }
-    } else if (size > synced) {
-      constexpr uint64_t kSector = 512;
-      const uint64_t unsynced_sectors = (size - synced + kSector - 1) / kSector;
-      const uint64_t keep = std::min(size, synced + (rng() % (unsynced_sectors + 1)) * kSector);
-      Status s = internal::FdTruncate(fd, path, keep);
-      if (s.ok() && keep > synced && rng() % 2 == 0) {
-        // The last sector that made it is torn: its tail is whatever the disk held.
-        const uint64_t start = std::max(synced, keep - kSector) + rng() % kSector;
-        std::string junk(keep - std::min(keep, start), '\0');
-        for (char& c : junk) c = static_cast<char>(rng());
-        if (!junk.empty() && ::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(start)) < 0) {
-          s = Status::FromErrno("write " + path, errno);
-        }
-      }
-      dropped += size - keep;
-      if (!s.ok()) {
-        ::close(fd);
-        return s;
-      }
-    }
-    ::close(fd);
-  }
-  synced_.clear();
-  crashed_ = false;
-  syncs_to_crash_ = 0;
+  BV_RETURN_IF_ERROR(ForEachWrittenFile([&](int fd, const std::string& path, uint64_t synced, uint64_t size) {
+    if (size <= synced) return Status::Ok();
+    auto lost = rng() % 3 == 0 ? PunchHole(fd, path, synced, size, &rng) : TearTail(fd, path, synced, size, &rng);
+    if (!lost.ok()) return lost.status();
+    dropped += *lost;
+    return Status::Ok();
+  }));
   return dropped;
 }
 

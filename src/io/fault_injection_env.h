@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -72,6 +73,11 @@ class FaultInjectionEnv final : public Env {
   bool TakeSpace(uint64_t n);
 
  private:
+  // Under mu_: fn for every file written through this Env that still exists, open read-write;
+  // then every file counts as synced again and the crash is over.
+  Status ForEachWrittenFile(const std::function<Status(int fd, const std::string& path, uint64_t synced,
+                                                       uint64_t size)>& fn);
+
   std::unique_ptr<Env> base_;
   std::mutex mu_;
   std::map<std::string, uint64_t> synced_;  // path -> bytes known durable
