@@ -24,10 +24,7 @@ template <typename Batch>
 class BatchWindow {
  public:
   explicit BatchWindow(size_t max) : max_(max) {}
-  // Never frees a batch a worker is still decoding.
-  ~BatchWindow() {
-    for (auto& [b, decoded] : queue_) decoded.wait();
-  }
+  ~BatchWindow() { Drain(); }
   BatchWindow(const BatchWindow&) = delete;
   BatchWindow& operator=(const BatchWindow&) = delete;
 
@@ -70,6 +67,17 @@ class BatchWindow {
     std::lock_guard lock(mu_);
     stopped_ = true;
     room_.notify_one();
+  }
+
+  // Drops the batches still queued once their decodes are done: a worker never decodes into a
+  // freed batch, and none is left running after a restore returns.
+  void Drain() {
+    std::deque<std::pair<std::shared_ptr<Batch>, std::future<void>>> queued;
+    {
+      std::lock_guard lock(mu_);
+      queued.swap(queue_);
+    }
+    for (auto& [b, decoded] : queued) decoded.wait();
   }
 
   size_t max() const { return max_; }
