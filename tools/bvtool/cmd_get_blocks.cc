@@ -19,6 +19,7 @@
 #include "format/block_format.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
+#include "tools/bvtool/output_file.h"
 
 namespace bv::tool {
 
@@ -175,39 +176,6 @@ engine::Key ApplianceKey(const Common& c) {
   return Check(engine::LoadMasterKeyFile(key_file));
 }
 
-// Where the restored bytes go: standard output, or a file written under a temporary name and
-// renamed once complete; nowhere for a verify.
-class Output {
- public:
-  Output(const std::string& path, bool verify_only)
-      : path_(path), to_stdout_(!verify_only && (path.empty() || path == "-")),
-        tmp_(verify_only || to_stdout_ ? "" : path + ".bv-partial-" + std::to_string(::getpid())),
-        fd_(tmp_.empty() ? STDOUT_FILENO : ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)),
-        file_(fd_, to_stdout_ ? "standard output" : tmp_),
-        sink_(verify_only ? static_cast<engine::OutputSink*>(&null_) : &file_) {
-    if (fd_ < 0) Fail(Status::FromErrno("create " + tmp_, errno));
-  }
-  engine::OutputSink* sink() { return sink_; }
-  // The file synced and renamed when the restore succeeded, else removed.
-  Status Finish(Status s) {
-    if (tmp_.empty()) return s;
-    if (s.ok() && ::fsync(fd_) != 0) s = Status::FromErrno("fsync " + tmp_, errno);
-    ::close(fd_);
-    if (s.ok() && ::rename(tmp_.c_str(), path_.c_str()) != 0) s = Status::FromErrno("rename to " + path_, errno);
-    if (!s.ok()) ::unlink(tmp_.c_str());
-    return s;
-  }
-
- private:
-  const std::string path_;
-  const bool to_stdout_;
-  const std::string tmp_;
-  const int fd_;
-  engine::FdSink file_;
-  engine::NullSink null_;
-  engine::OutputSink* sink_;
-};
-
 }  // namespace
 
 int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
@@ -230,7 +198,7 @@ int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& re
   if (const auto hash = ParseHash(head.Field("hash"))) {
     check = engine::StreamCheck{keys.hash_key, *hash, engine::StreamPlace(id ? *id : "?", Field(head, "stream"), length)};
   }
-  Output output(out_path, verify_only);
+  OutputFile output(out_path, verify_only);
   Status s;
   {
     Progress progress(verify_only ? "verify" : "get", end - begin);

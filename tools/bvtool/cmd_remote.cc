@@ -1,4 +1,5 @@
-// bvtool push, get, ls, verify and delete against a running bvd (--server).
+// bvtool push, ls, verify and delete against a running bvd (--server); get is in cmd_get_remote.cc
+// and cmd_get_blocks.cc.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,7 +14,6 @@
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
 #include "engine/stream_io.h"
-#include "io/hold_back_splicer.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
 
@@ -22,9 +22,6 @@ namespace bv::tool {
 using nlohmann::json;
 
 namespace {
-
-constexpr size_t kSendChunk = 1 << 20;
-constexpr size_t kHoldBack = 64 << 10;  // longer than any error line
 
 uint64_t Number(const server::Reply& r, const char* key) { return Check(ReplyNumber(r, key)); }
 
@@ -286,119 +283,6 @@ int RemotePush(const Common& c, const Remote& remote, const std::string& source,
   } else {
     std::printf("%s\n", Text(*reply, "snapshot").c_str());
   }
-  return 0;
-}
-
-int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const std::string& out_path,
-              const std::string& range, const std::string& stream) {
-  auto client = Check(Client::Connect(remote));
-  // STAT first: the length to expect and the exact snapshot, so GET fetches that one.
-  Check(client->SendLine("STAT " + Arg(ref)));
-  std::vector<server::Reply> streams;
-  server::Reply snap;
-  for (;;) {
-    auto r = Check(client->ReadReply());
-    if (r.kind == "STREAM") {
-      streams.push_back(r);
-      continue;
-    }
-    snap = r;
-    break;
-  }
-  const server::Reply* chosen = streams.empty() ? nullptr : &streams.front();
-  if (!stream.empty()) {
-    chosen = nullptr;
-    for (const auto& s : streams) {
-      if (Text(s, "name") == stream) chosen = &s;
-    }
-    if (chosen == nullptr) Fail(Status::NotFound("snapshot has no stream named '" + stream + "'"));
-  }
-  if (chosen == nullptr) Fail(Status::Corruption("the server listed no streams"));
-  uint64_t expect = Number(*chosen, "length");
-  std::string line = "GET " + Text(snap, "snapshot");
-  if (!stream.empty()) line += " stream=" + Arg(stream);
-  if (!range.empty()) {
-    auto br = engine::ParseByteRange(range, expect);
-    if (!br.ok()) Fail(br.status());
-    expect = br->end - br->begin;
-    line += " range=" + Arg(range);
-  }
-  Check(client->SendLine(line));
-
-  const bool to_stdout = out_path.empty() || out_path == "-";
-  const std::string tmp = to_stdout ? "" : out_path + ".bv-partial-" + std::to_string(::getpid());
-  int fd = STDOUT_FILENO;
-  if (!to_stdout) {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) Fail(Status::FromErrno("create " + tmp, errno));
-  }
-  engine::FdSink sink(fd, to_stdout ? "standard output" : tmp);
-  Progress progress("get", expect);
-  // The last bytes are held back until the end is seen: a restore that fails after sending some
-  // bytes ends in an error line instead of the rest (docs/protocol.md §7), and that line must not
-  // reach the output.
-  std::string held;
-  uint64_t got_total = 0;
-  Status s;
-  struct stat st;
-  const std::optional<int> socket_fd = client->UnbufferedFd();
-  if (to_stdout && socket_fd && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-    // Into a pipe: spliced from the socket, never copied through this process.
-    auto splicer = io::HoldBackSplicer::Create(kHoldBack);
-    if (!splicer.ok()) Fail(splicer.status());
-    auto got = (*splicer)->Run(*socket_fd, fd, Client::kTimeoutMs, [&](uint64_t n) { progress.Update(n); });
-    if (got.ok()) {
-      got_total = *got;
-      auto tail = (*splicer)->Tail();
-      if (tail.ok()) held = std::move(*tail);
-      s = tail.status();
-    } else {
-      s = got.status();
-    }
-  } else {
-    // Read into a buffer whose last kHoldBack bytes wait for the next read or the end.
-    std::string buf(kSendChunk + kHoldBack, '\0');
-    size_t len = 0;
-    while (s.ok()) {
-      auto got = client->ReadBytes(buf.data() + len, buf.size() - len);
-      if (!got.ok()) {
-        s = got.status();
-        break;
-      }
-      if (*got == 0) break;
-      len += *got;
-      got_total += *got;
-      if (len > kHoldBack) {
-        const size_t out = len - kHoldBack;
-        s = sink.Write(std::string_view(buf.data(), out));
-        std::memmove(buf.data(), buf.data() + out, kHoldBack);
-        len = kHoldBack;
-      }
-      progress.Update(got_total);
-    }
-    held.assign(buf.data(), len);
-  }
-  if (s.ok() && got_total != expect) {
-    // Whole only if exactly the expected bytes came; otherwise the tail is the server's error.
-    const size_t at = held.rfind("ERR ");
-    Status why = Status::IOError("the restore stopped after " + std::to_string(got_total) + " of " +
-                                 std::to_string(expect) + " bytes");
-    if (at != std::string::npos && (at == 0 || held[at - 1] == '\n')) {
-      std::string line = held.substr(at);
-      while (!line.empty() && line.back() == '\n') line.pop_back();
-      auto r = server::ParseReply(line);
-      if (r.ok() && r->kind == "ERR") why = ServerError(*r);
-    }
-    s = why;
-  }
-  if (s.ok()) s = sink.Write(held);
-  if (!to_stdout) {
-    if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
-    ::close(fd);
-    if (s.ok() && ::rename(tmp.c_str(), out_path.c_str()) != 0) s = Status::FromErrno("rename to " + out_path, errno);
-    if (!s.ok()) ::unlink(tmp.c_str());
-  }
-  Check(s);
   return 0;
 }
 
