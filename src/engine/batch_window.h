@@ -8,15 +8,9 @@
 
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
-#include <string_view>
-#include <vector>
-
-#include "engine/stream_hash.h"
-#include "engine/stream_io.h"
 
 namespace bv::engine {
 
@@ -24,10 +18,7 @@ template <typename Batch>
 class BatchWindow {
  public:
   explicit BatchWindow(size_t max) : max_(max) {}
-  // Never frees a batch a worker is still decoding.
-  ~BatchWindow() {
-    for (auto& [b, decoded] : queue_) decoded.wait();
-  }
+  ~BatchWindow() { Drain(); }
   BatchWindow(const BatchWindow&) = delete;
   BatchWindow& operator=(const BatchWindow&) = delete;
 
@@ -72,6 +63,17 @@ class BatchWindow {
     room_.notify_one();
   }
 
+  // Drops the batches still queued once their decodes are done: a worker never decodes into a
+  // freed batch, and none is left running after a restore returns.
+  void Drain() {
+    std::deque<std::pair<std::shared_ptr<Batch>, std::future<void>>> queued;
+    {
+      std::lock_guard lock(mu_);
+      queued.swap(queue_);
+    }
+    for (auto& [b, decoded] : queued) decoded.wait();
+  }
+
   size_t max() const { return max_; }
 
  private:
@@ -82,27 +84,5 @@ class BatchWindow {
   bool closed_ = false;
   bool stopped_ = false;
 };
-
-// The writer's loop, for batches whose `items` each hold a decoded `chunk` and the part of it
-// that is output (`skip`, `take`): each batch in order, once decoded, its chunks into the stream
-// hash (when one is given) and its parts to the sink, which holds the batch as long as it needs.
-// Stops at a batch's failed `status` or the sink's error; `written` counts the bytes output.
-template <typename Batch>
-Status WriteInOrder(BatchWindow<Batch>* window, StreamHash* hash, OutputSink* out, uint64_t* written,
-                    const std::function<void(uint64_t)>& progress) {
-  std::vector<std::string_view> pieces;
-  while (std::shared_ptr<Batch> b = window->Pop()) {
-    BV_RETURN_IF_ERROR(b->status);
-    pieces.clear();
-    for (const auto& it : b->items) {
-      if (hash != nullptr) hash->Update(it.chunk);
-      pieces.push_back(it.chunk.substr(it.skip, it.take));
-      *written += it.take;
-    }
-    BV_RETURN_IF_ERROR(out->WriteHeld(pieces, std::move(b)));
-    if (progress) progress(*written);
-  }
-  return Status::Ok();
-}
 
 }  // namespace bv::engine

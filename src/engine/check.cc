@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/chunk_id.h"
 #include "engine/recovery.h"
 #include "engine/restore.h"
 #include "engine/segment_scan.h"
@@ -13,11 +14,6 @@
 
 namespace bv::engine {
 
-std::string ShortId(const format::Id& id) {
-  char hex[2 * format::kIdSize + 1];
-  sodium_bin2hex(hex, sizeof hex, id.data(), id.size());
-  return std::string(hex, 16);
-}
 
 namespace {
 
@@ -145,7 +141,7 @@ Status CheckReferences(Volume* v, const CheckOptions& opts, CheckReport* report)
           if (!chunk) {
             BV_ASSIGN_OR_RETURN(auto damaged, v->index()->GetQuarantined(entry.chunk_id));
             return Status::Corruption(
-                "chunk " + ShortId(entry.chunk_id) + " of recipe piece " + std::to_string(piece) +
+                "chunk " + ChunkIdHex(entry.chunk_id) + " of recipe piece " + std::to_string(piece) +
                 (damaged ? " is damaged (" + SegName(damaged->segment) + " offset " + std::to_string(damaged->offset) +
                                ") and quarantined: the snapshot restores once a backup stores the chunk again"
                          : " is missing"));

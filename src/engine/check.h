@@ -52,6 +52,5 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report);
 // bytes stores them again rather than deduplicating against damage.
 Status QuarantineDamagedChunks(Volume* v, const CheckReport& report, uint64_t* quarantined);
 
-std::string ShortId(const format::Id& id);
 
 }  // namespace bv::engine

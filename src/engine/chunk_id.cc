@@ -10,6 +10,12 @@
 
 namespace bv::engine {
 
+std::string ChunkIdHex(const format::Id& id) {
+  char hex[2 * format::kIdSize + 1];
+  sodium_bin2hex(hex, sizeof hex, id.data(), id.size());
+  return std::string(hex, 16);
+}
+
 format::Id ChunkId(format::IdAlgo algo, const Key& key, std::string_view data) {
   format::Id id;
   const auto* in = reinterpret_cast<const uint8_t*>(data.data());

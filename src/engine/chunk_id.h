@@ -2,6 +2,8 @@
 // extensions). The volume header records which; see docs/performance.md for the measurement.
 #pragma once
 
+#include <string>
+
 #include <span>
 #include <string_view>
 
@@ -10,6 +12,9 @@
 #include "format/segment_format.h"
 
 namespace bv::engine {
+
+// The first 16 hex digits of a chunk id: how messages and listings name a chunk.
+std::string ChunkIdHex(const format::Id& id);
 
 format::Id ChunkId(format::IdAlgo algo, const Key& key, std::string_view data);
 

@@ -3,7 +3,11 @@
 namespace bv::engine {
 
 std::string StreamPlace(const SnapshotEntry& snapshot, uint16_t stream, uint64_t offset) {
-  return "snapshot " + format::SnapshotIdHex(snapshot.record.id) + " stream " + std::to_string(stream) + " at byte " +
+  return StreamPlace(format::SnapshotIdHex(snapshot.record.id), stream, offset);
+}
+
+std::string StreamPlace(std::string_view snapshot_id_hex, uint64_t stream, uint64_t offset) {
+  return "snapshot " + std::string(snapshot_id_hex) + " stream " + std::to_string(stream) + " at byte " +
          std::to_string(offset);
 }
 

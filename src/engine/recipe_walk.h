@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "engine/segment_reader.h"
 #include "engine/volume.h"
@@ -31,5 +33,7 @@ Status WalkRecipe(Volume* volume, SegmentReader* reader, const SnapshotEntry& sn
 
 // "snapshot <id> stream <n> at byte <offset>": the start of an error message about that place.
 std::string StreamPlace(const SnapshotEntry& snapshot, uint16_t stream, uint64_t offset);
+// The same from the snapshot's id in hex, as bvd names it in its replies.
+std::string StreamPlace(std::string_view snapshot_id_hex, uint64_t stream, uint64_t offset);
 
 }  // namespace bv::engine

@@ -9,7 +9,9 @@
 //
 // Two threads per restore: one of its own walks the recipe, looks blocks up and reads batches
 // ahead, the caller's writes them out in order as the workers finish them, so an output that
-// blocks (a full pipe, a slow client) stalls neither the reads nor the decoding.
+// blocks (a full pipe, a slow client) stalls neither the reads nor the decoding. That is the
+// engine's block pipeline (engine/block_pipeline.h) with segments as its source
+// (engine/segment_block_source.h); a restore quarantines the chunks it found damaged.
 #pragma once
 
 #include <functional>

@@ -1,18 +1,8 @@
 #include "engine/stored_blocks.h"
 
-#include <sodium.h>
+#include "engine/chunk_id.h"
 
 namespace bv::engine {
-
-namespace {
-
-std::string IdHex(const format::Id& id) {
-  char hex[2 * format::kIdSize + 1];
-  sodium_bin2hex(hex, sizeof hex, id.data(), id.size());
-  return std::string(hex, 16);
-}
-
-}  // namespace
 
 Result<Location> LocateChunk(Volume* volume, const SnapshotEntry& snapshot, uint16_t stream, const ChunkRef& c) {
   const std::string place = StreamPlace(snapshot, stream, c.stream_offset);
@@ -20,11 +10,11 @@ Result<Location> LocateChunk(Volume* volume, const SnapshotEntry& snapshot, uint
   if (!loc) {
     BV_ASSIGN_OR_RETURN(auto damaged, volume->index()->GetQuarantined(c.entry.chunk_id));
     if (damaged) {
-      return Status::Corruption(place + ": chunk " + IdHex(c.entry.chunk_id) + " is damaged (segment " +
+      return Status::Corruption(place + ": chunk " + ChunkIdHex(c.entry.chunk_id) + " is damaged (segment " +
                                 std::to_string(damaged->segment) + " offset " + std::to_string(damaged->offset) +
                                 ") and quarantined until a backup that holds it stores it again");
     }
-    return Status::Corruption(place + ": chunk " + IdHex(c.entry.chunk_id) + " is not in the index");
+    return Status::Corruption(place + ": chunk " + ChunkIdHex(c.entry.chunk_id) + " is not in the index");
   }
   if (loc->total_size() > format::kBlockHeaderSize + format::kBlockPayloadMax) {
     return Status::Corruption(place + ": segment " + std::to_string(loc->segment) + " offset " +

@@ -1020,6 +1020,26 @@ class BvdTest(unittest.TestCase):
         self.assertEqual(taken, len(payload))
         self.assertGreater(blocks, 40)
 
+        # The same reply with another recorded hash, from a stand-in for bvd: every block checks
+        # out, the stream hash does not, and the error names the snapshot and the stream.
+        wrong_hash = re.sub(rb"hash=[0-9a-f]{32}", b"hash=" + b"0" * 32, raw_out, count=1)
+        with socket.create_server(("127.0.0.1", 0)) as fake:
+            def serve():
+                conn, _ = fake.accept()
+                with conn:
+                    got = b""
+                    while got.count(b"\n") < 2:  # AUTH, GET
+                        got += conn.recv(4096)
+                    conn.sendall(wrong_hash)
+            t = threading.Thread(target=serve)
+            t.start()
+            p = subprocess.run([BVTOOL, "get", sid, "--blocks", "--server", "127.0.0.1:%d" % fake.getsockname()[1],
+                                "--token-file", token_file, "--key-file", key_file], capture_output=True, timeout=300)
+            t.join()
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(("snapshot %s stream 0 at byte %d: the restored stream does not match its recorded hash"
+                       % (sid, len(payload))).encode(), p.stderr)
+
         # Without the key, or with another, nothing is written and the error says why.
         p = tool("get", sid, "--blocks", key=None, check=False)
         self.assertEqual(p.returncode, 1)
@@ -1042,7 +1062,7 @@ class BvdTest(unittest.TestCase):
         remote[1] = "127.0.0.1:%d" % srv.port
         p = tool("get", sid, "--blocks", "-o", out + ".3", check=False)
         self.assertEqual(p.returncode, 3, p.stderr)
-        self.assertRegex(p.stderr.decode(), r"block at stream offset \d+: block body: body_xxh3 is 0x[0-9a-f]+ but the payload hashes to")
+        self.assertRegex(p.stderr.decode(), r"block \d+ at stream offset \d+: block body: body_xxh3 is 0x[0-9a-f]+ but the payload hashes to")
         self.assertFalse(os.path.exists(out + ".3"))
         self.assertEqual(tool("verify", sid, "--blocks", check=False).returncode, 3)
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "engine/check.h"
+#include "engine/chunk_id.h"
 #include "engine/segment_scan.h"
 #include "engine/snapshot_ref.h"
 
@@ -36,7 +37,7 @@ void ListSegments(const Common& c, engine::Volume* v, json* out) {
 }
 
 std::string BlockIdText(const format::BlockHeader& h) {
-  if (h.type == format::BlockType::kData) return engine::ShortId(h.id);
+  if (h.type == format::BlockType::kData) return engine::ChunkIdHex(h.id);
   if (h.type == format::BlockType::kRecipe || h.type == format::BlockType::kSnapshotCommit ||
       h.type == format::BlockType::kSnapshotDeletion) {
     return SnapshotIdString(format::SnapshotIdFromBlockId(h.id));
