@@ -115,8 +115,8 @@ class Ingest {
  private:
   void Work(Batch* b) const;
   Status Complete(Batch* b, uint16_t stream);
-  Status EmitRecipe(SegmentWriter* w, uint16_t stream);
-  Status Flush(SegmentWriter* w);
+  Status EmitRecipe(AppendLane::Guard& lane, uint16_t stream);
+  Status Flush(AppendLane::Guard& lane);
   // Chunks what is buffered (all of it when `final`, cutting the last chunk short) and sends it
   // down the pipeline; when `final`, waits for every batch to be appended.
   Status Process(bool final);
@@ -134,7 +134,11 @@ class Ingest {
     return max;
   }
   format::SessionRecord Record() const;
-  Status UnderWriteLock(const std::function<Status(SegmentWriter*)>& fn) { return v_->WithWriter(generation_, fn); }
+  // Runs `fn` holding the volume's append lane, with the writer this put started on.
+  Status UnderWriteLock(const std::function<Status(AppendLane::Guard&)>& fn) {
+    BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, v_->lane()->Lock(generation_));
+    return fn(lane);
+  }
 
   Volume* v_;
   const uint64_t generation_;
@@ -183,21 +187,20 @@ void Ingest::Work(Batch* b) const {
   }
 }
 
-Status Ingest::Flush(SegmentWriter* w) {
-  BV_RETURN_IF_ERROR(v_->SyncPoint(w, /*durable=*/false));
+Status Ingest::Flush(AppendLane::Guard& lane) {
+  BV_RETURN_IF_ERROR(lane.SyncPoint(/*durable=*/false));
   pending_.clear();
   return Status::Ok();
 }
 
-Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
+Status Ingest::EmitRecipe(AppendLane::Guard& lane, uint16_t stream) {
   if (piece_.entries.empty()) return Status::Ok();
   piece_.stream_index = stream;
   piece_.piece_index = pieces_;
   piece_.stream_offset = stream_offset_;
-  BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kRecipe, rec_.id,
-                                                                         format::EncodeRecipe(piece_))));
-  v_->pending_index()->PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
-  v_->AddUnindexed(loc.total_size());
+  BV_ASSIGN_OR_RETURN(Location loc, lane.Append(format::EncodeSnapshotBlock(format::BlockType::kRecipe, rec_.id,
+                                                                            format::EncodeRecipe(piece_))));
+  lane.pending()->PutRecipe(rec_.id, stream, pieces_, stream_offset_, loc);
   for (const auto& e : piece_.entries) stream_offset_ += e.length;
   pieces_++;
   piece_.entries.clear();
@@ -206,7 +209,7 @@ Status Ingest::EmitRecipe(SegmentWriter* w, uint16_t stream) {
 
 Status Ingest::Complete(Batch* b, uint16_t stream) {
   bool over_quota = false;
-  BV_RETURN_IF_ERROR(UnderWriteLock([&](SegmentWriter* w) -> Status {
+  BV_RETURN_IF_ERROR(UnderWriteLock([&](AppendLane::Guard& lane) -> Status {
     for (const Chunk& c : b->chunks) {
       Location loc;
       if (c.known) {
@@ -218,18 +221,17 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
           over_quota = true;  // not the writer's failure: it stays for the other puts
           return Status::Ok();
         }
-        BV_ASSIGN_OR_RETURN(loc, w->Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
-        v_->pending_index()->PutChunk(c.id, loc);
+        BV_ASSIGN_OR_RETURN(loc, lane.Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
+        lane.pending()->PutChunk(c.id, loc);
         pending_.emplace(c.id, loc);
         rec_.new_bytes += loc.total_size();
-        v_->AddUnindexed(loc.total_size());
       }
       rec_.stored_bytes += loc.total_size();
       piece_.entries.push_back({c.id, static_cast<uint32_t>(c.length)});
       chunk_count_++;
-      if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(w, stream));
+      if (piece_.entries.size() == format::kRecipeEntriesMax) BV_RETURN_IF_ERROR(EmitRecipe(lane, stream));
     }
-    if (v_->unindexed_bytes() >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush(w));
+    if (lane.unindexed_bytes() >= kFlushBytes || pending_.size() >= kPendingChunksMax) BV_RETURN_IF_ERROR(Flush(lane));
     return Status::Ok();
   }));
   if (over_quota) {
@@ -395,7 +397,9 @@ Status Ingest::EndStream() {
   if (Status s = Process(true); !s.ok()) return failed_ = s;
   mapped_ = nullptr;  // every batch over it is appended
   const uint16_t index = streams_done();
-  if (Status s = UnderWriteLock([&](SegmentWriter* w) { return EmitRecipe(w, index); }); !s.ok()) return failed_ = s;
+  if (Status s = UnderWriteLock([&](AppendLane::Guard& lane) { return EmitRecipe(lane, index); }); !s.ok()) {
+    return failed_ = s;
+  }
   BV_ASSERT(stream_offset_ == length_ && !cur_);
   format::StreamInfo info;
   info.name = name_;
@@ -436,10 +440,10 @@ Status Ingest::Sync() {
     if (Status s = Process(true); !s.ok()) return failed_ = s;
   }
   const uint16_t index = streams_done();
-  Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
-    if (in_stream_) BV_RETURN_IF_ERROR(EmitRecipe(w, index));
-    v_->pending_index()->PutSession(Record());
-    BV_RETURN_IF_ERROR(v_->SyncPoint(w, /*durable=*/true));
+  Status s = UnderWriteLock([&](AppendLane::Guard& lane) -> Status {
+    if (in_stream_) BV_RETURN_IF_ERROR(EmitRecipe(lane, index));
+    lane.pending()->PutSession(Record());
+    BV_RETURN_IF_ERROR(lane.SyncPoint(/*durable=*/true));
     pending_.clear();
     return Status::Ok();
   });
@@ -452,12 +456,12 @@ Result<format::SnapshotRecord> Ingest::Commit() {
   BV_RETURN_IF_ERROR(failed_);
   if (in_stream_) return Status::InvalidArgument("a stream is still open");
   if (rec_.streams.empty()) return Status::InvalidArgument("a snapshot holds 1 to 1024 streams, not 0");
-  Status s = UnderWriteLock([&](SegmentWriter* w) -> Status {
-    BV_ASSIGN_OR_RETURN(Location loc, w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotCommit, rec_.id,
-                                                                           format::EncodeSnapshot(rec_))));
-    v_->pending_index()->PutSnapshot(SnapshotEntry{rec_, loc});
-    v_->pending_index()->DeleteSession(rec_.id);
-    return v_->SyncPoint(w, /*durable=*/true);
+  Status s = UnderWriteLock([&](AppendLane::Guard& lane) -> Status {
+    BV_ASSIGN_OR_RETURN(Location loc, lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotCommit, rec_.id,
+                                                                              format::EncodeSnapshot(rec_))));
+    lane.pending()->PutSnapshot(SnapshotEntry{rec_, loc});
+    lane.pending()->DeleteSession(rec_.id);
+    return lane.SyncPoint(/*durable=*/true);
   });
   if (!s.ok()) {
     failed_ = s;
@@ -515,10 +519,8 @@ Result<uint64_t> NewSnapshotId(Index* index) {
 }
 
 Result<uint64_t> WriterGeneration(Volume* v) {
-  std::lock_guard lock(v->write_mutex());
-  BV_ASSIGN_OR_RETURN(SegmentWriter * w, v->writer());  // fails early on an unwritable volume
-  (void)w;
-  return v->writer_generation();
+  BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, v->lane()->Lock());  // fails early on an unwritable volume
+  return lane.generation();
 }
 
 }  // namespace
@@ -567,7 +569,7 @@ Result<std::unique_ptr<PutSession>> PutSession::Resume(Volume* v, uint64_t id, c
   return s;
 }
 
-PutSession::PutSession(Volume* v) : v_(v) { v_->BeginPut(); }
+PutSession::PutSession(Volume* v) : v_(v) { v_->lane()->BeginPut(); }
 
 PutSession::~PutSession() {
   if (impl_) {
@@ -575,12 +577,12 @@ PutSession::~PutSession() {
     const uint64_t generation = impl_->generation();
     const uint64_t id = impl_->id();
     impl_.reset();
-    if (!committed && take_back_) v_->AbandonPut(generation);
+    if (!committed && take_back_) v_->lane()->AbandonPut(generation);
     v_->ReleaseSession(id);
   } else if (claimed_ != 0) {
     v_->ReleaseSession(claimed_);
   }
-  v_->EndPut();
+  v_->lane()->EndPut();
 }
 
 uint64_t PutSession::id() const { return impl_->id(); }

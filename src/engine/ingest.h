@@ -39,7 +39,7 @@ struct PutOptions {
   size_t batch_input = 4 << 20;    // input bytes per pipeline batch
   // The put fails (with nothing committed) once it would add more than this many bytes.
   std::optional<uint64_t> new_bytes_max;
-  // A put that fails with no other put in flight cuts what it wrote (Volume::AbandonPut). Tests
+  // A put that fails with no other put in flight cuts what it wrote (AppendLane::AbandonPut). Tests
   // turn this off to leave the volume as a process that died mid-put leaves it.
   bool take_back_on_failure = true;
   std::function<void(uint64_t bytes_in)> progress;
