@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "engine/restore.h"
 #include "engine/volume.h"
 

@@ -8,7 +8,7 @@
 
 #include "base/time_format.h"
 #include "engine/delete.h"
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "engine/recipe_walk.h"
 #include "engine/restore.h"
 #include "engine/snapshot_ref.h"
