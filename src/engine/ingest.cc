@@ -10,6 +10,7 @@ namespace {
 
 constexpr uint64_t kFlushBytes = 64ull << 20;     // appended bytes between intermediate syncs
 constexpr size_t kPendingChunksMax = 1 << 16;     // chunk entries held before a sync
+constexpr size_t kSparesMax = 2;                  // idle batches kept for the next ones
 
 struct Chunk {
   size_t offset, length;
@@ -34,6 +35,13 @@ struct Ingest::Batch {
     if (!data) data = std::make_unique_for_overwrite<char[]>(cap);
     return data.get();
   }
+  // Empty, for the next batch; the memory of its buffer and vectors stays.
+  void Reset() {
+    len = 0;
+    ext = nullptr;
+    chunks.clear();
+    encoded.clear();
+  }
 
   std::unique_ptr<char[]> data;
   const char* ext = nullptr;  // the bytes lie in a mapped file, not in data
@@ -50,7 +58,8 @@ Ingest::Ingest(Volume* v, uint64_t generation, const PutOptions& opts, format::S
     : v_(v), generation_(generation), opts_(opts), rec_(std::move(rec)),
       own_pool_(opts.pool ? nullptr : new ThreadPool(opts.threads ? opts.threads : ThreadPool::DefaultThreads())),
       pool_(opts.pool ? opts.pool : own_pool_.get()),
-      chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max}, v->keys().gear_seed) {
+      chunker_(ChunkSizes{v->params().chunk_min, v->params().chunk_avg, v->params().chunk_max}, v->keys().gear_seed),
+      spares_(kSparesMax) {
   if (opts_.budget) opts_.budget->sharers.fetch_add(1);
 }
 
@@ -177,26 +186,17 @@ void Ingest::DrainFront() {
 }
 
 Ingest::Batch* Ingest::Filling() {
+  if (!cur_) cur_ = spares_.Take();
   if (!cur_) {
-    if (spares_.empty()) {
-      const size_t cap = std::max<size_t>(opts_.batch_input, chunker_.sizes().max) + chunker_.sizes().max;
-      cur_ = std::make_unique<Batch>(cap);
-    } else {
-      cur_ = std::move(spares_.back());
-      spares_.pop_back();
-    }
+    const size_t cap = std::max<size_t>(opts_.batch_input, chunker_.sizes().max) + chunker_.sizes().max;
+    cur_ = std::make_unique<Batch>(cap);
   }
   return cur_.get();
 }
 
 void Ingest::Recycle(std::unique_ptr<Batch> b) {
-  constexpr size_t kSparesMax = 2;
-  if (!b || spares_.size() >= kSparesMax) return;
-  b->len = 0;
-  b->ext = nullptr;
-  b->chunks.clear();
-  b->encoded.clear();
-  spares_.push_back(std::move(b));
+  if (b) b->Reset();
+  spares_.Give(std::move(b));
 }
 
 Status Ingest::StartStream(const format::StreamInfo& at) {

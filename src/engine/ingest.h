@@ -17,6 +17,7 @@
 #include "engine/append_lane.h"
 #include "engine/chunker.h"
 #include "engine/put_options.h"
+#include "engine/recycler.h"
 #include "engine/stream_hash.h"
 #include "engine/stream_io.h"
 #include "engine/thread_pool.h"
@@ -104,7 +105,8 @@ class Ingest {
   std::unique_ptr<StreamHash> hash_;
   std::unique_ptr<Batch> cur_;  // being filled: read but not yet chunked
   io::MappedFile* mapped_ = nullptr;  // the open stream's bytes, when they are a mapped file
-  std::vector<std::unique_ptr<Batch>> spares_;
+  // Batches done with, for Filling: each holds a buffer of batch_input bytes and more.
+  Recycler<Batch> spares_;
   uint64_t length_ = 0;         // chunked and hashed
   format::RecipePiece piece_;
   uint64_t stream_offset_ = 0;  // covered by emitted recipe pieces
