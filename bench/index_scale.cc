@@ -14,7 +14,7 @@
 
 #include "bench/dumpgen.h"
 #include "engine/index.h"
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "engine/volume.h"
 
 namespace bv::bench {

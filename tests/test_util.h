@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "engine/restore.h"
 #include "engine/volume.h"
 

@@ -11,13 +11,12 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
   d.snapshot_id = snapshot.id;
   d.time_us = NowMicros();
   d.reason = reason;
-  return volume->WithWriter(std::nullopt, [&](SegmentWriter* w) -> Status {
-    BV_RETURN_IF_ERROR(
-        w->Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
-            .status());
-    volume->pending_index()->DeleteSnapshot(snapshot);
-    return volume->SyncPoint(w, /*durable=*/true);
-  });
+  BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, volume->lane()->Lock());
+  BV_RETURN_IF_ERROR(
+      lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
+          .status());
+  lane.pending()->DeleteSnapshot(snapshot);
+  return lane.SyncPoint(/*durable=*/true);
 }
 
 }  // namespace bv::engine

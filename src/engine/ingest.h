@@ -1,105 +1,118 @@
-// The write path: streams in, one snapshot out. Chunking and the stream hash run in order on the
-// calling thread; chunk ids, dedup lookups, compression and encryption run on every core; blocks
-// are appended in stream order. Commit order: data and recipe blocks, commit block, fdatasync,
-// index batch with sync; only then does Put return.
+// The ingest pipeline of one put: stream bytes in, blocks out. Chunking and the stream hash run in
+// order on the calling thread; chunk ids, dedup lookups, compression and encryption run on every
+// core; blocks are appended in stream order through the volume's append lane, with a recipe
+// piece every kRecipeEntriesMax chunks and a sync point every 64 MiB. What the put is for (a
+// session, its record, its commit) is engine/put_session.h.
 #pragma once
 
-#include <atomic>
+#include <cstring>
+#include <deque>
 #include <functional>
+#include <future>
 #include <memory>
-#include <optional>
-#include <semaphore>
 #include <string>
-#include <vector>
+#include <unordered_map>
+#include <utility>
 
+#include "engine/append_lane.h"
+#include "engine/chunker.h"
+#include "engine/put_options.h"
+#include "engine/recycler.h"
+#include "engine/stream_hash.h"
 #include "engine/stream_io.h"
 #include "engine/thread_pool.h"
 #include "engine/volume.h"
+#include "format/recipe_format.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
 
-// Batches in flight across every put that shares it: bounds a server's memory whatever the
-// number of sessions (each batch holds its input and its encoded blocks). Each put keeps at most
-// its share in flight (size over the puts running), so puts side by side get the workers alike.
-struct BatchBudget {
-  explicit BatchBudget(ptrdiff_t batches) : slots(batches), size(batches) {}
-  std::counting_semaphore<1024> slots;
-  const ptrdiff_t size;
-  std::atomic<int> sharers{0};  // puts using it now
-};
-
-struct PutOptions {
-  std::string source;
-  std::string label;
-  std::optional<int64_t> time_us;  // default: now
-  size_t threads = 0;              // 0: one per core; ignored when `pool` is set
-  ThreadPool* pool = nullptr;      // shared workers (a server's); null: the put starts its own
-  BatchBudget* budget = nullptr;   // shared bound on batches in flight; null: 2 per worker + 1
-  size_t batch_input = 4 << 20;    // input bytes per pipeline batch
-  // The put fails (with nothing committed) once it would add more than this many bytes.
-  std::optional<uint64_t> new_bytes_max;
-  // A put that fails with no other put in flight cuts what it wrote (Volume::AbandonPut). Tests
-  // turn this off to leave the volume as a process that died mid-put leaves it.
-  bool take_back_on_failure = true;
-  std::function<void(uint64_t bytes_in)> progress;
-};
-
-// What a put fails with when `new_bytes_max` is reached.
-inline constexpr char kQuotaExceeded[] = "quota exceeded";
-
-struct NamedInput {
-  std::string name;  // "" for a single anonymous stream
-  InputStream* input;
-};
-
-// A put driven by its caller, stream by stream and write by write. Sync makes everything taken so
-// far durable and records the session in the index, so that Resume can pick it up at that point
-// after a disconnect or a crash (docs/protocol.md §6). Without Commit, nothing is
-// committed: destroying an uncommitted session leaves no snapshot.
-class Ingest;
-
-class PutSession {
+// The state of one put: its snapshot record so far, the open stream's chunker carry, hash and
+// recipe, the batches in flight, and the chunks it appended that are not yet indexed.
+class Ingest {
  public:
-  // Reserves the snapshot id; the session is recorded at its first Sync.
-  static Result<std::unique_ptr<PutSession>> Begin(Volume* v, const PutOptions& opts);
-  // The session `id` as its last Sync left it: streams done, and the open stream at the offset
-  // synced (its hash rebuilt from the stored bytes). Busy if another PutSession holds it.
-  static Result<std::unique_ptr<PutSession>> Resume(Volume* v, uint64_t id, const PutOptions& opts);
-  ~PutSession();
+  // `rec` is the snapshot as far as it got: new, or a resumed session's streams and byte counts.
+  // Appends go through the writer of `generation` only.
+  Ingest(Volume* v, uint64_t generation, const PutOptions& opts, format::SnapshotRecord rec);
+  ~Ingest();
 
-  uint64_t id() const;
-  uint16_t streams_done() const;
-  bool in_stream() const;
-  uint64_t offset() const;  // bytes of the open stream taken so far
-  Status StartStream(const std::string& name);
+  // Opens a stream at `at`: a new one (a name, the rest 0), or one resumed where its last sync
+  // left it (length, chunk_count, recipe_pieces); the hash of its stored bytes then goes to hash().
+  Status StartStream(const format::StreamInfo& at);
   Status Write(std::string_view bytes);
-  // Reads once from `in` straight into the pipeline's buffer (no copy of its own) and takes what
-  // came: the byte count, 0 at the end of the input.
   Result<size_t> WriteFrom(InputStream* in);
-  // All of a mapped file, chunked where it lies in memory (no copy); then EndStream. Only first
-  // in a stream.
   Status WriteMapped(io::MappedFile* m);
   Status EndStream();
-  Status Sync();
-  Result<format::SnapshotRecord> Commit();  // durable when it returns
-  Status Abort();                           // forgets the session
+  // Cuts the open stream where it stands (its last chunk ends here, not where the content would
+  // have cut it), waits for every batch to be appended, emits its recipe piece, and reaches a
+  // durable sync point with whatever `also` adds to the index batch.
+  Status Sync(const std::function<void(IndexBatch*)>& also);
+  // Runs `fn` holding the append lane with the writer this put started on; a failure sticks.
+  Status UnderLane(const std::function<Status(AppendLane::Guard&)>& fn);
+  // Waits for the batches in flight; everything after fails with `why`.
+  void Stop(const Status& why);
+
+  const Status& status() const { return failed_; }
+  const format::SnapshotRecord& record() const { return rec_; }
+  uint64_t generation() const { return generation_; }
+  bool in_stream() const { return in_stream_; }
+  uint16_t streams_done() const { return static_cast<uint16_t>(rec_.streams.size()); }
+  uint64_t offset() const;
+  // The open stream as far as its recipe pieces go (no hash): what a sync point makes durable.
+  format::StreamInfo open_stream() const;
+  StreamHash* hash() { return hash_.get(); }
+  ThreadPool* pool() { return pool_; }
 
  private:
-  explicit PutSession(Volume* v);
+  struct Batch;
+  struct IdHash {
+    size_t operator()(const format::Id& id) const {
+      size_t h;
+      std::memcpy(&h, id.data(), sizeof h);
+      return h;
+    }
+  };
+
+  void Work(Batch* b) const;
+  Status Complete(Batch* b, uint16_t stream);
+  Status EmitRecipe(AppendLane::Guard& lane, uint16_t stream);
+  Status Flush(AppendLane::Guard& lane);
+  // Chunks what is buffered (all of it when `final`, cutting the last chunk short) and sends it
+  // down the pipeline; when `final`, waits for every batch to be appended.
+  Status Process(bool final);
+  // Waits for a slot of the shared budget, if there is one.
+  void AcquireBudget();
+  void DrainFront();
+  // The batch being filled, made (or taken from the spares) if there is none.
+  Batch* Filling();
+  void Recycle(std::unique_ptr<Batch> b);
+  // Batches this put keeps in flight: 2 per worker + 1, or less, its share of a shared budget.
+  size_t InflightMax() const;
+
   Volume* v_;
-  std::unique_ptr<Ingest> impl_;
-  uint64_t claimed_ = 0;
-  bool committed_ = false;
-  bool take_back_ = true;
+  const uint64_t generation_;
+  const PutOptions opts_;
+  format::SnapshotRecord rec_;
+  std::unique_ptr<ThreadPool> own_pool_;
+  ThreadPool* pool_;
+  Chunker chunker_;
+  std::unordered_map<format::Id, Location, IdHash> pending_;  // appended by this put, not yet indexed
+  uint64_t bytes_in_ = 0;
+  Status failed_;  // sticky: the put cannot go on
+  // The open stream.
+  bool in_stream_ = false;
+  std::string name_;
+  std::unique_ptr<StreamHash> hash_;
+  std::unique_ptr<Batch> cur_;  // being filled: read but not yet chunked
+  io::MappedFile* mapped_ = nullptr;  // the open stream's bytes, when they are a mapped file
+  // Batches done with, for Filling: each holds a buffer of batch_input bytes and more.
+  Recycler<Batch> spares_;
+  uint64_t length_ = 0;         // chunked and hashed
+  format::RecipePiece piece_;
+  uint64_t stream_offset_ = 0;  // covered by emitted recipe pieces
+  uint64_t chunk_count_ = 0;
+  uint32_t pieces_ = 0;
+  std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;
 };
-
-// Forgets sessions last synced before `older_than_us` (their clients gave up).
-Status ExpireSessions(Volume* volume, int64_t older_than_us, std::vector<uint64_t>* expired);
-
-// Durable when it returns: the snapshot survives any crash from then on. Safe to call from
-// several threads at once on one volume: appends interleave a batch at a time. A put that fails
-// because its input failed leaves the writer to the others; one whose writes failed drops it.
-Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const std::vector<NamedInput>& streams);
 
 }  // namespace bv::engine

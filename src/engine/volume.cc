@@ -145,14 +145,14 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& dir, const OpenO
       BV_ASSIGN_OR_RETURN(bool covered, v->IndexCoversTail(segments));
       if (covered) {
         v->read_only_ = true;
-        v->pending_index_ = v->index_->NewBatch();  // bound, though writing it fails
+        v->lane_ = std::make_unique<AppendLane>(v->index_.get(), static_cast<AppendTarget*>(v.get()));  // writing through it fails
         return v;
       }
       v->index_.reset();
     }
   }
   BV_ASSIGN_OR_RETURN(v->index_, Index::Open(dir + "/index", opts.rebuild_index));
-  v->pending_index_ = v->index_->NewBatch();
+  v->lane_ = std::make_unique<AppendLane>(v->index_.get(), static_cast<AppendTarget*>(v.get()));
   if (clean) {
     // The marker is removed before anything else is written, so a crash from here on is seen.
     BV_RETURN_IF_ERROR(env->RemoveFile(dir + kCleanFile));
@@ -253,32 +253,27 @@ Result<bool> Volume::IndexCoversTail(const std::vector<uint64_t>& segments) {
   return true;
 }
 
-Result<SegmentWriter*> Volume::writer() {
+Status Volume::Writable() const {
   if (read_only_) return Status::InvalidArgument("the volume was opened read-only");
   if (recovery_.torn_tail) return Status::InvalidArgument("the volume was opened without cutting its torn tail");
-  if (!writer_error_.ok()) {
-    // Every put that appended through the failed writer has failed, so nothing past what the
-    // index records is referenced: cut it (giving a full disk its space back), then recover.
-    RecoveryReport report;
-    Status s = CutUnindexedTail();
-    if (s.ok()) s = Recover(files_.get(), params_, index_.get(), RecoverMode{}, &report, &last_segment_, &last_state_);
-    if (s.ok()) s = ReconcileSegments(RecoverMode{});  // a segment removed under the writer
-    if (!s.ok()) {
-      return Status::IOError("the volume stopped accepting writes after an error (" + writer_error_.message() +
-                             ") and its tail could not be recovered: " + s.message());
-    }
-    writer_error_ = Status::Ok();
+  return Status::Ok();
+}
+
+Status Volume::RecoverTail() {
+  // Every put that appended through the failed writer has failed, so nothing past what the
+  // index records is referenced: cut it (giving a full disk its space back), then recover.
+  RecoveryReport report;
+  BV_RETURN_IF_ERROR(CutUnindexedTail());
+  BV_RETURN_IF_ERROR(Recover(files_.get(), params_, index_.get(), RecoverMode{}, &report, &last_segment_, &last_state_));
+  return ReconcileSegments(RecoverMode{});  // a segment removed under the writer
+}
+
+Result<std::unique_ptr<SegmentWriter>> Volume::OpenWriter() {
+  if (last_segment_ == 0 || last_state_.sealed) {
+    const uint64_t number = std::max(last_segment_ + 1, next_segment_min_);
+    return SegmentWriter::Open(files_.get(), params_, number, 0, 0);
   }
-  if (!writer_) {
-    if (last_segment_ == 0 || last_state_.sealed) {
-      const uint64_t number = std::max(last_segment_ + 1, next_segment_min_);
-      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(files_.get(), params_, number, 0, 0));
-    } else {
-      BV_ASSIGN_OR_RETURN(writer_, SegmentWriter::Open(files_.get(), params_, last_segment_,
-                                                       last_state_.indexed_through, last_state_.blocks));
-    }
-  }
-  return writer_.get();
+  return SegmentWriter::Open(files_.get(), params_, last_segment_, last_state_.indexed_through, last_state_.blocks);
 }
 
 Status Volume::CutUnindexedTail() {
@@ -305,17 +300,6 @@ Status Volume::CutUnindexedTail() {
   return Status::Ok();
 }
 
-Status Volume::SyncPoint(SegmentWriter* w, bool durable) {
-  BV_ASSERT(w == writer_.get());  // under the write lock, with the volume's own writer
-  // [CRASH-1] The segment is durable before the index says so, never the other way round.
-  BV_RETURN_IF_ERROR(w->Sync());
-  w->RecordStates(&pending_index_);
-  BV_RETURN_IF_ERROR(index_->Write(&pending_index_, durable));
-  pending_index_ = index_->NewBatch();
-  unindexed_bytes_ = 0;
-  return Status::Ok();
-}
-
 Result<bool> Volume::Quarantine(const format::Id& id, const Location& where) {
   if (opened_to_read_ || read_only_) return false;
   BV_ASSIGN_OR_RETURN(auto loc, index_->GetChunk(id));
@@ -324,40 +308,6 @@ Result<bool> Volume::Quarantine(const format::Id& id, const Location& where) {
   batch.QuarantineChunk(id, where);
   BV_RETURN_IF_ERROR(index_->Write(&batch, true));
   return true;
-}
-
-void Volume::PoisonWriter(const Status& why) {
-  writer_error_ = why.ok() ? Status::IOError("writer dropped") : why;
-  writer_.reset();
-  // The entries of blocks past indexed_through go with the tail that recovery cuts.
-  pending_index_ = index_->NewBatch();
-  unindexed_bytes_ = 0;
-  writer_generation_++;
-}
-
-Status Volume::WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn) {
-  std::lock_guard lock(write_mu_);
-  if (generation && *generation != writer_generation_) {
-    return Status::IOError("the volume's writer failed under another put, so this one was abandoned");
-  }
-  BV_ASSIGN_OR_RETURN(SegmentWriter * w, writer());
-  Status s = fn(w);
-  if (!s.ok()) PoisonWriter(s);
-  return s;
-}
-
-void Volume::AbandonPut(uint64_t generation) {
-  std::lock_guard lock(write_mu_);
-  // Alone, the failed put's blocks are all that lies past indexed_through: cutting them loses
-  // nothing anyone was told of and gives their space back at once (a full disk needs it). That
-  // holds whether the put's own failure dropped the writer (a write that failed, ENOSPC) or not.
-  if (puts_active_ != 1 || read_only_) return;
-  if (writer_ && generation == writer_generation_) {
-    PoisonWriter(Status::IOError("a put was abandoned"));
-  } else if (writer_error_.ok()) {
-    return;  // nothing of this generation is left to cut
-  }
-  (void)writer();  // cuts the tail now; on failure the next put tries again
 }
 
 bool Volume::ClaimSession(uint64_t id) {
@@ -374,14 +324,13 @@ Status Volume::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
   Status s;
-  if (writer_ && writer_error_.ok()) {
-    // Everything committed is already durable and indexed; an open writer holds nothing more.
-    writer_.reset();
-  }
+  // Everything committed is already durable and indexed; an open writer holds nothing more.
+  const bool writer_failed = lane_ && lane_->failed();
+  lane_.reset();
   reader_.reset();
   index_.reset();  // flushes RocksDB
   // A read-only open left the marker where it was.
-  if (writer_error_.ok() && !read_only_) s = env_->WriteFileAtomic(dir_ + kCleanFile, "clean\n", 0644);
+  if (!writer_failed && !read_only_) s = env_->WriteFileAtomic(dir_ + kCleanFile, "clean\n", 0644);
   lock_.reset();
   return s;
 }
@@ -389,7 +338,7 @@ Status Volume::Close() {
 Volume::~Volume() {
   if (!closed_) {
     // Not closed: no clean marker, so the next open scans the tails.
-    writer_.reset();
+    lane_.reset();
     reader_.reset();
     index_.reset();
   }

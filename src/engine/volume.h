@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "engine/append_lane.h"
 #include "engine/block_codec.h"
 #include "engine/chunker.h"
 #include "engine/index.h"
@@ -52,7 +53,7 @@ struct OpenOptions {
   bool read_only = false;
 };
 
-class Volume {
+class Volume : private AppendTarget {
  public:
   // Creates DIR and its master key; *key_path says where the key went (empty if unencrypted).
   static Status Init(const std::string& dir, const InitOptions& opts, std::string* key_path);
@@ -79,29 +80,8 @@ class Volume {
   SegmentReader* reader() { return reader_.get(); }
   io::Env* env() { return env_.get(); }
   const RecoveryReport& recovery() const { return recovery_; }
-  // Several puts run side by side: each holds this lock for one batch of appends, a sync or a
-  // commit, and calls writer() and PoisonWriter() only while holding it.
-  std::mutex& write_mutex() { return write_mu_; }
-  // The writer, opened on first use at the end of the last segment. After PoisonWriter, the next
-  // call recovers the tail (cutting what the failed writer left unsynced) and opens a fresh one.
-  Result<SegmentWriter*> writer();
-  // Drops a writer that failed. Every put that appended through it fails too: its blocks may lie
-  // in the tail that recovery cuts. The generation tells them.
-  void PoisonWriter(const Status& why);
-  uint64_t writer_generation() const { return writer_generation_; }
-  // Runs `fn` with the writer while holding the write lock; a failure inside drops the writer
-  // (whatever it wrote since its last sync is suspect). With a generation, fails if the writer
-  // was dropped since then: the caller's earlier appends may be cut by the recovery that follows.
-  Status WithWriter(std::optional<uint64_t> generation, const std::function<Status(SegmentWriter*)>& fn);
-  // Under the write lock. Index entries of the blocks appended since the last sync point, from
-  // every put: whoever reaches a sync point writes all of them with the segment states, so that
-  // indexed_through never passes a block whose entry is not in the index.
-  IndexBatch* pending_index() { return &pending_index_; }
-  void AddUnindexed(uint64_t bytes) { unindexed_bytes_ += bytes; }
-  uint64_t unindexed_bytes() const { return unindexed_bytes_; }
-  // Under the write lock: pad and fdatasync the segment, then write the pending entries and the
-  // segment states to the index (synced to disk when `durable`).
-  Status SyncPoint(SegmentWriter* w, bool durable);
+  // Where puts and deletions append, one batch of blocks at a time (null until the index is open).
+  AppendLane* lane() { return lane_.get(); }
 
   // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
   // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
@@ -111,13 +91,6 @@ class Volume {
   // Says whether it recorded the quarantine.
   Result<bool> Quarantine(const format::Id& id, const Location& where);
 
-  // Puts in flight, counted so that a failed put can take back what it wrote when it was alone.
-  void BeginPut() { puts_active_++; }
-  void EndPut() { puts_active_--; }
-  // A put of this writer generation failed and committed nothing. When no other put is in
-  // flight, its unindexed blocks are cut at once (giving their space and quota back); otherwise
-  // they stay, unreferenced, for compaction.
-  void AbandonPut(uint64_t generation);
   // One PutSession per session id at a time.
   bool ClaimSession(uint64_t id);
   void ReleaseSession(uint64_t id);
@@ -125,6 +98,10 @@ class Volume {
  private:
   Volume() = default;
   Status LoadKeys(const OpenOptions& opts);
+  // The lane's writer, at the end of the last segment (or in a new one), and its recovery.
+  Status Writable() const override;
+  Status RecoverTail() override;
+  Result<std::unique_ptr<SegmentWriter>> OpenWriter() override;
   Status CutUnindexedTail();
   // Whether the index records the last segment as far as the file goes, as a clean close leaves
   // it; if so, takes its state as the place to append.
@@ -142,13 +119,7 @@ class Volume {
   std::unique_ptr<Index> index_;
   std::unique_ptr<SegmentFiles> files_;
   std::unique_ptr<SegmentReader> reader_;
-  std::mutex write_mu_;
-  std::unique_ptr<SegmentWriter> writer_;
-  IndexBatch pending_index_{IndexBatch::Unbound()};
-  uint64_t unindexed_bytes_ = 0;
-  Status writer_error_;  // why the last writer was dropped; cleared once the tail is recovered
-  uint64_t writer_generation_ = 0;
-  std::atomic<int> puts_active_{0};
+  std::unique_ptr<AppendLane> lane_;
   std::mutex sessions_mu_;
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;

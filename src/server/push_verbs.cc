@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "base/time_format.h"
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "server/connection_streams.h"
 #include "server/protocol_text.h"
 #include "server/server.h"

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/ingest.h"
+#include "engine/put_options.h"
 #include "engine/thread_pool.h"
 #include "io/socket.h"
 #include "server/config.h"

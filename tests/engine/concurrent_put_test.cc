@@ -101,9 +101,9 @@ TEST(ConcurrentPut, FailedSourceLeavesTheOtherPutsAlone) {
   ASSERT_OK_AND_ASSIGN(auto found, v->index()->FindAsOf("bad/one", INT64_MAX));
   EXPECT_FALSE(found.has_value());
   // The writer is still the same one: the next put needs no recovery.
-  const uint64_t generation = v->writer_generation();
+  const uint64_t generation = v->lane()->generation();
   ASSERT_OK_AND_ASSIGN(auto after, PutString(v.get(), "ok/two", bad));
-  EXPECT_EQ(v->writer_generation(), generation);
+  EXPECT_EQ(v->lane()->generation(), generation);
   ASSERT_OK_AND_ASSIGN(back, GetString(v.get(), after.id));
   EXPECT_TRUE(back == bad);
 }

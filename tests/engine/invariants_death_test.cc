@@ -22,13 +22,12 @@ TEST_F(InvariantsDeathTest, AWriterNeverAppendsABlockAReaderWouldRefuse) {
   h.type = format::BlockType::kPadding;
   std::string block = format::EncodeBlock(h, "");
   block[20] = 1;  // a padding block with an id, its checksum now wrong
-  std::lock_guard lock(v->write_mutex());
-  ASSERT_OK_AND_ASSIGN(SegmentWriter * w, v->writer());
-  EXPECT_DEATH((void)w->Append(block), "assertion failed: format::DecodeBlockHeader");
+  ASSERT_OK_AND_ASSIGN(AppendLane::Guard lane, v->lane()->Lock());
+  EXPECT_DEATH((void)lane.Append(block), "assertion failed: format::DecodeBlockHeader");
   h.raw_len = 10;
   std::string lying = format::EncodeBlock(h, std::string(10, '\0'));
   lying.resize(lying.size() - 1);  // stored_len says 10, 9 follow
-  EXPECT_DEATH((void)w->Append(lying), "assertion failed: format::DecodeFixed32");
+  EXPECT_DEATH((void)lane.Append(lying), "assertion failed: format::DecodeFixed32");
 }
 
 TEST_F(InvariantsDeathTest, AnInvalidHeaderIsNeverEncoded) {
@@ -39,16 +38,14 @@ TEST_F(InvariantsDeathTest, AnInvalidHeaderIsNeverEncoded) {
   EXPECT_DEATH(format::EncodeBlockHeader(h, out), "assertion failed");
 }
 
-TEST_F(InvariantsDeathTest, ASyncPointTakesTheVolumesOwnWriter) {
-  test::TestVolume a, b;
-  ASSERT_OK(a.Init());
-  ASSERT_OK(b.Init());
-  ASSERT_OK_AND_ASSIGN(auto va, a.Open());
-  ASSERT_OK_AND_ASSIGN(auto vb, b.Open());
-  std::lock_guard la(va->write_mutex());
-  std::lock_guard lb(vb->write_mutex());
-  ASSERT_OK_AND_ASSIGN(SegmentWriter * wb, vb->writer());
-  EXPECT_DEATH((void)va->SyncPoint(wb, true), "assertion failed: w == writer_.get");
+TEST_F(InvariantsDeathTest, ASyncPointIsReachedOnlyUnderTheLanesLock) {
+  test::TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  ASSERT_OK_AND_ASSIGN(AppendLane::Guard lane, v->lane()->Lock());
+  AppendLane::Guard holder = std::move(lane);  // `lane` no longer holds the lock
+  EXPECT_DEATH((void)lane.SyncPoint(true), "assertion failed: lock_.owns_lock");
+  EXPECT_DEATH((void)lane.Append(""), "assertion failed: lock_.owns_lock");
 }
 
 }  // namespace

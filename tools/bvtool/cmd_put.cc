@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/time_format.h"
-#include "engine/ingest.h"
+#include "engine/put_session.h"
 #include "engine/snapshot_ref.h"
 #include "io/mapped_file.h"
 

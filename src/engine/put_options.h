@@ -1,0 +1,44 @@
+// How a put runs: its source and label, the workers and batches it may use, and its quota.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <semaphore>
+#include <string>
+
+#include "engine/thread_pool.h"
+
+namespace bv::engine {
+
+// Batches in flight across every put that shares it: bounds a server's memory whatever the
+// number of sessions (each batch holds its input and its encoded blocks). Each put keeps at most
+// its share in flight (size over the puts running), so puts side by side get the workers alike.
+struct BatchBudget {
+  explicit BatchBudget(ptrdiff_t batches) : slots(batches), size(batches) {}
+  std::counting_semaphore<1024> slots;
+  const ptrdiff_t size;
+  std::atomic<int> sharers{0};  // puts using it now
+};
+
+struct PutOptions {
+  std::string source;
+  std::string label;
+  std::optional<int64_t> time_us;  // default: now
+  size_t threads = 0;              // 0: one per core; ignored when `pool` is set
+  ThreadPool* pool = nullptr;      // shared workers (a server's); null: the put starts its own
+  BatchBudget* budget = nullptr;   // shared bound on batches in flight; null: 2 per worker + 1
+  size_t batch_input = 4 << 20;    // input bytes per pipeline batch
+  // The put fails (with nothing committed) once it would add more than this many bytes.
+  std::optional<uint64_t> new_bytes_max;
+  // A put that fails with no other put in flight cuts what it wrote (AppendLane::AbandonPut). Tests
+  // turn this off to leave the volume as a process that died mid-put leaves it.
+  bool take_back_on_failure = true;
+  std::function<void(uint64_t bytes_in)> progress;
+};
+
+// What a put fails with when `new_bytes_max` is reached.
+inline constexpr char kQuotaExceeded[] = "quota exceeded";
+
+}  // namespace bv::engine
