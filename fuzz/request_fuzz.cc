@@ -1,11 +1,14 @@
 // libFuzzer target: ParseRequest, bvd's decoder of request lines from the network, and
-// ParseReply, bvtool's decoder of bvd's reply lines (BLOCK lines of a raw-block restore among them).
+// ParseReply, bvtool's decoder of bvd's reply lines (BLOCK lines of a raw-block restore among them),
+// and the protocol text both read inside them (decimal numbers, hashes, session ids).
 // Properties: never crashes; a line it accepts has a verb and at most the allowed arguments and
-// options; and rendering each accepted value with EscapeValue then parsing again gives it back.
+// options; and rendering each accepted value with EscapeValue (a number, hash or id with its own
+// writer) then parsing again gives it back.
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "server/protocol_text.h"
 #include "server/request.h"
 
 namespace {
@@ -24,12 +27,21 @@ void CheckReply(std::string_view line) {
   BV_ASSERT(back->kind == r->kind && back->fields == r->fields);
 }
 
+// The bytes as a number, a hash and a session id: each accepted value written again reads back.
+void CheckProtocolText(std::string_view text) {
+  using namespace bv::server;
+  if (auto n = ParseDecimal(text)) BV_ASSERT(ParseDecimal(std::to_string(*n)) == n);
+  if (auto h = ParseHashHex(text)) BV_ASSERT(ParseHashHex(HashHex(*h)) == h);
+  if (auto id = ParseSessionId(text)) BV_ASSERT(*id != 0 && ParseSessionId(bv::format::SnapshotIdHex(*id)) == id);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bv::server;
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   CheckReply(line);
+  CheckProtocolText(line);
   auto r = ParseRequest(line);
   if (!r.ok()) return 0;
   BV_ASSERT(!r->verb.empty() && r->verb.size() <= kVerbMax);

@@ -47,8 +47,6 @@ class IndexBatch {
   // Recipe pieces of `snapshot` from (stream, piece) on: what a resumed session writes again.
   void DeleteRecipesFrom(uint64_t snapshot, uint16_t stream, uint32_t piece);
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
-  // A batch not yet tied to an index; assign one from Index::NewBatch before use.
-  static IndexBatch Unbound() { return IndexBatch(nullptr); }
 
  private:
   friend class Index;

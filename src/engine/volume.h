@@ -2,8 +2,6 @@
 // the segments), DIR/LOCK (one process at a time), DIR/CLEAN (present only after a clean close).
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
