@@ -58,15 +58,17 @@ bool GetBytes(SessionContext* ctx, const engine::SnapshotEntry& snap, const engi
 
 // GET format=blocks (docs/protocol.md §7.1): the stored blocks, untouched, each spliced from its
 // segment file to the socket; the client checks and decodes them.
-bool GetBlocks(SessionContext* ctx, const engine::SnapshotEntry& snap, uint16_t stream, const std::optional<engine::ByteRange>& range) {
+bool GetBlocks(SessionContext* ctx, const engine::SnapshotEntry& snap, uint16_t stream,
+               const std::optional<engine::ByteRange>& range) {
   engine::Volume* v = ctx->tenant->volume();
   const format::StreamInfo& info = snap.record.streams[stream];
   const engine::ByteRange span = range ? *range : engine::ByteRange{0, info.length};
   auto splicer = io::FileSplicer::Create();
   if (!splicer.ok()) return ctx->conn.LastError(splicer.status());
+  const bool encrypted = v->params().cipher != format::Cipher::kNone;
   std::string head = "OK snapshot=" + format::SnapshotIdHex(snap.record.id) + " stream=" + std::to_string(stream) +
                      " length=" + std::to_string(info.length) + " begin=" + std::to_string(span.begin) +
-                     " end=" + std::to_string(span.end) + " encrypted=" + (v->params().cipher != format::Cipher::kNone ? "true" : "false");
+                     " end=" + std::to_string(span.end) + " encrypted=" + (encrypted ? "true" : "false");
   if (!range) head += " hash=" + HashHex(info.hash);
   if (!ctx->conn.Reply(head).ok()) return false;
   uint64_t blocks = 0, bytes = 0;
