@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <string>
 
@@ -117,6 +119,13 @@ inline Result<std::string> GetString(engine::Volume* v, uint64_t id,
   o.range = range;
   BV_RETURN_IF_ERROR(engine::Restore(v, *e, o, &sink));
   return sink.out;
+}
+
+// A random seed, or $BV_SEED to replay a failure (a test prints its seeds in its traces; for one
+// that adds to a base seed, give the base).
+inline uint64_t SeedFromEnvironment() {
+  if (const char* s = std::getenv("BV_SEED"); s != nullptr && *s != '\0') return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
 }
 
 // Inverts every bit of the byte at `offset` of the file: damage that always changes the byte

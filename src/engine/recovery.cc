@@ -197,7 +197,11 @@ class Recovery {
     BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(files_, num, /*writable=*/mode_.truncate_torn_tail));
     const bool header_damaged = !scan->header();
     if (header_damaged) {
-      if (is_last && !state && scan->size() <= format::kSegmentHeaderSize) return NeverWritten(num, std::move(scan));
+      // [SCAN-4] A last segment that no sync point recorded in a kept index holds nothing
+      // acknowledged: a writer died before syncing it, and its header was among what was lost.
+      if (is_last && !state && (scan->size() <= format::kSegmentHeaderSize || !mode_.index_is_new)) {
+        return NeverSynced(num, std::move(scan));
+      }
       // The blocks after a damaged header are still the volume's: read them [SCAN-3].
       BV_RETURN_IF_ERROR(Damage(where + ": header: " + scan->header_problem().message() +
                                 "; its blocks are read all the same"));
@@ -299,15 +303,24 @@ class Recovery {
     return end;
   }
 
-  // A last segment created by a writer that died before its first sync: it never held a block.
-  Status NeverWritten(uint64_t num, std::unique_ptr<SegmentScan> scan) {
+  // A last segment created by a writer that died before its first sync. It goes; blocks past
+  // its header (written, never synced) are kept in lost+found/ first, as any cut tail's are.
+  Status NeverSynced(uint64_t num, std::unique_ptr<SegmentScan> scan) {
     const std::string where = SegmentFiles::Name(num);
     if (!mode_.truncate_torn_tail) {
-      report_->notes.push_back(where + ": created but never written; the next write removes it");
+      report_->notes.push_back(where + ": created but never synced; the next write removes it");
       report_->torn_tail = true;
       return Status::Ok();
     }
-    report_->notes.push_back(where + ": removed, it was created but never written");
+    if (scan->size() > format::kSegmentHeaderSize) {
+      BV_ASSIGN_OR_RETURN(std::string kept, KeepCutTail(files_, num, scan->file(), format::kSegmentHeaderSize,
+                                                        scan->size()));
+      report_->truncated_bytes += scan->size();
+      report_->notes.push_back(where + ": created but never synced (its header does not read); its " +
+                               std::to_string(scan->size() - format::kSegmentHeaderSize) +
+                               " bytes of blocks are kept in " + kept);
+    }
+    report_->notes.push_back(where + ": removed, it was created but never synced");
     scan.reset();
     files_->Forget(num);
     BV_RETURN_IF_ERROR(files_->env()->RemoveFile(files_->Path(num)));

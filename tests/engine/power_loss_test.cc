@@ -15,7 +15,7 @@ namespace {
 using test::FailingInput;
 
 TEST(PowerLoss, AcknowledgedSnapshotsSurviveAndNothingPartialAppears) {
-  const uint64_t base_seed = std::random_device{}();
+  const uint64_t base_seed = test::SeedFromEnvironment();
   uint64_t trials_with_loss = 0, trials_with_cut = 0;
   for (int trial = 0; trial < 12; trial++) {
     const uint64_t seed = base_seed + static_cast<uint64_t>(trial);
@@ -83,7 +83,7 @@ TEST(PowerLoss, AcknowledgedSnapshotsSurviveAndNothingPartialAppears) {
 // segment's fdatasync) would list a snapshot whose bytes the power cut took. A snapshot that was
 // not acknowledged may appear only whole.
 TEST(PowerLoss, TheIndexNeverRunsAheadOfItsSegment) {
-  const uint64_t base_seed = std::random_device{}();
+  const uint64_t base_seed = test::SeedFromEnvironment();
   uint64_t crashed_puts = 0;
   for (uint64_t crash_at = 1; crash_at <= 8; crash_at++) {
     const uint64_t seed = base_seed + crash_at;

@@ -200,6 +200,52 @@ TEST(Recovery, ACutTailWithValidBlocksIsKeptInLostAndFound) {
 
 // [OPEN-2] A rebuild that dies half way leaves REBUILDING behind: no open trusts the half-built
 // index, and the next rebuild finishes the job.
+// [SCAN-4] A power cut right after a rotation: the new last segment was never synced, so the
+// kept index records nothing of it, and the cut tore its header while blocks after it survived.
+// Nothing in it was acknowledged: a reader changes nothing, the next writer removes it after
+// keeping its blocks in lost+found/, and fsck finds the volume clean.
+TEST(Recovery, ANeverSyncedLastSegmentWithATornHeaderGoes) {
+  test::TestVolume tv;
+  const auto data = Fill(&tv, 2);
+  const uint64_t last = LastSegment(tv);
+  std::string bytes;
+  {
+    std::ifstream f(Segment(tv, last), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  ASSERT_GT(bytes.size(), 3u * format::kSegmentHeaderSize);
+  // The next segment as a writer that died left it: blocks after a header of zeros.
+  std::string next = std::string(format::kSegmentHeaderSize, '\0') + bytes.substr(format::kSegmentHeaderSize);
+  std::ofstream(Segment(tv, last + 1), std::ios::binary) << next;
+  std::filesystem::remove(tv.dir() + "/CLEAN");
+  {
+    OpenOptions o;
+    o.read_only = true;
+    ASSERT_OK_AND_ASSIGN(auto v, tv.Open(o));
+    EXPECT_TRUE(v->recovery().torn_tail);
+    EXPECT_FALSE(v->recovery().damaged);
+    ASSERT_OK(v->Close());
+  }
+  EXPECT_TRUE(std::filesystem::exists(Segment(tv, last + 1)));  // a reader changes nothing
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  EXPECT_FALSE(v->recovery().damaged);
+  EXPECT_FALSE(std::filesystem::exists(Segment(tv, last + 1)));
+  const std::string kept = tv.dir() + "/lost+found/" + format::SegmentFileName(last + 1) + ".from-4096";
+  ASSERT_TRUE(std::filesystem::exists(kept));
+  EXPECT_EQ(std::filesystem::file_size(kept), next.size() - format::kSegmentHeaderSize);
+  for (const auto& [id, d] : data) {
+    ASSERT_OK_AND_ASSIGN(std::string back, test::GetString(v.get(), id));
+    EXPECT_TRUE(back == d);
+  }
+  CheckReport r;
+  ASSERT_OK(CheckVolume(v.get(), CheckOptions{true, true, {}}, &r));
+  EXPECT_TRUE(r.clean()) << (r.damage.empty() ? r.problems.front() : r.damage.front().what);
+  const std::string more = RandomBytes(300 << 10, 77);
+  ASSERT_OK_AND_ASSIGN(auto rec, test::PutString(v.get(), "r/more", more));
+  ASSERT_OK_AND_ASSIGN(std::string back, test::GetString(v.get(), rec.id));
+  EXPECT_TRUE(back == more);
+}
+
 TEST(Recovery, AnUnfinishedRebuildIsNeverTrusted) {
   test::TestVolume tv;
   auto data = Fill(&tv, 3);
