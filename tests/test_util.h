@@ -7,8 +7,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <fstream>
+#include <random>
+#include <span>
 #include <string>
 
 #include "engine/put_session.h"
@@ -119,6 +120,24 @@ inline Result<std::string> GetString(engine::Volume* v, uint64_t id,
   o.range = range;
   BV_RETURN_IF_ERROR(engine::Restore(v, *e, o, &sink));
   return sink.out;
+}
+
+// Bytes as lower-case hex: how tests pin golden values.
+inline std::string Hex(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (uint8_t c : bytes) {
+    s += kDigits[c >> 4];
+    s += kDigits[c & 15];
+  }
+  return s;
+}
+
+// The key 00 01 02 … 1f: a fixed key for golden values.
+inline engine::Key CountingKey() {
+  engine::Key k;
+  for (size_t i = 0; i < k.size(); i++) k[i] = static_cast<uint8_t>(i);
+  return k;
 }
 
 // A random seed, or $BV_SEED to replay a failure (a test prints its seeds in its traces; for one

@@ -16,22 +16,8 @@ using test::GetString;
 using test::PutString;
 using test::RandomBytes;
 using test::TestVolume;
-
-std::string Hex(const format::Id& id) {
-  std::string s;
-  char b[3];
-  for (uint8_t c : id) {
-    std::snprintf(b, sizeof b, "%02x", c);
-    s += b;
-  }
-  return s;
-}
-
-Key CountingKey() {
-  Key k;
-  for (size_t i = 0; i < k.size(); i++) k[i] = static_cast<uint8_t>(i);
-  return k;
-}
+using test::CountingKey;
+using test::Hex;
 
 // The values come from Python's hmac and hashlib.blake2b(key=..., digest_size=32).
 TEST(ChunkId, MatchesGoldenValues) {

@@ -20,22 +20,8 @@ using test::GetString;
 using test::PutString;
 using test::RandomBytes;
 using test::TestVolume;
-
-std::string Hex(const Key& k) {
-  std::string s;
-  char b[3];
-  for (uint8_t c : k) {
-    std::snprintf(b, sizeof b, "%02x", c);
-    s += b;
-  }
-  return s;
-}
-
-Key CountingKey() {
-  Key k;
-  for (size_t i = 0; i < k.size(); i++) k[i] = static_cast<uint8_t>(i);
-  return k;
-}
+using test::CountingKey;
+using test::Hex;
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
