@@ -10,21 +10,14 @@
 #include <vector>
 
 #include "engine/chunk_id.h"
+#include "tests/test_util.h"
 
 namespace bv::engine {
 namespace {
 
 std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
-std::string Hex(const Sha256Digest& d) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : d) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
-}
+using test::Hex;
 
 Sha256Digest OpenSslHmac(const std::string& key, std::string_view message) {
   Sha256Digest d;
