@@ -52,15 +52,18 @@ void SegmentFiles::Forget(uint64_t segment) {
   open_.remove_if([segment](const Entry& e) { return e.segment == segment; });
 }
 
+Result<uint64_t> SegmentFiles::FileSize(uint64_t segment) {
+  auto f = env_->Open(Path(segment), io::OpenMode::kReadCached);
+  if (!f.ok() && f.status().IsNotFound()) return uint64_t{0};  // removed since it was listed
+  if (!f.ok()) return f.status();
+  return (*f)->Size();
+}
+
 Result<uint64_t> SegmentFiles::TotalBytes() {
   BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, List());
   uint64_t total = 0;
   for (uint64_t n : segments) {
-    // Not through the cache: a count over every segment would push out the files readers use.
-    auto f = env_->Open(Path(n), io::OpenMode::kReadCached);
-    if (!f.ok() && f.status().IsNotFound()) continue;  // removed since the listing
-    if (!f.ok()) return f.status();
-    BV_ASSIGN_OR_RETURN(uint64_t size, (*f)->Size());
+    BV_ASSIGN_OR_RETURN(uint64_t size, FileSize(n));
     total += size;
   }
   return total;

@@ -45,7 +45,10 @@ class SegmentFiles {
   Result<std::shared_ptr<io::File>> Open(uint64_t segment, SegmentAccess access = SegmentAccess::kDirect);
   // Closes the cached files of a segment that was removed or replaced.
   void Forget(uint64_t segment);
-  // The bytes of every segment file: what the volume takes on disk, for quotas.
+  // The size of the segment's file; 0 when it is gone. Not through the cache: a count over every
+  // segment would push out the files readers use.
+  Result<uint64_t> FileSize(uint64_t segment);
+  // The bytes of every segment file: what the volume takes on disk.
   Result<uint64_t> TotalBytes();
 
  private:

@@ -2,8 +2,8 @@
 
 namespace bv::engine {
 
-Result<std::shared_ptr<io::File>> SegmentReader::File(uint64_t segment) {
-  auto f = files_->Open(segment);
+Result<std::shared_ptr<io::File>> SegmentReader::File(uint64_t segment, SegmentAccess access) {
+  auto f = files_->Open(segment, access);
   if (!f.ok() && f.status().IsNotFound()) {
     return Status::Corruption(SegmentFiles::Name(segment) + " is missing: " + f.status().message());
   }

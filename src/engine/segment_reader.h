@@ -26,7 +26,7 @@ class SegmentReader {
   Status ReadBlock(const Location& loc, format::BlockHeader* h, std::string_view* payload);
   // The segment's file, open to read. A segment the index places blocks in that is gone is
   // damage (Corruption), not a passing I/O error.
-  Result<std::shared_ptr<io::File>> File(uint64_t segment);
+  Result<std::shared_ptr<io::File>> File(uint64_t segment, SegmentAccess access = SegmentAccess::kDirect);
 
  private:
   SegmentFiles* files_;

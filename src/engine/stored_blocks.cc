@@ -32,10 +32,9 @@ Status ForEachStoredBlock(Volume* volume, const SnapshotEntry& snapshot, uint16_
   return WalkRecipe(volume, &reader, snapshot, stream, range, [&](const ChunkRef& c) -> Status {
     BV_ASSIGN_OR_RETURN(Location loc, LocateChunk(volume, snapshot, stream, c));
     if (file_segment != loc.segment) {
-      auto f = volume->segment_files()->Open(loc.segment, SegmentAccess::kCached);
-      if (!f.ok() && f.status().IsNotFound()) {
-        return Status::Corruption(StreamPlace(snapshot, stream, c.stream_offset) + ": " +
-                                  SegmentFiles::Name(loc.segment) + " is missing");
+      auto f = reader.File(loc.segment, SegmentAccess::kCached);
+      if (!f.ok() && f.status().IsCorruption()) {
+        return Status::Corruption(StreamPlace(snapshot, stream, c.stream_offset) + ": " + f.status().message());
       }
       BV_ASSIGN_OR_RETURN(file, std::move(f));
       file_segment = loc.segment;

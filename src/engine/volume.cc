@@ -300,6 +300,25 @@ Status Volume::CutUnindexedTail() {
   return Status::Ok();
 }
 
+Result<uint64_t> Volume::StoredBytes() {
+  std::lock_guard lock(stored_mu_);
+  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> segments, files_->List());
+  uint64_t total = sealed_run_bytes_;
+  bool in_run = true;  // every segment listed so far is sealed and counted
+  for (uint64_t n : segments) {
+    if (n <= sealed_run_end_) continue;
+    BV_ASSIGN_OR_RETURN(uint64_t size, files_->FileSize(n));
+    total += size;
+    BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(n));
+    in_run = in_run && state && state->sealed;
+    if (in_run) {
+      sealed_run_end_ = n;
+      sealed_run_bytes_ += size;
+    }
+  }
+  return total;
+}
+
 Result<bool> Volume::Quarantine(const format::Id& id, const Location& where) {
   if (opened_to_read_ || read_only_) return false;
   BV_ASSIGN_OR_RETURN(auto loc, index_->GetChunk(id));

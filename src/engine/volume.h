@@ -73,8 +73,10 @@ class Volume : private AppendTarget {
   Index* index() { return index_.get(); }
   // The segment files, shared by every reader of the volume.
   SegmentFiles* segment_files() { return files_.get(); }
-  // Bytes the volume's segments take on disk: what a quota limits.
-  Result<uint64_t> StoredBytes() { return files_->TotalBytes(); }
+  // Bytes the volume's segments take on disk: what a quota limits. Sealed segments never change,
+  // so the leading run of them is counted once and kept; each call lists the directory and
+  // looks only at the segments after that run (the active one, mostly).
+  Result<uint64_t> StoredBytes();
   SegmentReader* reader() { return reader_.get(); }
   io::Env* env() { return env_.get(); }
   const RecoveryReport& recovery() const { return recovery_; }
@@ -118,6 +120,9 @@ class Volume : private AppendTarget {
   std::unique_ptr<SegmentFiles> files_;
   std::unique_ptr<SegmentReader> reader_;
   std::unique_ptr<AppendLane> lane_;
+  std::mutex stored_mu_;
+  uint64_t sealed_run_end_ = 0;    // under stored_mu_: the last segment of the counted sealed run
+  uint64_t sealed_run_bytes_ = 0;  // under stored_mu_: their bytes
   std::mutex sessions_mu_;
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;

@@ -371,5 +371,23 @@ TEST(Volume, BadNamesAreRefusedAndNothingIsStored) {
   ASSERT_TRUE(PutString(v.get(), "ok/name", "data").ok());
 }
 
+// What a quota limits: the bytes of every segment file, across rotations, with the sealed run
+// counted once.
+TEST(Volume, StoredBytesCountsEverySegmentAcrossRotations) {
+  TestVolume tv;
+  InitOptions io;
+  io.segment_size = 1 << 20;
+  ASSERT_OK(tv.Init(io));
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  for (int i = 0; i < 6; i++) {
+    ASSERT_OK(PutString(v.get(), "q/" + std::to_string(i), RandomBytes(700 << 10, 900 + static_cast<uint64_t>(i))).status());
+    ASSERT_OK_AND_ASSIGN(uint64_t stored, v->StoredBytes());
+    ASSERT_OK_AND_ASSIGN(uint64_t total, v->segment_files()->TotalBytes());
+    EXPECT_EQ(stored, total) << "after put " << i;
+  }
+  ASSERT_OK_AND_ASSIGN(auto segments, v->segment_files()->List());
+  EXPECT_GE(segments.size(), 3u);
+}
+
 }  // namespace
 }  // namespace bv::engine

@@ -1,5 +1,6 @@
-// Where a remote get writes: standard output, or a file written under a temporary name beside
-// the target and renamed over it only once whole and checked; nowhere for a verify.
+// Where a get writes (offline or from bvd): standard output, or a file written under a temporary
+// name beside the target and renamed over it only once whole and checked, the rename made durable;
+// nowhere for a verify.
 #pragma once
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "engine/stream_io.h"
+#include "io/env.h"
 #include "tools/bvtool/common.h"
 
 namespace bv::tool {
@@ -30,14 +32,19 @@ class OutputFile {
   engine::OutputSink* sink() { return sink_; }
   bool to_stdout() const { return to_stdout_; }
   int fd() const { return fd_; }
-  // The file synced and renamed when the get succeeded, else removed; `s` or why that failed.
+  // The file synced, renamed and its directory synced when the get succeeded, else removed; `s`
+  // or why that failed.
   Status Finish(Status s) {
     if (tmp_.empty()) return s;
     if (s.ok() && ::fsync(fd_) != 0) s = Status::FromErrno("fsync " + tmp_, errno);
     ::close(fd_);
     if (s.ok() && ::rename(tmp_.c_str(), path_.c_str()) != 0) s = Status::FromErrno("rename to " + path_, errno);
-    if (!s.ok()) ::unlink(tmp_.c_str());
-    return s;
+    if (!s.ok()) {
+      ::unlink(tmp_.c_str());
+      return s;
+    }
+    const size_t slash = path_.rfind('/');
+    return io::SyncDir(slash == std::string::npos ? "." : path_.substr(0, slash == 0 ? 1 : slash));
   }
 
  private:
