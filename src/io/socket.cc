@@ -113,6 +113,11 @@ Status Socket::ShutdownWrite() {
   return Status::Ok();
 }
 
+void Socket::AbortOnClose() {
+  const linger reset{1, 0};  // SO_LINGER with a zero timeout: close(2) sends RST
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+}
+
 void Socket::Interrupt() {
   interrupted_ = true;
   ::shutdown(fd_, SHUT_RDWR);

@@ -28,6 +28,10 @@ class Socket {
   Status WriteAll(std::string_view bytes, int timeout_ms, bool more = false);
   // Says end of stream to the peer and goes on reading (a half-close).
   Status ShutdownWrite();
+  // Ends the connection with a reset when the socket is closed, instead of an orderly end: the
+  // peer's reads fail (ECONNRESET) rather than seeing end of stream, and bytes not yet sent are
+  // dropped. For a stream that fails part way, whose prefix must not pass for the whole.
+  void AbortOnClose();
   // From another thread: makes every blocked and later Read and Write fail at once (a Read
   // fails rather than seeing a clean end, so an interrupted push is never taken as whole).
   void Interrupt();

@@ -32,6 +32,9 @@ class Connection {
   bool LastError(const Status& s);
   // No more bytes go out (the peer reads to the end); a failure means it has gone already.
   void EndOutput() { (void)socket_->ShutdownWrite(); }
+  // The connection ends in a reset rather than an orderly end (Socket::AbortOnClose); the session
+  // must end without EndOutput.
+  void AbortOutput() { socket_->AbortOnClose(); }
   Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
   // After refusing a push, read and drop what the client is still sending (for a while), so its
   // side sees our error line rather than a reset that may destroy it.

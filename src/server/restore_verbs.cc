@@ -31,9 +31,13 @@ engine::RestoreOptions RestoreSettings(SessionContext* ctx) {
   return o;
 }
 
-// A raw GET: the stream's bytes, then the end of output; a failure after the first byte is an
-// error line of its own.
-bool GetBytes(SessionContext* ctx, const engine::SnapshotEntry& snap, const engine::RestoreOptions& o) {
+// How a raw GET that fails after its first byte ends (docs/protocol.md §7).
+enum class OnError { kReset, kLine };
+
+// A raw GET: the stream's bytes, then the end of output. A failure after the first byte resets the
+// connection, so that nothing after the prefix looks like an orderly end; a client that strips it
+// (bvtool) may ask for an error line of its own instead (on_error=line).
+bool GetBytes(SessionContext* ctx, const engine::SnapshotEntry& snap, const engine::RestoreOptions& o, OnError on_error) {
   SocketSink sink(&ctx->conn);
   Status s = engine::Restore(ctx->tenant->volume(), snap, o, &sink);
   if (Status f = sink.Finish(); s.ok()) s = f;
@@ -47,13 +51,21 @@ bool GetBytes(SessionContext* ctx, const engine::SnapshotEntry& snap, const engi
   ctx->Log(spdlog::level::warn, "GET " + format::SnapshotIdHex(snap.record.id) + " failed after " +
                                     std::to_string(sink.written) + " bytes: " + s.ToString());
   if (sink.written == 0) return ctx->conn.LastError(s);
-  // Bytes have gone out, so the reader cannot tell a short stream from a whole one: the stream
-  // ends in an error line of its own (which breaks any consumer of the data, psql included)
-  // (a reset would throw away unsent bytes, that line among them).
-  std::string line = std::string("\nERR ") + ErrorCodeName(s) + " " + OneLine(s.message()) + "\n";
-  (void)ctx->conn.Write(line);
-  ctx->conn.EndOutput();
+  if (on_error == OnError::kLine) {
+    (void)ctx->conn.Write(std::string("\nERR ") + ErrorCodeName(s) + " " + OneLine(s.message()) + "\n");
+    ctx->conn.EndOutput();
+    return false;
+  }
+  ctx->conn.AbortOutput();
   return false;
+}
+
+// GET check=first: every block of what the GET asks for is read and checked before the first byte
+// goes out, so a damaged snapshot sends nothing but its error line.
+Status CheckFirst(SessionContext* ctx, const engine::SnapshotEntry& snap, engine::RestoreOptions o) {
+  o.body_check = engine::BodyCheck::kAlways;
+  engine::NullSink sink;
+  return engine::Restore(ctx->tenant->volume(), snap, o, &sink);
 }
 
 // GET format=blocks (docs/protocol.md §7.1): the stored blocks, untouched, each spliced from its
@@ -91,7 +103,11 @@ bool GetBlocks(SessionContext* ctx, const engine::SnapshotEntry& snap, uint16_t 
   const std::string what = "GET " + format::SnapshotIdHex(snap.record.id) + " format=blocks";
   if (!s.ok()) {
     ctx->Log(spdlog::level::warn, what + " failed after " + std::to_string(blocks) + " blocks: " + s.ToString());
-    if (!mid_block) ctx->conn.LastError(s);
+    if (mid_block) {
+      ctx->conn.AbortOutput();  // the block is cut short; the client must not take it for a clean end
+      return false;
+    }
+    ctx->conn.LastError(s);
     ctx->conn.EndOutput();
     return false;
   }
@@ -105,12 +121,21 @@ bool GetBlocks(SessionContext* ctx, const engine::SnapshotEntry& snap, uint16_t 
 
 bool HandleGet(SessionContext* ctx, const Request& r) {
   if (!RoleMayRead(ctx->role)) return ctx->Denied("restore");
-  if (!ctx->Arity(r, 1, 1, {"stream", "range", "format"}, "GET <snapshot> [stream=NAME] [range=A-B] [format=blocks]")) {
+  if (!ctx->Arity(r, 1, 1, {"stream", "range", "format", "check", "on_error"},
+                  "GET <snapshot> [stream=NAME] [range=A-B] [format=blocks] [check=first] [on_error=line]")) {
     return false;
   }
   const std::string* format = r.Option("format");
   if (format && *format != "blocks" && *format != "bytes") {
     return ctx->conn.LastReply("ERR bad-request format=" + EscapeValue(*format) + ": expected bytes or blocks");
+  }
+  const std::string* check = r.Option("check");
+  if (check && *check != "first" && *check != "none") {
+    return ctx->conn.LastReply("ERR bad-request check=" + EscapeValue(*check) + ": expected first or none");
+  }
+  const std::string* on_error = r.Option("on_error");
+  if (on_error && *on_error != "reset" && *on_error != "line") {
+    return ctx->conn.LastReply("ERR bad-request on_error=" + EscapeValue(*on_error) + ": expected reset or line");
   }
   auto snap = ctx->Resolve(r.args[0]);
   if (!snap) return false;
@@ -125,7 +150,14 @@ bool HandleGet(SessionContext* ctx, const Request& r) {
     o.range = *br;
   }
   if (format && *format == "blocks") return GetBlocks(ctx, *snap, o.stream, o.range);
-  return GetBytes(ctx, *snap, o);
+  if (check && *check == "first") {
+    Status s = CheckFirst(ctx, *snap, o);
+    if (!s.ok()) {
+      ctx->Log(spdlog::level::warn, "GET " + format::SnapshotIdHex(snap->record.id) + " check=first: " + s.ToString());
+      return ctx->conn.LastError(s);
+    }
+  }
+  return GetBytes(ctx, *snap, o, on_error && *on_error == "line" ? OnError::kLine : OnError::kReset);
 }
 
 bool HandleVerify(SessionContext* ctx, const Request& r) {

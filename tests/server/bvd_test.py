@@ -606,15 +606,45 @@ class BvdTest(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
         flip_segment_byte(srv, "default", 8 << 20, 0x40)
         srv.start()
-        out = nc_get(srv.port, "default", token, "victim")
-        # The stream stops short and ends in an error line, whether or not bytes went out first.
-        m = re.search(rb"(^|\n)ERR corrupt [^\n]*offset \d+[^\n]*\n$", out)
-        self.assertIsNotNone(m, out[-300:])
-        body = out[:m.start()]
+        head = ("AUTH default %s\nGET victim\n" % token).encode()
+        # The stream stops short with a reset: no error text joins the bytes, and the reader's
+        # next read fails instead of seeing an orderly end.
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            s.sendall(head)
+            body, reset = b"", False
+            while True:
+                try:
+                    b = s.recv(1 << 16)
+                except ConnectionResetError:
+                    reset = True
+                    break
+                if not b:
+                    break
+                body += b
+        self.assertTrue(reset, "the connection ended in order after %d bytes" % len(body))
         self.assertLess(len(body), len(payload))
-        self.assertTrue(payload.startswith(body))
+        self.assertTrue(payload.startswith(body), "the output is not a prefix of the stream")
+        # netcat-openbsd and socat output the prefix alone; socat reports the reset.
+        out = nc_get(srv.port, "default", token, "victim")
+        self.assertTrue(len(out) < len(payload) and payload.startswith(out), out[-200:])
+        p = subprocess.run(["socat", "-d", "-d", "-", "TCP:127.0.0.1:%d" % srv.port], input=head,
+                           capture_output=True, timeout=60)
+        self.assertTrue(len(p.stdout) < len(payload) and payload.startswith(p.stdout))
+        self.assertIn(b"Connection reset by peer", p.stderr)
+        # on_error=line: the old form for a client that strips it, an error line after the bytes.
+        out = nc_get(srv.port, "default", token, "victim", "on_error=line")
+        m = re.search(rb"\nERR corrupt [^\n]*offset \d+[^\n]*\n$", out)
+        self.assertIsNotNone(m, out[-300:])
+        self.assertTrue(payload.startswith(out[:m.start()]))
+        # check=first: the damage is found before the first byte; only the error line is sent.
+        out = nc_get(srv.port, "default", token, "victim", "check=first")
+        self.assertTrue(out.startswith(b"ERR corrupt ") and out.count(b"\n") == 1, out[:300])
         lines = request(srv.port, "default", token, ["VERIFY victim"])
         self.assertTrue(lines[0].startswith("ERR corrupt"), lines)
+        # A whole snapshot restores the same with check=first.
+        rc, reply = nc_push(srv.port, "default", token, "fine", payload[:3 << 20])
+        self.assertEqual(nc_get(srv.port, "default", token, "fine", "check=first"), payload[:3 << 20])
+        self.assertIn("ERR bad-request check=later", "\n".join(request(srv.port, "default", token, ["GET fine check=later"])))
 
     def test_damage_and_a_lost_index_lose_no_snapshot_and_a_push_heals(self):
         """[SCAN-3] [SCAN-5] [DMG-1] [DMG-2] A byte flipped in the active segment, then the index
