@@ -24,6 +24,7 @@ std::string Status::ToString() const {
     case Code::kQuota: prefix = "quota: "; break;
     case Code::kTimedOut: prefix = "timed out: "; break;
     case Code::kBusy: prefix = "busy: "; break;
+    case Code::kDenied: prefix = "denied: "; break;
   }
   return prefix + message_;
 }

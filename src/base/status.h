@@ -13,7 +13,8 @@ namespace bv {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota, kTimedOut };
+  enum class Code { kOk, kNotFound, kCorruption, kInvalidArgument, kIOError, kNotSupported, kBusy, kNoSpace, kQuota, kTimedOut,
+                    kDenied };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -27,6 +28,8 @@ class [[nodiscard]] Status {
   static Status NoSpace(std::string m) { return Status(Code::kNoSpace, std::move(m)); }
   // A tenant's quota would be exceeded.
   static Status Quota(std::string m) { return Status(Code::kQuota, std::move(m)); }
+  // Who asked may not do it (a token's role, a tenant's setting).
+  static Status Denied(std::string m) { return Status(Code::kDenied, std::move(m)); }
   // A peer sent nothing for longer than allowed.
   static Status TimedOut(std::string m) { return Status(Code::kTimedOut, std::move(m)); }
   // An errno-carrying I/O error: "what: strerror(err)".

@@ -12,6 +12,9 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
   d.time_us = NowMicros();
   d.reason = reason;
   BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, volume->lane()->Lock());
+  // Deletions of one snapshot race to the lane: the first writes its record, the rest find it gone.
+  BV_ASSIGN_OR_RETURN(auto still, volume->index()->GetSnapshot(snapshot.id));
+  if (!still) return Status::NotFound("snapshot " + format::SnapshotIdHex(snapshot.id) + " is deleted already");
   BV_RETURN_IF_ERROR(
       lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
           .status());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/chunk_id.h"
+#include "format/name_rules.h"
 
 namespace bv::engine {
 
@@ -203,6 +204,12 @@ Status Ingest::StartStream(const format::StreamInfo& at) {
   BV_RETURN_IF_ERROR(failed_);
   if (in_stream_) return Status::InvalidArgument("a stream is already open");
   BV_RETURN_IF_ERROR(format::ValidateLabel(at.name, "stream name"));
+  BV_RETURN_IF_ERROR(format::ValidateNewName(at.name, "stream name"));
+  for (const format::StreamInfo& done : rec_.streams) {
+    if (done.name == at.name) {
+      return Status::InvalidArgument("the snapshot has a stream named '" + at.name + "' already; stream names differ");
+    }
+  }
   if (rec_.streams.size() >= format::kStreamsMax) return Status::InvalidArgument("a snapshot holds at most 1024 streams");
   in_stream_ = true;
   name_ = at.name;

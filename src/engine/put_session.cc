@@ -5,6 +5,7 @@
 #include "base/time_format.h"
 #include "engine/ingest.h"
 #include "engine/restore.h"
+#include "format/name_rules.h"
 
 namespace bv::engine {
 
@@ -93,6 +94,8 @@ Result<uint64_t> WriterGeneration(Volume* v) {
 Result<std::unique_ptr<PutSession>> PutSession::Begin(Volume* v, const PutOptions& opts) {
   BV_RETURN_IF_ERROR(format::ValidateSourceName(opts.source));
   BV_RETURN_IF_ERROR(format::ValidateLabel(opts.label, "label"));
+  BV_RETURN_IF_ERROR(format::ValidateNewSourceName(opts.source));
+  BV_RETURN_IF_ERROR(format::ValidateNewName(opts.label, "label"));
   if (!v->has_keys()) return Status::InvalidArgument("writing needs the volume key");
   BV_ASSIGN_OR_RETURN(uint64_t generation, WriterGeneration(v));
   format::SnapshotRecord rec;
@@ -199,7 +202,15 @@ Result<format::SnapshotRecord> Put(Volume* volume, const PutOptions& opts, const
   if (streams.empty() || streams.size() > format::kStreamsMax) {
     return Status::InvalidArgument("a snapshot holds 1 to 1024 streams, not " + std::to_string(streams.size()));
   }
-  for (const NamedInput& s : streams) BV_RETURN_IF_ERROR(format::ValidateLabel(s.name, "stream name"));
+  for (size_t i = 0; i < streams.size(); i++) {
+    BV_RETURN_IF_ERROR(format::ValidateLabel(streams[i].name, "stream name"));
+    BV_RETURN_IF_ERROR(format::ValidateNewName(streams[i].name, "stream name"));
+    for (size_t k = 0; k < i; k++) {
+      if (streams[k].name == streams[i].name) {
+        return Status::InvalidArgument("two streams are named '" + streams[i].name + "'; a snapshot's stream names differ");
+      }
+    }
+  }
   BV_ASSIGN_OR_RETURN(auto session, PutSession::Begin(volume, opts));
   for (const NamedInput& in : streams) {
     BV_RETURN_IF_ERROR(session->StartStream(in.name));

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <limits>
+#include <string_view>
+#include <vector>
 
 #include "base/time_format.h"
+#include "format/name_rules.h"
 #include "format/snapshot_format.h"
 
 namespace bv::engine {
@@ -12,7 +15,7 @@ std::string SnapshotIdString(uint64_t id) { return format::SnapshotIdHex(id); }
 
 namespace {
 
-bool IsHex(const std::string& s) {
+bool IsHex(std::string_view s) {
   if (s.size() < 4 || s.size() > 16) return false;
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -20,34 +23,65 @@ bool IsHex(const std::string& s) {
   return true;
 }
 
-}  // namespace
+Result<SnapshotEntry> Get(Index* index, uint64_t id) {
+  BV_ASSIGN_OR_RETURN(auto e, index->GetSnapshot(id));
+  if (!e) return Status::Corruption("index: snapshot " + SnapshotIdString(id) + " is listed but missing");
+  return *e;
+}
 
-Result<SnapshotEntry> ResolveSnapshot(Index* index, const std::string& ref) {
-  if (IsHex(ref)) {
-    const uint64_t value = std::stoull(ref, nullptr, 16) << (4 * (16 - ref.size()));
-    BV_ASSIGN_OR_RETURN(auto ids, index->FindSnapshotsByPrefix(value, static_cast<int>(4 * ref.size())));
-    if (ids.size() > 1) return Status::InvalidArgument("snapshot id prefix '" + ref + "' is ambiguous");
-    if (ids.size() == 1) {
-      BV_ASSIGN_OR_RETURN(auto e, index->GetSnapshot(ids[0]));
-      if (e) return *e;
-    }
-  }
-  std::string source = ref;
+// The snapshots whose ids start with `hex` (4 to 16 hex digits).
+Result<std::vector<uint64_t>> IdsStartingWith(Index* index, std::string_view hex) {
+  const uint64_t value = std::stoull(std::string(hex), nullptr, 16) << (4 * (16 - hex.size()));
+  return index->FindSnapshotsByPrefix(value, static_cast<int>(4 * hex.size()));
+}
+
+// "id:HEX": an id or a unique prefix, and nothing else.
+Result<SnapshotEntry> ById(Index* index, const std::string& ref) {
+  const std::string_view hex = std::string_view(ref).substr(format::kIdPrefix.size());
+  if (!IsHex(hex)) return Status::InvalidArgument("'" + ref + "': after id: come 4 to 16 lowercase hex digits");
+  BV_ASSIGN_OR_RETURN(auto ids, IdsStartingWith(index, hex));
+  if (ids.empty()) return Status::NotFound("no snapshot id starts with " + std::string(hex));
+  if (ids.size() > 1) return Status::InvalidArgument("snapshot id prefix '" + std::string(hex) + "' is ambiguous");
+  return Get(index, ids[0]);
+}
+
+// "SOURCE@TIME" or "SOURCE@latest".
+Result<SnapshotEntry> AsOf(Index* index, const std::string& ref, size_t at) {
+  const std::string source = ref.substr(0, at);
+  const std::string t = ref.substr(at + 1);
   int64_t when = std::numeric_limits<int64_t>::max();
-  if (size_t at = ref.rfind('@'); at != std::string::npos) {
-    source = ref.substr(0, at);
-    BV_ASSIGN_OR_RETURN(when, ParseTime(ref.substr(at + 1)));
+  if (t != "latest") {
+    BV_ASSIGN_OR_RETURN(when, ParseTime(t));
   }
   BV_ASSIGN_OR_RETURN(auto id, index->FindAsOf(source, when));
   if (!id) {
-    if (when == std::numeric_limits<int64_t>::max()) {
-      return Status::NotFound("no snapshot '" + ref + "' (neither an id nor a source with snapshots)");
-    }
+    if (t == "latest") return Status::NotFound("source '" + source + "' has no snapshot");
     return Status::NotFound("source '" + source + "' has no snapshot at or before " + FormatTime(when));
   }
-  BV_ASSIGN_OR_RETURN(auto e, index->GetSnapshot(*id));
-  if (!e) return Status::Corruption("index: snapshot " + SnapshotIdString(*id) + " is listed but missing");
-  return *e;
+  return Get(index, *id);
+}
+
+}  // namespace
+
+// A bare reference is read as a source first: a name is never taken for an id. Where a source of
+// that name exists and ids also start with it, the caller must say which (id:HEX or NAME@latest).
+Result<SnapshotEntry> ResolveSnapshot(Index* index, const std::string& ref) {
+  if (ref.rfind(format::kIdPrefix, 0) == 0) return ById(index, ref);
+  if (size_t at = ref.rfind('@'); at != std::string::npos) return AsOf(index, ref, at);
+  BV_ASSIGN_OR_RETURN(auto newest, index->FindAsOf(ref, std::numeric_limits<int64_t>::max()));
+  std::vector<uint64_t> ids;
+  if (IsHex(ref)) {
+    BV_ASSIGN_OR_RETURN(ids, IdsStartingWith(index, ref));
+  }
+  if (newest && !ids.empty()) {
+    return Status::InvalidArgument("'" + ref + "' is both a source and the start of snapshot id " +
+                                   SnapshotIdString(ids[0]) + ": write " + ref + "@latest for the source's newest "
+                                   "snapshot or id:" + ref + " for the id");
+  }
+  if (newest) return Get(index, *newest);
+  if (ids.size() > 1) return Status::InvalidArgument("snapshot id prefix '" + ref + "' is ambiguous");
+  if (ids.size() == 1) return Get(index, ids[0]);
+  return Status::NotFound("no snapshot '" + ref + "' (neither an id nor a source with snapshots)");
 }
 
 Result<uint16_t> FindStream(const format::SnapshotRecord& r, const std::string& name) {

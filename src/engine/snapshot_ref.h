@@ -1,5 +1,6 @@
-// Naming a snapshot on the command line: its id (16 hex digits, or a unique prefix of at least
-// 4), SOURCE (its newest snapshot) or SOURCE@TIME (the newest at or before TIME).
+// Naming a snapshot on the command line: SOURCE (its newest snapshot), SOURCE@TIME (the newest at
+// or before TIME), SOURCE@latest, id:HEX (an id, or a unique prefix of at least 4 hex digits), or
+// bare HEX for an id when no source has that name.
 #pragma once
 
 #include <string>

@@ -16,7 +16,7 @@ constexpr KnownCode kKnownCodes[] = {
     {"busy", &Status::Busy},               {"shutting-down", &Status::Busy},
     {"no-space", &Status::NoSpace},        {"quota", &Status::Quota},
     {"timeout", &Status::TimedOut},        {"bad-request", &Status::InvalidArgument},
-    {"denied", &Status::InvalidArgument},  {"auth", &Status::InvalidArgument},
+    {"denied", &Status::Denied},          {"auth", &Status::InvalidArgument},
 };
 
 }  // namespace
@@ -33,6 +33,7 @@ const char* ErrorCodeName(const Status& s) {
     case Status::Code::kNoSpace: return "no-space";
     case Status::Code::kQuota: return "quota";
     case Status::Code::kTimedOut: return "timeout";
+    case Status::Code::kDenied: return "denied";
   }
   return "internal";
 }

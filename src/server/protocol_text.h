@@ -18,7 +18,7 @@ namespace bv::server {
 const char* ErrorCodeName(const Status& s);
 // What a client makes of an ERR reply: a Status whose code is the one `code` names, with
 // `message`. Codes a client cannot act on ("io", "not-supported", ones it does not know) become
-// IOError; "denied" and "auth" become InvalidArgument, "shutting-down" Busy.
+// IOError; "auth" becomes InvalidArgument, "shutting-down" Busy.
 Status StatusFromErrorCode(std::string_view code, std::string message);
 
 // A message as one line of text: newlines become spaces, so it never breaks the line framing.

@@ -13,6 +13,7 @@
 #include "engine/put_session.h"
 #include "server/connection_streams.h"
 #include "server/protocol_text.h"
+#include "server/push_time.h"
 #include "server/server.h"
 #include "server/session_verbs.h"
 
@@ -56,6 +57,7 @@ Status PutRequestOptions(SessionContext* ctx, const Request& r, const TenantConf
   }
   if (const std::string* t = r.Option("time")) {
     BV_ASSIGN_OR_RETURN(o->time_us, ParseTime(*t));
+    BV_RETURN_IF_ERROR(CheckPushTime(ctx->role, ctx->tenant->volume()->index(), o->source, *o->time_us, NowMicros()));
   }
   return QuotaFor(ctx, cfg, o);
 }
@@ -168,6 +170,8 @@ bool BeginOptions(SessionContext* ctx, const Request& r, engine::PutOptions* o) 
   if (const std::string* t = r.Option("time")) {
     auto tu = ParseTime(*t);
     if (!tu.ok()) return ctx->conn.LastError(Status::InvalidArgument("time=" + *t + ": " + tu.status().message()));
+    Status allowed = CheckPushTime(ctx->role, ctx->tenant->volume()->index(), o->source, *tu, NowMicros());
+    if (!allowed.ok()) return ctx->conn.LastError(allowed);
     o->time_us = *tu;
   }
   return true;

@@ -99,6 +99,14 @@ TEST_F(DeleteTest, ADeletionIsDurableWhenItReturns) {
   ExpectDeleted();
 }
 
+TEST_F(DeleteTest, OnlyOneOfTwoDeletionsOfASnapshotSucceeds) {
+  ASSERT_OK(DeleteSnapshot(v.get(), recs[1], "first"));
+  Status again = DeleteSnapshot(v.get(), recs[1], "second");
+  EXPECT_EQ(again.code(), Status::Code::kNotFound) << again.ToString();
+  EXPECT_NE(again.message().find("deleted already"), std::string::npos) << again.message();
+  ExpectDeleted();
+}
+
 TEST_F(DeleteTest, ABadReasonIsRefusedAndNothingIsDeleted) {
   Status s = DeleteSnapshot(v.get(), recs[1], "line\nbreak");
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();

@@ -203,6 +203,38 @@ TEST(PutSession, ResumesBetweenStreamsAfterADisconnect) {
   EXPECT_TRUE(back == b);
 }
 
+TEST(PutSession, AStreamNameIsRefusedTwiceEvenAcrossAResume) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  uint64_t id;
+  {
+    ASSERT_OK_AND_ASSIGN(auto s, PutSession::Begin(v.get(), Options("db/dup")));
+    id = s->id();
+    ASSERT_OK(s->StartStream("base"));
+    ASSERT_OK(s->Write("first"));
+    ASSERT_OK(s->EndStream());
+    ASSERT_OK(s->Sync());
+    Status again = s->StartStream("base");
+    EXPECT_EQ(again.code(), Status::Code::kInvalidArgument) << again.ToString();
+    EXPECT_NE(again.message().find("a stream named 'base' already"), std::string::npos) << again.message();
+  }
+  ASSERT_OK_AND_ASSIGN(auto s, PutSession::Resume(v.get(), id, PutOptions{}));
+  EXPECT_FALSE(s->StartStream("base").ok());
+  ASSERT_OK(s->StartStream("wal"));
+  ASSERT_OK(s->EndStream());
+  ASSERT_OK(s->Commit().status());
+  // Put with two inputs of one name refuses before anything is stored.
+  test::StringInput a("x"), b("y");
+  auto r = Put(v.get(), Options("db/dup2"), {{"same", &a}, {"same", &b}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("two streams are named 'same'"), std::string::npos) << r.status().message();
+  // A hidden character in a stream or source name is refused.
+  EXPECT_FALSE(PutSession::Begin(v.get(), Options("db/\xe2\x80\xae" "evil")).ok());
+  test::StringInput c("z");
+  EXPECT_FALSE(Put(v.get(), Options("db/ok"), {{"w\xe2\x80\x8b" "al", &c}}).ok());
+}
+
 TEST(PutSession, UnknownAbortedAndExpiredSessionsCannotBeResumed) {
   TestVolume tv;
   ASSERT_OK(tv.Init());

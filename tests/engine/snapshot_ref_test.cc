@@ -69,6 +69,39 @@ TEST_F(SnapshotRefTest, ASourceNamesItsNewestSnapshotAndSourceAtTimeTheNewestThe
   EXPECT_EQ(Resolve("pg/users"), 0x2222cccc00000003u);
   // Hex that is no id's prefix is tried as a source.
   EXPECT_EQ(Resolve("beef"), 0x3333dddd00000004u);
+  EXPECT_EQ(Resolve("pg/shop@latest"), 0x2222bbbb00000002u);
+}
+
+TEST_F(SnapshotRefTest, ANameIsNeverReadAsAnotherSourcesId) {
+  IndexBatch b = index_->NewBatch();
+  Put(&b, 0x52a7000000000005, "pg/victim", kDec1);
+  Put(&b, 0x1234000000000006, "52a7", kDec1 - kDay);  // a source named like the victim's id
+  ASSERT_OK(index_->Write(&b, false));
+  // Both could match: neither is taken, and the message says how to name each.
+  auto e = ResolveSnapshot(index_.get(), "52a7");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("both a source and the start of snapshot id 52a7000000000005"), std::string::npos)
+      << e.status().message();
+  EXPECT_NE(e.status().message().find("52a7@latest"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("id:52a7"), std::string::npos) << e.status().message();
+  EXPECT_EQ(Resolve("52a7@latest"), 0x1234000000000006u);
+  EXPECT_EQ(Resolve("id:52a7"), 0x52a7000000000005u);
+  EXPECT_EQ(Resolve("id:52a7000000000005"), 0x52a7000000000005u);
+  // A source whose name is hex that no id starts with is the source.
+  EXPECT_EQ(Resolve("beef"), 0x3333dddd00000004u);
+}
+
+TEST_F(SnapshotRefTest, TheIdFormTakesOnlyHexThatAnIdStartsWith) {
+  for (const char* ref : {"id:", "id:111", "id:1111AAAA", "id:pg/shop", "id:1111aaaa000000011"}) {
+    auto e = ResolveSnapshot(index_.get(), ref);
+    ASSERT_FALSE(e.ok()) << ref;
+    EXPECT_EQ(e.status().code(), Status::Code::kInvalidArgument) << ref << ": " << e.status().ToString();
+  }
+  auto none = ResolveSnapshot(index_.get(), "id:beef");  // the source "beef" is not an id
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound) << none.status().ToString();
+  EXPECT_FALSE(ResolveSnapshot(index_.get(), "id:2222").ok());  // ambiguous
 }
 
 TEST_F(SnapshotRefTest, UnknownNamesAreNotFound) {

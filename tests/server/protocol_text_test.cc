@@ -34,7 +34,7 @@ TEST(ErrorCode, TheCodesAClientActsOnComeBackAsTheirStatus) {
 
 TEST(ErrorCode, CodesWithoutAStatusOfTheirOwn) {
   EXPECT_EQ(StatusFromErrorCode("shutting-down", "m").code(), Status::Code::kBusy);
-  EXPECT_EQ(StatusFromErrorCode("denied", "m").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(StatusFromErrorCode("denied", "m").code(), Status::Code::kDenied);
   EXPECT_EQ(StatusFromErrorCode("auth", "m").code(), Status::Code::kInvalidArgument);
   for (const char* code : {"io", "not-supported", "internal", "ok", "", "NOT-FOUND", "not-found "}) {
     EXPECT_EQ(StatusFromErrorCode(code, "m").code(), Status::Code::kIOError) << code;

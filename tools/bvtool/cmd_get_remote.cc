@@ -123,7 +123,7 @@ int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const
   auto client = Check(Client::Connect(remote));
   const Target target = Stat(client.get(), ref, stream);
   uint64_t expect = target.length;
-  std::string line = "GET " + target.snapshot + " on_error=line";
+  std::string line = "GET id:" + target.snapshot + " on_error=line";
   if (!stream.empty()) line += " stream=" + Arg(stream);
   if (!range.empty()) {
     const engine::ByteRange br = Check(engine::ParseByteRange(range, expect));
