@@ -14,7 +14,6 @@ namespace {
 
 constexpr size_t kReadBufferSize = 64 << 10;
 constexpr int kPollSliceMs = 250;          // how often a waiting session looks at `stopping`
-constexpr int kDrainAfterErrorMs = 10000;  // input read and dropped after a failed PUT, at most
 
 }  // namespace
 
@@ -65,9 +64,9 @@ bool Connection::LastError(const Status& s) {
   return false;
 }
 
-void Connection::DrainInput() {
+void Connection::DrainInput(int ms) {
   EndOutput();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainAfterErrorMs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   while (std::chrono::steady_clock::now() < deadline) {
     begin_ = end_ = 0;
     auto got = socket_->Read(buf_.data(), buf_.size(), kPollSliceMs);

@@ -36,9 +36,10 @@ class Connection {
   // must end without EndOutput.
   void AbortOutput() { socket_->AbortOnClose(); }
   Status Write(std::string_view bytes) { return socket_->WriteAll(bytes, write_timeout_ms_); }
-  // After refusing a push, read and drop what the client is still sending (for a while), so its
-  // side sees our error line rather than a reset that may destroy it.
-  void DrainInput();
+  // After refusing a push or a request, read and drop what the client is still sending (for up
+  // to `ms`), so its side sees our error line rather than a reset that may destroy it.
+  void DrainInput(int ms = kDrainAfterErrorMs);
+  static constexpr int kDrainAfterErrorMs = 10000;  // input read and dropped after a failed PUT, at most
 
   void set_write_timeout_ms(int ms) { write_timeout_ms_ = ms; }
   int write_timeout_ms() const { return write_timeout_ms_; }

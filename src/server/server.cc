@@ -34,10 +34,15 @@ Result<engine::Key> LoadOrCreateApplianceKey(const std::string& data_dir, const 
     BV_RETURN_IF_ERROR(io::WriteFileAtomic(id_path, id + "\n"));
   }
   *key_path = key_file.empty() ? engine::DefaultKeyDir() + "/" + id + ".key" : key_file;
-  const std::string abs_dir = std::filesystem::absolute(data_dir).lexically_normal().string();
-  const std::string abs_key = std::filesystem::absolute(*key_path).lexically_normal().string();
-  if (abs_key.rfind(abs_dir + "/", 0) == 0) {
-    return Status::InvalidArgument("the key file must live outside the data directory: " + *key_path);
+  // Symbolic links resolved: a data directory reached through a link is still the same directory.
+  std::error_code ec;
+  const std::string real_dir = std::filesystem::weakly_canonical(data_dir, ec).string();
+  if (ec) return Status::IOError("resolve " + data_dir + ": " + ec.message());
+  const std::string real_key = std::filesystem::weakly_canonical(*key_path, ec).string();
+  if (ec) return Status::IOError("resolve " + *key_path + ": " + ec.message());
+  if (real_key.rfind(real_dir + "/", 0) == 0) {
+    return Status::InvalidArgument("the key file must live outside the data directory: " + *key_path +
+                                   (real_key != *key_path ? " is " + real_key : "") + ", inside " + real_dir);
   }
   if (io::PathExists(*key_path)) return engine::LoadMasterKeyFile(io::SystemEnv(), *key_path);
   if (io::PathExists(data_dir + "/tenants")) {

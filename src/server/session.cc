@@ -13,6 +13,8 @@ namespace bv::server {
 
 namespace {
 
+constexpr int kDrainAfterBadLineMs = 2000;  // input read and dropped after refusing a line, at most
+
 // Reads request lines until the session ends: AUTH first, then the verbs of session_verbs.h.
 class Session {
  public:
@@ -32,6 +34,9 @@ class Session {
           ctx_.conn.LastReply("ERR shutting-down the server is stopping; reconnect later");
         } else {
           ctx_.conn.LastError(line.status());
+          // The rest of an over-long or broken line may still be on its way: read it, so the close
+          // is orderly and the client gets to read the error.
+          if (line.status().code() == Status::Code::kInvalidArgument) ctx_.conn.DrainInput(kDrainAfterBadLineMs);
         }
         ctx_.Log(spdlog::level::info, "closed: " + line.status().ToString());
         return;
@@ -40,6 +45,7 @@ class Session {
       auto req = ParseRequest(**line);
       if (!req.ok()) {
         ctx_.conn.LastError(req.status());
+        ctx_.conn.DrainInput(kDrainAfterBadLineMs);
         ctx_.Log(spdlog::level::warn, "bad request: " + req.status().message());
         return;
       }

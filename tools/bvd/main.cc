@@ -105,9 +105,7 @@ int ServeUntilStopped(server::Server* srv, const sigset_t& signals) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"bvd: the BV backup appliance daemon"};
   Flags f;
   app.add_option("--data", f.data_dir, "data directory (tenant volumes, tokens)");
@@ -142,4 +140,16 @@ int main(int argc, char** argv) {
   std::printf("bvd: ready\n");
   std::fflush(stdout);
   return ServeUntilStopped(srv->get(), signals);
+}
+
+}  // namespace
+
+// No start-up failure may end in std::terminate: whatever a library throws becomes one line.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bvd: %s\n", e.what());
+    return 1;
+  }
 }

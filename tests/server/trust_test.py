@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""What a token can and cannot do to a tenant's history, and failures that must not pass for
+success: each through a real bvd, with real clients where the item is about them.
+
+Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
+"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bvd_test import BVD, BvdTest, data, make_token, nc_get, nc_push, request, snapshot_id  # noqa: E402
+
+
+def framed(port, tenant, token, payload, timeout=30):
+    """Sends AUTH and then `payload` (framed-session lines and bytes); returns every reply line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("AUTH %s %s\n" % (tenant, token)).encode() + payload)
+        out = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            out += b
+    return out.decode(errors="replace").splitlines()
+
+
+class TrustTest(BvdTest):
+    def shop(self):
+        tenants, tokens = self.three_tenants()
+        return self.server(tenants), tokens["shop"]
+
+    # -- what a push token can do ---------------------------------------------------------
+
+    def test_a_push_token_cannot_date_a_snapshot_in_the_future_or_under_existing_ones(self):
+        srv, tok = self.shop()
+        rc, reply = nc_push(srv.port, "shop", tok["push"], "pg/orders", b"honest night\n")
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        for when in ("9999-12-31T23:59:59", "2000-01-01"):
+            rc, reply = nc_push(srv.port, "shop", tok["push"], "pg/orders", b"attacker\n", "time=" + when)
+            self.assertIn("ERR denied", reply, when)
+            lines = framed(srv.port, "shop", tok["push"], ("BEGIN pg/orders time=%s\n" % when).encode())
+            self.assertTrue(lines and lines[0].startswith("ERR denied"), lines)
+        self.assertIn("ahead of the server's clock", nc_push(srv.port, "shop", tok["push"], "pg/x", b"x",
+                                                              "time=9999-12-31")[1])
+        # A restore by name still returns the honest bytes.
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/orders"), b"honest night\n")
+        # A time a little ahead (clock skew) is taken; an admin token may date a snapshot freely.
+        soon = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 60))
+        rc, reply = nc_push(srv.port, "shop", tok["push"], "pg/orders", b"skewed\n", "time=" + soon)
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        rc, reply = nc_push(srv.port, "shop", tok["admin"], "pg/orders", b"imported\n", "time=2001-01-01")
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/orders@2001-06-01"), b"imported\n")
+
+    def test_a_source_named_like_an_id_never_reaches_another_snapshot(self):
+        srv, tok = self.shop()
+        rc, reply = nc_push(srv.port, "shop", tok["admin"], "pg/victim", b"victim's dump\n")
+        victim = snapshot_id(reply)
+        rc, reply = nc_push(srv.port, "shop", tok["push"], victim[:4], b"attacker's bytes\n")
+        self.assertIsNotNone(snapshot_id(reply), reply)
+        # The bare prefix names both: refused, by GET and by DELETE, and nothing is deleted.
+        out = nc_get(srv.port, "shop", tok["read"], victim[:4])
+        self.assertTrue(out.startswith(b"ERR bad-request") and b"both a source" in out, out)
+        lines = request(srv.port, "shop", tok["admin"], ["DELETE " + victim[:4]])
+        self.assertTrue(lines[0].startswith("ERR bad-request"), lines)
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "id:" + victim[:4]), b"victim's dump\n")
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], victim), b"victim's dump\n")
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], victim[:4] + "@latest"), b"attacker's bytes\n")
+        self.assertIn("id:", nc_push(srv.port, "shop", tok["push"], "id:" + victim[:4], b"x")[1])
+
+    def test_duplicate_and_hidden_names_are_refused(self):
+        srv, tok = self.shop()
+        lines = framed(srv.port, "shop", tok["push"],
+                       b"BEGIN db/two\nSTREAM base\nDATA 3\nabcEND\nSTREAM base\n")
+        self.assertTrue(lines[0].startswith("OK session="), lines)
+        self.assertTrue(lines[-1].startswith("ERR bad-request") and "named 'base' already" in lines[-1], lines)
+        for name in ("pg/ord%E2%80%8Bers", "pg/%E2%80%AEsredro"):  # U+200B, U+202E
+            rc, reply = nc_push(srv.port, "shop", tok["push"], name, b"x")
+            self.assertIn("ERR bad-request", reply, name)
+            self.assertIn("invisible or direction-changing", reply, name)
+        lines = framed(srv.port, "shop", tok["push"], b"BEGIN db/three\nSTREAM w%E2%80%8Bal\n")
+        self.assertTrue(lines[-1].startswith("ERR bad-request") and "U+200B" in lines[-1], lines)
+        self.assertEqual(len(self.listing(srv, "shop", tok["read"])), 0)
+
+    def test_only_one_of_concurrent_deletes_of_a_snapshot_succeeds(self):
+        srv, tok = self.shop()
+        rc, reply = nc_push(srv.port, "shop", tok["admin"], "pg/once", data(1 << 20, 7))
+        sid = snapshot_id(reply)
+        replies = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(8)
+
+        def delete(k):
+            barrier.wait()
+            lines = request(srv.port, "shop", tok["admin"], ["DELETE " + sid])
+            with lock:
+                replies.append(lines[0])
+
+        threads = [threading.Thread(target=delete, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len([r for r in replies if r.startswith("OK deleted=")]), 1, replies)
+        self.assertEqual(len([r for r in replies if r.startswith("ERR not-found")]), 7, replies)
+
+    # -- failures that must not pass for success ------------------------------------------
+
+    def test_an_over_long_request_line_is_answered_and_the_close_is_orderly(self):
+        srv = self.server()
+        token = open(os.path.join(srv.data, "tokens", "default")).read().strip()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            # The client goes on sending after the server has refused the line, as a push would.
+            s.sendall(("AUTH default %s\nGET " % token).encode() + b"x" * 8000)
+            try:
+                s.sendall(b"y" * (256 << 10) + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            out = b""
+            while True:
+                b = s.recv(65536)  # a reset here fails the test
+                if not b:
+                    break
+                out += b
+        self.assertTrue(out.startswith(b"ERR bad-request request line is longer than 4096 bytes"), out[:200])
+
+    def startup_error(self, args, env=None):
+        p = subprocess.run([BVD] + args, capture_output=True, text=True, timeout=60, env=env)
+        lines = [l for l in p.stderr.splitlines() if l.startswith("bvd: ")]
+        return p.returncode, lines, p.stderr
+
+    def test_startup_errors_are_one_clear_line_and_exit_1(self):
+        keys = os.path.join(self.tmp, "keys")
+        env = dict(os.environ, BV_KEY_DIR=keys)
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        rc, lines, err = self.startup_error(["--data", os.path.join(self.tmp, "d1"), "--listen",
+                                             "127.0.0.1:%d" % port], env)
+        busy.close()
+        self.assertEqual(rc, 1, err)
+        self.assertTrue(any("Address already in use" in l for l in lines), err)
+        self.assertNotIn("terminate", err)
+        # A data directory with tenants whose key is missing.
+        srv = self.server(name="d2")
+        srv.stop()
+        rc, lines, err = self.startup_error(["--data", srv.data, "--listen", "127.0.0.1:0"],
+                                            dict(os.environ, BV_KEY_DIR=os.path.join(self.tmp, "nokeys")))
+        self.assertEqual(rc, 1, err)
+        self.assertTrue(any("holds tenants but its key" in l for l in lines), err)
+        # The key inside the data directory, also when --data is a symbolic link to it.
+        real = os.path.join(self.tmp, "real")
+        os.makedirs(real)
+        link = os.path.join(self.tmp, "link")
+        os.symlink(real, link)
+        for data_dir in (real, link):
+            rc, lines, err = self.startup_error(["--data", data_dir, "--key-file", os.path.join(real, "k.key"),
+                                                 "--listen", "127.0.0.1:0"], env)
+            self.assertEqual(rc, 1, err)
+            self.assertTrue(any("must live outside the data directory" in l for l in lines), err)
+            self.assertFalse(os.path.exists(os.path.join(real, "k.key")))
+
+
+if __name__ == "__main__":
+    # Only this file's tests, not the ones imported with BvdTest.
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(TrustTest)
+    suite = unittest.TestSuite(t for t in suite if t.id().split(".")[-1] in TrustTest.__dict__)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    sys.exit(0 if result.wasSuccessful() else 1)
