@@ -187,6 +187,42 @@ class CommandsTest(unittest.TestCase):
         self.assertLess(len(got), len(payload))
         self.assertTrue(payload.startswith(got))
 
+    # -- offline, on a volume directory ------------------------------------------------------
+
+    def test_offline_put_from_a_command_and_get_into_a_command(self):
+        env = dict(os.environ, BV_KEY_DIR=os.path.join(self.tmp, "keys"))
+        vol = os.path.join(self.tmp, "vol")
+
+        def tool(*args):
+            return subprocess.run([BVTOOL, args[0], vol] + list(args[1:]), capture_output=True, timeout=300, env=env)
+
+        self.assertEqual(tool("init", "--encryption", "none").returncode, 0)
+        payload = data(12 * MiB, 5)
+        src = self.file("in", payload)
+        p = tool("put", "off/bad", "--", "python3", "-c", PRODUCER, src, str(5 * MiB), "kill9")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"python3 was killed by signal 9", p.stderr)
+        p = tool("put", "off/ok", "--", "cat", src)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([l.split()[2] for l in tool("ls").stdout.decode().splitlines()[1:]], ["off/ok"])
+        out, mark = os.path.join(self.tmp, "out"), os.path.join(self.tmp, "mark")
+        p = tool("get", "off/ok", "--into", "--", "python3", "-c", CONSUMER, out, mark)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), payload)
+        os.remove(mark)
+        seg_dir = os.path.join(vol, "segments")
+        seg = os.path.join(seg_dir, sorted(os.listdir(seg_dir))[0])
+        with open(seg, "r+b") as f:
+            f.seek(8 * MiB)
+            b = f.read(1)
+            f.seek(8 * MiB)
+            f.write(bytes([b[0] ^ 0x40]))
+        p = tool("get", "off/ok", "--into", "--", "python3", "-c", CONSUMER, out, mark)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(b"was killed before the end of its input", p.stderr)
+        self.assertFalse(os.path.exists(mark), "the consumer saw the end of its input")
+
     # -- a real database --------------------------------------------------------------------
 
     def test_postgresql_pushed_by_command_and_failed_restores_roll_back(self):
@@ -234,6 +270,9 @@ class CommandsTest(unittest.TestCase):
             self.assertLess(os.path.getsize(seen), length, "the restore ended before bvd was killed")
             self.assertNotEqual(restore.returncode, 0, err)
             self.assertIn(b"was killed before the end of its input", err)
+            # psql would have said why it stopped had it seen the end of a cut stream (bvtool's
+            # standard error is its own): it was killed first.
+            self.assertNotIn(b"psql:", err)
             self.assertEqual(pg.psql("cut", "SELECT to_regclass('public.orders') IS NULL"), "t")
             srv.proc.wait()
             srv.proc.stdout.close()
@@ -247,6 +286,7 @@ class CommandsTest(unittest.TestCase):
             p = self.tool(srv, "get", sid, *psql_into, "damaged", env=pg.env)
             self.assertEqual(p.returncode, 3, p.stderr)
             self.assertIn(b"corrupt", p.stderr)
+            self.assertNotIn(b"psql:", p.stderr)
             self.assertEqual(pg.psql("damaged", "SELECT to_regclass('public.orders') IS NULL"), "t")
             self.assertEqual(pg.psql("damaged", "SELECT count(*) FROM before_restore"), "1")
 

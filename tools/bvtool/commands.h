@@ -11,8 +11,9 @@
 namespace bv::tool {
 
 int CmdInit(const Common& c, const std::string& encryption, const std::string& id_algo, uint32_t avg, uint64_t segment_mib);
+// command: -- COMMAND ARGS…, whose standard output is the stream, committed only if it exits 0.
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
-           const std::string& label, const std::string& time);
+           const std::string& label, const std::string& time, const std::vector<std::string>& command);
 int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until);
 int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range,
            const std::string& stream_name, const std::vector<std::string>& into);

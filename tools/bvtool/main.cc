@@ -65,7 +65,8 @@ void AddVolumeWrites(CLI::App* app, Args* a, Commands* cmd) {
   cmd->init->add_option("--chunk-avg", a->avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
   cmd->init->add_option("--segment-mib", a->segment_mib, "segment size in MiB (default 256)");
 
-  cmd->put = app->add_subcommand("put", "back up FILE (or standard input) as a snapshot of SOURCE");
+  cmd->put = app->add_subcommand("put", "back up FILE, standard input or the output of -- COMMAND [ARGS...] as a snapshot "
+                                        "of SOURCE (a COMMAND's only if it exits with status 0)");
   AddCommon(cmd->put, a);
   cmd->put->add_option("SOURCE", a->source, "source name, e.g. pg/orders")->required();
   cmd->put->add_option("FILE", a->file, "input file (default: standard input)");
@@ -202,7 +203,7 @@ int RunDirOrServer(const Commands& cmd, Args* a) {
 int Run(const Commands& cmd, Args* a) {
   const Common& c = a->c;
   if (cmd.init->parsed()) return CmdInit(c, a->encryption, a->id_algo, a->avg, a->segment_mib);
-  if (cmd.put->parsed()) return CmdPut(c, a->source, a->file, a->streams, a->label, a->time);
+  if (cmd.put->parsed()) return CmdPut(c, a->source, a->file, a->streams, a->label, a->time, a->command);
   if (cmd.ls->parsed() || cmd.get->parsed() || cmd.verify->parsed() || cmd.del->parsed()) return RunDirOrServer(cmd, a);
   if (cmd.push->parsed()) {
     return RemotePush(c, a->remote, PushArgs{a->source, a->file, a->push_streams, a->command, a->label, a->time,
@@ -214,7 +215,7 @@ int Run(const Commands& cmd, Args* a) {
   return 1;
 }
 
-// push … -- COMMAND [ARGS...] and get … --into -- COMMAND [ARGS...]: everything after the first
+// push/put … -- COMMAND [ARGS...] and get … --into -- COMMAND [ARGS...]: everything after the first
 // "--" is the command, taken out before CLI11 sees the rest (it would read it as positionals).
 // Returns the new argc.
 int SplitCommand(int argc, char** argv, std::vector<std::string>* command) {
@@ -245,8 +246,8 @@ int main(int argc, char** argv) {
   AddServerCommands(&app, &a, &cmd);
   argc = SplitCommand(argc, argv, &a.command);
   CLI11_PARSE(app, argc, argv);
-  if (!a.command.empty() && !cmd.push->parsed() && !cmd.get->parsed()) {
-    std::fprintf(stderr, "bvtool: error: -- COMMAND is for push and get --into\n");
+  if (!a.command.empty() && !cmd.push->parsed() && !cmd.put->parsed() && !cmd.get->parsed()) {
+    std::fprintf(stderr, "bvtool: error: -- COMMAND is for push, put and get --into\n");
     return 1;
   }
   return Run(cmd, &a);
