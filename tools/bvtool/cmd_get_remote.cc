@@ -1,6 +1,7 @@
 // bvtool get against bvd (--server) without --blocks: the server restores and sends the stream's
 // bytes (docs/protocol.md §7); bvtool holds the last of them back until the end, so that a
-// restore that fails after sending some bytes leaves its error line out of the output.
+// restore that fails after sending some bytes leaves its error line out of the output. With
+// --into -- COMMAND… the output is the command's standard input (into_command.h).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "io/hold_back_splicer.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
+#include "tools/bvtool/into_command.h"
 #include "tools/bvtool/output_file.h"
 #include "tools/bvtool/reply_fields.h"
 
@@ -116,10 +118,23 @@ Status WholeOrWhy(const Received& r, uint64_t expect) {
                          " bytes");
 }
 
+// get --into: the bytes go to the consumer's pipe, held back the same way; the consumer sees the
+// end of its input only if exactly `expect` bytes came.
+int GetInto(Client* client, uint64_t expect, const std::vector<std::string>& into) {
+  auto consumer = StartConsumer(into);
+  engine::FdSink sink(consumer->fd(), "the input of " + consumer->name());
+  Progress progress("get", expect);
+  const std::optional<int> socket_fd = client->UnbufferedFd();
+  const Received got = socket_fd ? Splice(*socket_fd, consumer->fd(), &progress) : Read(client, &sink, &progress);
+  Status s = WholeOrWhy(got, expect);
+  if (s.ok()) s = sink.Write(got.held);
+  return FinishInto(consumer.get(), s);
+}
+
 }  // namespace
 
 int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const std::string& out_path,
-              const std::string& range, const std::string& stream) {
+              const std::string& range, const std::string& stream, const std::vector<std::string>& into) {
   auto client = Check(Client::Connect(remote));
   const Target target = Stat(client.get(), ref, stream);
   uint64_t expect = target.length;
@@ -131,6 +146,7 @@ int RemoteGet(const Common&, const Remote& remote, const std::string& ref, const
     line += " range=" + Arg(range);
   }
   Check(client->SendLine(line));
+  if (!into.empty()) return GetInto(client.get(), expect, into);
 
   OutputFile output(out_path, false);
   Progress progress("get", expect);

@@ -17,6 +17,7 @@
 #include "engine/put_session.h"
 #include "engine/snapshot_ref.h"
 #include "io/mapped_file.h"
+#include "tools/bvtool/child_process.h"
 
 namespace bv::tool {
 
@@ -47,10 +48,29 @@ void WhenAMappedFileShrinks() {
   ::sigaction(SIGBUS, &sa, nullptr);
 }
 
+// put SOURCE -- COMMAND…: the command's standard output, whose end is an end only if the command
+// exits with status 0; anything else fails the put, which then commits nothing.
+class CommandInput final : public engine::InputStream {
+ public:
+  explicit CommandInput(ChildProcess* producer)
+      : producer_(producer), pipe_(producer->fd(), "the output of " + producer->name()) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    BV_ASSIGN_OR_RETURN(size_t got, pipe_.Read(dst, n));
+    if (got > 0) return got;
+    BV_ASSIGN_OR_RETURN(int status, producer_->Wait());
+    if (ChildProcess::Succeeded(status)) return got;
+    return Status::IOError(producer_->Describe(status) + "; nothing was committed");
+  }
+
+ private:
+  ChildProcess* const producer_;
+  engine::FdInput pipe_;
+};
+
 }  // namespace
 
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
-           const std::string& label, const std::string& time) {
+           const std::string& label, const std::string& time, const std::vector<std::string>& command) {
   // Either one anonymous stream (FILE or standard input) or named ones, NAME=FILE each.
   struct Opened {
     std::string name;
@@ -71,7 +91,12 @@ int CmdPut(const Common& c, const std::string& source, const std::string& file, 
     return std::make_unique<engine::FdInput>(fd, path);
   };
   WhenAMappedFileShrinks();
-  if (streams.empty()) {
+  std::unique_ptr<ChildProcess> producer;
+  if (!command.empty()) {
+    if (!file.empty() || !streams.empty()) Fail(Status::InvalidArgument("give FILE, --stream or -- COMMAND, not two"));
+    producer = Check(ChildProcess::Start(command, ChildProcess::Side::kProducer));
+    opened.push_back({"", std::make_unique<CommandInput>(producer.get())});
+  } else if (streams.empty()) {
     opened.push_back({"", open_input(file)});
   } else {
     if (!file.empty()) Fail(Status::InvalidArgument("give FILE or --stream NAME=FILE, not both"));

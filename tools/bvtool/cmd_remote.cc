@@ -13,6 +13,7 @@
 
 #include "engine/snapshot_ref.h"
 #include "engine/stream_io.h"
+#include "tools/bvtool/child_process.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/commands.h"
 #include "tools/bvtool/framed_pusher.h"
@@ -22,9 +23,10 @@ namespace bv::tool {
 
 using nlohmann::json;
 
-int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::vector<std::string>& stream_args, const std::string& label, const std::string& time,
-               uint64_t sync_every) {
+namespace {
+
+// The streams named on the command line: FILE, --stream NAME FILE pairs, or standard input.
+std::vector<PushStream> OpenStreams(const std::string& file, const std::vector<std::string>& stream_args) {
   std::vector<PushStream> streams;
   if (!stream_args.empty()) {
     if (!file.empty()) Fail(Status::InvalidArgument("give FILE or --stream NAME FILE, not both"));
@@ -46,14 +48,55 @@ int RemotePush(const Common& c, const Remote& remote, const std::string& source,
     if (::fstat(s.fd, &st) == 0 && S_ISREG(st.st_mode)) s.size = static_cast<uint64_t>(st.st_size);
   }
   if (stdin_users > 1) Fail(Status::InvalidArgument("only one stream can come from standard input"));
-  std::string begin = "BEGIN " + Arg(source);
-  if (!label.empty()) begin += " label=" + Arg(label);
-  if (!time.empty()) begin += " time=" + Arg(time);
+  return streams;
+}
+
+// `push SOURCE -- COMMAND…`: one stream, the command's standard output, whole only if the command
+// exits with status 0. Its exit status is checked once it closes its output, before the stream is
+// ended and the snapshot committed; any other end aborts the session.
+PushStream CommandStream(ChildProcess* producer, std::optional<int>* failed_status) {
+  PushStream s;
+  s.path = "the output of " + producer->name();
+  s.fd = producer->fd();
+  s.at_end = [producer, failed_status]() -> Status {
+    BV_ASSIGN_OR_RETURN(int status, producer->Wait());
+    if (ChildProcess::Succeeded(status)) return Status::Ok();
+    *failed_status = status;
+    return Status::IOError(producer->Describe(status));
+  };
+  return s;
+}
+
+}  // namespace
+
+int RemotePush(const Common& c, const Remote& remote, const PushArgs& a) {
+  std::unique_ptr<ChildProcess> producer;
+  std::optional<int> failed_status;  // the producer's, when it did not exit 0
+  std::vector<PushStream> streams;
+  if (!a.command.empty()) {
+    if (!a.file.empty() || !a.streams.empty()) Fail(Status::InvalidArgument("give FILE, --stream or -- COMMAND, not two"));
+    producer = Check(ChildProcess::Start(a.command, ChildProcess::Side::kProducer));
+    streams.push_back(CommandStream(producer.get(), &failed_status));
+  } else {
+    streams = OpenStreams(a.file, a.streams);
+  }
+  std::string begin = "BEGIN " + Arg(a.source);
+  if (!a.label.empty()) begin += " label=" + Arg(a.label);
+  if (!a.time.empty()) begin += " time=" + Arg(a.time);
   // Files go to the socket by splice, which raises SIGPIPE when bvd has gone; the lost connection
   // must come back as an error, to be resumed.
   ::signal(SIGPIPE, SIG_IGN);
-  FramedPusher pusher(remote, std::move(streams), begin, sync_every);
+  FramedPusher pusher(remote, std::move(streams), begin, a.sync_every);
   auto reply = pusher.Run();
+  if (failed_status) {
+    std::fprintf(stderr, "bvtool: error: %s; the push of %s was aborted, nothing was committed\n",
+                 producer->Describe(*failed_status).c_str(), a.source.c_str());
+    return 1;
+  }
+  if (!reply.ok() && producer && !producer->ExitedAlready()) {
+    producer->Kill();  // it and what it started: nothing will read its output
+    std::fprintf(stderr, "bvtool: %s was killed: the push failed\n", producer->name().c_str());
+  }
   if (!reply.ok()) Fail(reply.status());
   if (c.json) {
     std::cout << SnapshotReplyJson(*reply).dump(2) << "\n";

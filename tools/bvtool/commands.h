@@ -11,10 +11,12 @@
 namespace bv::tool {
 
 int CmdInit(const Common& c, const std::string& encryption, const std::string& id_algo, uint32_t avg, uint64_t segment_mib);
+// command: -- COMMAND ARGS…, whose standard output is the stream, committed only if it exits 0.
 int CmdPut(const Common& c, const std::string& source, const std::string& file, const std::vector<std::string>& streams,
-           const std::string& label, const std::string& time);
+           const std::string& label, const std::string& time, const std::vector<std::string>& command);
 int CmdLs(const Common& c, const std::string& source, const std::string& since, const std::string& until);
-int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range, const std::string& stream_name);
+int CmdGet(const Common& c, const std::string& ref, const std::string& out_path, const std::string& range,
+           const std::string& stream_name, const std::vector<std::string>& into);
 int CmdVerify(const Common& c, const std::string& ref);
 int CmdFsck(const Common& c, bool repair, bool rebuild);
 int CmdInspect(const Common& c, const std::string& segment);
@@ -22,12 +24,17 @@ int CmdToken(bool json, const std::string& role);
 int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
 
 // Against a running bvd.
-// sync_every: bytes between acknowledged syncs; 0: the defaults.
-int RemotePush(const Common& c, const Remote& remote, const std::string& source, const std::string& file,
-               const std::vector<std::string>& streams, const std::string& label, const std::string& time,
-               uint64_t sync_every);
+struct PushArgs {
+  std::string source, file;
+  std::vector<std::string> streams;  // NAME FILE pairs
+  std::vector<std::string> command;  // -- COMMAND ARGS…: its standard output is the stream
+  std::string label, time;
+  uint64_t sync_every = 0;  // bytes between acknowledged syncs; 0: the defaults
+};
+int RemotePush(const Common& c, const Remote& remote, const PushArgs& a);
+// into: -- COMMAND ARGS… to run with the stream as its standard input (get --into); empty: out_path.
 int RemoteGet(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
-              const std::string& range, const std::string& stream);
+              const std::string& range, const std::string& stream, const std::vector<std::string>& into);
 // --blocks: the server sends stored blocks; bvtool checks and decodes them with the appliance key.
 int RemoteGetBlocks(const Common& c, const Remote& remote, const std::string& ref, const std::string& out_path,
                     const std::string& range, const std::string& stream, bool verify_only);

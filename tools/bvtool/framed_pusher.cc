@@ -34,7 +34,7 @@ Result<server::Reply> FramedPusher::Run() {
     // Only a lost connection is worth a retry; what the server refused stays refused.
     const Status& s = r.status();
     const bool lost = s.code() == Status::Code::kIOError && s.message().rfind("bvd: ", 0) != 0;
-    if (!lost || session_.empty() || ++failures > kRetriesMax) return s;
+    if (!lost || aborted_ || session_.empty() || ++failures > kRetriesMax) return s;
     const int wait_ms = std::min(30000, 500 << std::min(failures, 6));
     std::fprintf(stderr, "\nbvtool: %s; resuming session %s in %.1f s (try %d of %d)\n", s.message().c_str(),
                  session_.c_str(), wait_ms / 1000.0, failures, kRetriesMax);
@@ -61,7 +61,9 @@ Result<server::Reply> FramedPusher::Attempt() {
     uint64_t at = acked_offset_;  // the stream offset sent next
     uint64_t since_sync = 0;
     for (;;) {
-      BV_ASSIGN_OR_RETURN(size_t n, NextPiece(&s, at));
+      auto piece = NextPiece(&s, at);
+      if (!piece.ok()) return Abort(client.get(), piece.status());
+      const size_t n = *piece;
       if (n == 0) break;
       BV_RETURN_IF_ERROR(client->SendLine("DATA " + std::to_string(n), /*more=*/true));
       if (s.regular()) {
@@ -149,6 +151,7 @@ Result<size_t> FramedPusher::NextPiece(PushStream* s, uint64_t at) {
     ssize_t n = ::read(s->fd, kept_.get() + kept_len_, kFrame);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno("read " + s->path, errno);
+    if (n == 0 && s->at_end) BV_RETURN_IF_ERROR(s->at_end());
     kept_len_ += static_cast<size_t>(n);
     return static_cast<size_t>(n);
   }
@@ -167,6 +170,16 @@ Status FramedPusher::Sync(Client* client, uint64_t offset) {
   }
   kept_len_ = 0;
   return Status::Ok();
+}
+
+Status FramedPusher::Abort(Client* client, Status why) {
+  aborted_ = true;
+  Status s = client->SendLine("ABORT");
+  if (s.ok()) s = client->ReadReply().status();
+  if (!s.ok()) {  // the session stays at its last sync, uncommitted, until it expires
+    std::fprintf(stderr, "bvtool: session %s could not be aborted: %s\n", session_.c_str(), s.ToString().c_str());
+  }
+  return why;
 }
 
 }  // namespace bv::tool

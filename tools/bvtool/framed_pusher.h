@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,12 +14,15 @@
 
 namespace bv::tool {
 
-// One stream of a push: a regular file, or a pipe (standard input) read once.
+// One stream of a push: a regular file, or a pipe (standard input, a command's output) read once.
 struct PushStream {
   std::string name;
-  std::string path;  // "-": standard input
+  std::string path;  // "-": standard input; for errors, what the stream is
   int fd = -1;
   std::optional<uint64_t> size;  // a regular file's, as last seen: it may still grow
+  // Called at the stream's end, before it is ended on the server (again after a resume): a
+  // command's exit status. A failure aborts the session.
+  std::function<Status()> at_end;
   bool regular() const { return size.has_value(); }
 };
 
@@ -31,7 +35,8 @@ class FramedPusher {
   // sync_every: bytes between acknowledged syncs, for files and pipes alike; 0: the defaults.
   FramedPusher(const Remote& remote, std::vector<PushStream> streams, std::string begin_line, uint64_t sync_every);
 
-  // COMMIT's reply, after as many resumes as a lost connection needs.
+  // COMMIT's reply, after as many resumes as a lost connection needs. If a stream cannot be read
+  // (or its at_end fails), the session is aborted (nothing is committed) and that is the error.
   Result<server::Reply> Run();
 
  private:
@@ -52,6 +57,8 @@ class FramedPusher {
   // SYNC, and checks that the server holds exactly the stream up to `offset` (at a stream's end,
   // the session is between streams and no offset is checked).
   Status Sync(Client* client, uint64_t offset);
+  // ABORT, because of `why` (a stream's failure, not the server's): no retry after it.
+  Status Abort(Client* client, Status why);
 
   const Remote remote_;
   std::vector<PushStream> streams_;
@@ -68,6 +75,7 @@ class FramedPusher {
   std::unique_ptr<char[]> kept_;  // a pipe's bytes after acked_offset_: kept_len_ of them
   size_t kept_len_ = 0;
   uint64_t base_ = 0;  // bytes of the streams before
+  bool aborted_ = false;
 };
 
 }  // namespace bv::tool

@@ -27,6 +27,8 @@ struct Args {
   std::string since, until;               // ls
   std::string ref, out_path, range, stream, reason;  // get, verify, delete
   bool blocks = false;
+  bool into = false;                 // get
+  std::vector<std::string> command;  // push, get --into: what follows --
   bool repair = false, rebuild = false;  // fsck
   std::string segment;                   // inspect
   std::string role = "push";             // token
@@ -63,7 +65,8 @@ void AddVolumeWrites(CLI::App* app, Args* a, Commands* cmd) {
   cmd->init->add_option("--chunk-avg", a->avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
   cmd->init->add_option("--segment-mib", a->segment_mib, "segment size in MiB (default 256)");
 
-  cmd->put = app->add_subcommand("put", "back up FILE (or standard input) as a snapshot of SOURCE");
+  cmd->put = app->add_subcommand("put", "back up FILE, standard input or the output of -- COMMAND [ARGS...] as a snapshot "
+                                        "of SOURCE (a COMMAND's only if it exits with status 0)");
   AddCommon(cmd->put, a);
   cmd->put->add_option("SOURCE", a->source, "source name, e.g. pg/orders")->required();
   cmd->put->add_option("FILE", a->file, "input file (default: standard input)");
@@ -89,6 +92,9 @@ void AddReads(CLI::App* app, Args* a, Commands* cmd) {
   cmd->get->add_option("--stream", a->stream, "stream name (default: the first)");
   cmd->get->add_flag("--blocks", a->blocks,
                      "with --server: fetch the stored blocks and check and decode them here (needs the appliance key)");
+  cmd->get->add_flag("--into", a->into,
+                     "-- COMMAND [ARGS...]: run COMMAND with the stream as its standard input; on any failure it is "
+                     "killed before it sees the end of its input; exits with its status");
 
   cmd->verify = app->add_subcommand("verify", "read and check every block, tag and stream hash");
   AddCommon(cmd->verify, a, true);
@@ -117,7 +123,8 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
 
 // push (to bvd only) and token (for bvd's configuration).
 void AddServerCommands(CLI::App* app, Args* a, Commands* cmd) {
-  cmd->push = app->add_subcommand("push", "back up FILE (or standard input) to bvd as a snapshot of SOURCE");
+  cmd->push = app->add_subcommand("push", "back up FILE, standard input or the output of -- COMMAND [ARGS...] to bvd as a "
+                                          "snapshot of SOURCE (a COMMAND's only if it exits with status 0)");
   cmd->push->add_option("SOURCE", a->source, "source name, e.g. pg/orders")->required();
   cmd->push->add_option("FILE", a->file, "input file (default: standard input)");
   cmd->push->add_option("--stream", a->push_streams, "NAME FILE, repeated: a snapshot of several named streams")
@@ -152,6 +159,17 @@ int NeedSnapshot(const char* command) {
   return 1;
 }
 
+// get --into and -- COMMAND go together, and with nothing else that says where the bytes go.
+int CheckInto(const Args& a) {
+  const char* why = nullptr;
+  if (a.into && a.command.empty()) why = "--into needs -- COMMAND [ARGS...] after it";
+  if (!a.into && !a.command.empty()) why = "get runs -- COMMAND only with --into";
+  if (a.into && (!a.out_path.empty() || a.blocks)) why = "--into does not go with -o or --blocks";
+  if (why == nullptr) return 0;
+  std::fprintf(stderr, "bvtool: error: %s\n", why);
+  return 1;
+}
+
 // ls, get, verify and delete: against bvd with --server, else on DIR.
 int RunDirOrServer(const Commands& cmd, Args* a) {
   const bool remote_mode = a->remote.given();
@@ -167,9 +185,10 @@ int RunDirOrServer(const Commands& cmd, Args* a) {
   if (cmd.get->parsed()) {
     ShiftDir(a, remote_mode, &a->ref);
     if (a->ref.empty()) return NeedSnapshot("get");
+    if (int bad = CheckInto(*a); bad != 0) return bad;
     if (a->blocks) return RemoteGetBlocks(c, a->remote, a->ref, a->out_path, a->range, a->stream, /*verify_only=*/false);
-    return remote_mode ? RemoteGet(c, a->remote, a->ref, a->out_path, a->range, a->stream)
-                       : CmdGet(c, a->ref, a->out_path, a->range, a->stream);
+    return remote_mode ? RemoteGet(c, a->remote, a->ref, a->out_path, a->range, a->stream, a->command)
+                       : CmdGet(c, a->ref, a->out_path, a->range, a->stream, a->command);
   }
   if (cmd.verify->parsed()) {
     ShiftDir(a, remote_mode, &a->ref);
@@ -184,15 +203,32 @@ int RunDirOrServer(const Commands& cmd, Args* a) {
 int Run(const Commands& cmd, Args* a) {
   const Common& c = a->c;
   if (cmd.init->parsed()) return CmdInit(c, a->encryption, a->id_algo, a->avg, a->segment_mib);
-  if (cmd.put->parsed()) return CmdPut(c, a->source, a->file, a->streams, a->label, a->time);
+  if (cmd.put->parsed()) return CmdPut(c, a->source, a->file, a->streams, a->label, a->time, a->command);
   if (cmd.ls->parsed() || cmd.get->parsed() || cmd.verify->parsed() || cmd.del->parsed()) return RunDirOrServer(cmd, a);
   if (cmd.push->parsed()) {
-    return RemotePush(c, a->remote, a->source, a->file, a->push_streams, a->label, a->time, a->sync_every_mib << 20);
+    return RemotePush(c, a->remote, PushArgs{a->source, a->file, a->push_streams, a->command, a->label, a->time,
+                                             a->sync_every_mib << 20});
   }
   if (cmd.fsck->parsed()) return CmdFsck(c, a->repair, a->rebuild);
   if (cmd.inspect->parsed()) return CmdInspect(c, a->segment);
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   return 1;
+}
+
+// push/put … -- COMMAND [ARGS...] and get … --into -- COMMAND [ARGS...]: everything after the first
+// "--" is the command, taken out before CLI11 sees the rest (it would read it as positionals).
+// Returns the new argc.
+int SplitCommand(int argc, char** argv, std::vector<std::string>* command) {
+  for (int i = 1; i < argc; i++) {
+    if (std::string(argv[i]) != "--") continue;
+    command->assign(argv + i + 1, argv + argc);
+    if (command->empty()) {
+      std::fprintf(stderr, "bvtool: error: no COMMAND after --\n");
+      std::exit(1);
+    }
+    return i;
+  }
+  return argc;
 }
 
 }  // namespace
@@ -208,6 +244,11 @@ int main(int argc, char** argv) {
   AddReads(&app, &a, &cmd);
   AddUpkeep(&app, &a, &cmd);
   AddServerCommands(&app, &a, &cmd);
+  argc = SplitCommand(argc, argv, &a.command);
   CLI11_PARSE(app, argc, argv);
+  if (!a.command.empty() && !cmd.push->parsed() && !cmd.put->parsed() && !cmd.get->parsed()) {
+    std::fprintf(stderr, "bvtool: error: -- COMMAND is for push, put and get --into\n");
+    return 1;
+  }
   return Run(cmd, &a);
 }
