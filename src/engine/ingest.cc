@@ -141,7 +141,7 @@ Status Ingest::EmitRecipe(AppendLane::Guard& lane, uint16_t stream) {
 }
 
 Status Ingest::Complete(Batch* b, uint16_t stream) {
-  bool over_quota = false;
+  bool over_quota = false, over_shared_quota = false;
   BV_RETURN_IF_ERROR(UnderLane([&](AppendLane::Guard& lane) -> Status {
     for (const Chunk& c : b->chunks) {
       Location loc;
@@ -152,6 +152,10 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
       } else {
         if (opts_.new_bytes_max && rec_.new_bytes + c.block_length > *opts_.new_bytes_max) {
           over_quota = true;  // not the writer's failure: it stays for the other puts
+          return Status::Ok();
+        }
+        if (opts_.reserve_new_bytes && !opts_.reserve_new_bytes(c.block_length)) {
+          over_shared_quota = true;
           return Status::Ok();
         }
         BV_ASSIGN_OR_RETURN(loc, lane.Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
@@ -170,6 +174,10 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
   if (over_quota) {
     return Status::Quota(std::string(kQuotaExceeded) + ": this snapshot would add more than " +
                          std::to_string(*opts_.new_bytes_max) + " new bytes");
+  }
+  if (over_shared_quota) {
+    return Status::Quota(std::string(kQuotaExceeded) + ": this snapshot's new bytes (" + std::to_string(rec_.new_bytes) +
+                         " so far) do not fit beside what is stored and the other pushes in flight");
   }
   return Status::Ok();
 }

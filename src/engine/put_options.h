@@ -32,6 +32,9 @@ struct PutOptions {
   size_t batch_input = 4 << 20;    // input bytes per pipeline batch
   // The put fails (with nothing committed) once it would add more than this many bytes.
   std::optional<uint64_t> new_bytes_max;
+  // Called before each new block is written, with its size: false fails the put as over quota
+  // (a quota shared with other puts, reserved as their blocks are written).
+  std::function<bool(uint64_t block_bytes)> reserve_new_bytes;
   // A put that fails with no other put in flight cuts what it wrote (AppendLane::AbandonPut). Tests
   // turn this off to leave the volume as a process that died mid-put leaves it.
   bool take_back_on_failure = true;

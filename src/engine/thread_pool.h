@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <latch>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,6 +41,20 @@ class ThreadPool {
     return f;
   }
   size_t size() const { return workers_.size(); }
+
+  // Runs fn once on every worker and returns when all have (each waits for all to start, so no
+  // worker takes two): for per-thread state such as an allocator's caches.
+  void RunOnEveryWorker(const std::function<void()>& fn) {
+    std::latch started(static_cast<ptrdiff_t>(workers_.size()));
+    std::vector<std::future<void>> done;
+    for (size_t i = 0; i < workers_.size(); i++) {
+      done.push_back(Submit([&] {
+        started.arrive_and_wait();
+        fn();
+      }));
+    }
+    for (auto& f : done) f.wait();
+  }
 
   // Workers for a pipeline on this machine: one per core.
   static size_t DefaultThreads() {

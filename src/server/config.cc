@@ -135,8 +135,17 @@ Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origi
   BV_RETURN_IF_ERROR(f.String("key_file", &c.key_file));
   BV_RETURN_IF_ERROR(f.Integer("grace_seconds", &c.grace_s, 0, 86400));
   BV_RETURN_IF_ERROR(f.Integer("max_connections", &c.max_connections, 1, 65536));
+  BV_RETURN_IF_ERROR(f.Integer("max_unauthenticated", &c.max_unauthenticated, 1, 65536));
   BV_RETURN_IF_ERROR(f.Integer("login_timeout_seconds", &c.login_timeout_s, 1, 3600));
   BV_RETURN_IF_ERROR(f.Integer("auth_failure_delay_ms", &c.auth_failure_delay_ms, 0, 60000));
+  BV_RETURN_IF_ERROR(f.Integer("auth_failures_per_minute", &c.auth_failures_per_minute, 1, 1000000));
+  BV_RETURN_IF_ERROR(f.Integer("auth_failure_burst", &c.auth_failure_burst, 1, 1000000));
+  BV_RETURN_IF_ERROR(f.Integer("auth_failures_per_minute_global", &c.auth_failures_per_minute_global, 1, 1000000));
+  BV_RETURN_IF_ERROR(f.Integer("auth_failure_burst_global", &c.auth_failure_burst_global, 1, 1000000));
+  BV_RETURN_IF_ERROR(f.Integer("push_min_bytes_per_second", &c.push_min_bytes_per_second, 0, 1 << 30));
+  BV_RETURN_IF_ERROR(f.Integer("push_rate_window_seconds", &c.push_rate_window_s, 1, 86400));
+  BV_RETURN_IF_ERROR(f.Integer("memory_budget_mib", &c.memory_budget_mib, 64, 1 << 20));
+  BV_RETURN_IF_ERROR(f.Integer("memory_wait_seconds", &c.memory_wait_s, 0, 3600));
   BV_RETURN_IF_ERROR(f.Integer("session_timeout_seconds", &c.session_timeout_s, 60, 30 * 86400));
   if (const toml::node* n = f.Node("listen"); n != nullptr) {
     if (!n->is_array()) return f.Error(n, "listen", "must be an array of \"HOST:PORT\" or \"unix:/PATH\" strings");

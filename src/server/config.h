@@ -33,8 +33,22 @@ struct ServerConfig {
   std::vector<std::string> listen;
   uint32_t grace_s = 30;           // on SIGTERM, how long sessions get to finish
   uint32_t max_connections = 256;
-  uint32_t login_timeout_s = 10;   // for the AUTH line
+  // Connections that have not authenticated yet (at most half of max_connections): the rest stays
+  // for authenticated sessions (docs/protocol.md §10).
+  uint32_t max_unauthenticated = 64;
+  uint32_t login_timeout_s = 10;   // from the connection's accept to its successful AUTH, in all
   uint32_t auth_failure_delay_ms = 1000;
+  // Failed logins: a token bucket per source address and one for all of them (per minute, burst).
+  uint32_t auth_failures_per_minute = 6;
+  uint32_t auth_failure_burst = 10;
+  uint32_t auth_failures_per_minute_global = 120;
+  uint32_t auth_failure_burst_global = 200;
+  // A push's bytes: at least this many per second, averaged over each window (0: no floor).
+  uint32_t push_min_bytes_per_second = 1024;
+  uint32_t push_rate_window_s = 300;
+  // Memory that sessions' restores and pushes draw from; a session waits this long for its share.
+  uint32_t memory_budget_mib = 256;
+  uint32_t memory_wait_s = 10;
   uint32_t session_timeout_s = 86400;  // a resumable push not resumed for this long is forgotten
   std::vector<TenantConfig> tenants;
 };

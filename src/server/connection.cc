@@ -21,6 +21,7 @@ Connection::Connection(Server* server, io::Socket* socket)
     : server_(server), socket_(socket), buf_(kReadBufferSize, '\0') {}
 
 Result<std::optional<std::string>> Connection::ReadLine(int timeout_ms, bool interruptible) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     const size_t nl = std::string_view(buf_.data() + begin_, end_ - begin_).find('\n');
     if (nl != std::string_view::npos) {
@@ -32,12 +33,22 @@ Result<std::optional<std::string>> Connection::ReadLine(int timeout_ms, bool int
       return Status::InvalidArgument("request line is longer than " + std::to_string(kLineMax) + " bytes");
     }
     Compact();
-    BV_ASSIGN_OR_RETURN(size_t got, Fill(timeout_ms, interruptible));
-    if (got == 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return LineTimedOut(timeout_ms);
+    auto got = Fill(static_cast<int>(left.count()), interruptible);
+    if (!got.ok() && got.status().code() == Status::Code::kTimedOut) return LineTimedOut(timeout_ms);
+    if (!got.ok()) return got.status();
+    BV_RETURN_IF_ERROR(rate_.Add(*got));
+    if (*got == 0) {
       if (end_ == begin_) return std::optional<std::string>();
       return Status::InvalidArgument("connection closed in the middle of a request line");
     }
   }
+}
+
+Status Connection::LineTimedOut(int timeout_ms) const {
+  const std::string what = end_ == begin_ ? "no request" : "no whole request line";
+  return Status::TimedOut(what + " within " + std::to_string(timeout_ms / 1000) + " s");
 }
 
 Result<size_t> Connection::ReadBytes(char* dst, size_t n, int timeout_ms) {
@@ -47,7 +58,12 @@ Result<size_t> Connection::ReadBytes(char* dst, size_t n, int timeout_ms) {
     begin_ += n;
     return n;
   }
-  return socket_->Read(dst, n, timeout_ms);
+  auto got = socket_->Read(dst, n, timeout_ms);
+  if (!got.ok() && got.status().code() == Status::Code::kTimedOut) {
+    return Status::TimedOut("the client sent nothing for " + std::to_string(timeout_ms / 1000) + " s");
+  }
+  if (got.ok()) BV_RETURN_IF_ERROR(rate_.Add(*got));
+  return got;
 }
 
 Status Connection::ReplyError(const Status& s) {
@@ -94,9 +110,7 @@ Result<size_t> Connection::Fill(int timeout_ms, bool interruptible) {
     if (got.status().code() != Status::Code::kTimedOut || !interruptible) return got.status();
     waited += slice;
     if (server_->stopping()) return Status::Busy("the server is shutting down");
-    if (waited >= timeout_ms) {
-      return Status::TimedOut("no request for " + std::to_string(timeout_ms / 1000) + " s");
-    }
+    if (waited >= timeout_ms) return Status::TimedOut("nothing read for " + std::to_string(timeout_ms) + " ms");
   }
 }
 

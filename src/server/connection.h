@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "io/socket.h"
+#include "server/input_rate.h"
 
 namespace bv::server {
 
@@ -18,11 +19,18 @@ class Connection {
  public:
   Connection(Server* server, io::Socket* socket);
 
-  // The next line without its newline; nullopt at a clean end between requests. Waits at most
-  // timeout_ms for each piece, and gives up early when the server is stopping and `interruptible`.
+  // The next line without its newline; nullopt at a clean end between requests. The whole line
+  // must arrive within timeout_ms (a line dripped a byte at a time gets no more time than one
+  // sent at once); gives up early when the server is stopping and `interruptible`.
   Result<std::optional<std::string>> ReadLine(int timeout_ms, bool interruptible);
-  // Bytes after the last line: buffered ones first, then the socket's.
+  // Bytes after the last line: buffered ones first, then the socket's. timeout_ms bounds each
+  // read's silence; the input rate floor, once started, bounds the rate.
   Result<size_t> ReadBytes(char* dst, size_t n, int timeout_ms);
+  // Holds the bytes read from here on (lines and raw bytes) to a floor rate, until StopRateFloor.
+  void StartRateFloor(uint32_t min_bytes_per_second, uint32_t window_s) {
+    rate_.Start(min_bytes_per_second, window_s);
+  }
+  void StopRateFloor() { rate_.Stop(); }
 
   Status Reply(const std::string& line) { return socket_->WriteAll(line + "\n", write_timeout_ms_); }
   Status ReplyError(const Status& s);
@@ -48,6 +56,7 @@ class Connection {
 
  private:
   void Compact();
+  Status LineTimedOut(int timeout_ms) const;
   Result<size_t> Fill(int timeout_ms, bool interruptible);
 
   Server* server_;
@@ -55,6 +64,7 @@ class Connection {
   std::string buf_;
   size_t begin_ = 0, end_ = 0;
   int write_timeout_ms_ = 10000;
+  InputRate rate_;
 };
 
 }  // namespace bv::server

@@ -13,8 +13,7 @@ Result<size_t> PushInput::Read(char* dst, size_t n) {
   auto got = conn_->ReadBytes(dst, n, timeout_ms_);
   if (!got.ok()) {
     if (got.status().code() == Status::Code::kTimedOut) {
-      return Status::TimedOut("the client sent nothing for " + std::to_string(timeout_ms_ / 1000) + " s after " +
-                              std::to_string(received_) + " bytes");
+      return Status::TimedOut(got.status().message() + ", after " + std::to_string(received_) + " bytes");
     }
     return Status::IOError("the connection failed after " + std::to_string(received_) + " bytes: " +
                            got.status().message());

@@ -32,21 +32,19 @@ engine::PutOptions PushSettings(SessionContext* ctx) {
   return o;
 }
 
-// The tenant's quota as a limit on what this push may add; an error if it is already reached.
-Status QuotaFor(SessionContext* ctx, const TenantConfig& cfg, engine::PutOptions* o) {
-  if (cfg.quota_bytes == 0) return Status::Ok();
-  BV_ASSIGN_OR_RETURN(uint64_t used, ctx->tenant->UsedBytes());
-  if (used >= cfg.quota_bytes) {
-    return Status::Quota("tenant " + ctx->tenant->name() + " uses " + std::to_string(used) + " of its " +
-                         std::to_string(cfg.quota_bytes) + " bytes");
-  }
-  o->new_bytes_max = cfg.quota_bytes - used;
-  return Status::Ok();
+// The tenant's quota as a reservation this push makes block by block (null: no quota); an error
+// if it is already reached.
+Result<std::unique_ptr<QuotaLedger::Reservation>> QuotaFor(SessionContext* ctx, const TenantConfig& cfg,
+                                                           engine::PutOptions* o) {
+  if (cfg.quota_bytes == 0) return std::unique_ptr<QuotaLedger::Reservation>();
+  Tenant* t = ctx->tenant.get();
+  BV_ASSIGN_OR_RETURN(auto r, t->quota()->Begin(t->name(), cfg.quota_bytes, [t] { return t->UsedBytes(); }));
+  o->reserve_new_bytes = [p = r.get()](uint64_t n) { return p->Reserve(n); };
+  return r;
 }
 
 // PUT's options, checked before any byte of the push is read.
-Status PutRequestOptions(SessionContext* ctx, const Request& r, const TenantConfig& cfg, engine::PutOptions* o,
-                         std::optional<uint64_t>* size) {
+Status PutRequestOptions(const Request& r, engine::PutOptions* o, std::optional<uint64_t>* size) {
   o->source = r.args[0];
   if (const std::string* l = r.Option("label")) o->label = *l;
   BV_RETURN_IF_ERROR(format::ValidateSourceName(o->source));
@@ -59,7 +57,7 @@ Status PutRequestOptions(SessionContext* ctx, const Request& r, const TenantConf
     BV_ASSIGN_OR_RETURN(o->time_us, ParseTime(*t));
     BV_RETURN_IF_ERROR(CheckPushTime(ctx->role, ctx->tenant->volume()->index(), o->source, *o->time_us, NowMicros()));
   }
-  return QuotaFor(ctx, cfg, o);
+  return Status::Ok();
 }
 
 std::string Position(const engine::PutSession& ps) {
@@ -76,6 +74,9 @@ class FramedSession {
       : ctx_(ctx), conn_(&ctx->conn), ps_(std::move(ps)), idle_ms_(idle_ms) {}
 
   bool Run() {
+    // Frames and their lines alike: a session trickled a byte at a time ends.
+    const ServerConfig settings = ctx_->server->settings();
+    conn_->StartRateFloor(settings.push_min_bytes_per_second, settings.push_rate_window_s);
     for (;;) {
       auto line = conn_->ReadLine(idle_ms_, /*interruptible=*/false);
       if (!line.ok() || !*line) {
@@ -219,11 +220,20 @@ bool HandlePut(SessionContext* ctx, const Request& r) {
   const TenantConfig cfg = ctx->tenant->config();
   engine::PutOptions o = PushSettings(ctx);
   std::optional<uint64_t> size;
-  if (Status s = PutRequestOptions(ctx, r, cfg, &o, &size); !s.ok()) {
-    ctx->conn.LastError(s);
+  Status s = PutRequestOptions(r, &o, &size);
+  auto quota = s.ok() ? QuotaFor(ctx, cfg, &o) : Result<std::unique_ptr<QuotaLedger::Reservation>>(s);
+  if (!quota.ok()) {
+    ctx->conn.LastError(quota.status());
     ctx->conn.DrainInput();
     return false;
   }
+  auto memory = ctx->DrawMemory(kPushDraw, "a push");
+  if (!memory) {
+    ctx->conn.DrainInput();
+    return false;
+  }
+  const ServerConfig settings = ctx->server->settings();
+  ctx->conn.StartRateFloor(settings.push_min_bytes_per_second, settings.push_rate_window_s);
   PushInput in(&ctx->conn, static_cast<int>(cfg.idle_timeout_s) * 1000, size);
   const auto start = std::chrono::steady_clock::now();
   auto rec = engine::Put(ctx->tenant->volume(), o, {{"", &in}});
@@ -248,11 +258,14 @@ bool HandleFramed(SessionContext* ctx, const Request& r) {
   } else if (!ctx->Arity(r, 1, 1, {}, "RESUME <session>")) {
     return false;
   }
-  if (Status q = QuotaFor(ctx, cfg, &o); !q.ok()) return ctx->conn.LastError(q);
+  auto quota = QuotaFor(ctx, cfg, &o);
+  if (!quota.ok()) return ctx->conn.LastError(quota.status());
   // Sessions nobody resumed for the timeout are forgotten before a new one starts.
   (void)engine::ExpireSessions(ctx->tenant->volume(),
                                NowMicros() - static_cast<int64_t>(ctx->server->settings().session_timeout_s) * 1000000,
                                nullptr);
+  auto memory = ctx->DrawMemory(kPushDraw, "a push");
+  if (!memory) return false;
   auto ps = r.verb == "BEGIN" ? BeginSession(ctx, o) : ResumeSession(ctx, r.args[0], o);
   if (!ps) return false;
   return FramedSession(ctx, std::move(ps), static_cast<int>(cfg.idle_timeout_s) * 1000).Run();

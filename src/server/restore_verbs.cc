@@ -149,7 +149,10 @@ bool HandleGet(SessionContext* ctx, const Request& r) {
     if (!br.ok()) return ctx->conn.LastError(br.status());
     o.range = *br;
   }
-  if (format && *format == "blocks") return GetBlocks(ctx, *snap, o.stream, o.range);
+  const bool blocks = format && *format == "blocks";
+  auto memory = ctx->DrawMemory(blocks ? kBlocksRestoreDraw : kRestoreDraw, "a restore");
+  if (!memory) return false;
+  if (blocks) return GetBlocks(ctx, *snap, o.stream, o.range);
   if (check && *check == "first") {
     Status s = CheckFirst(ctx, *snap, o);
     if (!s.ok()) {
@@ -165,6 +168,8 @@ bool HandleVerify(SessionContext* ctx, const Request& r) {
   if (!ctx->Arity(r, 1, 1, {}, "VERIFY <snapshot>")) return false;
   auto snap = ctx->Resolve(r.args[0]);
   if (!snap) return true;  // answered; the session goes on
+  auto memory = ctx->DrawMemory(kVerifyDraw, "a verify");
+  if (!memory) return true;  // answered; the session goes on
   uint64_t bytes = 0;
   for (size_t i = 0; i < snap->record.streams.size(); i++) {
     engine::RestoreOptions o = RestoreSettings(ctx);

@@ -64,6 +64,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions opts) {
   bool created = false;
   BV_ASSIGN_OR_RETURN(s->appliance_key_, LoadOrCreateApplianceKey(c.data_dir, c.key_file, &key_path, &created));
   spdlog::info("{} appliance key {}", created ? "created" : "loaded", key_path);
+  BV_RETURN_IF_ERROR(s->StartMemoryBudget(c));
   BV_RETURN_IF_ERROR(s->OpenTenants(c));
   s->settings_ = c;
   for (const std::string& a : c.listen) {
@@ -73,6 +74,28 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions opts) {
   if (::pipe2(s->wake_, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   s->accept_thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
   return s;
+}
+
+Status Server::StartMemoryBudget(const ServerConfig& c) {
+  constexpr uint64_t kMiB = 1 << 20;
+  const uint64_t budget = uint64_t{c.memory_budget_mib} * kMiB;
+  const uint64_t fixed = c.max_connections * kConnectionMemory + kPushBatchesMemory;
+  if (budget < fixed + kRestoreDraw) {
+    return Status::InvalidArgument("memory_budget_mib = " + std::to_string(c.memory_budget_mib) + " is too small: " +
+                                   std::to_string(c.max_connections) + " connections and the pushes' batches take " +
+                                   std::to_string((fixed + kMiB - 1) / kMiB) + " MiB, and one restore " +
+                                   std::to_string(kRestoreDraw / kMiB) + " MiB more");
+  }
+  memory_ = std::make_unique<MemoryBudget>(budget - fixed, [this] { ReleaseMemory(); });
+  spdlog::info("memory budget {} MiB: {} MiB for sessions after {} MiB set aside", c.memory_budget_mib,
+               (budget - fixed) / kMiB, fixed / kMiB);
+  return Status::Ok();
+}
+
+void Server::ReleaseMemory() {
+  if (!opts_.release_memory) return;
+  pool_.RunOnEveryWorker(opts_.release_memory);
+  opts_.release_memory();
 }
 
 Status Server::OpenTenants(const ServerConfig& config) {
@@ -151,20 +174,25 @@ void Server::AcceptLoop() {
 }
 
 void Server::Serve(std::unique_ptr<io::Socket> socket) {
-  const uint32_t max = settings().max_connections;
+  const ServerConfig c = settings();
+  const AdmissionLimits limits{c.max_connections, c.max_unauthenticated};
+  auto ticket = admission_.Admit(PeerAddress(socket->peer()), socket.get(), limits);
+  if (!ticket.ok()) {
+    // The connection closes after this line; a peer that cannot take it is gone already.
+    (void)socket->WriteAll("ERR busy " + ticket.status().message() + "\n", 1000);
+    if (std::string more; outsider_log_.Allow(&more)) {
+      spdlog::warn("peer={} refused: {}{}", socket->peer(), ticket.status().message(), more);
+    }
+    return;
+  }
   {
     std::lock_guard lock(mu_);
-    if (sessions_ >= max) {
-      // The connection closes after this line; a peer that cannot take it is gone already.
-      (void)socket->WriteAll("ERR busy the server has " + std::to_string(max) + " connections open, its limit\n", 1000);
-      spdlog::warn("peer={} refused: {} connections open", socket->peer(), max);
-      return;
-    }
     sessions_++;
     live_.insert(socket.get());
   }
-  std::thread([this, sock = std::move(socket)]() mutable {
-    RunSession(this, sock.get());
+  std::thread([this, sock = std::move(socket), t = std::move(ticket).value()]() mutable {
+    RunSession(this, sock.get(), t.get());
+    t.reset();
     std::lock_guard lock(mu_);
     live_.erase(sock.get());
     sock.reset();  // closed under the lock, so Stop never interrupts a closed descriptor

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,11 @@
 #include "engine/put_options.h"
 #include "engine/thread_pool.h"
 #include "io/socket.h"
+#include "server/admission.h"
+#include "server/auth_limiter.h"
 #include "server/config.h"
+#include "server/log_throttle.h"
+#include "server/memory_budget.h"
 #include "server/tenant.h"
 
 namespace bv::server {
@@ -25,6 +30,9 @@ struct ServerOptions {
   ServerConfig config;
   std::string config_path;  // re-read on Reload; empty: the embedded default
   io::Backend backend = io::Backend::kUring;
+  // Gives the calling thread's free allocator memory back to the system (mi_collect, malloc_trim);
+  // run on every thread that allocates for sessions once no session draws memory.
+  std::function<void()> release_memory;
 };
 
 // Batches in flight across all sessions (docs/protocol.md §10 derives the memory bound from it).
@@ -36,6 +44,21 @@ inline constexpr size_t kSessionReadWindow = 1 << 20;
 // Restored bytes a session's zero-copy sends may leave with the kernel before it waits.
 inline constexpr size_t kSessionSendHeld = 3 << 20;
 inline constexpr uint64_t kFrameMax = 16 << 20;  // bytes in one DATA frame
+// What sessions draw from the memory budget (docs/protocol.md §10 derives each): a raw restore's
+// batches read ahead, one being read and one being sent (a read buffer and its decoded bytes
+// each), the bytes zero-copy send holds and the recipe window; a verify, the same without sends;
+// a format=blocks restore, its pipe and window; a push, its read batch and line buffer.
+inline constexpr uint64_t kRestoreDraw =
+    (kSessionRestoreBatches + 2) * (kSessionBatchOutput + kSessionBatchOutput) + kSessionSendHeld + kSessionReadWindow;
+inline constexpr uint64_t kVerifyDraw = kRestoreDraw - kSessionSendHeld;
+inline constexpr uint64_t kBlocksRestoreDraw = (1 << 20) + kSessionReadWindow;
+inline constexpr uint64_t kPushDraw = 2 << 20;
+static_assert(kRestoreDraw == 14 << 20);
+// Set aside at start: each connection's line buffer, and the pushes' shared batches.
+inline constexpr uint64_t kConnectionMemory = 64 << 10;
+inline constexpr uint64_t kPushBatchesMemory = kBatchBudget * (kSessionBatchInput + kSessionBatchOutput);
+// Log lines a second about failed logins and refused connections, at most.
+inline constexpr uint32_t kOutsiderLogLinesPerSecond = 20;
 
 class Server {
  public:
@@ -53,11 +76,17 @@ class Server {
   ServerConfig settings() const;
   engine::ThreadPool* pool() { return &pool_; }
   engine::BatchBudget* budget() { return &budget_; }
+  AuthLimiter* auth_limiter() { return &auth_limiter_; }
+  MemoryBudget* memory() { return memory_.get(); }
+  // For log lines an outsider can cause (docs/protocol.md §10).
+  LogThrottle* outsider_log() { return &outsider_log_; }
   bool stopping() const { return stopping_; }
 
  private:
   explicit Server(ServerOptions opts);
   Status OpenTenants(const ServerConfig& config);
+  Status StartMemoryBudget(const ServerConfig& config);
+  void ReleaseMemory();
   void AcceptLoop();
   void Serve(std::unique_ptr<io::Socket> socket);
 
@@ -65,6 +94,10 @@ class Server {
   engine::Key appliance_key_{};
   engine::ThreadPool pool_;
   engine::BatchBudget budget_{kBatchBudget};
+  Admission admission_;
+  AuthLimiter auth_limiter_;
+  LogThrottle outsider_log_{kOutsiderLogLinesPerSecond};
+  std::unique_ptr<MemoryBudget> memory_;
   std::vector<std::unique_ptr<io::Listener>> listeners_;
   int wake_[2] = {-1, -1};  // a pipe that wakes the accept loop to stop
   std::thread accept_thread_;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -18,17 +19,34 @@ constexpr int kDrainAfterBadLineMs = 2000;  // input read and dropped after refu
 // Reads request lines until the session ends: AUTH first, then the verbs of session_verbs.h.
 class Session {
  public:
-  Session(Server* server, io::Socket* socket) : ctx_(server, socket) {}
+  Session(Server* server, io::Socket* socket, Admission::Ticket* ticket)
+      : ctx_(server, socket), ticket_(ticket), address_(PeerAddress(socket->peer())) {}
   ~Session() {
     if (ctx_.tenant && entered_) ctx_.tenant->LeaveSession();
   }
 
   void Run() {
     const ServerConfig settings = ctx_.server->settings();
-    const int login_ms = static_cast<int>(settings.login_timeout_s) * 1000;
+    // The login has one deadline from the accept on, however its bytes arrive.
+    const auto login_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.login_timeout_s);
     for (;;) {
-      const int timeout_ms = ctx_.tenant ? static_cast<int>(ctx_.tenant->config().idle_timeout_s) * 1000 : login_ms;
+      int timeout_ms = 0;
+      if (ctx_.tenant) {
+        timeout_ms = static_cast<int>(ctx_.tenant->config().idle_timeout_s) * 1000;
+      } else {
+        const auto left = login_deadline - std::chrono::steady_clock::now();
+        timeout_ms = static_cast<int>(std::max<int64_t>(
+            1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+      }
       auto line = ctx_.conn.ReadLine(timeout_ms, /*interruptible=*/true);
+      if (!line.ok() && !ctx_.tenant && line.status().code() == Status::Code::kTimedOut) {
+        line = Status::TimedOut("no successful AUTH within " + std::to_string(settings.login_timeout_s) +
+                                " s of connecting (login_timeout_seconds)");
+      }
+      if (!line.ok() && ticket_->evicted()) {
+        OutsiderLog("closed before AUTH: its slot went to a newer connection (max_unauthenticated)");
+        return;
+      }
       if (!line.ok()) {
         if (line.status().code() == Status::Code::kBusy) {
           ctx_.conn.LastReply("ERR shutting-down the server is stopping; reconnect later");
@@ -72,6 +90,13 @@ class Session {
   bool Auth(const Request& r, const ServerConfig& settings) {
     if (ctx_.tenant) return ctx_.conn.LastReply("ERR bad-request already authenticated");
     if (!ctx_.Arity(r, 2, 2, {}, "AUTH <tenant> <token>")) return false;
+    const AuthLimits limits{settings.auth_failures_per_minute, settings.auth_failure_burst,
+                            settings.auth_failures_per_minute_global, settings.auth_failure_burst_global};
+    AuthLimiter* limiter = ctx_.server->auth_limiter();
+    if (Status may = limiter->MayTry(address_, limits); !may.ok()) {
+      OutsiderLog("login refused unchecked for tenant \"" + EscapeValue(r.args[0]) + "\": " + may.message());
+      return ctx_.conn.LastError(may);
+    }
     std::shared_ptr<Tenant> t = ctx_.server->FindTenant(r.args[0]);
     std::optional<Role> role;
     if (t) {
@@ -80,7 +105,8 @@ class Session {
       (void)TokenMatches(r.args[1], TokenHash(""));  // the same work for an unknown tenant
     }
     if (!role) {
-      spdlog::warn("peer={} login failed for tenant \"{}\"", ctx_.conn.peer(), EscapeValue(r.args[0]));
+      limiter->Failed(address_, limits);
+      OutsiderLog("login failed for tenant \"" + EscapeValue(r.args[0]) + "\"");
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
       return ctx_.conn.LastReply("ERR auth unknown tenant or wrong token");
     }
@@ -90,20 +116,30 @@ class Session {
     }
     ctx_.tenant = t;
     entered_ = true;
+    ticket_->Authenticated();
     ctx_.role = *role;
     ctx_.conn.set_write_timeout_ms(static_cast<int>(t->config().idle_timeout_s) * 1000);
     ctx_.Log(spdlog::level::info, std::string("authenticated role=") + RoleName(ctx_.role));
     return true;  // silent on success, so a raw GET's output is the stream alone
   }
 
+  // A warning an outsider can cause, within the server's log rate.
+  void OutsiderLog(const std::string& what) {
+    if (std::string more; ctx_.server->outsider_log()->Allow(&more)) {
+      spdlog::warn("peer={} {}{}", ctx_.conn.peer(), what, more);
+    }
+  }
+
   SessionContext ctx_;
+  Admission::Ticket* ticket_;
+  const std::string address_;
   bool entered_ = false;
 };
 
 }  // namespace
 
-void RunSession(Server* server, io::Socket* socket) {
-  Session s(server, socket);
+void RunSession(Server* server, io::Socket* socket, Admission::Ticket* ticket) {
+  Session s(server, socket, ticket);
   s.Run();
 }
 

@@ -2,11 +2,13 @@
 #pragma once
 
 #include "io/socket.h"
+#include "server/admission.h"
 
 namespace bv::server {
 
 class Server;
 
-void RunSession(Server* server, io::Socket* socket);
+// `ticket`: the connection's slot, told when the session authenticates.
+void RunSession(Server* server, io::Socket* socket, Admission::Ticket* ticket);
 
 }  // namespace bv::server

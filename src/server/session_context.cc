@@ -4,6 +4,7 @@
 
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
+#include "server/server.h"
 
 namespace bv::server {
 
@@ -25,6 +26,17 @@ bool SessionContext::Arity(const Request& r, size_t min, size_t max, std::initia
 
 bool SessionContext::Denied(const char* what) {
   return conn.LastReply(std::string("ERR denied a ") + RoleName(role) + " token may not " + what);
+}
+
+std::unique_ptr<MemoryBudget::Grant> SessionContext::DrawMemory(uint64_t bytes, const std::string& what) {
+  const int wait_ms = static_cast<int>(server->settings().memory_wait_s) * 1000;
+  auto g = server->memory()->Draw(bytes, wait_ms, what);
+  if (!g.ok()) {
+    Log(spdlog::level::warn, what + " refused: " + g.status().message());
+    (void)conn.ReplyError(g.status());
+    return nullptr;
+  }
+  return std::move(g).value();
 }
 
 std::optional<engine::SnapshotEntry> SessionContext::Resolve(const std::string& ref) {

@@ -14,6 +14,7 @@
 #include "engine/index.h"
 #include "format/snapshot_format.h"
 #include "server/connection.h"
+#include "server/memory_budget.h"
 #include "server/request.h"
 #include "server/tenant.h"
 #include "server/token.h"
@@ -33,6 +34,9 @@ struct SessionContext {
   bool Arity(const Request& r, size_t min, size_t max, std::initializer_list<const char*> options, const char* usage);
   // Refuses what the session's role may not do; always false.
   bool Denied(const char* what);
+  // A share of the server's memory budget, waited for within memory_wait_seconds; null once
+  // ERR busy is replied.
+  std::unique_ptr<MemoryBudget::Grant> DrawMemory(uint64_t bytes, const std::string& what);
   // The snapshot a request names, or nullopt once the error is replied.
   std::optional<engine::SnapshotEntry> Resolve(const std::string& ref);
 

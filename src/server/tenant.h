@@ -11,6 +11,7 @@
 #include "engine/keys.h"
 #include "engine/volume.h"
 #include "server/config.h"
+#include "server/quota_ledger.h"
 
 namespace bv::server {
 
@@ -38,6 +39,8 @@ class Tenant {
   engine::Volume* volume() { return volume_.get(); }
   // Bytes its segment files take: what the quota counts.
   Result<uint64_t> UsedBytes();
+  // Its pushes in flight against its quota.
+  QuotaLedger* quota() { return &quota_; }
   Status Close() { return volume_->Close(); }
 
  private:
@@ -48,6 +51,7 @@ class Tenant {
   std::atomic<bool> retired_{false};
   std::atomic<uint32_t> sessions_{0};
   std::unique_ptr<engine::Volume> volume_;
+  QuotaLedger quota_;
 };
 
 }  // namespace bv::server

@@ -81,6 +81,15 @@ grace_seconds = 5
 max_connections = 10
 login_timeout_seconds = 3
 auth_failure_delay_ms = 0
+max_unauthenticated = 4
+auth_failures_per_minute = 2
+auth_failure_burst = 3
+auth_failures_per_minute_global = 20
+auth_failure_burst_global = 30
+push_min_bytes_per_second = 0
+push_rate_window_seconds = 60
+memory_budget_mib = 512
+memory_wait_seconds = 0
 
 [[tenant]]
 name = "shop"
@@ -95,6 +104,15 @@ tokens = [ { hash = ")" + h + R"(", role = "push" }, { hash = ")" + h + R"(" } ]
   EXPECT_EQ(c.listen.size(), 2u);
   EXPECT_EQ(c.grace_s, 5u);
   EXPECT_EQ(c.auth_failure_delay_ms, 0u);
+  EXPECT_EQ(c.max_unauthenticated, 4u);
+  EXPECT_EQ(c.auth_failures_per_minute, 2u);
+  EXPECT_EQ(c.auth_failure_burst, 3u);
+  EXPECT_EQ(c.auth_failures_per_minute_global, 20u);
+  EXPECT_EQ(c.auth_failure_burst_global, 30u);
+  EXPECT_EQ(c.push_min_bytes_per_second, 0u);
+  EXPECT_EQ(c.push_rate_window_s, 60u);
+  EXPECT_EQ(c.memory_budget_mib, 512u);
+  EXPECT_EQ(c.memory_wait_s, 0u);
   ASSERT_EQ(c.tenants.size(), 1u);
   const TenantConfig& t = c.tenants[0];
   EXPECT_EQ(t.name, "shop");
@@ -114,6 +132,7 @@ TEST(Config, RefusalsNameTheLineAndField) {
       {"grace_seconds = \"5\"\n", "bvd.toml:1:17: grace_seconds: must be an integer"},
       {"\n\nmax_connections = 0\n", "bvd.toml:3:19: max_connections: must be between 1 and 65536"},
       {"listen = \"x\"\n", "bvd.toml:1:10: listen: must be an array"},
+      {"memory_budget_mib = 8\n", "bvd.toml:1:21: memory_budget_mib: must be between 64 and 1048576"},
       {"colour = 1\n", "bvd.toml:1:10: colour: unknown field"},
       {"[[tenant]]\nname = \"Shop\"\ntokens = [{hash=" + h + "}]\n", "bvd.toml:2:8: tenant[0].name: a tenant name"},
       {"[[tenant]]\nname = \"a\"\n", "tenant[0].tokens: must be a non-empty array"},

@@ -8,6 +8,11 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#ifdef BV_MIMALLOC
+#include <mimalloc.h>
+#else
+#include <malloc.h>
+#endif
 
 #include "io/env.h"
 #include "server/server.h"
@@ -39,6 +44,15 @@ Result<std::string> DefaultTenantToken(const std::string& data_dir, bool* create
   return token;
 }
 
+// Free memory back to the system once no session holds any (docs/protocol.md §10).
+void ReleaseMemory() {
+#ifdef BV_MIMALLOC
+  mi_collect(true);
+#else
+  malloc_trim(0);
+#endif
+}
+
 [[noreturn]] void Die(const Status& s) {
   std::fprintf(stderr, "bvd: %s\n", s.message().c_str());
   std::exit(1);
@@ -48,6 +62,7 @@ Result<std::string> DefaultTenantToken(const std::string& data_dir, bool* create
 server::ServerOptions Options(const Flags& f, bool* token_created) {
   server::ServerOptions opts;
   opts.backend = f.io == "sync" ? bv::io::Backend::kSync : bv::io::Backend::kUring;
+  opts.release_memory = ReleaseMemory;
   if (!f.config_path.empty()) {
     auto c = server::LoadConfig(f.config_path);
     if (!c.ok()) Die(c.status());

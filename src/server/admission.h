@@ -1,0 +1,73 @@
+// Connection slots before and after AUTH (docs/protocol.md §10). Of the server's max_connections,
+// at most max_unauthenticated (and never more than half) may be connections that have not
+// authenticated yet, so connections that never log in (slow drip, guessing) cannot take the
+// slots authenticated sessions need. When that pool is full, a new connection takes the slot of
+// the oldest waiting connection of the address that holds the most of the pool, if that address
+// holds more than the newcomer's own: one address cannot keep others from logging in.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/status.h"
+#include "io/socket.h"
+
+namespace bv::server {
+
+struct AdmissionLimits {
+  uint32_t max_connections = 256;
+  uint32_t max_unauthenticated = 64;
+};
+
+class Admission {
+ public:
+  // A connection's slot, from accept to close; it stops counting as unauthenticated at AUTH.
+  class Ticket {
+   public:
+    ~Ticket() { admission_->Release(this); }
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    void Authenticated() { admission_->Authenticate(this); }
+    // Whether a newer connection took this one's slot before it authenticated (its socket was
+    // interrupted then).
+    bool evicted() const { return evicted_; }
+
+   private:
+    friend class Admission;
+    Ticket(Admission* a, std::string address, io::Socket* socket)
+        : admission_(a), address_(std::move(address)), socket_(socket) {}
+    Admission* admission_;
+    const std::string address_;
+    io::Socket* socket_;
+    bool waiting_ = true;  // not authenticated yet; under the admission's lock
+    std::atomic<bool> evicted_{false};
+  };
+
+  // A slot for `socket`, a new connection from `address` (the peer without its port), or Busy
+  // saying which limit is reached.
+  Result<std::unique_ptr<Ticket>> Admit(const std::string& address, io::Socket* socket, const AdmissionLimits& limits);
+  size_t open() const;
+
+ private:
+  void Authenticate(Ticket* t);
+  void Release(Ticket* t);
+  // Makes room in a full pool for a connection from `address`; false if that would be unfair.
+  bool EvictFor(const std::string& address);
+  void StopWaiting(Ticket* t);  // under mu_
+
+  mutable std::mutex mu_;
+  size_t open_ = 0;
+  size_t waiting_ = 0;
+  std::map<std::string, std::deque<Ticket*>> waiting_by_address_;  // oldest first
+};
+
+// The source address of a peer as io::Socket names it: "127.0.0.3" of "127.0.0.3:41234", "::1"
+// of "[::1]:41234"; a Unix socket's peer is "unix".
+std::string PeerAddress(const std::string& peer);
+
+}  // namespace bv::server

@@ -1,0 +1,79 @@
+// The pieces of bvd's abuse limits that hold no socket (docs/protocol.md §4, §10): the failed-login
+// buckets on a clock the test moves, the quota ledger across pushes, and the admission pool.
+#include <gtest/gtest.h>
+
+#include "server/admission.h"
+#include "server/auth_limiter.h"
+#include "server/quota_ledger.h"
+#include "tests/test_util.h"
+
+namespace bv::server {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(AuthLimiter, AnAddressIsRefusedOnceItsBurstIsSpentAndAgainAfterTheRefill) {
+  AuthLimiter l;
+  const AuthLimits limits{/*per_minute=*/6, /*burst=*/3, /*global_per_minute=*/600, /*global_burst=*/1000};
+  const auto t0 = AuthLimiter::Clock::now();
+  for (int i = 0; i < 3; i++) {
+    EXPECT_TRUE(l.MayTry("10.0.0.1", limits, t0).ok());
+    l.Failed("10.0.0.1", limits, t0);
+  }
+  Status s = l.MayTry("10.0.0.1", limits, t0);
+  EXPECT_EQ(s.code(), Status::Code::kBusy);
+  EXPECT_EQ(s.message(), "too many failed logins from 10.0.0.1; retry in 10 s");
+  EXPECT_TRUE(l.MayTry("10.0.0.2", limits, t0).ok());  // others are not touched
+  EXPECT_TRUE(l.MayTry("10.0.0.1", limits, t0 + seconds(10)).ok());  // 6 a minute: one every 10 s
+}
+
+TEST(AuthLimiter, AnEmptyGlobalBucketRefusesAddressesOnRecordButNotCleanOnes) {
+  AuthLimiter l;
+  const AuthLimits limits{/*per_minute=*/60, /*burst=*/10, /*global_per_minute=*/1, /*global_burst=*/2};
+  const auto t0 = AuthLimiter::Clock::now();
+  l.Failed("10.0.0.1", limits, t0);
+  l.Failed("10.0.0.2", limits, t0);
+  EXPECT_EQ(l.MayTry("10.0.0.1", limits, t0).message(), "too many failed logins on this server; retry in 60 s");
+  EXPECT_EQ(l.MayTry("10.0.0.2", limits, t0).code(), Status::Code::kBusy);
+  EXPECT_TRUE(l.MayTry("10.0.0.3", limits, t0).ok());
+}
+
+TEST(QuotaLedger, PushesInFlightTogetherStayWithinTheQuota) {
+  QuotaLedger q;
+  auto stored = [] { return Result<uint64_t>(uint64_t{100}); };
+  ASSERT_OK_AND_ASSIGN(auto a, q.Begin("t", 1000, stored));
+  ASSERT_OK_AND_ASSIGN(auto b, q.Begin("t", 1000, stored));
+  EXPECT_TRUE(a->Reserve(500));
+  EXPECT_FALSE(b->Reserve(500));  // 100 + 500 + 500 > 1000
+  EXPECT_TRUE(b->Reserve(400));
+  a.reset();  // its 500 are stored bytes now
+  EXPECT_FALSE(b->Reserve(1));
+  Result<std::unique_ptr<QuotaLedger::Reservation>> c = q.Begin("t", 1000, stored);
+  EXPECT_EQ(c.status().code(), Status::Code::kQuota);
+  EXPECT_EQ(c.status().message(), "tenant t uses 600 of its 1000 bytes, 400 more reserved by pushes in flight");
+  b.reset();  // none in flight: measured again (an aborted push took its bytes back)
+  EXPECT_TRUE(q.Begin("t", 1000, stored).ok());
+}
+
+TEST(Admission, AFullPoolGivesTheSlotOfTheAddressHoldingMostToANewcomer) {
+  Admission a;
+  const AdmissionLimits limits{/*max_connections=*/8, /*max_unauthenticated=*/3};
+  io::Socket s1(-1, "x"), s2(-1, "x"), s3(-1, "x"), s4(-1, "x"), s5(-1, "x");
+  ASSERT_OK_AND_ASSIGN(auto t1, a.Admit("10.0.0.3", &s1, limits));
+  ASSERT_OK_AND_ASSIGN(auto t2, a.Admit("10.0.0.3", &s2, limits));
+  ASSERT_OK_AND_ASSIGN(auto t3, a.Admit("10.0.0.2", &s3, limits));
+  ASSERT_OK_AND_ASSIGN(auto t4, a.Admit("10.0.0.4", &s4, limits));  // takes 10.0.0.3's oldest
+  EXPECT_TRUE(t1->evicted());
+  EXPECT_FALSE(t2->evicted());
+  // Now every address holds one: a newcomer from one of them is refused.
+  Result<std::unique_ptr<Admission::Ticket>> t5 = a.Admit("10.0.0.2", &s5, limits);
+  EXPECT_EQ(t5.status().code(), Status::Code::kBusy);
+  t3->Authenticated();  // its slot is an authenticated one now
+  EXPECT_TRUE(a.Admit("10.0.0.2", &s5, limits).ok());
+  EXPECT_EQ(PeerAddress("127.0.0.3:41234"), "127.0.0.3");
+  EXPECT_EQ(PeerAddress("[::1]:7780"), "::1");
+  EXPECT_EQ(PeerAddress("unix"), "unix");
+}
+
+}  // namespace
+}  // namespace bv::server
