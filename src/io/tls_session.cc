@@ -128,11 +128,26 @@ Result<size_t> TlsSession::Read(char* dst, size_t n, int timeout_ms) {
     errno = 0;
     const int r = SSL_read_ex(ssl_, dst, n, &got);
     if (interrupted_->load()) return Status::IOError(what + ": interrupted by the server stopping");
-    if (r == 1) return got;
+    if (r == 1) return got + ReadBuffered(dst + got, n - got);
     bool eof = false;
     BV_RETURN_IF_ERROR(Retry(r, what, timeout_ms, &eof));
     if (eof) return size_t{0};
   }
+}
+
+// A read returns one record (16 KiB at most); records already read ahead are taken too, so that
+// a caller gets what it asked for in one call.
+size_t TlsSession::ReadBuffered(char* dst, size_t n) {
+  size_t total = 0;
+  while (total < n && SSL_has_pending(ssl_) == 1) {
+    size_t got = 0;
+    if (SSL_read_ex(ssl_, dst + total, n - total, &got) != 1) {
+      ERR_clear_error();  // nothing more without waiting, or an error the next Read reports
+      break;
+    }
+    total += got;
+  }
+  return total;
 }
 
 Status TlsSession::WriteAll(std::string_view bytes, int timeout_ms) {

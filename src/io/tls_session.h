@@ -46,6 +46,7 @@ class TlsSession {
   // go on, the error otherwise. *eof: the peer's close_notify.
   Status Retry(int r, const std::string& what, int timeout_ms, bool* eof = nullptr);
   Status CheckServer(const std::string& host) const;
+  size_t ReadBuffered(char* dst, size_t n);
 
   std::shared_ptr<TlsContext> ctx_;
   SSL* ssl_;
