@@ -25,18 +25,25 @@ def generate_dump(build, mib, hard, path):
 
 
 class BvdProcess:
-    def __init__(self, build, root):
+    """With tls, also a TLS listener: tls_port and its certificate's fingerprint."""
+
+    def __init__(self, build, root, tls=False):
         os.makedirs(root, exist_ok=True)
         self.root = root
         env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
         self.log = open(os.path.join(root, "bvd.log"), "wb")
         self.proc = subprocess.Popen([os.path.join(build, "bvd"), "--data", os.path.join(root, "data"),
-                                      "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=self.log, env=env)
-        self.port = None
+                                      "--listen", "127.0.0.1:0"] + (["--listen-tls", "127.0.0.1:0"] if tls else []),
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
+        self.port = self.tls_port = self.fingerprint = None
         for line in self.proc.stdout:
             line = line.decode()
             if line.startswith("bvd: listening on 127.0.0.1:"):
                 self.port = int(line.rsplit(":", 1)[1])
+            if line.startswith("bvd: listening on tls://127.0.0.1:"):
+                self.tls_port = int(line.rsplit(":", 1)[1])
+            if line.startswith("bvd: TLS certificate "):
+                self.fingerprint = line.split()[-1]
             if line.startswith("bvd: ready"):
                 break
         if self.port is None:

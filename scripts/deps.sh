@@ -6,7 +6,7 @@ packages=(
   liburing-dev libxxhash-dev libzstd-dev libsodium-dev librocksdb-dev libssl-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev
-  netcat-openbsd socat zstd python3 postgresql
+  netcat-openbsd socat openssl zstd python3 postgresql
   restic borgbackup
 )
 missing=()

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "io/wait.h"
@@ -27,6 +28,7 @@ Status FileSplicer::Send(File* file, uint64_t off, size_t n, Socket* socket, int
 
 Status FileSplicer::SendFrom(int fd, const std::string& path, uint64_t off, size_t n, Socket* socket,
                              int timeout_ms) {
+  if (!socket->raw_writes()) return CopyFrom(fd, path, off, n, socket, timeout_ms);
   if (broken_) return Status::IOError("splice to " + socket->peer() + ": an earlier send failed");
   broken_ = true;  // until this send is whole: bytes may be left in the pipe
   loff_t at = static_cast<loff_t>(off);
@@ -54,6 +56,25 @@ Status FileSplicer::SendFrom(int fd, const std::string& path, uint64_t off, size
     n -= static_cast<size_t>(in);
   }
   broken_ = false;
+  return Status::Ok();
+}
+
+// TLS in user space: the bytes are read here and written through the socket's stream.
+Status FileSplicer::CopyFrom(int fd, const std::string& path, uint64_t off, size_t n, Socket* socket,
+                             int timeout_ms) {
+  if (copy_buffer_.empty()) copy_buffer_.resize(kCopyBufferSize);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, copy_buffer_.data(), std::min(n, copy_buffer_.size()), static_cast<off_t>(off));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::FromErrno("read " + path + " at offset " + std::to_string(off), errno);
+    if (got == 0) {
+      return Status::Corruption(path + ": ends at offset " + std::to_string(off) + ", before the " +
+                                std::to_string(n) + " bytes still to send");
+    }
+    BV_RETURN_IF_ERROR(socket->WriteAll(std::string_view(copy_buffer_.data(), static_cast<size_t>(got)), timeout_ms));
+    off += static_cast<uint64_t>(got);
+    n -= static_cast<size_t>(got);
+  }
   return Status::Ok();
 }
 

@@ -66,6 +66,21 @@ std::string Describe(const sockaddr_storage& ss) {
   return "unix";
 }
 
+bool IsLoopback(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_UNIX) return true;
+  if (ss.ss_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&a)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+constexpr int kTlsCloseMs = 10000;  // for close_notify to go out
+
 sockaddr_un UnixAddress(const std::string& path) {
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
@@ -84,6 +99,7 @@ Status Socket::Wait(short events, int timeout_ms, const char* what) {
 }
 
 Result<size_t> Socket::Read(char* dst, size_t n, int timeout_ms) {
+  if (tls_) return tls_->Read(dst, n, timeout_ms);
   for (;;) {
     ssize_t got = ::recv(fd_, dst, n, MSG_DONTWAIT);
     if (interrupted_) return Status::IOError("read from " + peer_ + ": interrupted by the server stopping");
@@ -95,6 +111,7 @@ Result<size_t> Socket::Read(char* dst, size_t n, int timeout_ms) {
 }
 
 Status Socket::WriteAll(std::string_view bytes, int timeout_ms, bool more) {
+  if (tls_) return tls_->WriteAll(bytes, timeout_ms);
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (n >= 0) {
@@ -109,11 +126,13 @@ Status Socket::WriteAll(std::string_view bytes, int timeout_ms, bool more) {
 }
 
 Status Socket::ShutdownWrite() {
+  if (tls_) BV_RETURN_IF_ERROR(tls_->Shutdown(kTlsCloseMs));
   if (::shutdown(fd_, SHUT_WR) != 0 && errno != ENOTCONN) return Status::FromErrno("shutdown " + peer_, errno);
   return Status::Ok();
 }
 
 void Socket::AbortOnClose() {
+  aborted_ = true;
   const linger reset{1, 0};  // SO_LINGER with a zero timeout: close(2) sends RST
   ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
@@ -121,6 +140,14 @@ void Socket::AbortOnClose() {
 void Socket::Interrupt() {
   interrupted_ = true;
   ::shutdown(fd_, SHUT_RDWR);
+}
+
+Status Socket::StartTls(std::shared_ptr<TlsContext> ctx, const std::string& host, int timeout_ms) {
+  BV_ASSERT(!tls_);
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) return Status::FromErrno("fcntl " + peer_, errno);
+  BV_ASSIGN_OR_RETURN(tls_, TlsSession::Handshake(std::move(ctx), fd_, host, peer_, &interrupted_, timeout_ms));
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<Listener>> Listener::Open(const std::string& address) {
@@ -146,7 +173,7 @@ Result<std::unique_ptr<Listener>> Listener::Open(const std::string& address) {
       return Status::FromErrno("listen on " + address, err);
     }
     ::chmod(a.path.c_str(), 0660);
-    return std::unique_ptr<Listener>(new Listener(fd, address, a.path));
+    return std::unique_ptr<Listener>(new Listener(fd, address, a.path, /*local=*/true));
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -174,7 +201,7 @@ Result<std::unique_ptr<Listener>> Listener::Open(const std::string& address) {
     socklen_t len = sizeof ss;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
     ::freeaddrinfo(res);
-    return std::unique_ptr<Listener>(new Listener(fd, Describe(ss), ""));
+    return std::unique_ptr<Listener>(new Listener(fd, Describe(ss), "", IsLoopback(ss)));
   }
   ::freeaddrinfo(res);
   return last;
@@ -195,7 +222,9 @@ Result<std::unique_ptr<Socket>> Listener::Accept() {
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
-      return std::make_unique<Socket>(fd, Describe(ss));
+      auto sock = std::make_unique<Socket>(fd, Describe(ss));
+      sock->local_ = IsLoopback(ss);
+      return sock;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     return Status::FromErrno("accept on " + address_, errno);

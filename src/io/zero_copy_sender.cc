@@ -27,8 +27,9 @@ bool IdBefore(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; 
 ZeroCopySender::ZeroCopySender(Socket* socket, size_t max_held_bytes)
     : socket_(socket), max_held_bytes_(max_held_bytes) {
   int one = 1;
-  // Refused for Unix sockets and by kernels without it: then every send copies.
-  zerocopy_ = ::setsockopt(socket_->fd(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) == 0;
+  // Refused for Unix sockets and by kernels without it: then every send copies. Kernel TLS
+  // refuses MSG_ZEROCOPY, so it copies too (into its records).
+  zerocopy_ = !socket_->tls() && ::setsockopt(socket_->fd(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) == 0;
 }
 
 ZeroCopySender::~ZeroCopySender() {
@@ -54,6 +55,11 @@ Status ZeroCopySender::Send(std::span<const std::string_view> pieces, std::share
 }
 
 Status ZeroCopySender::SendOnce(std::span<const std::string_view> pieces, int timeout_ms) {
+  if (!socket_->raw_writes()) {  // TLS in user space: every byte goes through the stream
+    for (std::string_view p : pieces) BV_RETURN_IF_ERROR(socket_->WriteAll(p, timeout_ms));
+    stats_.plain_calls++;
+    return Status::Ok();
+  }
   std::vector<iovec> iov;
   for (std::string_view p : pieces) {
     if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});

@@ -2,7 +2,8 @@
 // straight from our pages and says when it is done with them, so each send carries a hold (the
 // owner of the pages) that is released only then. Where the kernel cannot (a Unix socket, a
 // kernel without SO_ZEROCOPY) or reports that it copied anyway (loopback delivers by copying),
-// the sender switches to plain sends, as the kernel's documentation advises.
+// the sender switches to plain sends, as the kernel's documentation advises. On a TLS socket the
+// kernel does not encrypt (no kTLS), every send goes through the socket's TLS stream instead.
 #pragma once
 
 #include <cstdint>

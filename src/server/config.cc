@@ -5,6 +5,7 @@
 #include <set>
 
 #include "io/env.h"
+#include "io/tls_certificate.h"
 
 namespace bv::server {
 
@@ -52,10 +53,17 @@ class Fields {
     *out = n->as_boolean()->get();
     return Status::Ok();
   }
-  const toml::array* Array(const char* key) {
+  // An array of strings; `what` says what each is, in errors.
+  Status Strings(const char* key, const char* what, std::vector<std::string>* out) {
     seen_.insert(key);
     const toml::node* n = t_.get(key);
-    return n != nullptr ? n->as_array() : nullptr;
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_array()) return Error(n, key, std::string("must be an array of ") + what + " strings");
+    for (const toml::node& a : *n->as_array()) {
+      if (!a.is_string()) return Error(&a, key, std::string("must be an array of ") + what + " strings");
+      out->push_back(a.as_string()->get());
+    }
+    return Status::Ok();
   }
   const toml::node* Node(const char* key) {
     seen_.insert(key);
@@ -83,6 +91,16 @@ Status ParseTenant(const toml::table& t, const std::string& origin, size_t index
   BV_RETURN_IF_ERROR(f.Integer("zstd_level", &out->zstd_level, 1, 19));
   BV_RETURN_IF_ERROR(f.Integer("idle_timeout_seconds", &out->idle_timeout_s, 1, 86400));
   BV_RETURN_IF_ERROR(f.Bool("append_only", &out->append_only));
+  BV_RETURN_IF_ERROR(f.String("client_ca", &out->client_ca));
+  BV_RETURN_IF_ERROR(f.Strings("client_cert_fingerprints", "\"AB:CD:…\"", &out->client_fingerprints));
+  if (out->client_fingerprints.size() > kClientFingerprintsMax) {
+    return f.Error(t.get("client_cert_fingerprints"), "client_cert_fingerprints", "more than 64 fingerprints");
+  }
+  for (std::string& fp : out->client_fingerprints) {
+    auto parsed = io::ParseFingerprint(fp);
+    if (!parsed.ok()) return f.Error(t.get("client_cert_fingerprints"), "client_cert_fingerprints", parsed.status().message());
+    fp = *parsed;
+  }
   const toml::node* tokens = f.Node("tokens");
   if (tokens == nullptr || !tokens->is_array() || tokens->as_array()->empty()) {
     return f.Error(tokens, "tokens", "must be a non-empty array of { hash = \"blake2b:…\", role = \"push\" }");
@@ -147,12 +165,14 @@ Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origi
   BV_RETURN_IF_ERROR(f.Integer("memory_budget_mib", &c.memory_budget_mib, 64, 1 << 20));
   BV_RETURN_IF_ERROR(f.Integer("memory_wait_seconds", &c.memory_wait_s, 0, 3600));
   BV_RETURN_IF_ERROR(f.Integer("session_timeout_seconds", &c.session_timeout_s, 60, 30 * 86400));
-  if (const toml::node* n = f.Node("listen"); n != nullptr) {
-    if (!n->is_array()) return f.Error(n, "listen", "must be an array of \"HOST:PORT\" or \"unix:/PATH\" strings");
-    for (const toml::node& a : *n->as_array()) {
-      if (!a.is_string()) return f.Error(&a, "listen", "must be an array of strings");
-      c.listen.push_back(a.as_string()->get());
-    }
+  BV_RETURN_IF_ERROR(f.Strings("listen", "\"HOST:PORT\" or \"unix:/PATH\"", &c.listen));
+  BV_RETURN_IF_ERROR(f.Strings("listen_tls", "\"HOST:PORT\"", &c.listen_tls));
+  BV_RETURN_IF_ERROR(f.String("tls_cert", &c.tls_cert));
+  BV_RETURN_IF_ERROR(f.String("tls_key", &c.tls_key));
+  BV_RETURN_IF_ERROR(f.Bool("allow_plain_remote", &c.allow_plain_remote));
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return f.Error(root.get(c.tls_cert.empty() ? "tls_key" : "tls_cert"), c.tls_cert.empty() ? "tls_key" : "tls_cert",
+                   "tls_cert and tls_key go together");
   }
   if (const toml::node* n = f.Node("tenant"); n != nullptr) {
     if (!n->is_array_of_tables()) return f.Error(n, "tenant", "must be [[tenant]] tables");

@@ -25,12 +25,21 @@ struct TenantConfig {
   int zstd_level = engine::kDefaultZstdLevel;  // applies from the next start
   uint32_t idle_timeout_s = 300;   // silence after which a session is dropped
   bool append_only = false;        // nobody deletes; only the appliance's retention does
+  // Client certificates (docs/protocol.md §12.3): when either is set, a login to this tenant
+  // must come over TLS with a certificate that chains to client_ca or whose SHA-256 fingerprint
+  // is listed ("AB:CD:…").
+  std::string client_ca;
+  std::vector<std::string> client_fingerprints;
+  bool wants_client_certificate() const { return !client_ca.empty() || !client_fingerprints.empty(); }
 };
 
 struct ServerConfig {
   std::string data_dir;
   std::string key_file;            // empty: DefaultKeyDir()/<appliance id>.key
-  std::vector<std::string> listen;
+  std::vector<std::string> listen;      // plain TCP (loopback unless allow_plain_remote) or unix:
+  std::vector<std::string> listen_tls;  // TLS (docs/protocol.md §12)
+  std::string tls_cert, tls_key;        // empty: DATA/tls/cert.pem and key.pem, made on first start
+  bool allow_plain_remote = false;      // plain TCP on addresses other hosts can reach
   uint32_t grace_s = 30;           // on SIGTERM, how long sessions get to finish
   uint32_t max_connections = 256;
   // Connections that have not authenticated yet (at most half of max_connections): the rest stays
@@ -56,6 +65,7 @@ struct ServerConfig {
 inline constexpr char kDefaultListen[] = "127.0.0.1:7780";
 inline constexpr size_t kTenantsMax = 4096;
 inline constexpr size_t kTokensPerTenantMax = 64;
+inline constexpr size_t kClientFingerprintsMax = 64;
 
 // Tenant names: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit.
 Status ValidateTenantName(std::string_view name);

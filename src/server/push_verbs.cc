@@ -44,7 +44,7 @@ Result<std::unique_ptr<QuotaLedger::Reservation>> QuotaFor(SessionContext* ctx, 
 }
 
 // PUT's options, checked before any byte of the push is read.
-Status PutRequestOptions(const Request& r, engine::PutOptions* o, std::optional<uint64_t>* size) {
+Status PutRequestOptions(SessionContext* ctx, const Request& r, engine::PutOptions* o, std::optional<uint64_t>* size) {
   o->source = r.args[0];
   if (const std::string* l = r.Option("label")) o->label = *l;
   BV_RETURN_IF_ERROR(format::ValidateSourceName(o->source));
@@ -220,7 +220,7 @@ bool HandlePut(SessionContext* ctx, const Request& r) {
   const TenantConfig cfg = ctx->tenant->config();
   engine::PutOptions o = PushSettings(ctx);
   std::optional<uint64_t> size;
-  Status s = PutRequestOptions(r, &o, &size);
+  Status s = PutRequestOptions(ctx, r, &o, &size);
   auto quota = s.ok() ? QuotaFor(ctx, cfg, &o) : Result<std::unique_ptr<QuotaLedger::Reservation>>(s);
   if (!quota.ok()) {
     ctx->conn.LastError(quota.status());

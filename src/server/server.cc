@@ -15,6 +15,13 @@
 
 namespace bv::server {
 
+namespace {
+
+constexpr int kTlsLingerMs = 5000;  // for a TLS peer to close after the session ended
+constexpr int kTlsLingerSliceMs = 250;
+
+}  // namespace
+
 Result<engine::Key> LoadOrCreateApplianceKey(const std::string& data_dir, const std::string& key_file,
                                              std::string* key_path, bool* created) {
   *created = false;
@@ -60,6 +67,8 @@ Server::Server(ServerOptions opts) : opts_(std::move(opts)), pool_(engine::Threa
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions opts) {
   std::unique_ptr<Server> s(new Server(std::move(opts)));
   const ServerConfig& c = s->opts_.config;
+  // Listeners first: a refused address is said before anything is created.
+  BV_RETURN_IF_ERROR(s->OpenListeners(c));
   std::string key_path;
   bool created = false;
   BV_ASSIGN_OR_RETURN(s->appliance_key_, LoadOrCreateApplianceKey(c.data_dir, c.key_file, &key_path, &created));
@@ -67,10 +76,6 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions opts) {
   BV_RETURN_IF_ERROR(s->StartMemoryBudget(c));
   BV_RETURN_IF_ERROR(s->OpenTenants(c));
   s->settings_ = c;
-  for (const std::string& a : c.listen) {
-    BV_ASSIGN_OR_RETURN(auto l, io::Listener::Open(a));
-    s->listeners_.push_back(std::move(l));
-  }
   if (::pipe2(s->wake_, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   s->accept_thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
   return s;
@@ -96,6 +101,32 @@ void Server::ReleaseMemory() {
   if (!opts_.release_memory) return;
   pool_.RunOnEveryWorker(opts_.release_memory);
   opts_.release_memory();
+}
+
+Status Server::OpenListeners(const ServerConfig& c) {
+  for (const std::string& a : c.listen) {
+    BV_ASSIGN_OR_RETURN(auto l, io::Listener::Open(a));
+    if (!l->local() && !c.allow_plain_remote) {
+      return Status::InvalidArgument("listen " + a + ": plain TCP reachable from other hosts would carry tokens and "
+                                     "dumps in clear; serve it with listen_tls (--listen-tls), or set "
+                                     "allow_plain_remote = true");
+    }
+    listeners_.push_back(std::move(l));
+    listener_tls_.push_back(false);
+  }
+  if (c.listen_tls.empty()) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(TlsIdentity id, LoadOrCreateTlsIdentity(c));
+  BV_ASSIGN_OR_RETURN(tls_, io::TlsContext::ForServer(id.cert_path, id.key_path));
+  spdlog::info("TLS certificate {} ({}), SHA-256 fingerprint {}", id.cert_path,
+               id.created ? "created" : "loaded", id.fingerprint);
+  tls_identity_ = std::move(id);
+  for (const std::string& a : c.listen_tls) {
+    if (a.rfind("unix:", 0) == 0) return Status::InvalidArgument("listen_tls " + a + ": TLS is for TCP addresses");
+    BV_ASSIGN_OR_RETURN(auto l, io::Listener::Open(a));
+    listeners_.push_back(std::move(l));
+    listener_tls_.push_back(true);
+  }
+  return Status::Ok();
 }
 
 Status Server::OpenTenants(const ServerConfig& config) {
@@ -130,7 +161,9 @@ Status Server::OpenTenants(const ServerConfig& config) {
 
 std::vector<std::string> Server::addresses() const {
   std::vector<std::string> out;
-  for (const auto& l : listeners_) out.push_back(l->address());
+  for (size_t i = 0; i < listeners_.size(); i++) {
+    out.push_back((listener_tls_[i] ? "tls://" : "") + listeners_[i]->address());
+  }
   return out;
 }
 
@@ -168,18 +201,19 @@ void Server::AcceptLoop() {
         }
         continue;
       }
-      Serve(std::move(sock).value());
+      Serve(std::move(sock).value(), listener_tls_[i]);
     }
   }
 }
 
-void Server::Serve(std::unique_ptr<io::Socket> socket) {
+void Server::Serve(std::unique_ptr<io::Socket> socket, bool tls) {
   const ServerConfig c = settings();
   const AdmissionLimits limits{c.max_connections, c.max_unauthenticated};
   auto ticket = admission_.Admit(PeerAddress(socket->peer()), socket.get(), limits);
   if (!ticket.ok()) {
-    // The connection closes after this line; a peer that cannot take it is gone already.
-    (void)socket->WriteAll("ERR busy " + ticket.status().message() + "\n", 1000);
+    // The connection closes after this line; a peer that cannot take it is gone already. A TLS
+    // peer only sees the close: no handshake is spent on a refusal.
+    if (!tls) (void)socket->WriteAll("ERR busy " + ticket.status().message() + "\n", 1000);
     if (std::string more; outsider_log_.Allow(&more)) {
       spdlog::warn("peer={} refused: {}{}", socket->peer(), ticket.status().message(), more);
     }
@@ -190,8 +224,8 @@ void Server::Serve(std::unique_ptr<io::Socket> socket) {
     sessions_++;
     live_.insert(socket.get());
   }
-  std::thread([this, sock = std::move(socket), t = std::move(ticket).value()]() mutable {
-    RunSession(this, sock.get(), t.get());
+  std::thread([this, tls, sock = std::move(socket), t = std::move(ticket).value()]() mutable {
+    RunConnection(sock.get(), tls, t.get());
     t.reset();
     std::lock_guard lock(mu_);
     live_.erase(sock.get());
@@ -199,6 +233,36 @@ void Server::Serve(std::unique_ptr<io::Socket> socket) {
     sessions_--;
     idle_cv_.notify_all();
   }).detach();
+}
+
+// A TLS connection's handshake has the login's time limit: a peer that connects and says nothing
+// holds its slot no longer than one that never sends AUTH.
+void Server::RunConnection(io::Socket* socket, bool tls, Admission::Ticket* ticket) {
+  if (tls) {
+    const int login_ms = static_cast<int>(settings().login_timeout_s) * 1000;
+    if (Status s = socket->StartTls(tls_, "", login_ms); !s.ok()) {
+      spdlog::info("peer={} {}", socket->peer(), s.message());
+      return;
+    }
+    spdlog::debug("peer={} TLS {} established{}", socket->peer(), socket->tls()->version(),
+                  socket->tls()->kernel_send() ? ", kernel TLS sends" : "");
+  }
+  RunSession(this, socket, ticket);
+  // A session that ended its stream with a reset (a restore that failed part way) must not end
+  // it in order now.
+  if (!tls || socket->aborted()) return;
+  // The session's end is a clean end of stream for the peer (close_notify) when the session has
+  // not said so already. What the peer still sends (its own close_notify) is read before the
+  // socket closes: closing with unread bytes resets the connection, and a reset destroys what
+  // the peer has not read yet, the end of a restore among it.
+  (void)socket->ShutdownWrite();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTlsLingerMs);
+  char drop[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto got = socket->Read(drop, sizeof drop, kTlsLingerSliceMs);
+    if (got.ok() && *got == 0) return;
+    if (!got.ok() && got.status().code() != Status::Code::kTimedOut) return;
+  }
 }
 
 Status Server::Reload() {
@@ -214,6 +278,10 @@ Status Server::Reload() {
   ServerConfig next = std::move(c).value();
   next.data_dir = opts_.config.data_dir;  // the data directory and listeners are fixed until restart
   next.listen = opts_.config.listen;
+  next.listen_tls = opts_.config.listen_tls;
+  next.tls_cert = opts_.config.tls_cert;
+  next.tls_key = opts_.config.tls_key;
+  next.allow_plain_remote = opts_.config.allow_plain_remote;
   next.key_file = opts_.config.key_file;
   BV_RETURN_IF_ERROR(OpenTenants(next));
   {

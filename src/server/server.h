@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,12 +18,14 @@
 #include "engine/put_options.h"
 #include "engine/thread_pool.h"
 #include "io/socket.h"
+#include "io/tls_context.h"
 #include "server/admission.h"
 #include "server/auth_limiter.h"
 #include "server/config.h"
 #include "server/log_throttle.h"
 #include "server/memory_budget.h"
 #include "server/tenant.h"
+#include "server/tls_identity.h"
 
 namespace bv::server {
 
@@ -65,8 +68,10 @@ class Server {
   static Result<std::unique_ptr<Server>> Start(ServerOptions opts);
   ~Server();
 
-  // Bound addresses, in the order configured.
+  // Bound addresses, in the order configured: plain ones, then TLS ones as "tls://HOST:PORT".
   std::vector<std::string> addresses() const;
+  // The TLS certificate, when there are TLS listeners.
+  const std::optional<TlsIdentity>& tls_identity() const { return tls_identity_; }
   // Stops accepting, gives running sessions the grace period, aborts the rest, closes volumes.
   Status Stop();
   Status Reload();
@@ -87,8 +92,10 @@ class Server {
   Status OpenTenants(const ServerConfig& config);
   Status StartMemoryBudget(const ServerConfig& config);
   void ReleaseMemory();
+  Status OpenListeners(const ServerConfig& config);
   void AcceptLoop();
-  void Serve(std::unique_ptr<io::Socket> socket);
+  void Serve(std::unique_ptr<io::Socket> socket, bool tls);
+  void RunConnection(io::Socket* socket, bool tls, Admission::Ticket* ticket);
 
   ServerOptions opts_;
   engine::Key appliance_key_{};
@@ -99,6 +106,9 @@ class Server {
   LogThrottle outsider_log_{kOutsiderLogLinesPerSecond};
   std::unique_ptr<MemoryBudget> memory_;
   std::vector<std::unique_ptr<io::Listener>> listeners_;
+  std::vector<bool> listener_tls_;  // beside listeners_
+  std::optional<TlsIdentity> tls_identity_;
+  std::shared_ptr<io::TlsContext> tls_;
   int wake_[2] = {-1, -1};  // a pipe that wakes the accept loop to stop
   std::thread accept_thread_;
 

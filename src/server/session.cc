@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "server/protocol_text.h"
 #include "server/request.h"
 #include "server/server.h"
 #include "server/session_verbs.h"
@@ -109,6 +110,11 @@ class Session {
       OutsiderLog("login failed for tenant \"" + EscapeValue(r.args[0]) + "\"");
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
       return ctx_.conn.LastReply("ERR auth unknown tenant or wrong token");
+    }
+    if (Status s = t->CheckClientCertificate(ctx_.conn.socket()->tls()); !s.ok()) {
+      spdlog::warn("peer={} login refused: {}", ctx_.conn.peer(), s.message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
+      return ctx_.conn.LastReply("ERR auth " + OneLine(s.message()));
     }
     if (!t->TryEnterSession()) {
       return ctx_.conn.LastReply("ERR busy tenant " + t->name() + " has " +

@@ -72,6 +72,26 @@ void Tenant::Reconfigure(const TenantConfig& cfg) {
   config_ = cfg;
 }
 
+Status Tenant::CheckClientCertificate(const io::TlsSession* tls) const {
+  const TenantConfig c = config();
+  if (!c.wants_client_certificate()) return Status::Ok();
+  if (tls == nullptr) {
+    return Status::InvalidArgument("tenant " + name_ + " takes logins over TLS with a client certificate only");
+  }
+  const std::string fp = tls->PeerFingerprint();
+  if (fp.empty()) return Status::InvalidArgument("tenant " + name_ + " needs a client certificate; none was presented");
+  for (const std::string& allowed : c.client_fingerprints) {
+    if (fp == allowed) return Status::Ok();
+  }
+  if (c.client_ca.empty()) {
+    return Status::InvalidArgument("tenant " + name_ + " does not know the client certificate " + fp);
+  }
+  if (Status s = tls->VerifyPeer(c.client_ca); !s.ok()) {
+    return Status::InvalidArgument("tenant " + name_ + ": " + s.message() + " (certificate " + fp + ")");
+  }
+  return Status::Ok();
+}
+
 std::optional<Role> Tenant::Authenticate(std::string_view token) const {
   std::lock_guard lock(mu_);
   std::optional<Role> role;

@@ -10,6 +10,7 @@
 
 #include "engine/keys.h"
 #include "engine/volume.h"
+#include "io/tls_session.h"
 #include "server/config.h"
 #include "server/quota_ledger.h"
 
@@ -30,6 +31,10 @@ class Tenant {
 
   // The role the token grants, if it is one of this tenant's. Every configured hash is compared.
   std::optional<Role> Authenticate(std::string_view token) const;
+
+  // When the tenant asks for client certificates: the connection is TLS (tls not null) and its
+  // peer's certificate is one the tenant trusts. Ok for a tenant that asks for none.
+  Status CheckClientCertificate(const io::TlsSession* tls) const;
 
   // A session slot, within max_sessions.
   bool TryEnterSession();

@@ -75,10 +75,11 @@ class Bvd:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self, port=0, also=()):
+    def start(self, port=0, also=(), extra_args=()):
         args = [BVD, "--data", self.data, "--listen", "127.0.0.1:%d" % port, "--io", IO, "--log-level", "debug"]
         for a in also:
             args += ["--listen", a]
+        args += list(extra_args)
         if self.config:
             args += ["--config", self.config]
         self.log = open(os.path.join(self.root, "bvd.log"), "ab")

@@ -1,4 +1,5 @@
-// bvd: the backup appliance's daemon. `bvd --data DIR [--listen HOST:PORT]... [--config FILE]`.
+// bvd: the backup appliance's daemon.
+// `bvd --data DIR [--listen HOST:PORT]... [--listen-tls HOST:PORT]... [--config FILE]`.
 // Without a configuration file it serves the embedded default: one tenant, "default", whose
 // token is created on first start in DIR/tokens/default.
 #include <CLI/CLI.hpp>
@@ -25,7 +26,7 @@ namespace server = bv::server;
 
 struct Flags {
   std::string data_dir, config_path, key_file, io = "uring", log_level = "info";
-  std::vector<std::string> listen;
+  std::vector<std::string> listen, listen_tls;
 };
 
 // DIR/tokens/default: created once, mode 0600; its hash is what the server keeps.
@@ -73,8 +74,9 @@ server::ServerOptions Options(const Flags& f, bool* token_created) {
   if (!f.data_dir.empty()) c.data_dir = f.data_dir;
   if (!f.key_file.empty()) c.key_file = f.key_file;
   if (!f.listen.empty()) c.listen = f.listen;
+  if (!f.listen_tls.empty()) c.listen_tls = f.listen_tls;
   if (c.data_dir.empty()) Die(Status::InvalidArgument("no data directory: give --data DIR or data_dir in the configuration"));
-  if (c.listen.empty()) c.listen.push_back(server::kDefaultListen);
+  if (c.listen.empty() && c.listen_tls.empty()) c.listen.push_back(server::kDefaultListen);
   if (f.config_path.empty()) {
     if (auto s = bv::io::MakeDirs(c.data_dir, 0700); !s.ok()) Die(s);
     auto token = DefaultTenantToken(c.data_dir, token_created);
@@ -91,13 +93,17 @@ server::ServerOptions Options(const Flags& f, bool* token_created) {
 void PrintDefaultTenant(const server::Server& srv, const std::string& data_dir, bool token_created) {
   const std::string tok = data_dir + "/tokens/default";
   std::string addr = srv.addresses().front();
+  const bool tls = addr.rfind("tls://", 0) == 0;
+  if (tls) addr = addr.substr(6);
   std::string host = addr.substr(0, addr.rfind(':')), port = addr.substr(addr.rfind(':') + 1);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   std::printf("bvd: tenant \"default\", token %s %s\n", token_created ? "created in" : "in", tok.c_str());
-  std::printf("push:    { printf 'AUTH default %%s\\nPUT pg/orders\\n' \"$(cat %s)\"; pg_dump orders; } | nc -N %s %s\n",
-              tok.c_str(), host.c_str(), port.c_str());
-  std::printf("restore: printf 'AUTH default %%s\\nGET pg/orders\\n' \"$(cat %s)\" | nc %s %s > orders.sql\n",
-              tok.c_str(), host.c_str(), port.c_str());
+  const std::string push_to = tls ? "openssl s_client -quiet -no_ign_eof -connect " + addr : "nc -N " + host + " " + port;
+  const std::string get_from = tls ? "openssl s_client -quiet -connect " + addr : "nc " + host + " " + port;
+  std::printf("push:    { printf 'AUTH default %%s\\nPUT pg/orders\\n' \"$(cat %s)\"; pg_dump orders; } | %s\n",
+              tok.c_str(), push_to.c_str());
+  std::printf("restore: printf 'AUTH default %%s\\nGET pg/orders\\n' \"$(cat %s)\" | %s > orders.sql\n", tok.c_str(),
+              get_from.c_str());
 }
 
 // SIGHUP reloads; SIGTERM or SIGINT stops the server, and the process exits with its outcome.
@@ -124,7 +130,8 @@ int Main(int argc, char** argv) {
   CLI::App app{"bvd: the BV backup appliance daemon"};
   Flags f;
   app.add_option("--data", f.data_dir, "data directory (tenant volumes, tokens)");
-  app.add_option("--listen", f.listen, "address to serve: HOST:PORT or unix:/PATH (repeatable)");
+  app.add_option("--listen", f.listen, "address to serve in plain: HOST:PORT (loopback) or unix:/PATH (repeatable)");
+  app.add_option("--listen-tls", f.listen_tls, "address to serve with TLS: HOST:PORT (repeatable)");
   app.add_option("--config", f.config_path, "TOML configuration file");
   app.add_option("--key-file", f.key_file, "the appliance master key (outside the data directory)");
   app.add_option("--io", f.io, "segment I/O: uring or sync")->check(CLI::IsMember({"uring", "sync"}));
@@ -151,6 +158,10 @@ int Main(int argc, char** argv) {
   auto srv = server::Server::Start(opts);
   if (!srv.ok()) Die(srv.status());
   for (const std::string& a : (*srv)->addresses()) std::printf("bvd: listening on %s\n", a.c_str());
+  if (const auto& id = (*srv)->tls_identity()) {
+    std::printf("bvd: TLS certificate %s (%s), SHA-256 fingerprint %s\n", id->cert_path.c_str(),
+                id->created ? "created" : "loaded", id->fingerprint.c_str());
+  }
   if (f.config_path.empty()) PrintDefaultTenant(**srv, opts.config.data_dir, token_created);
   std::printf("bvd: ready\n");
   std::fflush(stdout);

@@ -1,9 +1,12 @@
 #include "tools/bvtool/client.h"
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <cstring>
 
 #include "io/env.h"
+#include "io/tls_certificate.h"
 #include "server/protocol_text.h"
 
 namespace bv::tool {
@@ -11,10 +14,40 @@ namespace bv::tool {
 namespace {
 
 constexpr size_t kReplyLineMax = 64 << 10;
+constexpr int kConnectTimeoutMs = 10000;  // and as long again for the TLS handshake
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : "";
+}
+
+// Connects to "tls://HOST:PORT" with TLS, verifying the server before anything is sent, or to
+// "HOST:PORT" / "unix:/PATH" in plain.
+Result<std::unique_ptr<io::Socket>> Open(const Remote& r, const std::string& server) {
+  const bool tls = server.rfind("tls://", 0) == 0;
+  if (!tls) {
+    if (!r.ca_file.empty() || !r.fingerprint.empty() || r.insecure || !r.cert_file.empty()) {
+      return Status::InvalidArgument("--ca, --fingerprint, --insecure and --cert are for a tls:// server, not " + server);
+    }
+    return io::Connect(server, kConnectTimeoutMs);
+  }
+  const std::string address = server.substr(6);
+  io::TlsClientOptions o;
+  o.ca_file = r.ca_file.empty() ? Env("BV_CA") : r.ca_file;
+  const std::string fingerprint = r.fingerprint.empty() ? Env("BV_FINGERPRINT") : r.fingerprint;
+  if (!fingerprint.empty()) {
+    BV_ASSIGN_OR_RETURN(o.fingerprint, io::ParseFingerprint(fingerprint));
+  }
+  o.insecure = r.insecure;
+  o.cert_file = r.cert_file;
+  o.key_file = r.key_file;
+  BV_ASSIGN_OR_RETURN(auto ctx, io::TlsContext::ForClient(o));
+  ::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes with write(2); a lost server must come back as an error
+  BV_ASSIGN_OR_RETURN(auto sock, io::Connect(address, kConnectTimeoutMs));
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  BV_RETURN_IF_ERROR(sock->StartTls(std::move(ctx), host, kConnectTimeoutMs));
+  return sock;
 }
 
 }  // namespace
@@ -46,7 +79,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const Remote& r) {
   if (token_file.empty()) return Status::InvalidArgument("no token: give --token-file or BV_TOKEN_FILE");
   BV_ASSIGN_OR_RETURN(std::string token, io::ReadSmallFile(token_file, 4096));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  BV_ASSIGN_OR_RETURN(auto sock, io::Connect(server, 10000));
+  BV_ASSIGN_OR_RETURN(auto sock, Open(r, server));
   std::unique_ptr<Client> c(new Client(std::move(sock)));
   BV_RETURN_IF_ERROR(c->SendLine("AUTH " + server::EscapeValue(tenant) + " " + token));
   return c;

@@ -1,5 +1,6 @@
 // bvtool as a client of bvd: one connection, authenticated, speaking the line protocol
-// (docs/protocol.md). --server HOST:PORT or unix:/PATH, --tenant, --token-file.
+// (docs/protocol.md). --server HOST:PORT, tls://HOST:PORT or unix:/PATH, --tenant, --token-file;
+// over TLS the server is verified by --fingerprint or --ca before the token is sent (§12).
 #pragma once
 
 #include <memory>
@@ -17,6 +18,11 @@ struct Remote {
   std::string server;      // empty: $BV_SERVER
   std::string tenant;      // empty: $BV_TENANT, else "default"
   std::string token_file;  // empty: $BV_TOKEN_FILE
+  // TLS (a tls:// server): how the server is verified, and this client's certificate.
+  std::string ca_file;      // empty: $BV_CA
+  std::string fingerprint;  // empty: $BV_FINGERPRINT
+  bool insecure = false;
+  std::string cert_file, key_file;
   bool given() const;
   // --tenant, else $BV_TENANT, else "default".
   std::string TenantName() const;
@@ -41,7 +47,8 @@ class Client {
   // The socket itself, for moving raw bytes without reading them here (splice); none while this
   // client holds bytes it has read ahead.
   std::optional<int> UnbufferedFd() const {
-    return pos_ < buf_.size() ? std::nullopt : std::optional<int>(socket_->fd());
+    if (pos_ < buf_.size() || !socket_->raw_reads()) return std::nullopt;  // TLS: only decrypted bytes count
+    return socket_->fd();
   }
   static constexpr int kTimeoutMs = 300000;  // the server answers a push only once it is durable
 

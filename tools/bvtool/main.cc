@@ -41,9 +41,16 @@ struct Commands {
 };
 
 void AddServerOptions(CLI::App* sub, Remote* remote) {
-  sub->add_option("--server", remote->server, "bvd's address, HOST:PORT or unix:/PATH (default: $BV_SERVER)");
+  sub->add_option("--server", remote->server,
+                  "bvd's address: tls://HOST:PORT, HOST:PORT (plain) or unix:/PATH (default: $BV_SERVER)");
   sub->add_option("--tenant", remote->tenant, "tenant (default: $BV_TENANT, else default)");
   sub->add_option("--token-file", remote->token_file, "file holding the tenant's token (default: $BV_TOKEN_FILE)");
+  sub->add_option("--fingerprint", remote->fingerprint,
+                  "tls://: the SHA-256 fingerprint bvd printed, AB:CD:… or 64 hex digits (default: $BV_FINGERPRINT)");
+  sub->add_option("--ca", remote->ca_file, "tls://: verify bvd's certificate and name with these CAs (default: $BV_CA)");
+  sub->add_flag("--insecure", remote->insecure, "tls://: accept any server certificate (no verification)");
+  sub->add_option("--cert", remote->cert_file, "tls://: client certificate (PEM), for tenants that ask for one");
+  sub->add_option("--key", remote->key_file, "tls://: the client certificate's key (PEM)");
 }
 
 // Commands that also work against bvd (remote_too) take DIR or --server; the others need DIR.
