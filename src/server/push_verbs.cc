@@ -152,7 +152,11 @@ class FramedSession {
   bool Proceed(const char* verb, const Status& st) {
     if (st.ok()) return true;
     ctx_->Log(spdlog::level::warn, Name() + " " + verb + ": " + st.ToString());
-    return conn_->LastError(st);
+    conn_->LastError(st);
+    // The client may be in the middle of sending frames: read them, so that it reads our error
+    // rather than a reset (closing with unread input resets the connection).
+    conn_->DrainInput();
+    return false;
   }
 
   std::string Name() const { return "session " + format::SnapshotIdHex(ps_->id()); }
