@@ -54,6 +54,7 @@ class Ingest {
 
   const Status& status() const { return failed_; }
   const format::SnapshotRecord& record() const { return rec_; }
+  void Redate(int64_t time_us) { rec_.time_us = time_us; }
   uint64_t generation() const { return generation_; }
   bool in_stream() const { return in_stream_; }
   uint16_t streams_done() const { return static_cast<uint16_t>(rec_.streams.size()); }

@@ -38,6 +38,10 @@ struct PutOptions {
   // A put that fails with no other put in flight cuts what it wrote (AppendLane::AbandonPut). Tests
   // turn this off to leave the volume as a process that died mid-put leaves it.
   bool take_back_on_failure = true;
+  // At commit, a snapshot dated at or before its source's newest is dated 1 µs after it, so that
+  // it never lands under snapshots that exist (a pusher that may not rewrite what SOURCE@TIME
+  // returned; docs/protocol.md §5). Decided under the append lane, so racing commits agree.
+  bool date_after_newest = false;
   std::function<void(uint64_t bytes_in)> progress;
 };
 

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <limits>
+
 #include "base/time_format.h"
 #include "engine/ingest.h"
 #include "engine/restore.h"
@@ -106,6 +108,7 @@ Result<std::unique_ptr<PutSession>> PutSession::Begin(Volume* v, const PutOption
   rec.label = opts.label;
   std::unique_ptr<PutSession> s(new PutSession(v));
   s->take_back_ = opts.take_back_on_failure;
+  s->date_after_newest_ = opts.date_after_newest;
   s->impl_ = std::make_unique<Ingest>(v, generation, opts, std::move(rec));
   return s;
 }
@@ -118,6 +121,7 @@ Result<std::unique_ptr<PutSession>> PutSession::Resume(Volume* v, uint64_t id, c
   std::unique_ptr<PutSession> s(new PutSession(v));
   s->claimed_ = id;
   s->take_back_ = opts.take_back_on_failure;
+  s->date_after_newest_ = opts.date_after_newest;
   BV_ASSIGN_OR_RETURN(auto rec, v->index()->GetSession(id));
   if (!rec) {
     return Status::NotFound("no session " + format::SnapshotIdHex(id) +
@@ -183,6 +187,7 @@ Result<format::SnapshotRecord> PutSession::Commit() {
   // [CRASH-1] The commit block follows every block it names; the snapshot is reported once the
   // sync point has made it durable and indexed it.
   BV_RETURN_IF_ERROR(impl_->UnderLane([&](AppendLane::Guard& lane) -> Status {
+    if (date_after_newest_) BV_RETURN_IF_ERROR(DateAfterNewest());
     BV_ASSIGN_OR_RETURN(Location loc, lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotCommit, rec.id,
                                                                               format::EncodeSnapshot(rec))));
     lane.pending()->PutSnapshot(SnapshotEntry{rec, loc});
@@ -191,6 +196,16 @@ Result<format::SnapshotRecord> PutSession::Commit() {
   }));
   committed_ = true;
   return rec;
+}
+
+// Under the lane: no other commit can come between the look and the commit block.
+Status PutSession::DateAfterNewest() {
+  const format::SnapshotRecord& rec = impl_->record();
+  BV_ASSIGN_OR_RETURN(auto newest, v_->index()->FindAsOf(rec.source, std::numeric_limits<int64_t>::max()));
+  if (!newest) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(auto e, v_->index()->GetSnapshot(*newest));
+  if (e && e->record.time_us >= rec.time_us) impl_->Redate(e->record.time_us + 1);
+  return Status::Ok();
 }
 
 Status PutSession::Abort() {

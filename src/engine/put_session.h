@@ -53,11 +53,13 @@ class PutSession {
 
  private:
   explicit PutSession(Volume* v);
+  Status DateAfterNewest();
   Volume* v_;
   std::unique_ptr<Ingest> impl_;
   uint64_t claimed_ = 0;
   bool committed_ = false;
   bool take_back_ = true;
+  bool date_after_newest_ = false;
 };
 
 // Forgets sessions last synced before `older_than_us` (their clients gave up).

@@ -29,6 +29,8 @@ engine::PutOptions PushSettings(SessionContext* ctx) {
   o.pool = ctx->server->pool();
   o.budget = ctx->server->budget();
   o.batch_input = kSessionBatchInput;
+  // Only an admin token may place a snapshot under existing ones (push_time.h).
+  o.date_after_newest = ctx->role != Role::kAdmin;
   return o;
 }
 

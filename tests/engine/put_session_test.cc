@@ -203,6 +203,30 @@ TEST(PutSession, ResumesBetweenStreamsAfterADisconnect) {
   EXPECT_TRUE(back == b);
 }
 
+// A session begun before another snapshot of its source was committed lands after it when asked
+// (a push token's), and keeps its own time otherwise (an admin's import).
+TEST(PutSession, ACommitAskedToDateAfterTheNewestNeverLandsUnderIt) {
+  TestVolume tv;
+  ASSERT_OK(tv.Init());
+  ASSERT_OK_AND_ASSIGN(auto v, tv.Open());
+  for (bool after : {true, false}) {
+    const std::string source = after ? "db/after" : "db/kept";
+    PutOptions o = Options(source);
+    o.time_us = 1000;
+    o.date_after_newest = after;
+    ASSERT_OK_AND_ASSIGN(auto s, PutSession::Begin(v.get(), o));
+    ASSERT_OK(s->StartStream(""));
+    ASSERT_OK(s->Write("late"));
+    ASSERT_OK(s->EndStream());
+    ASSERT_OK(test::PutString(v.get(), source, "meanwhile", 5000).status());
+    ASSERT_OK_AND_ASSIGN(auto rec, s->Commit());
+    EXPECT_EQ(rec.time_us, after ? 5001 : 1000) << source;
+    ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(rec.id));
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->record.time_us, rec.time_us);
+  }
+}
+
 TEST(PutSession, AStreamNameIsRefusedTwiceEvenAcrossAResume) {
   TestVolume tv;
   ASSERT_OK(tv.Init());

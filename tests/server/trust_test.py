@@ -5,6 +5,7 @@ success: each through a real bvd, with real clients where the item is about them
 Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
 """
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,12 +17,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bvd_test import BVD, BvdTest, data, make_token, nc_get, nc_push, request, snapshot_id  # noqa: E402
 
 
-def framed(port, tenant, token, payload, timeout=30):
-    """Sends AUTH and then `payload` (framed-session lines and bytes); returns every reply line."""
+def framed(port, tenant, token, payload, lines=None, timeout=30):
+    """Sends AUTH and then `payload` (framed-session lines and bytes); returns the reply lines until
+    the server closes, or the first `lines` of them, the connection then dropped."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(("AUTH %s %s\n" % (tenant, token)).encode() + payload)
         out = b""
-        while True:
+        while lines is None or out.count(b"\n") < lines:
             try:
                 b = s.recv(65536)
             except ConnectionResetError:
@@ -59,6 +61,22 @@ class TrustTest(BvdTest):
         rc, reply = nc_push(srv.port, "shop", tok["admin"], "pg/orders", b"imported\n", "time=2001-01-01")
         self.assertIsNotNone(snapshot_id(reply), reply)
         self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/orders@2001-06-01"), b"imported\n")
+
+    def test_a_resumed_push_lands_after_the_snapshots_committed_meanwhile(self):
+        srv, tok = self.shop()
+        nc_push(srv.port, "shop", tok["push"], "pg/h", b"v0-good\n")
+        lines = framed(srv.port, "shop", tok["push"], b"BEGIN pg/h\nSTREAM\nDATA 9\nEVIL-BYTESYNC\n", lines=2)
+        self.assertTrue(lines[-1].startswith("OK streams=0 open=1"), lines)
+        sid = lines[0].split("session=")[1]
+        time.sleep(0.05)
+        rc, reply = nc_push(srv.port, "shop", tok["push"], "pg/h", b"v1-good\n")
+        t1 = re.search(r" time=(\S+)", reply).group(1)
+        lines = framed(srv.port, "shop", tok["push"], ("RESUME %s\nEND\nCOMMIT\n" % sid).encode())
+        self.assertTrue(lines[-1].startswith("OK snapshot="), lines)
+        self.assertGreater(re.search(r" time=(\S+)", lines[-1]).group(1), t1, lines)
+        # What SOURCE@TIME answered before the commit, it answers after.
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/h@" + t1), b"v1-good\n")
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/h"), b"EVIL-BYTE")
 
     def test_a_source_named_like_an_id_never_reaches_another_snapshot(self):
         srv, tok = self.shop()
