@@ -233,7 +233,7 @@ bool HandlePut(SessionContext* ctx, const Request& r) {
     ctx->conn.DrainInput();
     return false;
   }
-  auto memory = ctx->DrawMemory(kPushDraw, "a push");
+  auto memory = ctx->DrawMemory(kPushDraw, MemoryBudget::Use::kPush, "a push");
   if (!memory) {
     ctx->conn.DrainInput();
     return false;
@@ -270,7 +270,7 @@ bool HandleFramed(SessionContext* ctx, const Request& r) {
   (void)engine::ExpireSessions(ctx->tenant->volume(),
                                NowMicros() - static_cast<int64_t>(ctx->server->settings().session_timeout_s) * 1000000,
                                nullptr);
-  auto memory = ctx->DrawMemory(kPushDraw, "a push");
+  auto memory = ctx->DrawMemory(kPushDraw, MemoryBudget::Use::kPush, "a push");
   if (!memory) return false;
   auto ps = r.verb == "BEGIN" ? BeginSession(ctx, o) : ResumeSession(ctx, r.args[0], o);
   if (!ps) return false;

@@ -150,7 +150,7 @@ bool HandleGet(SessionContext* ctx, const Request& r) {
     o.range = *br;
   }
   const bool blocks = format && *format == "blocks";
-  auto memory = ctx->DrawMemory(blocks ? kBlocksRestoreDraw : kRestoreDraw, "a restore");
+  auto memory = ctx->DrawMemory(blocks ? kBlocksRestoreDraw : kRestoreDraw, MemoryBudget::Use::kRead, "a restore");
   if (!memory) return false;
   if (blocks) return GetBlocks(ctx, *snap, o.stream, o.range);
   if (check && *check == "first") {
@@ -168,7 +168,7 @@ bool HandleVerify(SessionContext* ctx, const Request& r) {
   if (!ctx->Arity(r, 1, 1, {}, "VERIFY <snapshot>")) return false;
   auto snap = ctx->Resolve(r.args[0]);
   if (!snap) return true;  // answered; the session goes on
-  auto memory = ctx->DrawMemory(kVerifyDraw, "a verify");
+  auto memory = ctx->DrawMemory(kVerifyDraw, MemoryBudget::Use::kRead, "a verify");
   if (!memory) return true;  // answered; the session goes on
   uint64_t bytes = 0;
   for (size_t i = 0; i < snap->record.streams.size(); i++) {

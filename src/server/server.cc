@@ -91,9 +91,12 @@ Status Server::StartMemoryBudget(const ServerConfig& c) {
                                    std::to_string((fixed + kMiB - 1) / kMiB) + " MiB, and one restore " +
                                    std::to_string(kRestoreDraw / kMiB) + " MiB more");
   }
-  memory_ = std::make_unique<MemoryBudget>(budget - fixed, [this] { ReleaseMemory(); });
-  spdlog::info("memory budget {} MiB: {} MiB for sessions after {} MiB set aside", c.memory_budget_mib,
-               (budget - fixed) / kMiB, fixed / kMiB);
+  // A quarter stays for pushes (as long as one restore still fits beside it).
+  const uint64_t sessions = budget - fixed;
+  const uint64_t reads_max = std::max(kRestoreDraw, sessions - sessions / 4);
+  memory_ = std::make_unique<MemoryBudget>(sessions, reads_max, [this] { ReleaseMemory(); });
+  spdlog::info("memory budget {} MiB: {} MiB for sessions after {} MiB set aside, of which restores and verifies "
+               "may hold {} MiB", c.memory_budget_mib, sessions / kMiB, fixed / kMiB, reads_max / kMiB);
   return Status::Ok();
 }
 

@@ -28,9 +28,10 @@ bool SessionContext::Denied(const char* what) {
   return conn.LastReply(std::string("ERR denied a ") + RoleName(role) + " token may not " + what);
 }
 
-std::unique_ptr<MemoryBudget::Grant> SessionContext::DrawMemory(uint64_t bytes, const std::string& what) {
+std::unique_ptr<MemoryBudget::Grant> SessionContext::DrawMemory(uint64_t bytes, MemoryBudget::Use use,
+                                                                const std::string& what) {
   const int wait_ms = static_cast<int>(server->settings().memory_wait_s) * 1000;
-  auto g = server->memory()->Draw(bytes, wait_ms, what);
+  auto g = server->memory()->Draw(bytes, use, wait_ms, what);
   if (!g.ok()) {
     Log(spdlog::level::warn, what + " refused: " + g.status().message());
     (void)conn.ReplyError(g.status());

@@ -36,7 +36,7 @@ struct SessionContext {
   bool Denied(const char* what);
   // A share of the server's memory budget, waited for within memory_wait_seconds; null once
   // ERR busy is replied.
-  std::unique_ptr<MemoryBudget::Grant> DrawMemory(uint64_t bytes, const std::string& what);
+  std::unique_ptr<MemoryBudget::Grant> DrawMemory(uint64_t bytes, MemoryBudget::Use use, const std::string& what);
   // The snapshot a request names, or nullopt once the error is replied.
   std::optional<engine::SnapshotEntry> Resolve(const std::string& ref);
 

@@ -4,6 +4,7 @@
 
 #include "server/admission.h"
 #include "server/auth_limiter.h"
+#include "server/memory_budget.h"
 #include "server/quota_ledger.h"
 #include "tests/test_util.h"
 
@@ -53,6 +54,26 @@ TEST(QuotaLedger, PushesInFlightTogetherStayWithinTheQuota) {
   EXPECT_EQ(c.status().message(), "tenant t uses 600 of its 1000 bytes, 400 more reserved by pushes in flight");
   b.reset();  // none in flight: measured again (an aborted push took its bytes back)
   EXPECT_TRUE(q.Begin("t", 1000, stored).ok());
+}
+
+TEST(MemoryBudget, ReadsLeaveTheirShareForPushes) {
+  int released = 0;
+  MemoryBudget budget(100, 75, [&] { released++; });
+  auto r1 = budget.Draw(40, MemoryBudget::Use::kRead, 0, "a restore");
+  ASSERT_TRUE(r1.ok());
+  auto r2 = budget.Draw(40, MemoryBudget::Use::kRead, 0, "a restore");
+  ASSERT_FALSE(r2.ok());  // 80 would pass what reads may hold
+  EXPECT_NE(r2.status().message().find("that restores and verifies may hold"), std::string::npos)
+      << r2.status().message();
+  auto p1 = budget.Draw(60, MemoryBudget::Use::kPush, 0, "a push");
+  ASSERT_TRUE(p1.ok());
+  EXPECT_FALSE(budget.Draw(1, MemoryBudget::Use::kPush, 0, "a push").ok());  // the whole budget is drawn
+  r1->reset();
+  EXPECT_EQ(released, 0);
+  EXPECT_TRUE(budget.Draw(35, MemoryBudget::Use::kRead, 0, "a restore").ok());  // returned at once
+  p1->reset();
+  EXPECT_EQ(released, 1);  // nothing drawn: memory goes back to the system
+  EXPECT_EQ(budget.drawn(), 0u);
 }
 
 TEST(Admission, AFullPoolGivesTheSlotOfTheAddressHoldingMostToANewcomer) {

@@ -224,6 +224,9 @@ class LimitsTest(unittest.TestCase):
             stalled.append(s)
         time.sleep(3)
         during = rss_kib(srv) / 1024
+        # Restores may hold three quarters of the budget: a push is still served beside them.
+        rc, reply = nc_push(srv.port, "shop", tok, "while-stalled", data(1 << 20, 8))
+        self.assertIsNotNone(snapshot_id(reply), reply)
         busy = 0
         for s in stalled:
             s.settimeout(0.2)
@@ -238,8 +241,9 @@ class LimitsTest(unittest.TestCase):
         print("bvd RSS: %.0f MiB before, %.0f MiB with 12 stalled restores (%d refused busy), %.0f MiB after"
               % (before, during, busy, after))
         self.assertGreater(busy, 0, "every stalled restore got memory")
-        # 100 MiB less 32 set aside leaves 68 MiB: four restores of 14 MiB at a time.
-        self.assertEqual(busy, 12 - 4)
+        # 100 MiB less 32 set aside leaves 68 MiB, of which restores may hold 51: three restores of
+        # 14 MiB at a time.
+        self.assertEqual(busy, 12 - 3)
         if os.environ.get("BV_SANITIZE", "none") == "none":
             self.assertLess(after, before + 32, "memory was not given back")
         # And the budget is whole again: a restore is served.
