@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -242,7 +243,9 @@ Result<std::unique_ptr<Socket>> Connect(const std::string& address, int timeout_
       ::close(fd);
       return Status::FromErrno("connect to " + address, err);
     }
-    return std::make_unique<Socket>(fd, address);
+    auto sock = std::make_unique<Socket>(fd, address);
+    sock->local_ = true;
+    return sock;
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -275,8 +278,12 @@ Result<std::unique_ptr<Socket>> Connect(const std::string& address, int timeout_
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto sock = std::make_unique<Socket>(fd, address);
+    sockaddr_storage ss{};
+    std::memcpy(&ss, ai->ai_addr, std::min<size_t>(ai->ai_addrlen, sizeof ss));
+    sock->local_ = IsLoopback(ss);
     ::freeaddrinfo(res);
-    return std::make_unique<Socket>(fd, address);
+    return sock;
   }
   ::freeaddrinfo(res);
   return last;

@@ -51,7 +51,8 @@ class Socket {
   bool raw_writes() const { return !tls_ || tls_->kernel_send(); }
   // Bytes read from fd() are the stream's: plain only.
   bool raw_reads() const { return !tls_; }
-  // On a loopback address or a Unix socket.
+  // On a loopback address or a Unix socket (the peer's, for an accepted connection; the one
+  // connected to, for Connect's).
   bool local() const { return local_; }
 
   int fd() const { return fd_; }
@@ -59,6 +60,7 @@ class Socket {
 
  private:
   friend class Listener;
+  friend Result<std::unique_ptr<Socket>> Connect(const std::string& address, int timeout_ms);
   Status Wait(short events, int timeout_ms, const char* what);
   int fd_;
   std::string peer_;

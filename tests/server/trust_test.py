@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bvd_test import BVD, BvdTest, data, make_token, nc_get, nc_push, request, snapshot_id  # noqa: E402
+from bvd_test import BVD, BVTOOL, BvdTest, data, make_token, nc_get, nc_push, request, snapshot_id  # noqa: E402
 
 
 def framed(port, tenant, token, payload, lines=None, timeout=30):
@@ -129,6 +129,33 @@ class TrustTest(BvdTest):
             t.join()
         self.assertEqual(len([r for r in replies if r.startswith("OK deleted=")]), 1, replies)
         self.assertEqual(len([r for r in replies if r.startswith("ERR not-found")]), 7, replies)
+
+    def test_bvtool_sends_no_token_in_clear_to_another_host(self):
+        try:
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this picks the outgoing address
+            host = probe.getsockname()[0]
+            probe.close()
+        except OSError:
+            host = ""
+        if not host or host.startswith("127."):
+            self.skipTest("needs a non-loopback address on this host")
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants, extra="allow_plain_remote = true")
+        srv.stop()
+        srv.start(also=("%s:0" % host,))
+        port = int([l for l in srv.banner if l.startswith("bvd: listening on %s:" % host)][0].rsplit(":", 1)[1])
+        tok_file = os.path.join(self.tmp, "tok")
+        with open(tok_file, "w") as f:
+            f.write(tokens["shop"]["read"] + "\n")
+        base = [BVTOOL, "ls", "--server", "%s:%d" % (host, port), "--tenant", "shop", "--token-file", tok_file]
+        env = dict(os.environ, BV_FINGERPRINT="AA" * 32)
+        p = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("in clear", p.stderr)
+        self.assertNotIn("authenticated", srv.log_text())
+        p = subprocess.run(base + ["--plain"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     # -- failures that must not pass for success ------------------------------------------
 

@@ -29,7 +29,13 @@ Result<std::unique_ptr<io::Socket>> Open(const Remote& r, const std::string& ser
     if (!r.ca_file.empty() || !r.fingerprint.empty() || r.insecure || !r.cert_file.empty()) {
       return Status::InvalidArgument("--ca, --fingerprint, --insecure and --cert are for a tls:// server, not " + server);
     }
-    return io::Connect(server, kConnectTimeoutMs);
+    BV_ASSIGN_OR_RETURN(auto sock, io::Connect(server, kConnectTimeoutMs));
+    if (!sock->local() && !r.plain) {
+      return Status::InvalidArgument("plain TCP to " + server + ", another host, would send the token and the data " +
+                                     "in clear: write tls://" + server + " (with --fingerprint or --ca), or --plain " +
+                                     "to send them anyway");
+    }
+    return sock;
   }
   const std::string address = server.substr(6);
   io::TlsClientOptions o;

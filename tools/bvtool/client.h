@@ -23,6 +23,8 @@ struct Remote {
   std::string fingerprint;  // empty: $BV_FINGERPRINT
   bool insecure = false;
   std::string cert_file, key_file;
+  // Plain TCP to a host other than this one: the token and the data cross the network in clear.
+  bool plain = false;
   bool given() const;
   // --tenant, else $BV_TENANT, else "default".
   std::string TenantName() const;

@@ -51,6 +51,8 @@ void AddServerOptions(CLI::App* sub, Remote* remote) {
   sub->add_flag("--insecure", remote->insecure, "tls://: accept any server certificate (no verification)");
   sub->add_option("--cert", remote->cert_file, "tls://: client certificate (PEM), for tenants that ask for one");
   sub->add_option("--key", remote->key_file, "tls://: the client certificate's key (PEM)");
+  sub->add_flag("--plain", remote->plain,
+                "allow a plain HOST:PORT on another host (token and data in clear; only loopback without it)");
 }
 
 // Commands that also work against bvd (remote_too) take DIR or --server; the others need DIR.
