@@ -146,7 +146,7 @@ class FramedSession {
 
   bool Abort() {
     Status st = ps_->Abort();
-    if (st.ok()) return conn_->LastReply("OK aborted");
+    if (st.ok()) return conn_->LastReply("OK aborted=" + format::SnapshotIdHex(ps_->id()));
     return Proceed("ABORT", st);
   }
 

@@ -112,6 +112,7 @@ class CommandsTest(unittest.TestCase):
             err = p.stderr.decode()
             self.assertIn(said, err)
             self.assertIn("nothing was committed", err)
+            self.assertNotIn("could not be aborted", err)
             self.assertEqual(p.stdout, b"")
         self.assertEqual(self.sources(srv), [])
         # The same producer with status 0 is committed: the failures above were the producer's.
@@ -137,6 +138,7 @@ class CommandsTest(unittest.TestCase):
                       token_file=token_file, timeout=120)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn(b"python3 was killed: the push failed", p.stderr)
+        self.assertIn(b"bvd: quota: quota exceeded", p.stderr)  # the server's reason, not a reset
         with open(pid_file) as f:
             pid = int(f.read())
         self.assertFalse(alive(pid), "the producer still runs")
