@@ -3,10 +3,14 @@
 // authenticated yet, so connections that never log in (slow drip, guessing) cannot take the
 // slots authenticated sessions need. When that pool is full, a new connection takes the slot of
 // the oldest waiting connection of the address that holds the most of the pool, if that address
-// holds more than the newcomer's own: one address cannot keep others from logging in.
+// holds more than the newcomer's own: one address cannot keep others from logging in. Of the
+// addresses that hold the most, the connection that has waited longest goes. When every address
+// holds one, it goes only once it has waited kEvictAgeMin: a client that takes a second to log in
+// is not pushed out by a flood of connections from many addresses.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -26,6 +30,10 @@ struct AdmissionLimits {
 
 class Admission {
  public:
+  using Clock = std::chrono::steady_clock;
+  // How long a connection may wait to authenticate before a newcomer may take its slot.
+  static constexpr std::chrono::seconds kEvictAgeMin{2};
+
   // A connection's slot, from accept to close; it stops counting as unauthenticated at AUTH.
   class Ticket {
    public:
@@ -39,25 +47,27 @@ class Admission {
 
    private:
     friend class Admission;
-    Ticket(Admission* a, std::string address, io::Socket* socket)
-        : admission_(a), address_(std::move(address)), socket_(socket) {}
+    Ticket(Admission* a, std::string address, io::Socket* socket, Clock::time_point admitted)
+        : admission_(a), address_(std::move(address)), socket_(socket), admitted_(admitted) {}
     Admission* admission_;
     const std::string address_;
     io::Socket* socket_;
+    const Clock::time_point admitted_;
     bool waiting_ = true;  // not authenticated yet; under the admission's lock
     std::atomic<bool> evicted_{false};
   };
 
   // A slot for `socket`, a new connection from `address` (the peer without its port), or Busy
   // saying which limit is reached.
-  Result<std::unique_ptr<Ticket>> Admit(const std::string& address, io::Socket* socket, const AdmissionLimits& limits);
+  Result<std::unique_ptr<Ticket>> Admit(const std::string& address, io::Socket* socket, const AdmissionLimits& limits,
+                                        Clock::time_point now = Clock::now());
   size_t open() const;
 
  private:
   void Authenticate(Ticket* t);
   void Release(Ticket* t);
   // Makes room in a full pool for a connection from `address`; false if that would be unfair.
-  bool EvictFor(const std::string& address);
+  bool EvictFor(const std::string& address, Clock::time_point now);
   void StopWaiting(Ticket* t);  // under mu_
 
   mutable std::mutex mu_;
@@ -66,8 +76,10 @@ class Admission {
   std::map<std::string, std::deque<Ticket*>> waiting_by_address_;  // oldest first
 };
 
-// The source address of a peer as io::Socket names it: "127.0.0.3" of "127.0.0.3:41234", "::1"
-// of "[::1]:41234"; a Unix socket's peer is "unix".
+// The source of a peer as the limits count it, from the name io::Socket gives it: "127.0.0.3" of
+// "127.0.0.3:41234"; an IPv6 address by its /64 ("2001:db8:1:2::/64" of "[2001:db8:1:2::7]:41234"),
+// since one host holds a whole /64; "127.0.0.1" of "[::ffff:127.0.0.1]:41234"; "unix" for a Unix
+// socket's peer.
 std::string PeerAddress(const std::string& peer);
 
 }  // namespace bv::server

@@ -1,8 +1,9 @@
-// Failed logins, limited by token buckets (docs/protocol.md §4): one per source address and one
-// for the whole server, each refilled at its rate per minute up to its burst. A login from an
-// address whose bucket is empty is refused at once, its token not checked. The global bucket,
-// once empty, refuses every address with a failure on record; an address with none still has
-// its token checked, so that guessing from elsewhere cannot lock the database hosts out.
+// Failed logins, limited by token buckets (docs/protocol.md §4): one per source (the session
+// names it: a source address and the tenant tried) and one for the whole server, each refilled at
+// its rate per minute up to its burst. A login from a source whose bucket is empty is refused at
+// once, its token not checked. The global bucket, once empty, refuses every source with a failure
+// on record; a source with none still has its token checked, so that guessing from elsewhere
+// cannot lock the database hosts out.
 #pragma once
 
 #include <chrono>

@@ -94,11 +94,14 @@ class Session {
     const AuthLimits limits{settings.auth_failures_per_minute, settings.auth_failure_burst,
                             settings.auth_failures_per_minute_global, settings.auth_failure_burst_global};
     AuthLimiter* limiter = ctx_.server->auth_limiter();
-    if (Status may = limiter->MayTry(address_, limits); !may.ok()) {
+    std::shared_ptr<Tenant> t = ctx_.server->FindTenant(r.args[0]);
+    // Failures count per address and tenant: a host's stale token for one tenant does not lock
+    // out its logins to the others. Unknown tenants share one count.
+    const std::string who = address_ + (t ? " for tenant " + t->name() : " for unknown tenants");
+    if (Status may = limiter->MayTry(who, limits); !may.ok()) {
       OutsiderLog("login refused unchecked for tenant \"" + EscapeValue(r.args[0]) + "\": " + may.message());
       return ctx_.conn.LastError(may);
     }
-    std::shared_ptr<Tenant> t = ctx_.server->FindTenant(r.args[0]);
     std::optional<Role> role;
     if (t) {
       role = t->Authenticate(r.args[1]);
@@ -106,7 +109,7 @@ class Session {
       (void)TokenMatches(r.args[1], TokenHash(""));  // the same work for an unknown tenant
     }
     if (!role) {
-      limiter->Failed(address_, limits);
+      limiter->Failed(who, limits);
       OutsiderLog("login failed for tenant \"" + EscapeValue(r.args[0]) + "\"");
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.auth_failure_delay_ms));
       return ctx_.conn.LastReply("ERR auth unknown tenant or wrong token");

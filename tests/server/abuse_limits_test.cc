@@ -79,21 +79,54 @@ TEST(MemoryBudget, ReadsLeaveTheirShareForPushes) {
 TEST(Admission, AFullPoolGivesTheSlotOfTheAddressHoldingMostToANewcomer) {
   Admission a;
   const AdmissionLimits limits{/*max_connections=*/8, /*max_unauthenticated=*/3};
+  const auto t0 = Admission::Clock::now();
   io::Socket s1(-1, "x"), s2(-1, "x"), s3(-1, "x"), s4(-1, "x"), s5(-1, "x");
-  ASSERT_OK_AND_ASSIGN(auto t1, a.Admit("10.0.0.3", &s1, limits));
-  ASSERT_OK_AND_ASSIGN(auto t2, a.Admit("10.0.0.3", &s2, limits));
-  ASSERT_OK_AND_ASSIGN(auto t3, a.Admit("10.0.0.2", &s3, limits));
-  ASSERT_OK_AND_ASSIGN(auto t4, a.Admit("10.0.0.4", &s4, limits));  // takes 10.0.0.3's oldest
+  ASSERT_OK_AND_ASSIGN(auto t1, a.Admit("10.0.0.3", &s1, limits, t0));
+  ASSERT_OK_AND_ASSIGN(auto t2, a.Admit("10.0.0.3", &s2, limits, t0));
+  ASSERT_OK_AND_ASSIGN(auto t3, a.Admit("10.0.0.2", &s3, limits, t0));
+  // An address holding two: its oldest goes, however young.
+  ASSERT_OK_AND_ASSIGN(auto t4, a.Admit("10.0.0.4", &s4, limits, t0));
   EXPECT_TRUE(t1->evicted());
   EXPECT_FALSE(t2->evicted());
   // Now every address holds one: a newcomer from one of them is refused.
-  Result<std::unique_ptr<Admission::Ticket>> t5 = a.Admit("10.0.0.2", &s5, limits);
+  Result<std::unique_ptr<Admission::Ticket>> t5 = a.Admit("10.0.0.2", &s5, limits, t0 + Admission::kEvictAgeMin);
   EXPECT_EQ(t5.status().code(), Status::Code::kBusy);
   t3->Authenticated();  // its slot is an authenticated one now
-  EXPECT_TRUE(a.Admit("10.0.0.2", &s5, limits).ok());
+  EXPECT_TRUE(a.Admit("10.0.0.2", &s5, limits, t0 + Admission::kEvictAgeMin).ok());
+}
+
+TEST(Admission, AmongAddressesHoldingOneEachTheLongestWaitingGoesOnceItHadItsTime) {
+  Admission a;
+  const AdmissionLimits limits{/*max_connections=*/8, /*max_unauthenticated=*/3};
+  const auto t0 = Admission::Clock::now();
+  io::Socket s1(-1, "x"), s2(-1, "x"), s3(-1, "x"), s4(-1, "x"), s0(-1, "x");
+  {
+    Admission b;
+    ASSERT_OK_AND_ASSIGN(auto x, b.Admit("10.0.0.1", &s1, limits, t0));
+    ASSERT_OK_AND_ASSIGN(auto y, b.Admit("10.0.0.2", &s2, limits, t0));
+    ASSERT_OK_AND_ASSIGN(auto z, b.Admit("10.0.0.3", &s3, limits, t0));
+    // Nobody has waited kEvictAgeMin: a newcomer is refused rather than cut anyone short.
+    auto refused = b.Admit("10.0.0.4", &s0, limits, t0 + std::chrono::seconds(1));
+    EXPECT_EQ(refused.status().code(), Status::Code::kBusy);
+    EXPECT_FALSE(x->evicted() || y->evicted() || z->evicted());
+  }
+  ASSERT_OK_AND_ASSIGN(auto fresh, a.Admit("10.0.0.9", &s1, limits, t0 + std::chrono::seconds(2)));
+  ASSERT_OK_AND_ASSIGN(auto old, a.Admit("10.0.0.1", &s2, limits, t0));
+  ASSERT_OK_AND_ASSIGN(auto mid, a.Admit("10.0.0.5", &s3, limits, t0 + std::chrono::seconds(1)));
+  ASSERT_OK_AND_ASSIGN(auto next, a.Admit("10.0.0.7", &s4, limits, t0 + std::chrono::seconds(3)));
+  EXPECT_TRUE(old->evicted());
+  EXPECT_FALSE(mid->evicted());
+  EXPECT_FALSE(fresh->evicted());
+}
+
+TEST(Admission, PeersAreCountedByAddressAndIPv6ByItsSlash64) {
   EXPECT_EQ(PeerAddress("127.0.0.3:41234"), "127.0.0.3");
   EXPECT_EQ(PeerAddress("[::1]:7780"), "::1");
   EXPECT_EQ(PeerAddress("unix"), "unix");
+  EXPECT_EQ(PeerAddress("[2001:db8:1:2:aaaa:bbbb:cccc:7]:41234"), "2001:db8:1:2::/64");
+  EXPECT_EQ(PeerAddress("[2001:db8:1:2::8]:1"), "2001:db8:1:2::/64");  // the same host
+  EXPECT_EQ(PeerAddress("[2001:db8:1:3::8]:1"), "2001:db8:1:3::/64");
+  EXPECT_EQ(PeerAddress("[::ffff:192.0.2.9]:1"), "192.0.2.9");
 }
 
 }  // namespace

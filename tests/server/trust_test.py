@@ -157,6 +157,28 @@ class TrustTest(BvdTest):
         p = subprocess.run(base + ["--plain"], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_failed_logins_to_one_tenant_do_not_lock_out_another_from_the_same_host(self):
+        tenants, tokens = self.three_tenants()
+        srv = self.server(tenants, extra="auth_failure_delay_ms = 0\nauth_failure_burst = 3")
+
+        def login(tenant, token):
+            with socket.socket() as s:
+                s.bind(("127.0.0.2", 0))
+                s.settimeout(30)
+                s.connect(("127.0.0.1", srv.port))
+                s.sendall(("AUTH %s %s\nSTAT\nQUIT\n" % (tenant, token)).encode())
+                out = b""
+                while True:
+                    b = s.recv(4096)
+                    if not b:
+                        return out.decode()
+                    out += b
+
+        for _ in range(4):
+            login("crm", "bvt_" + "0" * 43)
+        self.assertIn("ERR busy too many failed logins from 127.0.0.2 for tenant crm", login("crm", tokens["crm"]["read"]))
+        self.assertIn("OK tenant=shop", login("shop", tokens["shop"]["read"]))
+
     # -- failures that must not pass for success ------------------------------------------
 
     def test_an_over_long_request_line_is_answered_and_the_close_is_orderly(self):
