@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +48,8 @@ class TlsSession {
   Status Retry(int r, const std::string& what, int timeout_ms, bool* eof = nullptr);
   Status CheckServer(const std::string& host) const;
   size_t ReadBuffered(char* dst, size_t n);
+  std::string_view Stage(std::string_view bytes);
+  Status WriteRecords(std::string_view bytes, int timeout_ms);
 
   std::shared_ptr<TlsContext> ctx_;
   SSL* ssl_;
@@ -55,6 +58,7 @@ class TlsSession {
   const std::atomic<bool>* interrupted_;
   bool kernel_send_ = false;
   bool shut_ = false;
+  std::unique_ptr<char[]> stage_;  // WriteAll's copies of misaligned sources (kStageBytes)
 };
 
 }  // namespace bv::io
