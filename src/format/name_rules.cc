@@ -53,6 +53,9 @@ bool IsHiddenCodePoint(uint32_t cp) {
 }
 
 Status ValidateNewName(std::string_view name, const char* what) {
+  if (!name.empty() && (name.front() == ' ' || name.back() == ' ')) {
+    return Status::InvalidArgument(std::string(what) + " starts or ends with a space, which no one sees");
+  }
   for (size_t i = 0; i < name.size();) {
     const size_t at = i;
     const uint32_t cp = NextCodePoint(name, &i);

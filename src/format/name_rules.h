@@ -18,7 +18,8 @@ inline constexpr std::string_view kIdPrefix = "id:";
 // separators, spaces other than U+0020, and the fillers that render as nothing.
 bool IsHiddenCodePoint(uint32_t cp);
 
-// Refuses a new name that holds a hidden code point, naming it and its byte offset. `name` has
+// Refuses a new name that holds a hidden code point, naming it and its byte offset, or that starts
+// or ends with a space. `name` has
 // passed ValidateLabel (valid UTF-8, no controls). `what`: "stream name", "label"…
 Status ValidateNewName(std::string_view name, const char* what);
 // The same for a source (ValidateSourceName passed), which may not start with kIdPrefix either.

@@ -44,6 +44,16 @@ TEST(NameRules, HiddenAndDirectionChangingCharactersAreRefusedWithTheirPlace) {
   }
 }
 
+TEST(NameRules, ASpaceAtEitherEndIsRefused) {
+  for (const char* name : {" pg", "pg ", " "}) {
+    Status s = ValidateNewName(name, "stream name");
+    ASSERT_FALSE(s.ok()) << "'" << name << "'";
+    EXPECT_NE(s.message().find("starts or ends with a space"), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(ValidateNewName("pg orders", "label").ok());
+  EXPECT_TRUE(ValidateNewName("", "label").ok());  // an empty label or stream name is allowed
+}
+
 TEST(NameRules, ASourceMayNotTakeTheIdForm) {
   Status s = ValidateNewSourceName("id:52a7");
   ASSERT_FALSE(s.ok());
