@@ -45,11 +45,20 @@ Result<std::string> DefaultTenantToken(const std::string& data_dir, bool* create
   return token;
 }
 
-// Free memory back to the system once no session holds any (docs/protocol.md §10).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BV_SANITIZER_ALLOCATOR 1  // the sanitizer's allocator holds the memory, not glibc's
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BV_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+
+// Free memory back to the system once no session holds any (docs/protocol.md §10). Under a
+// sanitizer glibc's malloc_trim would walk an arena that was never set up: nothing to do there.
 void ReleaseMemory() {
 #ifdef BV_MIMALLOC
   mi_collect(true);
-#else
+#elif !defined(BV_SANITIZER_ALLOCATOR)
   malloc_trim(0);
 #endif
 }
