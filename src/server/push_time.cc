@@ -13,6 +13,11 @@ Status CheckPushTime(Role role, engine::Index* index, const std::string& source,
                           " s ahead of the server's clock (" + FormatTime(now_us) + "); a " + RoleName(role) +
                           " token may not date a snapshot in the future");
   }
+  if (time_us < now_us - kPushTimeAheadMaxUs) {
+    return Status::Denied("time=" + FormatTime(time_us) + " is more than " + std::to_string(kPushTimeAheadMaxUs / 1000000) +
+                          " s behind the server's clock (" + FormatTime(now_us) + "); a " + RoleName(role) +
+                          " token may not date a snapshot in the past");
+  }
   BV_ASSIGN_OR_RETURN(auto newest, index->FindAsOf(source, std::numeric_limits<int64_t>::max()));
   if (!newest) return Status::Ok();
   BV_ASSIGN_OR_RETURN(auto e, index->GetSnapshot(*newest));

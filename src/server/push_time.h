@@ -13,11 +13,11 @@
 
 namespace bv::server {
 
-// How far ahead of the server's clock a push token's time may be: clocks of hosts disagree.
+// How far from the server's clock a push token's time may be: clocks of hosts disagree.
 inline constexpr int64_t kPushTimeAheadMaxUs = 300LL * 1000000;
 
-// For a push token: `time_us` no later than now + kPushTimeAheadMaxUs and no earlier than the
-// newest snapshot of `source`. Denied otherwise, with both bounds in the message.
+// For a push token: `time_us` within kPushTimeAheadMaxUs of now either way (clock skew), and no
+// earlier than the newest snapshot of `source`. Denied otherwise, with the bound in the message.
 Status CheckPushTime(Role role, engine::Index* index, const std::string& source, int64_t time_us, int64_t now_us);
 
 }  // namespace bv::server

@@ -102,7 +102,7 @@ class FramedSession {
     if (f.verb == "SYNC" && bare) return Sync();
     if (f.verb == "COMMIT" && bare) return Commit();
     if (f.verb == "ABORT" && bare) return Abort();
-    return conn_->LastReply("ERR bad-request in a session: DATA, STREAM, END, SYNC, COMMIT or ABORT, not " + f.verb);
+    return Refuse("ERR bad-request in a session: DATA, STREAM, END, SYNC, COMMIT or ABORT, not " + f.verb);
   }
 
   // DATA <n>: read into the session's batch as it arrives. A frame cut short by a lost connection
@@ -111,7 +111,7 @@ class FramedSession {
     const auto size = f.args.size() == 1 && f.options.empty() ? ParseDecimal(f.args[0]) : std::nullopt;
     const uint64_t n = size.value_or(0);
     if (n == 0 || n > kFrameMax) {
-      return conn_->LastReply("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>");
+      return Refuse("ERR bad-request usage: DATA <1 to " + std::to_string(kFrameMax) + " bytes>");
     }
     FrameInput in(conn_, idle_ms_, n);
     Status st;
@@ -127,7 +127,7 @@ class FramedSession {
   }
 
   bool Stream(const Request& f) {
-    if (f.args.size() > 1 || !f.options.empty()) return conn_->LastReply("ERR bad-request usage: STREAM [name]");
+    if (f.args.size() > 1 || !f.options.empty()) return Refuse("ERR bad-request usage: STREAM [name]");
     return Proceed("STREAM", ps_->StartStream(f.args.empty() ? "" : f.args[0]));
   }
 
@@ -148,6 +148,14 @@ class FramedSession {
     Status st = ps_->Abort();
     if (st.ok()) return conn_->LastReply("OK aborted=" + format::SnapshotIdHex(ps_->id()));
     return Proceed("ABORT", st);
+  }
+
+  // A frame refused: its error line, then what the client still sends is read and dropped, so
+  // that it reads the line rather than a reset. Always false.
+  bool Refuse(const std::string& line) {
+    conn_->LastReply(line);
+    conn_->DrainInput();
+    return false;
   }
 
   // A frame's outcome: on to the next frame, or the session's failure replied and logged.

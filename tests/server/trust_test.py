@@ -52,6 +52,16 @@ class TrustTest(BvdTest):
             self.assertTrue(lines and lines[0].startswith("ERR denied"), lines)
         self.assertIn("ahead of the server's clock", nc_push(srv.port, "shop", tok["push"], "pg/x", b"x",
                                                               "time=9999-12-31")[1])
+        # Nor in the gap between the newest snapshot and now, where it would change what a past
+        # SOURCE@TIME answers, nor on a new source.
+        rc, reply = nc_push(srv.port, "shop", tok["admin"], "pg/old", b"old\n", "time=2026-01-01")
+        two_hours_ago = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 7200))
+        one_hour_ago = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 3600))
+        for source in ("pg/old", "pg/new"):
+            reply = nc_push(srv.port, "shop", tok["push"], source, b"attacker\n", "time=" + two_hours_ago)[1]
+            self.assertIn("ERR denied", reply, source)
+            self.assertIn("behind the server's clock", reply, source)
+        self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/old@" + one_hour_ago), b"old\n")
         # A restore by name still returns the honest bytes.
         self.assertEqual(nc_get(srv.port, "shop", tok["read"], "pg/orders"), b"honest night\n")
         # A time a little ahead (clock skew) is taken; an admin token may date a snapshot freely.
@@ -104,6 +114,21 @@ class TrustTest(BvdTest):
             rc, reply = nc_push(srv.port, "shop", tok["push"], name, b"x")
             self.assertIn("ERR bad-request", reply, name)
             self.assertIn("invisible or direction-changing", reply, name)
+        # A refused frame drains what the client still sends: it reads the error, not a reset.
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as c:
+            c.sendall(("AUTH shop %s\nBEGIN db/drain\nSTREAM\nDATA 0\n" % tok["push"]).encode())
+            try:
+                for _ in range(8):
+                    c.sendall(b"z" * (64 << 10))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            out = b""
+            while True:
+                b = c.recv(65536)  # a reset here fails the test
+                if not b:
+                    break
+                out += b
+        self.assertIn(b"ERR bad-request usage: DATA", out)
         lines = framed(srv.port, "shop", tok["push"], b"BEGIN db/three\nSTREAM w%E2%80%8Bal\n")
         self.assertTrue(lines[-1].startswith("ERR bad-request") and "U+200B" in lines[-1], lines)
         self.assertEqual(len(self.listing(srv, "shop", tok["read"])), 0)
