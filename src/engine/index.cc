@@ -1,6 +1,7 @@
 #include "engine/index.h"
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -159,9 +160,11 @@ Result<std::optional<Location>> Index::GetQuarantined(const format::Id& id) {
   return GetLocation(kQuarantine, id, "get quarantined chunk");
 }
 
-Result<std::optional<SnapshotEntry>> Index::GetSnapshot(uint64_t id) {
+Result<std::optional<SnapshotEntry>> Index::GetSnapshot(uint64_t id) { return ReadSnapshot(rocksdb::ReadOptions(), id); }
+
+Result<std::optional<SnapshotEntry>> Index::ReadSnapshot(const rocksdb::ReadOptions& ro, uint64_t id) {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kSnapshots], SnapshotKey(id), &v);
+  rocksdb::Status s = db_->Get(ro, cf_[kSnapshots], SnapshotKey(id), &v);
   if (s.IsNotFound()) return std::optional<SnapshotEntry>();
   BV_RETURN_IF_ERROR(FromRocks(s, "get snapshot"));
   SnapshotEntry e;
@@ -197,11 +200,16 @@ Result<std::optional<uint64_t>> Index::FindAsOf(const std::string& source, int64
 Status Index::ForEachSnapshot(const std::string& source, const std::function<bool(const SnapshotEntry&)>& fn) {
   std::string prefix = source;
   if (!source.empty()) prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySource]));
+  // One view for the listing and the records, so a snapshot deleted meanwhile is either wholly
+  // there or wholly gone, never listed without its record.
+  rocksdb::ManagedSnapshot view(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.snapshot();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kBySource]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     BV_ASSIGN_OR_RETURN(format::BySource key, format::DecodeBySourceKey(it->key().ToStringView()));
     const uint64_t id = key.id;
-    BV_ASSIGN_OR_RETURN(auto e, GetSnapshot(id));
+    BV_ASSIGN_OR_RETURN(auto e, ReadSnapshot(ro, id));
     if (!e) return Status::Corruption("index: by_source names snapshot " + std::to_string(id) + " which is missing");
     if (!fn(*e)) break;
   }

@@ -96,6 +96,8 @@ class Index {
   Index() = default;
   // The location stored under a chunk id in column family `cf`.
   Result<std::optional<Location>> GetLocation(size_t cf, const format::Id& id, const char* what);
+  // A snapshot record as `ro` sees it (ro.snapshot pins a view that a concurrent delete cannot change).
+  Result<std::optional<SnapshotEntry>> ReadSnapshot(const rocksdb::ReadOptions& ro, uint64_t id);
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;
 };

@@ -1,6 +1,7 @@
 #include "engine/snapshot_ref.h"
 
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <string_view>
 #include <vector>
@@ -23,10 +24,28 @@ bool IsHex(std::string_view s) {
   return true;
 }
 
-Result<SnapshotEntry> Get(Index* index, uint64_t id) {
+// Reads the record of a snapshot a lookup has just listed. A DELETE between the two reads removes
+// the listing and the record in one batch, so a record found missing is damage only if the
+// listing still names the id afterwards (`still_listed`); otherwise the snapshot went meanwhile.
+Result<SnapshotEntry> Get(Index* index, uint64_t id, const std::function<Result<bool>()>& still_listed) {
   BV_ASSIGN_OR_RETURN(auto e, index->GetSnapshot(id));
-  if (!e) return Status::Corruption("index: snapshot " + SnapshotIdString(id) + " is listed but missing");
-  return *e;
+  if (e) return *e;
+  BV_ASSIGN_OR_RETURN(bool listed, still_listed());
+  if (listed) return Status::Corruption("index: snapshot " + SnapshotIdString(id) + " is listed but missing");
+  return Status::NotFound("snapshot " + SnapshotIdString(id) + " was deleted meanwhile");
+}
+
+// Ids listed by the snapshots column itself: a missing record there can only be a delete.
+Result<SnapshotEntry> GetListedById(Index* index, uint64_t id) {
+  return Get(index, id, [] { return Result<bool>(false); });
+}
+
+// Ids listed by a source's time line: damage if that line still gives the same id.
+Result<SnapshotEntry> GetListedBySource(Index* index, uint64_t id, const std::string& source, int64_t when) {
+  return Get(index, id, [&]() -> Result<bool> {
+    BV_ASSIGN_OR_RETURN(auto again, index->FindAsOf(source, when));
+    return again && *again == id;
+  });
 }
 
 // The snapshots whose ids start with `hex` (4 to 16 hex digits).
@@ -42,7 +61,7 @@ Result<SnapshotEntry> ById(Index* index, const std::string& ref) {
   BV_ASSIGN_OR_RETURN(auto ids, IdsStartingWith(index, hex));
   if (ids.empty()) return Status::NotFound("no snapshot id starts with " + std::string(hex));
   if (ids.size() > 1) return Status::InvalidArgument("snapshot id prefix '" + std::string(hex) + "' is ambiguous");
-  return Get(index, ids[0]);
+  return GetListedById(index, ids[0]);
 }
 
 // "SOURCE@TIME" or "SOURCE@latest".
@@ -58,7 +77,7 @@ Result<SnapshotEntry> AsOf(Index* index, const std::string& ref, size_t at) {
     if (t == "latest") return Status::NotFound("source '" + source + "' has no snapshot");
     return Status::NotFound("source '" + source + "' has no snapshot at or before " + FormatTime(when));
   }
-  return Get(index, *id);
+  return GetListedBySource(index, *id, source, when);
 }
 
 }  // namespace
@@ -78,9 +97,9 @@ Result<SnapshotEntry> ResolveSnapshot(Index* index, const std::string& ref) {
                                    SnapshotIdString(ids[0]) + ": write " + ref + "@latest for the source's newest "
                                    "snapshot or id:" + ref + " for the id");
   }
-  if (newest) return Get(index, *newest);
+  if (newest) return GetListedBySource(index, *newest, ref, std::numeric_limits<int64_t>::max());
   if (ids.size() > 1) return Status::InvalidArgument("snapshot id prefix '" + ref + "' is ambiguous");
-  if (ids.size() == 1) return Get(index, ids[0]);
+  if (ids.size() == 1) return GetListedById(index, ids[0]);
   return Status::NotFound("no snapshot '" + ref + "' (neither an id nor a source with snapshots)");
 }
 
