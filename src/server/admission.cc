@@ -28,12 +28,24 @@ Result<std::unique_ptr<Admission::Ticket>> Admission::Admit(const std::string& a
 }
 
 bool Admission::EvictFor(const std::string& address, Clock::time_point now) {
+  Ticket* victim = FairVictim(address, now);
+  if (victim == nullptr) victim = StrangerVictim(address);
+  if (victim == nullptr) return false;
+  spdlog::debug("peer address {}: its oldest connection waiting to authenticate gives its slot to one from {}",
+                victim->address_, address);
+  StopWaiting(victim);
+  victim->evicted_ = true;
+  victim->socket_->Interrupt();  // the ticket, and so its socket, lives until Release takes mu_
+  return true;
+}
+
+Admission::Ticket* Admission::FairVictim(const std::string& address, Clock::time_point now) const {
   size_t most = 0;
   for (const auto& [a, waiting] : waiting_by_address_) most = std::max(most, waiting.size());
   auto mine = waiting_by_address_.find(address);
   const size_t own = mine == waiting_by_address_.end() ? 0 : mine->second.size();
-  if (most <= own) return false;
-  Ticket* victim = nullptr;  // the longest waiting of the addresses that hold the most
+  if (most <= own) return nullptr;
+  Ticket* victim = nullptr;
   for (const auto& [a, waiting] : waiting_by_address_) {
     if (waiting.size() == most && (victim == nullptr || waiting.front()->admitted_ < victim->admitted_)) {
       victim = waiting.front();
@@ -41,13 +53,30 @@ bool Admission::EvictFor(const std::string& address, Clock::time_point now) {
   }
   // Addresses holding one each (a flood from many addresses, or many hosts logging in): only a
   // connection that has had its time to log in goes.
-  if (most == 1 && now - victim->admitted_ < kEvictAgeMin) return false;
-  spdlog::debug("peer address {}: its oldest connection waiting to authenticate gives its slot to one from {}",
-                victim->address_, address);
-  StopWaiting(victim);
-  victim->evicted_ = true;
-  victim->socket_->Interrupt();  // the ticket, and so its socket, lives until Release takes mu_
-  return true;
+  if (most == 1 && now - victim->admitted_ < kEvictAgeMin) return nullptr;
+  return victim;
+}
+
+Admission::Ticket* Admission::StrangerVictim(const std::string& address) const {
+  if (!Known(address)) return nullptr;
+  Ticket* victim = nullptr;
+  for (const auto& [a, waiting] : waiting_by_address_) {
+    if (!Known(a) && (victim == nullptr || waiting.front()->admitted_ < victim->admitted_)) victim = waiting.front();
+  }
+  return victim;
+}
+
+void Admission::Remember(const std::string& address) {
+  if (auto it = known_index_.find(address); it != known_index_.end()) {
+    known_.splice(known_.begin(), known_, it->second);
+    return;
+  }
+  if (known_.size() >= kKnownAddressesMax) {
+    known_index_.erase(known_.back());
+    known_.pop_back();
+  }
+  known_.push_front(address);
+  known_index_[address] = known_.begin();
 }
 
 size_t Admission::open() const {
@@ -67,6 +96,7 @@ void Admission::StopWaiting(Ticket* t) {
 void Admission::Authenticate(Ticket* t) {
   std::lock_guard lock(mu_);
   StopWaiting(t);
+  Remember(t->address_);
 }
 
 void Admission::Release(Ticket* t) {

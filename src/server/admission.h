@@ -6,17 +6,22 @@
 // holds more than the newcomer's own: one address cannot keep others from logging in. Of the
 // addresses that hold the most, the connection that has waited longest goes. When every address
 // holds one, it goes only once it has waited kEvictAgeMin: a client that takes a second to log in
-// is not pushed out by a flood of connections from many addresses.
+// is not pushed out by a flood of connections from many addresses. A newcomer from an address
+// that has authenticated before (one of the last kKnownAddressesMax) may take the slot of the
+// longest waiting connection from an address that never has, however young: a flood from many
+// addresses cannot keep the database hosts that log in every night out.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "base/status.h"
 #include "io/socket.h"
@@ -33,6 +38,8 @@ class Admission {
   using Clock = std::chrono::steady_clock;
   // How long a connection may wait to authenticate before a newcomer may take its slot.
   static constexpr std::chrono::seconds kEvictAgeMin{2};
+  // How many addresses that authenticated are remembered (the least recent is forgotten first).
+  static constexpr size_t kKnownAddressesMax = 4096;
 
   // A connection's slot, from accept to close; it stops counting as unauthenticated at AUTH.
   class Ticket {
@@ -68,12 +75,20 @@ class Admission {
   void Release(Ticket* t);
   // Makes room in a full pool for a connection from `address`; false if that would be unfair.
   bool EvictFor(const std::string& address, Clock::time_point now);
+  // The longest waiting of the addresses that hold the most, if fair to evict for `address`.
+  Ticket* FairVictim(const std::string& address, Clock::time_point now) const;
+  // For a known `address`: the longest waiting connection from an address never known.
+  Ticket* StrangerVictim(const std::string& address) const;
+  void Remember(const std::string& address);
+  bool Known(const std::string& address) const { return known_index_.contains(address); }
   void StopWaiting(Ticket* t);  // under mu_
 
   mutable std::mutex mu_;
   size_t open_ = 0;
   size_t waiting_ = 0;
   std::map<std::string, std::deque<Ticket*>> waiting_by_address_;  // oldest first
+  std::list<std::string> known_;                                   // most recently authenticated first
+  std::unordered_map<std::string, std::list<std::string>::iterator> known_index_;
 };
 
 // The source of a peer as the limits count it, from the name io::Socket gives it: "127.0.0.3" of

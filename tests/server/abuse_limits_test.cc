@@ -119,6 +119,30 @@ TEST(Admission, AmongAddressesHoldingOneEachTheLongestWaitingGoesOnceItHadItsTim
   EXPECT_FALSE(fresh->evicted());
 }
 
+TEST(Admission, AnAddressThatAuthenticatedBeforeTakesTheSlotOfAYoungStranger) {
+  Admission a;
+  const AdmissionLimits limits{/*max_connections=*/8, /*max_unauthenticated=*/2};
+  const auto t0 = Admission::Clock::now();
+  io::Socket s0(-1, "x"), s1(-1, "x"), s2(-1, "x"), s3(-1, "x"), s4(-1, "x"), s5(-1, "x");
+  {
+    ASSERT_OK_AND_ASSIGN(auto last_night, a.Admit("10.0.0.2", &s0, limits, t0));
+    last_night->Authenticated();
+  }
+  ASSERT_OK_AND_ASSIGN(auto x, a.Admit("10.0.0.7", &s1, limits, t0));
+  ASSERT_OK_AND_ASSIGN(auto y, a.Admit("10.0.0.8", &s2, limits, t0 + std::chrono::milliseconds(100)));
+  // A stranger waits its turn: nobody has waited kEvictAgeMin.
+  EXPECT_EQ(a.Admit("10.0.0.9", &s3, limits, t0 + std::chrono::seconds(1)).status().code(), Status::Code::kBusy);
+  // The host that logged in before takes the longest waiting stranger's slot.
+  ASSERT_OK_AND_ASSIGN(auto tonight, a.Admit("10.0.0.2", &s4, limits, t0 + std::chrono::seconds(1)));
+  EXPECT_TRUE(x->evicted());
+  EXPECT_FALSE(y->evicted());
+  // Never a known address's: with the pool all known, a known newcomer is refused like anyone.
+  ASSERT_OK_AND_ASSIGN(auto second, a.Admit("10.0.0.2", &s5, limits, t0 + std::chrono::seconds(1)));
+  EXPECT_TRUE(y->evicted());
+  EXPECT_EQ(a.Admit("10.0.0.2", &s3, limits, t0 + std::chrono::seconds(1)).status().code(), Status::Code::kBusy);
+  EXPECT_FALSE(tonight->evicted() || second->evicted());
+}
+
 TEST(Admission, PeersAreCountedByAddressAndIPv6ByItsSlash64) {
   EXPECT_EQ(PeerAddress("127.0.0.3:41234"), "127.0.0.3");
   EXPECT_EQ(PeerAddress("[::1]:7780"), "::1");

@@ -145,6 +145,38 @@ class LimitsTest(unittest.TestCase):
             for s in idle:
                 s.close()
 
+    def test_a_host_that_logged_in_before_is_served_through_a_flood_from_many_addresses(self):
+        srv, tok = self.one_tenant("max_connections = 20")  # 10 may wait to log in
+        served(srv.port, "shop", tok)  # last night's backup: the host is known from now on
+        stop = threading.Event()
+        refused = [0]
+
+        def flooder(k):  # 40 addresses, each holding one silent connection, renewed every second
+            while not stop.is_set():
+                try:
+                    with connect(srv.port, "127.0.0.%d" % (10 + k)) as s:
+                        s.settimeout(1.0)
+                        try:
+                            if s.recv(200).startswith(b"ERR busy"):
+                                refused[0] += 1
+                                stop.wait(0.05)
+                        except socket.timeout:
+                            pass
+                except OSError:
+                    stop.wait(0.1)
+
+        flood = start_threads(flooder, 40)
+        try:
+            time.sleep(1.5)
+            for _ in range(5):
+                served(srv.port, "shop", tok)
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for t in flood:
+                t.join()
+        self.assertGreater(refused[0], 0, "the flood never filled the pool, so this tested nothing")
+
     # -- failed logins ----------------------------------------------------------------------
 
     def test_failed_logins_are_limited_per_address_and_overall_and_logged_at_a_bounded_rate(self):

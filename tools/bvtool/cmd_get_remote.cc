@@ -54,7 +54,7 @@ Target Stat(Client* client, const std::string& ref, const std::string& stream) {
   return Target{FieldText(snap, "snapshot"), FieldNumber(*chosen, "length")};
 }
 
-// The bytes received: all but the last kHoldBack written, those held.
+// The bytes received: all but the held tail written (at least the last kHoldBack bytes are held).
 struct Received {
   uint64_t total = 0;
   std::string held;
@@ -92,7 +92,9 @@ Received Read(Client* client, engine::OutputSink* sink, Progress* progress) {
     if (*got == 0) break;
     len += *got;
     r.total += *got;
-    if (len > kHoldBack) {
+    // Flushed only when nearly full: each flush moves the held-back tail to the front, and doing
+    // that after every read (a TLS read returns a few records) moved eight times the stream.
+    if (buf.size() - len < kHoldBack) {
       const size_t out = len - kHoldBack;
       r.status = sink->Write(std::string_view(buf.data(), out));
       std::memmove(buf.data(), buf.data() + out, kHoldBack);
