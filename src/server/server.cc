@@ -157,6 +157,7 @@ Status Server::OpenTenants(const ServerConfig& config) {
       spdlog::info("tenant {} removed from the configuration: no new logins", name);
     }
   }
+  memory_->SetTenantCount(config.tenants.size());
   std::lock_guard lock(mu_);
   tenants_ = std::move(next);
   return Status::Ok();

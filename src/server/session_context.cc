@@ -31,7 +31,7 @@ bool SessionContext::Denied(const char* what) {
 std::unique_ptr<MemoryBudget::Grant> SessionContext::DrawMemory(uint64_t bytes, MemoryBudget::Use use,
                                                                 const std::string& what) {
   const int wait_ms = static_cast<int>(server->settings().memory_wait_s) * 1000;
-  auto g = server->memory()->Draw(bytes, use, wait_ms, what);
+  auto g = server->memory()->Draw(bytes, use, tenant->name(), wait_ms, what);
   if (!g.ok()) {
     Log(spdlog::level::warn, what + " refused: " + g.status().message());
     (void)conn.ReplyError(g.status());

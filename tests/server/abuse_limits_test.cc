@@ -59,21 +59,48 @@ TEST(QuotaLedger, PushesInFlightTogetherStayWithinTheQuota) {
 TEST(MemoryBudget, ReadsLeaveTheirShareForPushes) {
   int released = 0;
   MemoryBudget budget(100, 75, [&] { released++; });
-  auto r1 = budget.Draw(40, MemoryBudget::Use::kRead, 0, "a restore");
+  auto r1 = budget.Draw(40, MemoryBudget::Use::kRead, "shop", 0, "a restore");
   ASSERT_TRUE(r1.ok());
-  auto r2 = budget.Draw(40, MemoryBudget::Use::kRead, 0, "a restore");
+  auto r2 = budget.Draw(40, MemoryBudget::Use::kRead, "shop", 0, "a restore");
   ASSERT_FALSE(r2.ok());  // 80 would pass what reads may hold
   EXPECT_NE(r2.status().message().find("that restores and verifies may hold"), std::string::npos)
       << r2.status().message();
-  auto p1 = budget.Draw(60, MemoryBudget::Use::kPush, 0, "a push");
+  auto p1 = budget.Draw(60, MemoryBudget::Use::kPush, "shop", 0, "a push");
   ASSERT_TRUE(p1.ok());
-  EXPECT_FALSE(budget.Draw(1, MemoryBudget::Use::kPush, 0, "a push").ok());  // the whole budget is drawn
+  EXPECT_FALSE(budget.Draw(1, MemoryBudget::Use::kPush, "shop", 0, "a push").ok());  // the whole budget is drawn
   r1->reset();
   EXPECT_EQ(released, 0);
-  EXPECT_TRUE(budget.Draw(35, MemoryBudget::Use::kRead, 0, "a restore").ok());  // returned at once
+  EXPECT_TRUE(budget.Draw(35, MemoryBudget::Use::kRead, "shop", 0, "a restore").ok());  // returned at once
   p1->reset();
   EXPECT_EQ(released, 1);  // nothing drawn: memory goes back to the system
   EXPECT_EQ(budget.drawn(), 0u);
+}
+
+TEST(MemoryBudget, WithSeveralTenantsOneMayHoldAtMostHalf) {
+  MemoryBudget budget(100, 80, nullptr);
+  std::vector<std::unique_ptr<MemoryBudget::Grant>> held;
+  const auto draw = [&](const char* tenant, uint64_t bytes, MemoryBudget::Use use) {
+    auto g = budget.Draw(bytes, use, tenant, 0, "a restore");
+    if (g.ok()) held.push_back(std::move(g).value());
+    return g.status();
+  };
+  // One tenant: the whole read share.
+  ASSERT_OK(draw("shop", 30, MemoryBudget::Use::kRead));
+  ASSERT_OK(draw("shop", 30, MemoryBudget::Use::kRead));
+  held.clear();
+  budget.SetTenantCount(2);
+  ASSERT_OK(draw("shop", 30, MemoryBudget::Use::kRead));
+  const Status second = draw("shop", 30, MemoryBudget::Use::kRead);  // 60 > half of 80
+  ASSERT_EQ(second.code(), Status::Code::kBusy);
+  EXPECT_NE(second.message().find("of tenant shop"), std::string::npos) << second.message();
+  ASSERT_OK(draw("shop", 20, MemoryBudget::Use::kPush));  // 50 of 100 in all
+  EXPECT_EQ(draw("shop", 1, MemoryBudget::Use::kPush).code(), Status::Code::kBusy);
+  // The other tenant is served from the half left.
+  ASSERT_OK(draw("lab", 40, MemoryBudget::Use::kRead));
+  // A tenant's first share is never refused for fairness, only for room.
+  MemoryBudget small(100, 80, nullptr);
+  small.SetTenantCount(2);
+  EXPECT_TRUE(small.Draw(70, MemoryBudget::Use::kRead, "lab", 0, "a restore").ok());
 }
 
 TEST(Admission, AFullPoolGivesTheSlotOfTheAddressHoldingMostToANewcomer) {

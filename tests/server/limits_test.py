@@ -290,6 +290,50 @@ class LimitsTest(unittest.TestCase):
                 got += b
         self.assertEqual(got, payload)
 
+    def test_one_tenants_stalled_restores_leave_the_other_tenant_its_half(self):
+        shop, lab = make_token("admin"), make_token("admin")
+        srv = self.server({"shop": dict(tokens=[shop]), "lab": dict(tokens=[lab])},
+                          extra="memory_budget_mib = 150\nmemory_wait_seconds = 1")
+        payload = data(48 << 20, 7)
+        for tenant, tok in (("shop", shop), ("lab", lab)):
+            rc, reply = nc_push(srv.port, tenant, tok["token"], "big", payload)
+            self.assertIsNotNone(snapshot_id(reply), reply)
+        stalled = []
+        for _ in range(12):  # shop's restores, whose clients read nothing
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(("AUTH shop %s\nGET big\n" % shop["token"]).encode())
+            stalled.append(s)
+        try:
+            time.sleep(3)
+            busy = []
+            for s in stalled:
+                s.settimeout(0.2)
+                try:
+                    line = s.recv(300)
+                    if line.startswith(b"ERR busy"):
+                        busy.append(line.decode())
+                except socket.timeout:
+                    pass
+            # 150 MiB less 32 set aside leaves 118, of which restores may hold 88 and one tenant 44:
+            # shop holds three restores of 14 MiB, and lab is served beside them.
+            self.assertEqual(len(busy), 12 - 3, busy)
+            self.assertIn("of tenant shop", busy[0])
+            with connect(srv.port) as s:
+                s.sendall(("AUTH lab %s\nGET big\n" % lab["token"]).encode())
+                s.settimeout(60)
+                got = b""
+                while True:
+                    b = s.recv(1 << 20)
+                    if not b:
+                        break
+                    got += b
+            self.assertEqual(got, payload)
+        finally:
+            for s in stalled:
+                s.close()
+
     # -- under attack -----------------------------------------------------------------------
 
     def test_a_database_host_is_served_while_another_address_drips_and_guesses(self):
