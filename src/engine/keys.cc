@@ -88,6 +88,12 @@ std::string DefaultKeyDir() {
 
 std::string DefaultKeyPath(const format::VolumeParams& p) { return DefaultKeyDir() + "/" + p.UuidString() + ".key"; }
 
+std::string KeyPath(const std::string& given, const format::VolumeParams& p) {
+  if (!given.empty()) return given;
+  const char* env = std::getenv("BV_KEY_FILE");
+  return env != nullptr && *env != '\0' ? env : DefaultKeyPath(p);
+}
+
 Key DeriveTenantKey(const Key& appliance_master, const std::string& tenant) {
   BV_ASSERT(sodium_init() >= 0);
   const std::string msg = "BV tenant " + tenant;

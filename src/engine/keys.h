@@ -33,6 +33,9 @@ Result<Key> LoadMasterKeyFile(io::Env* env, const std::string& path);
 std::string DefaultKeyDir();
 // DefaultKeyDir()/<uuid>.key.
 std::string DefaultKeyPath(const format::VolumeParams& p);
+// The key file of a volume: `given` (--key-file), else $BV_KEY_FILE, else DefaultKeyPath; the
+// same for the volume's creation and every opening.
+std::string KeyPath(const std::string& given, const format::VolumeParams& p);
 
 // A server holds one master key and a volume per tenant; each tenant's volume master key is
 // derived from it (keyed BLAKE2b-256 over "BV tenant " + name), so no two tenants share a key.

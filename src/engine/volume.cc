@@ -48,7 +48,7 @@ Status Volume::Init(const std::string& dir, const InitOptions& opts, std::string
   if (opts.encrypt && opts.master_key) {
     p.key_check = DeriveKeys(*opts.master_key, true).check;
   } else if (opts.encrypt) {
-    *key_path = opts.key_file.empty() ? DefaultKeyPath(p) : opts.key_file;
+    *key_path = KeyPath(opts.key_file, p);
     const std::string abs_dir = std::filesystem::absolute(dir).lexically_normal().string();
     const std::string abs_key = std::filesystem::absolute(*key_path).lexically_normal().string();
     if (abs_key.rfind(abs_dir + "/", 0) == 0) {
@@ -79,11 +79,7 @@ Status Volume::LoadKeys(const OpenOptions& opts) {
     keys_ = k;
     return Status::Ok();
   }
-  std::string path = opts.key_file;
-  if (path.empty()) {
-    const char* env = std::getenv("BV_KEY_FILE");
-    path = env != nullptr && *env != '\0' ? env : DefaultKeyPath(params_);
-  }
+  const std::string path = KeyPath(opts.key_file, params_);
   auto master = LoadMasterKeyFile(env_.get(), path);
   if (!master.ok()) {
     if (!opts.need_key) return Status::Ok();

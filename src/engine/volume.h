@@ -24,7 +24,7 @@ namespace bv::engine {
 
 struct InitOptions {
   bool encrypt = true;
-  std::string key_file;  // where to create the master key; empty: DefaultKeyPath
+  std::string key_file;  // where to create the master key; empty: $BV_KEY_FILE, then DefaultKeyPath
   std::optional<Key> master_key;  // use this key (a server's tenant key) and write no key file
   // HMAC-SHA-256 on the CPU's SHA extensions measured 1.6 GB/s against keyed BLAKE2b's 0.98 GB/s
   // (docs/performance.md), so new volumes use it.

@@ -7,6 +7,7 @@
 
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/common.h"
+#include "tools/bvtool/keep_options.h"
 
 namespace bv::tool {
 
@@ -22,6 +23,8 @@ int CmdFsck(const Common& c, bool repair, bool rebuild);
 int CmdInspect(const Common& c, const std::string& segment);
 int CmdToken(bool json, const std::string& role);
 int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
+// sources: empty for every source.
+int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run);
 
 // Against a running bvd.
 struct PushArgs {

@@ -33,11 +33,14 @@ struct Args {
   std::string segment;                   // inspect
   std::string role = "push";             // token
   bool token_json = false;
+  std::vector<std::string> sources;  // prune
+  KeepOptions keep;
+  bool dry_run = false;
 };
 
 // The subcommands, to tell which one the command line named.
 struct Commands {
-  CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *push, *token;
+  CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *prune, *push, *token;
 };
 
 void AddServerOptions(CLI::App* sub, Remote* remote) {
@@ -113,7 +116,7 @@ void AddReads(CLI::App* app, Args* a, Commands* cmd) {
                         "with --server: fetch the stored blocks and check them here (needs the appliance key)");
 }
 
-// fsck, inspect and delete: a volume's upkeep (delete against bvd too).
+// fsck, inspect, delete and prune: a volume's upkeep (delete against bvd too).
 void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
   cmd->fsck = app->add_subcommand("fsck", "check segments against the index (no key needed)");
   AddCommon(cmd->fsck, a);
@@ -128,6 +131,13 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
   AddCommon(cmd->del, a, true);
   cmd->del->add_option("SNAPSHOT", a->ref, "id, SOURCE or SOURCE@TIME");
   cmd->del->add_option("--reason", a->reason, "why, kept in the deletion record");
+
+  cmd->prune = app->add_subcommand("prune", "keep the snapshots a retention policy names (restic's rules, in UTC) and "
+                                            "delete the others (their chunks stay until compaction)");
+  AddCommon(cmd->prune, a);
+  cmd->prune->add_option("SOURCE", a->sources, "only these sources (default: every source)");
+  AddKeepOptions(cmd->prune, &a->keep);
+  cmd->prune->add_flag("--dry-run", a->dry_run, "say what would be kept and removed, and why; change nothing");
 }
 
 // push (to bvd only) and token (for bvd's configuration).
@@ -220,6 +230,7 @@ int Run(const Commands& cmd, Args* a) {
   }
   if (cmd.fsck->parsed()) return CmdFsck(c, a->repair, a->rebuild);
   if (cmd.inspect->parsed()) return CmdInspect(c, a->segment);
+  if (cmd.prune->parsed()) return CmdPrune(c, a->sources, a->keep, a->dry_run);
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   return 1;
 }

@@ -1,0 +1,30 @@
+// Prune: a retention policy applied to a volume's sources (docs/retention.md). The plan says, for
+// each snapshot of each source, keep or remove and which rules decided; applying it writes the
+// deletion records to the segments, synced, before the index forgets the snapshots, so that a
+// rebuild of the index from the segments never brings a pruned snapshot back.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/retention.h"
+#include "engine/volume.h"
+
+namespace bv::engine {
+
+struct PrunePlan {
+  std::string source;
+  std::vector<RetentionDecision> decisions;    // newest first
+  std::vector<format::SnapshotRecord> remove;  // the snapshots not kept
+};
+
+// A plan per source, in source order: the `sources` named (each must have a snapshot), or every
+// source when none is named.
+Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::string>& sources,
+                                         const RetentionPolicy& policy, int64_t now_us);
+
+// Removes what `plan` says to, durable when it returns; `reason` goes into each deletion record.
+// Snapshots another deletion removed meanwhile are skipped. Returns how many this call removed.
+Result<size_t> ApplyPrune(Volume* volume, const PrunePlan& plan, const std::string& reason);
+
+}  // namespace bv::engine
