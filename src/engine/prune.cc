@@ -16,14 +16,27 @@ namespace {
 // wait for a whole prune.
 constexpr size_t kDeletionsPerTurn = 256;
 
+// Every snapshot kept, newest first: a source without a policy.
+std::vector<RetentionDecision> KeepAll(std::vector<SnapshotTime> times) {
+  std::stable_sort(times.begin(), times.end(), [](const auto& a, const auto& b) { return a.time_us > b.time_us; });
+  std::vector<RetentionDecision> out;
+  for (const SnapshotTime& t : times) out.push_back(RetentionDecision{t.id, t.time_us, true, {"no retention policy"}});
+  return out;
+}
+
 Result<PrunePlan> PlanSource(std::string source, std::vector<format::SnapshotRecord> records,
-                             const RetentionPolicy& policy, int64_t now_us) {
+                             const RetentionPolicy* policy, int64_t now_us) {
   std::vector<SnapshotTime> times;
   times.reserve(records.size());
   for (const auto& r : records) times.push_back(SnapshotTime{r.id, r.time_us});
   PrunePlan plan;
   plan.source = std::move(source);
-  BV_ASSIGN_OR_RETURN(plan.decisions, ApplyRetention(std::move(times), policy, now_us));
+  plan.policy = policy != nullptr ? policy->ToString() : "none";
+  if (policy == nullptr) {
+    plan.decisions = KeepAll(std::move(times));
+    return plan;
+  }
+  BV_ASSIGN_OR_RETURN(plan.decisions, ApplyRetention(std::move(times), *policy, now_us));
   std::unordered_map<uint64_t, size_t> at;
   for (size_t i = 0; i < records.size(); i++) at[records[i].id] = i;
   for (const RetentionDecision& d : plan.decisions) {
@@ -56,7 +69,7 @@ Result<size_t> DeleteBatch(Volume* volume, std::span<const format::SnapshotRecor
 }  // namespace
 
 Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::string>& sources,
-                                         const RetentionPolicy& policy, int64_t now_us) {
+                                         const PolicyFor& policy_for, int64_t now_us) {
   std::vector<std::pair<std::string, std::vector<format::SnapshotRecord>>> by_source;
   const auto collect = [&](const std::string& only) {
     return index->ForEachSnapshot(only, [&](const SnapshotEntry& e) {
@@ -76,7 +89,7 @@ Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::st
   }
   std::vector<PrunePlan> plans;
   for (auto& [source, records] : by_source) {
-    BV_ASSIGN_OR_RETURN(PrunePlan plan, PlanSource(source, std::move(records), policy, now_us));
+    BV_ASSIGN_OR_RETURN(PrunePlan plan, PlanSource(source, std::move(records), policy_for(source), now_us));
     plans.push_back(std::move(plan));
   }
   return plans;

@@ -4,6 +4,7 @@
 // rebuild of the index from the segments never brings a pruned snapshot back.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,19 @@ namespace bv::engine {
 
 struct PrunePlan {
   std::string source;
+  std::string policy;                          // what decided: RetentionPolicy::ToString(), or "none"
   std::vector<RetentionDecision> decisions;    // newest first
   std::vector<format::SnapshotRecord> remove;  // the snapshots not kept
 };
 
+// The policy of a source; nullptr when it has none, and then every snapshot of it is kept (with
+// the reason "no retention policy").
+using PolicyFor = std::function<const RetentionPolicy*(const std::string& source)>;
+
 // A plan per source, in source order: the `sources` named (each must have a snapshot), or every
 // source when none is named.
 Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::string>& sources,
-                                         const RetentionPolicy& policy, int64_t now_us);
+                                         const PolicyFor& policy_for, int64_t now_us);
 
 // Removes what `plan` says to, durable when it returns; `reason` goes into each deletion record.
 // Snapshots another deletion removed meanwhile are skipped. Returns how many this call removed.

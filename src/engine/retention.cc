@@ -151,6 +151,57 @@ Result<KeepDuration> ParseKeepDuration(std::string_view text) {
   return d;
 }
 
+Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_view value) {
+  const std::array<std::pair<std::string_view, int32_t*>, 7> counts{{{"last", &p->last},
+                                                                     {"hourly", &p->hourly},
+                                                                     {"daily", &p->daily},
+                                                                     {"weekly", &p->weekly},
+                                                                     {"monthly", &p->monthly},
+                                                                     {"yearly", &p->yearly},
+                                                                     {"min-keep", &p->min_keep}}};
+  const std::array<std::pair<std::string_view, KeepDuration*>, 6> withins{{{"within", &p->within},
+                                                                          {"within-hourly", &p->within_hourly},
+                                                                          {"within-daily", &p->within_daily},
+                                                                          {"within-weekly", &p->within_weekly},
+                                                                          {"within-monthly", &p->within_monthly},
+                                                                          {"within-yearly", &p->within_yearly}}};
+  const std::string name(rule);
+  for (const auto& [n, out] : counts) {
+    if (n != rule) continue;
+    int64_t v = 0;
+    bool ok = !value.empty() && value.size() <= 7;  // kKeepCountMax has 7 digits: no overflow below
+    for (size_t i = 0; ok && i < value.size(); i++) {
+      ok = value[i] >= '0' && value[i] <= '9';
+      v = v * 10 + (value[i] - '0');
+    }
+    const int64_t min = rule == "min-keep" ? 1 : 0;
+    if (!ok || v < min || v > kKeepCountMax) {
+      return Status::InvalidArgument(name + ": '" + std::string(value) + "' is not a count from " + std::to_string(min) +
+                                     " to " + std::to_string(kKeepCountMax));
+    }
+    *out = static_cast<int32_t>(v);
+    return Status::Ok();
+  }
+  for (const auto& [n, out] : withins) {
+    if (n != rule) continue;
+    auto d = ParseKeepDuration(value);
+    if (!d.ok()) return Status::InvalidArgument(name + ": " + d.status().message());
+    *out = *d;
+    return Status::Ok();
+  }
+  return Status::InvalidArgument("unknown retention rule '" + name +
+                                 "' (last, hourly, daily, weekly, monthly, yearly, within, within-hourly … "
+                                 "within-yearly, min-keep)");
+}
+
+std::string RetentionRuleOfKey(std::string_view key) {
+  if (key == "min_keep") return "min-keep";
+  if (key.substr(0, 5) != "keep_") return "";
+  std::string rule(key.substr(5));
+  for (char& c : rule) c = c == '_' ? '-' : c;
+  return rule;
+}
+
 bool RetentionPolicy::empty() const {
   return last <= 0 && hourly <= 0 && daily <= 0 && weekly <= 0 && monthly <= 0 && yearly <= 0 && within.zero() &&
          within_hourly.zero() && within_daily.zero() && within_weekly.zero() && within_monthly.zero() &&

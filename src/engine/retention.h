@@ -42,6 +42,14 @@ struct RetentionPolicy {
   std::string ToString() const;  // "keep 7 daily, 4 weekly, within 30d" — for logs and reports
 };
 
+// Sets one rule by its name, as the protocol and the config file spell it without "keep-":
+// "last", "hourly" … "yearly" take a count; "within", "within-hourly" … "within-yearly" a
+// duration; "min-keep" a count of at least 1. InvalidArgument naming the rule for anything else.
+Status SetRetentionRule(RetentionPolicy* policy, std::string_view rule, std::string_view value);
+// The rule a config key or protocol option names: "keep_within_daily" is "within-daily",
+// "min_keep" is "min-keep"; "" for a key that names no rule.
+std::string RetentionRuleOfKey(std::string_view key);
+
 // InvalidArgument for an empty policy (no rule: it would keep nothing) or a count or min_keep out
 // of range.
 Status CheckRetentionPolicy(const RetentionPolicy& policy);

@@ -6,6 +6,7 @@
 
 #include "io/env.h"
 #include "io/tls_certificate.h"
+#include "server/retention_config.h"
 
 namespace bv::server {
 
@@ -100,6 +101,13 @@ Status ParseTenant(const toml::table& t, const std::string& origin, size_t index
     auto parsed = io::ParseFingerprint(fp);
     if (!parsed.ok()) return f.Error(t.get("client_cert_fingerprints"), "client_cert_fingerprints", parsed.status().message());
     fp = *parsed;
+  }
+  if (const toml::node* r = f.Node("retention")) {
+    out->retention.emplace();
+    BV_RETURN_IF_ERROR(ParseRetention(*r, origin, f.Name("retention"), &*out->retention));
+  }
+  if (const toml::node* s = f.Node("source")) {
+    BV_RETURN_IF_ERROR(ParseSourceRetention(*s, origin, f.Name("source"), &out->source_retention));
   }
   const toml::node* tokens = f.Node("tokens");
   if (tokens == nullptr || !tokens->is_array() || tokens->as_array()->empty()) {

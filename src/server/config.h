@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "engine/block_codec.h"
+#include "engine/retention.h"
 #include "server/token.h"
 
 namespace bv::server {
@@ -31,6 +34,16 @@ struct TenantConfig {
   std::string client_ca;
   std::vector<std::string> client_fingerprints;
   bool wants_client_certificate() const { return !client_ca.empty() || !client_fingerprints.empty(); }
+  // Retention (docs/retention.md): the tenant's default, and sources' own policies, each of which
+  // replaces the default for its source. PRUNE without keep options applies them.
+  std::optional<engine::RetentionPolicy> retention;
+  std::map<std::string, engine::RetentionPolicy> source_retention;
+  // The policy of `source`, or nullptr when neither it nor the tenant has one.
+  const engine::RetentionPolicy* RetentionFor(const std::string& source) const {
+    auto it = source_retention.find(source);
+    if (it != source_retention.end()) return &it->second;
+    return retention ? &*retention : nullptr;
+  }
 };
 
 struct ServerConfig {

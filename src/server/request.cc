@@ -147,7 +147,7 @@ Result<Reply> ParseReply(std::string_view line) {
     r.error_message = sp2 == std::string_view::npos ? "" : rest.substr(sp2 + 1);
     return r;
   }
-  if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM" && r.kind != "BLOCK") {
+  if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM" && r.kind != "BLOCK" && r.kind != "DECISION") {
     return Status::Corruption("the server sent an unexpected line: " + std::string(line.substr(0, 200)));
   }
   size_t i = sp == std::string_view::npos ? line.size() : sp + 1;

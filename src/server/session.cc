@@ -84,6 +84,7 @@ class Session {
     if (r.verb == "STAT") return HandleStat(&ctx_, r);
     if (r.verb == "VERIFY") return HandleVerify(&ctx_, r);
     if (r.verb == "DELETE") return HandleDelete(&ctx_, r);
+    if (r.verb == "PRUNE") return HandlePrune(&ctx_, r);
     if (r.verb == "QUIT") return ctx_.conn.LastReply("OK bye");
     return ctx_.conn.LastReply("ERR bad-request unknown verb " + r.verb);
   }

@@ -20,4 +20,7 @@ bool HandleList(SessionContext* ctx, const Request& r);
 bool HandleStat(SessionContext* ctx, const Request& r);
 bool HandleDelete(SessionContext* ctx, const Request& r);
 
+// prune_verb.cc: PRUNE (§8).
+bool HandlePrune(SessionContext* ctx, const Request& r);
+
 }  // namespace bv::server

@@ -176,5 +176,22 @@ TEST(Retention, DurationsParseAndBadOnesSayWhy) {
   }
 }
 
+TEST(Retention, RulesSetByNameRefuseWhatIsNoCount) {
+  RetentionPolicy p;
+  EXPECT_TRUE(SetRetentionRule(&p, RetentionRuleOfKey("keep_daily"), "7").ok());
+  EXPECT_EQ(p.daily, 7);
+  EXPECT_TRUE(SetRetentionRule(&p, RetentionRuleOfKey("keep_within_daily"), "2w").ok());
+  EXPECT_EQ(p.within_daily.days, 14);
+  EXPECT_TRUE(SetRetentionRule(&p, RetentionRuleOfKey("min_keep"), "3").ok());
+  EXPECT_EQ(p.min_keep, 3);
+  // A long number (the fuzzer's find: it overflowed while being read) and the rest are refused.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"keep_daily", "20660282667901233890"}, {"keep_daily", "-1"}, {"keep_daily", ""}, {"keep_daily", "7d"},
+           {"keep_daily", "1000001"}, {"min_keep", "0"}, {"keep_within", "7"}, {"keep_sometimes", "1"}, {"daily", "1"}}) {
+    EXPECT_FALSE(SetRetentionRule(&p, RetentionRuleOfKey(key), value).ok()) << key << "=" << value;
+  }
+  EXPECT_EQ(p.daily, 7);
+}
+
 }  // namespace
 }  // namespace bv::engine

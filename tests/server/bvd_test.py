@@ -67,11 +67,12 @@ class Bvd:
             lines.append("[[tenant]]")
             lines.append('name = "%s"' % name)
             for k, v in t.items():
-                if k == "tokens":
+                if k in ("tokens", "toml"):
                     continue
                 lines.append("%s = %s" % (k, json.dumps(v)))
             lines.append("tokens = [ %s ]" % ", ".join(
                 '{ hash = "%s", role = "%s" }' % (tok["hash"], tok["role"]) for tok in t["tokens"]))
+            lines.append(t.get("toml", ""))  # TOML as it is: inline tables, [[tenant.source]]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 

@@ -1,12 +1,15 @@
-// bvtool prune (offline): a retention policy applied to a volume's sources, every decision shown,
-// then the snapshots not kept removed (their chunks stay until compaction).
+// bvtool prune: a retention policy applied to a volume's sources (offline), or through bvd's
+// PRUNE (--server); every decision shown, then the snapshots not kept removed (their chunks stay
+// until compaction).
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "base/time_format.h"
 #include "engine/prune.h"
 #include "engine/snapshot_ref.h"
 #include "tools/bvtool/commands.h"
+#include "tools/bvtool/reply_fields.h"
 
 namespace bv::tool {
 
@@ -14,27 +17,68 @@ using nlohmann::json;
 
 namespace {
 
-json PlanJson(const engine::PrunePlan& plan, size_t removed) {
-  json snaps = json::array();
-  size_t kept = 0;
+struct Decision {
+  std::string id, time;
+  bool keep = false;
+  std::vector<std::string> reasons;
+};
+
+struct SourceReport {
+  std::string source;
+  std::vector<Decision> decisions;  // newest first
+};
+
+SourceReport FromPlan(const engine::PrunePlan& plan) {
+  SourceReport out{plan.source, {}};
   for (const engine::RetentionDecision& d : plan.decisions) {
-    kept += d.keep;
-    snaps.push_back({{"id", engine::SnapshotIdString(d.id)},
-                     {"time", FormatTime(d.time_us)},
-                     {"keep", d.keep},
-                     {"reasons", d.reasons}});
+    out.decisions.push_back(Decision{engine::SnapshotIdString(d.id), FormatTime(d.time_us), d.keep, d.reasons});
   }
-  return {{"source", plan.source}, {"snapshots", snaps}, {"kept", kept}, {"removed", removed}};
+  return out;
 }
 
-void PrintPlan(const engine::PrunePlan& plan) {
-  std::printf("%s:\n", plan.source.c_str());
-  for (const engine::RetentionDecision& d : plan.decisions) {
+void PrintSource(const SourceReport& s) {
+  std::printf("%s:\n", s.source.c_str());
+  for (const Decision& d : s.decisions) {
     std::string why;
     for (const std::string& r : d.reasons) why += (why.empty() ? "" : ", ") + r;
-    std::printf("  %-6s  %s  %s  %s\n", d.keep ? "keep" : "remove", engine::SnapshotIdString(d.id).c_str(),
-                FormatTime(d.time_us).c_str(), why.c_str());
+    std::printf("  %-6s  %s  %s  %s\n", d.keep ? "keep" : "remove", d.id.c_str(), d.time.c_str(), why.c_str());
   }
+}
+
+// The report of a whole prune, and its exit status.
+int Report(const Common& c, const std::string& policy, const std::vector<SourceReport>& sources, bool dry_run) {
+  size_t removed = 0;
+  json out = json::array();
+  for (const SourceReport& s : sources) {
+    json snaps = json::array();
+    size_t kept = 0;
+    for (const Decision& d : s.decisions) {
+      kept += d.keep;
+      snaps.push_back({{"id", d.id}, {"time", d.time}, {"keep", d.keep}, {"reasons", d.reasons}});
+    }
+    removed += s.decisions.size() - kept;
+    out.push_back({{"source", s.source}, {"snapshots", snaps}, {"kept", kept},
+                   {"removed", dry_run ? 0 : s.decisions.size() - kept}});
+  }
+  if (c.json) {
+    std::cout << json{{"policy", policy}, {"dry_run", dry_run}, {"sources", out}}.dump(2) << "\n";
+    return 0;
+  }
+  for (const SourceReport& s : sources) PrintSource(s);
+  if (dry_run) {
+    std::printf("would remove %zu snapshots of %zu sources (dry run: nothing changed)\n", removed, sources.size());
+  } else {
+    std::printf("removed %zu snapshots of %zu sources; their chunks stay on disk until compaction\n", removed,
+                sources.size());
+  }
+  return 0;
+}
+
+std::vector<std::string> SplitReasons(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string r; std::getline(in, r, ',');) out.push_back(r);
+  return out;
 }
 
 }  // namespace
@@ -42,25 +86,43 @@ void PrintPlan(const engine::PrunePlan& plan) {
 int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run) {
   const engine::RetentionPolicy policy = Check(keep.Policy());
   auto v = OpenVolume(c, false);
-  const auto plans = Check(engine::PlanPrune(v->index(), sources, policy, NowMicros()));
-  json out = json::array();
-  size_t total = 0;
+  const auto plans =
+      Check(engine::PlanPrune(v->index(), sources, [&](const std::string&) { return &policy; }, NowMicros()));
+  std::vector<SourceReport> report;
   for (const engine::PrunePlan& plan : plans) {
-    if (!c.json) PrintPlan(plan);
-    const size_t removed = dry_run ? 0 : Check(engine::ApplyPrune(v.get(), plan, "pruned: " + policy.ToString()));
-    total += dry_run ? plan.remove.size() : removed;
-    if (c.json) out.push_back(PlanJson(plan, removed));
+    if (!dry_run) Check(engine::ApplyPrune(v.get(), plan, "pruned: " + plan.policy));
+    report.push_back(FromPlan(plan));
   }
   Check(v->Close());
-  if (c.json) {
-    std::cout << json{{"policy", policy.ToString()}, {"dry_run", dry_run}, {"sources", out}}.dump(2) << "\n";
-  } else if (dry_run) {
-    std::printf("would remove %zu snapshots of %zu sources (dry run: nothing changed)\n", total, plans.size());
-  } else {
-    std::printf("removed %zu snapshots of %zu sources; their chunks stay on disk until compaction\n", total,
-                plans.size());
+  return Report(c, policy.ToString(), report, dry_run);
+}
+
+int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
+                const KeepOptions& keep, bool dry_run) {
+  std::string line = "PRUNE";
+  for (const std::string& s : sources) line += " " + Arg(s);
+  const auto rules = keep.Rules();
+  if (!rules.empty()) {
+    Check(keep.Policy());  // a bad option is said here, before connecting
   }
-  return 0;
+  for (const auto& [rule, value] : rules) {
+    std::string key = (rule == "min-keep" ? "" : "keep_") + rule;
+    for (char& ch : key) ch = ch == '-' ? '_' : ch;
+    line += " " + key + "=" + Arg(value);
+  }
+  if (dry_run) line += " dry_run=true";
+  auto client = Check(Client::Connect(remote));
+  Check(client->SendLine(line));
+  std::vector<SourceReport> report;
+  for (;;) {
+    auto r = Check(client->ReadReply());
+    if (r.kind != "DECISION") break;
+    const std::string source = FieldText(r, "source");
+    if (report.empty() || report.back().source != source) report.push_back(SourceReport{source, {}});
+    report.back().decisions.push_back(Decision{FieldText(r, "snapshot"), FieldText(r, "time"),
+                                               FieldText(r, "keep") == "true", SplitReasons(FieldText(r, "reasons"))});
+  }
+  return Report(c, rules.empty() ? "as configured" : Check(keep.Policy()).ToString(), report, dry_run);
 }
 
 }  // namespace bv::tool

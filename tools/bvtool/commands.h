@@ -45,5 +45,8 @@ int RemoteLs(const Common& c, const Remote& remote, const std::string& source, c
              const std::string& until);
 int RemoteVerify(const Common& c, const Remote& remote, const std::string& ref);
 int RemoteDelete(const Common& c, const Remote& remote, const std::string& ref, const std::string& reason);
+// No keep options: each source's policy in bvd's configuration.
+int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
+                const KeepOptions& keep, bool dry_run);
 
 }  // namespace bv::tool

@@ -25,28 +25,29 @@ void AddKeepOptions(CLI::App* sub, KeepOptions* k) {
       ->check(CLI::Range(1, engine::kKeepCountMax));
 }
 
+std::vector<std::pair<std::string, std::string>> KeepOptions::Rules() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::array<std::pair<const char*, int32_t>, 6> counts{
+      {{"last", last}, {"hourly", hourly}, {"daily", daily}, {"weekly", weekly}, {"monthly", monthly}, {"yearly", yearly}}};
+  for (const auto& [rule, n] : counts) {
+    if (n > 0) out.emplace_back(rule, std::to_string(n));
+  }
+  const std::array<std::pair<const char*, const std::string*>, 6> withins{
+      {{"within", &within}, {"within-hourly", &within_hourly}, {"within-daily", &within_daily},
+       {"within-weekly", &within_weekly}, {"within-monthly", &within_monthly}, {"within-yearly", &within_yearly}}};
+  for (const auto& [rule, text] : withins) {
+    if (!text->empty()) out.emplace_back(rule, *text);
+  }
+  if (min_keep != 1) out.emplace_back("min-keep", std::to_string(min_keep));
+  return out;
+}
+
 Result<engine::RetentionPolicy> KeepOptions::Policy() const {
   engine::RetentionPolicy p;
-  p.last = last;
-  p.hourly = hourly;
-  p.daily = daily;
-  p.weekly = weekly;
-  p.monthly = monthly;
-  p.yearly = yearly;
-  p.min_keep = min_keep;
-  const std::array<std::tuple<const char*, const std::string*, engine::KeepDuration*>, 6> durations{{
-      {"--keep-within", &within, &p.within},
-      {"--keep-within-hourly", &within_hourly, &p.within_hourly},
-      {"--keep-within-daily", &within_daily, &p.within_daily},
-      {"--keep-within-weekly", &within_weekly, &p.within_weekly},
-      {"--keep-within-monthly", &within_monthly, &p.within_monthly},
-      {"--keep-within-yearly", &within_yearly, &p.within_yearly},
-  }};
-  for (const auto& [option, text, out] : durations) {
-    if (text->empty()) continue;
-    auto d = engine::ParseKeepDuration(*text);
-    if (!d.ok()) return Status::InvalidArgument(std::string(option) + ": " + d.status().message());
-    *out = *d;
+  for (const auto& [rule, value] : Rules()) {
+    if (Status s = engine::SetRetentionRule(&p, rule, value); !s.ok()) {
+      return Status::InvalidArgument((rule == "min-keep" ? "--" : "--keep-") + s.message());
+    }
   }
   BV_RETURN_IF_ERROR(engine::CheckRetentionPolicy(p));
   return p;

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/retention.h"
@@ -17,7 +19,11 @@ struct KeepOptions {
   std::string within, within_hourly, within_daily, within_weekly, within_monthly, within_yearly;
   int32_t min_keep = 1;
 
-  // The policy the options give; InvalidArgument naming the option whose duration is bad.
+  // The rules given, as the protocol names them without "keep-" ("daily", "within-daily",
+  // "min-keep"), with their values; min-keep only when not 1.
+  std::vector<std::pair<std::string, std::string>> Rules() const;
+  // The policy the options give; InvalidArgument naming the option whose value is bad, or for
+  // no rule at all.
   Result<engine::RetentionPolicy> Policy() const;
 };
 

@@ -134,8 +134,8 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
 
   cmd->prune = app->add_subcommand("prune", "keep the snapshots a retention policy names (restic's rules, in UTC) and "
                                             "delete the others (their chunks stay until compaction)");
-  AddCommon(cmd->prune, a);
-  cmd->prune->add_option("SOURCE", a->sources, "only these sources (default: every source)");
+  AddCommon(cmd->prune, a, true);
+  cmd->prune->add_option("SOURCE", a->sources, "only these sources (default: every source; with --server, 4 at most)");
   AddKeepOptions(cmd->prune, &a->keep);
   cmd->prune->add_flag("--dry-run", a->dry_run, "say what would be kept and removed, and why; change nothing");
 }
@@ -230,7 +230,13 @@ int Run(const Commands& cmd, Args* a) {
   }
   if (cmd.fsck->parsed()) return CmdFsck(c, a->repair, a->rebuild);
   if (cmd.inspect->parsed()) return CmdInspect(c, a->segment);
-  if (cmd.prune->parsed()) return CmdPrune(c, a->sources, a->keep, a->dry_run);
+  if (cmd.prune->parsed()) {
+    std::string unused;
+    ShiftDir(a, a->remote.given(), &unused);  // DIR, unless --server
+    if (!a->remote.given()) return CmdPrune(c, a->sources, a->keep, a->dry_run);
+    if (!a->c.dir.empty()) a->sources.insert(a->sources.begin(), a->c.dir);  // no DIR with --server
+    return RemotePrune(c, a->remote, a->sources, a->keep, a->dry_run);
+  }
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   return 1;
 }
