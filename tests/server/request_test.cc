@@ -98,7 +98,11 @@ max_sessions = 4
 zstd_level = 6
 idle_timeout_seconds = 60
 append_only = true
+retention = { keep_daily = 7, keep_within_weekly = "2m", min_keep = 2 }
 tokens = [ { hash = ")" + h + R"(", role = "push" }, { hash = ")" + h + R"(" } ]
+[[tenant.source]]
+name = "pg/orders"
+retention = { keep_last = 3 }
 )", "bvd.toml"));
   EXPECT_EQ(c.data_dir, "/var/lib/bv");
   EXPECT_EQ(c.listen.size(), 2u);
@@ -124,6 +128,14 @@ tokens = [ { hash = ")" + h + R"(", role = "push" }, { hash = ")" + h + R"(" } ]
   ASSERT_EQ(t.tokens.size(), 2u);
   EXPECT_EQ(t.tokens[0].role, Role::kPush);
   EXPECT_EQ(t.tokens[1].role, Role::kAdmin);
+  ASSERT_TRUE(t.retention.has_value());
+  EXPECT_EQ(t.retention->daily, 7);
+  EXPECT_EQ(t.retention->within_weekly.months, 2);
+  EXPECT_EQ(t.retention->min_keep, 2);
+  ASSERT_NE(t.RetentionFor("pg/orders"), nullptr);
+  EXPECT_EQ(t.RetentionFor("pg/orders")->last, 3);
+  EXPECT_EQ(t.RetentionFor("pg/orders")->daily, 0);  // a source's policy replaces the default
+  EXPECT_EQ(t.RetentionFor("pg/other"), &*t.retention);
 }
 
 TEST(Config, RefusalsNameTheLineAndField) {
@@ -140,6 +152,19 @@ TEST(Config, RefusalsNameTheLineAndField) {
       {"[[tenant]]\nname = \"a\"\ntokens = [{hash=" + h + "}]\n[[tenant]]\nname = \"a\"\ntokens = [{hash=" + h + "}]\n",
        "bvd.toml:4:1: tenant[1].name: \"a\" is named twice"},
       {"[tenant\n", "bvd.toml:1:"},
+      {"[[tenant]]\nname = \"a\"\nretention = { keep_daily = \"7\" }\ntokens = [{hash=" + h + "}]\n",
+       "bvd.toml:3:28: tenant[0].retention.keep_daily: must be an integer"},
+      {"[[tenant]]\nname = \"a\"\nretention = { keep_within = \"3q\" }\ntokens = [{hash=" + h + "}]\n",
+       "tenant[0].retention.keep_within: within: duration '3q'"},
+      {"[[tenant]]\nname = \"a\"\nretention = { keep_often = 1 }\ntokens = [{hash=" + h + "}]\n",
+       "tenant[0].retention.keep_often: unknown retention rule"},
+      {"[[tenant]]\nname = \"a\"\nretention = { min_keep = 3 }\ntokens = [{hash=" + h + "}]\n",
+       "bvd.toml:3:13: tenant[0].retention: the policy has no keep rule"},
+      {"[[tenant]]\nname = \"a\"\ntokens = [{hash=" + h + "}]\n[[tenant.source]]\nname = \"s\"\n",
+       "tenant[0].source[0].retention: is missing"},
+      {"[[tenant]]\nname = \"a\"\ntokens = [{hash=" + h + "}]\n[[tenant.source]]\nname = \"s\"\n"
+       "retention = { keep_last = 1 }\n[[tenant.source]]\nname = \"s\"\nretention = { keep_last = 2 }\n",
+       "tenant[0].source[1].name: source 's' is named twice"},
   };
   for (const auto& [text, want] : cases) {
     auto c = ParseConfig(text, "bvd.toml");
