@@ -1,7 +1,10 @@
 #include "format/name_rules.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
+
+#include "format/utf8.h"
 
 namespace bv::format {
 
@@ -23,26 +26,6 @@ constexpr Range kHidden[] = {
     {0xe0020, 0xe007f}, {0xe0100, 0xe01ef},
 };
 
-// The code point at s[*i] (valid UTF-8), *i moved past it.
-uint32_t NextCodePoint(std::string_view s, size_t* i) {
-  const auto c = static_cast<uint8_t>(s[*i]);
-  size_t n = 0;
-  uint32_t cp = c;
-  if (c >= 0xf0) {
-    n = 3;
-    cp = c & 0x07;
-  } else if (c >= 0xe0) {
-    n = 2;
-    cp = c & 0x0f;
-  } else if (c >= 0xc0) {
-    n = 1;
-    cp = c & 0x1f;
-  }
-  for (size_t k = 1; k <= n && *i + k < s.size(); k++) cp = (cp << 6) | (static_cast<uint8_t>(s[*i + k]) & 0x3f);
-  *i += n + 1;
-  return cp;
-}
-
 }  // namespace
 
 bool IsHiddenCodePoint(uint32_t cp) {
@@ -58,10 +41,11 @@ Status ValidateNewName(std::string_view name, const char* what) {
   }
   for (size_t i = 0; i < name.size();) {
     const size_t at = i;
-    const uint32_t cp = NextCodePoint(name, &i);
-    if (IsHiddenCodePoint(cp)) {
+    const std::optional<uint32_t> cp = DecodeUtf8(name, &i);
+    if (!cp) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8 at byte " + std::to_string(at));
+    if (IsHiddenCodePoint(*cp)) {
       char u[16];
-      std::snprintf(u, sizeof u, "U+%04X", static_cast<unsigned>(cp));
+      std::snprintf(u, sizeof u, "U+%04X", static_cast<unsigned>(*cp));
       return Status::InvalidArgument(std::string(what) + " holds the invisible or direction-changing character " + u +
                                      " at byte " + std::to_string(at));
     }

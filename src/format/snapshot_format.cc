@@ -1,8 +1,10 @@
 #include "format/snapshot_format.h"
 
 #include <cstring>
+#include <optional>
 
 #include "format/coding.h"
+#include "format/utf8.h"
 
 namespace bv::format {
 
@@ -13,30 +15,9 @@ Status Bad(const char* what, size_t off, const std::string& why) {
 }
 
 bool ValidUtf8NoControl(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    if (c < 0x20 || c == 0x7f) return false;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (i + n >= s.size()) return false;  // sequence runs past the end
-    for (size_t k = 1; k <= n; k++) {
-      const auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    if (cp >= 0x80 && cp < 0xa0) return false;  // C1 controls
-    i += n + 1;
+  for (size_t i = 0; i < s.size();) {
+    const std::optional<uint32_t> cp = DecodeUtf8(s, &i);
+    if (!cp || *cp < 0x20 || (*cp >= 0x7f && *cp < 0xa0)) return false;  // invalid, C0, DEL or C1
   }
   return true;
 }

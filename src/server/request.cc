@@ -1,5 +1,6 @@
 #include "server/request.h"
 
+#include "format/utf8.h"
 #include "server/protocol_text.h"
 
 namespace bv::server {
@@ -10,35 +11,6 @@ Status Bad(size_t at, const std::string& what) {
   return Status::InvalidArgument("byte " + std::to_string(at) + ": " + what);
 }
 
-// The length of the UTF-8 sequence at s[i], or 0 if it is not a valid, shortest-form one.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  const uint8_t c = b(i);
-  if (c < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; k++) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
-
 Status CheckText(std::string_view s, size_t base) {
   for (size_t i = 0; i < s.size();) {
     const uint8_t c = static_cast<uint8_t>(s[i]);
@@ -46,9 +18,7 @@ Status CheckText(std::string_view s, size_t base) {
       static constexpr char kHex[] = "0123456789abcdef";
       return Bad(base + i, std::string("control character 0x") + kHex[c >> 4] + kHex[c & 15]);
     }
-    const size_t n = Utf8Length(s, i);
-    if (n == 0) return Bad(base + i, "invalid UTF-8");
-    i += n;
+    if (!format::DecodeUtf8(s, &i)) return Bad(base + i, "invalid UTF-8");
   }
   return Status::Ok();
 }

@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bvd_test  # noqa: E402
-from bvd_test import data, make_token, nc_push, raw, snapshot_id, start_threads  # noqa: E402
+from bvd_test import data, make_token, nc_get, nc_push, raw, snapshot_id, start_threads  # noqa: E402
 
 ATTACKER = "127.0.0.3"
 HOST = "127.0.0.2"
@@ -279,16 +279,7 @@ class LimitsTest(unittest.TestCase):
         if os.environ.get("BV_SANITIZE", "none") == "none":
             self.assertLess(after, before + 32, "memory was not given back")
         # And the budget is whole again: a restore is served.
-        with connect(srv.port) as s:
-            s.sendall(("AUTH shop %s\nGET big\n" % tok).encode())
-            s.settimeout(60)
-            got = b""
-            while True:
-                b = s.recv(1 << 20)
-                if not b:
-                    break
-                got += b
-        self.assertEqual(got, payload)
+        self.assertEqual(nc_get(srv.port, "shop", tok, "big"), payload)
 
     def test_one_tenants_stalled_restores_leave_the_other_tenant_its_half(self):
         shop, lab = make_token("admin"), make_token("admin")
@@ -320,16 +311,7 @@ class LimitsTest(unittest.TestCase):
             # shop holds three restores of 14 MiB, and lab is served beside them.
             self.assertEqual(len(busy), 12 - 3, busy)
             self.assertIn("of tenant shop", busy[0])
-            with connect(srv.port) as s:
-                s.sendall(("AUTH lab %s\nGET big\n" % lab["token"]).encode())
-                s.settimeout(60)
-                got = b""
-                while True:
-                    b = s.recv(1 << 20)
-                    if not b:
-                        break
-                    got += b
-            self.assertEqual(got, payload)
+            self.assertEqual(nc_get(srv.port, "lab", lab["token"], "big"), payload)
         finally:
             for s in stalled:
                 s.close()
