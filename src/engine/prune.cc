@@ -95,12 +95,28 @@ Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::st
   return plans;
 }
 
-Result<size_t> ApplyPrune(Volume* volume, const PrunePlan& plan, const std::string& reason) {
+Result<size_t> ApplyPrune(Volume* volume, const PrunePlan& plan) {
+  std::string reason = "pruned: " + plan.policy;  // ASCII: a cut is never inside a character
+  if (reason.size() > format::kNameMax) reason = reason.substr(0, format::kNameMax - 3) + "...";
   BV_RETURN_IF_ERROR(format::ValidateLabel(reason, "deletion reason"));
   size_t removed = 0;
   const std::span<const format::SnapshotRecord> all(plan.remove);
   for (size_t at = 0; at < all.size(); at += kDeletionsPerTurn) {
     BV_ASSIGN_OR_RETURN(size_t n, DeleteBatch(volume, all.subspan(at, std::min(kDeletionsPerTurn, all.size() - at)), reason));
+    removed += n;
+  }
+  return removed;
+}
+
+Result<size_t> Prune(Volume* volume, const std::vector<std::string>& sources, const PolicyFor& policy_for,
+                     int64_t now_us, bool dry_run, const std::function<Status(const PrunePlan&)>& on_plan) {
+  std::lock_guard lock(*volume->prune_mutex());
+  BV_ASSIGN_OR_RETURN(std::vector<PrunePlan> plans, PlanPrune(volume->index(), sources, policy_for, now_us));
+  size_t removed = 0;
+  for (const PrunePlan& plan : plans) {
+    BV_RETURN_IF_ERROR(on_plan(plan));
+    if (dry_run) continue;
+    BV_ASSIGN_OR_RETURN(size_t n, ApplyPrune(volume, plan));
     removed += n;
   }
   return removed;

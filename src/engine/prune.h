@@ -29,8 +29,15 @@ using PolicyFor = std::function<const RetentionPolicy*(const std::string& source
 Result<std::vector<PrunePlan>> PlanPrune(Index* index, const std::vector<std::string>& sources,
                                          const PolicyFor& policy_for, int64_t now_us);
 
-// Removes what `plan` says to, durable when it returns; `reason` goes into each deletion record.
-// Snapshots another deletion removed meanwhile are skipped. Returns how many this call removed.
-Result<size_t> ApplyPrune(Volume* volume, const PrunePlan& plan, const std::string& reason);
+// Removes what `plan` says to, durable when it returns; "pruned: " and the plan's policy (cut to
+// a label's 255 bytes) go into each deletion record. Snapshots another deletion removed meanwhile
+// are skipped. Returns how many this call removed.
+Result<size_t> ApplyPrune(Volume* volume, const PrunePlan& plan);
+
+// A whole prune: plans, and unless dry_run removes, under the volume's prune mutex, so that two
+// prunes cannot together undercut a min_keep each of them keeps. `on_plan` sees each source's
+// plan before its removals. Returns how many snapshots were removed.
+Result<size_t> Prune(Volume* volume, const std::vector<std::string>& sources, const PolicyFor& policy_for,
+                     int64_t now_us, bool dry_run, const std::function<Status(const PrunePlan&)>& on_plan);
 
 }  // namespace bv::engine

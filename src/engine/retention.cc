@@ -87,6 +87,22 @@ struct WithinRule {
   Bucket bucket;
 };
 
+// Text from a request or a config file as an error shows it: its first 64 bytes, anything but
+// printable ASCII as \xNN, so the error stays one whole line and carries no terminal escapes.
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += std::string("\\x") + kHex[u >> 4] + kHex[u & 15];
+    }
+  }
+  return text.size() > 64 ? out + "..." : out;
+}
+
 }  // namespace
 
 Status CheckRetentionPolicy(const RetentionPolicy& p) {
@@ -116,7 +132,7 @@ std::string KeepDuration::ToString() const {
 }
 
 Result<KeepDuration> ParseKeepDuration(std::string_view text) {
-  const std::string shown(text);
+  const std::string shown = Printable(text);
   const auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("duration '" + shown + "': " + why + " (e.g. 30d, 2w3d, 1y6m, 12h)");
   };
@@ -127,8 +143,8 @@ Result<KeepDuration> ParseKeepDuration(std::string_view text) {
     int64_t n = 0;
     size_t digits = 0;
     while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-      n = n * 10 + (text[digits] - '0');
-      if (++digits > 6 || n > kKeepDurationPartMax) return bad("a number larger than " + std::to_string(kKeepDurationPartMax));
+      n = n * 10 + (text[digits++] - '0');
+      if (n > kKeepDurationPartMax) return bad("a number larger than " + std::to_string(kKeepDurationPartMax));
     }
     if (digits == 0) return bad("expected a number at '" + std::string(text) + "'");
     if (digits == text.size()) return bad("no unit after " + std::to_string(n) + " (y, m, w, d or h)");
@@ -176,7 +192,7 @@ Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_v
     }
     const int64_t min = rule == "min-keep" ? 1 : 0;
     if (!ok || v < min || v > kKeepCountMax) {
-      return Status::InvalidArgument(name + ": '" + std::string(value) + "' is not a count from " + std::to_string(min) +
+      return Status::InvalidArgument(name + ": '" + Printable(value) + "' is not a count from " + std::to_string(min) +
                                      " to " + std::to_string(kKeepCountMax));
     }
     *out = static_cast<int32_t>(v);
@@ -189,17 +205,31 @@ Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_v
     *out = *d;
     return Status::Ok();
   }
-  return Status::InvalidArgument("unknown retention rule '" + name +
+  return Status::InvalidArgument("unknown retention rule '" + Printable(name) +
                                  "' (last, hourly, daily, weekly, monthly, yearly, within, within-hourly … "
                                  "within-yearly, min-keep)");
 }
 
 std::string RetentionRuleOfKey(std::string_view key) {
-  if (key == "min_keep") return "min-keep";
-  if (key.substr(0, 5) != "keep_") return "";
-  std::string rule(key.substr(5));
-  for (char& c : rule) c = c == '_' ? '-' : c;
-  return rule;
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kKeys{{
+      {"keep_last", "last"},
+      {"keep_hourly", "hourly"},
+      {"keep_daily", "daily"},
+      {"keep_weekly", "weekly"},
+      {"keep_monthly", "monthly"},
+      {"keep_yearly", "yearly"},
+      {"keep_within", "within"},
+      {"keep_within_hourly", "within-hourly"},
+      {"keep_within_daily", "within-daily"},
+      {"keep_within_weekly", "within-weekly"},
+      {"keep_within_monthly", "within-monthly"},
+      {"keep_within_yearly", "within-yearly"},
+      {"min_keep", "min-keep"},
+  }};
+  for (const auto& [k, rule] : kKeys) {
+    if (k == key) return std::string(rule);
+  }
+  return "";
 }
 
 bool RetentionPolicy::empty() const {

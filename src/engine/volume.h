@@ -82,6 +82,8 @@ class Volume : private AppendTarget {
   const RecoveryReport& recovery() const { return recovery_; }
   // Where puts and deletions append, one batch of blocks at a time (null until the index is open).
   AppendLane* lane() { return lane_.get(); }
+  // Held by a prune from its plan to its last removal (engine/prune.h): one prune at a time.
+  std::mutex* prune_mutex() { return &prune_mu_; }
 
   // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
   // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
@@ -124,6 +126,7 @@ class Volume : private AppendTarget {
   uint64_t sealed_run_end_ = 0;    // under stored_mu_: the last segment of the counted sealed run
   uint64_t sealed_run_bytes_ = 0;  // under stored_mu_: their bytes
   std::mutex sessions_mu_;
+  std::mutex prune_mu_;
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;
   uint64_t next_segment_min_ = 1;  // above every segment number in the directory or the index

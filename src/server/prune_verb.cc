@@ -3,6 +3,8 @@
 // configured one. Every decision is a DECISION line; the removals are durable before OK.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
 
 #include "base/time_format.h"
@@ -80,24 +82,30 @@ bool HandlePrune(SessionContext* ctx, const Request& r) {
                                             " has no retention policy in the configuration; give keep options"))
         .ok();
   }
-  engine::Volume* volume = ctx->tenant->volume();
-  auto plans = engine::PlanPrune(
-      volume->index(), r.args,
-      [&](const std::string& source) { return *given ? &**given : cfg.RetentionFor(source); }, NowMicros());
-  if (!plans.ok()) return ctx->conn.ReplyError(plans.status()).ok();
-  size_t kept = 0, removed = 0;
-  for (const engine::PrunePlan& plan : *plans) {
-    if (!ReplyDecisions(ctx, plan)) return false;
-    kept += plan.decisions.size() - plan.remove.size();
-    if (dry_run) continue;
-    auto n = engine::ApplyPrune(volume, plan, "pruned: " + plan.policy);
-    if (!n.ok()) return ctx->conn.ReplyError(n.status()).ok();
-    removed += *n;
-    if (*n > 0) ctx->Log(spdlog::level::info, "PRUNE " + plan.source + ": removed " + std::to_string(*n) + " (" + plan.policy + ")");
-  }
+  // A source's configured min_keep is a floor that a request's policy cannot go below.
+  std::map<std::string, engine::RetentionPolicy> floored;
+  const auto policy_for = [&](const std::string& source) -> const engine::RetentionPolicy* {
+    const engine::RetentionPolicy* configured = cfg.RetentionFor(source);
+    if (!*given) return configured;
+    engine::RetentionPolicy& p = floored[source] = **given;
+    if (configured != nullptr) p.min_keep = std::max(p.min_keep, configured->min_keep);
+    return &p;
+  };
+  size_t sources = 0, kept = 0;
+  bool replies_ok = true;
+  auto removed = engine::Prune(ctx->tenant->volume(), r.args, policy_for, NowMicros(), dry_run,
+                               [&](const engine::PrunePlan& plan) {
+                                 sources++;
+                                 kept += plan.decisions.size() - plan.remove.size();
+                                 replies_ok = ReplyDecisions(ctx, plan);
+                                 return replies_ok ? Status::Ok() : Status::IOError("the client went away");
+                               });
+  if (!replies_ok) return false;
+  if (!removed.ok()) return ctx->conn.ReplyError(removed.status()).ok();
+  if (*removed > 0) ctx->Log(spdlog::level::info, "PRUNE removed " + std::to_string(*removed) + " snapshots");
   return ctx->conn
-      .Reply("OK sources=" + std::to_string(plans->size()) + " kept=" + std::to_string(kept) + " removed=" +
-             std::to_string(dry_run ? 0 : removed) + " dry_run=" + (dry_run ? "true" : "false"))
+      .Reply("OK sources=" + std::to_string(sources) + " kept=" + std::to_string(kept) +
+             " removed=" + std::to_string(*removed) + " dry_run=" + (dry_run ? "true" : "false"))
       .ok();
 }
 

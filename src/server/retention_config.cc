@@ -1,5 +1,7 @@
 #include "server/retention_config.h"
 
+#include "format/snapshot_format.h"
+
 namespace bv::server {
 
 namespace {
@@ -18,16 +20,21 @@ Status ParseRetention(const toml::node& node, const std::string& origin, const s
   for (const auto& [k, v] : *node.as_table()) {
     const std::string key(k.str());
     const std::string rule = engine::RetentionRuleOfKey(key);
+    if (rule.empty()) {
+      return Error(v, origin, path + "." + key,
+                   "unknown field (keep_last, keep_hourly … keep_yearly, keep_within, keep_within_hourly … "
+                   "keep_within_yearly, min_keep)");
+    }
     const bool duration = rule.rfind("within", 0) == 0;
     std::string text;
     if (duration && v.is_string()) {
       text = v.as_string()->get();
     } else if (!duration && v.is_integer()) {
       text = std::to_string(v.as_integer()->get());
-    } else if (!rule.empty()) {
+    } else {
       return Error(v, origin, path + "." + key, duration ? "must be a duration string (\"30d\")" : "must be an integer");
     }
-    if (Status s = engine::SetRetentionRule(&p, rule.empty() ? key : rule, text); !s.ok()) {
+    if (Status s = engine::SetRetentionRule(&p, rule, text); !s.ok()) {
       return Error(v, origin, path + "." + key, s.message());
     }
   }
@@ -56,6 +63,9 @@ Status ParseSourceRetention(const toml::node& node, const std::string& origin, c
       if (k.str() != "name" && k.str() != "retention") return Error(v, origin, where + "." + std::string(k.str()), "unknown field");
     }
     const std::string source = name->as_string()->get();
+    if (Status bad = format::ValidateSourceName(source); !bad.ok()) {
+      return Error(*name, origin, where + ".name", bad.message());
+    }
     if (out->count(source)) return Error(*name, origin, where + ".name", "source '" + source + "' is named twice");
     BV_RETURN_IF_ERROR(ParseRetention(*retention, origin, where + ".retention", &(*out)[source]));
   }

@@ -123,7 +123,9 @@ class PruneTest(unittest.TestCase):
         out = self.prune(srv, "PRUNE pg/orders pg/keep keep_last=1")
         for t in threads:
             t.join()
-        self.assertEqual(out[-1], "OK sources=2 kept=2 removed=8 dry_run=false", out)
+        # pg/keep's configured min_keep = 2 is a floor under the request's policy.
+        self.assertEqual(out[-1], "OK sources=2 kept=3 removed=7 dry_run=false", out)
+        self.assertIn("reasons=min_keep%202", [l for l in out if "pg/keep" in l][1])
         self.assertIsNotNone(snapshot_id(results["push"][1]), results["push"])
         self.assertEqual(results["restore"], big)
         self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], "pg/new"), data(48 << 20, 6))

@@ -45,9 +45,11 @@ void PrintSource(const SourceReport& s) {
   }
 }
 
-// The report of a whole prune, and its exit status.
-int Report(const Common& c, const std::string& policy, const std::vector<SourceReport>& sources, bool dry_run) {
-  size_t removed = 0;
+// The report of a whole prune, and its exit status. `removed`: what the prune removed in all (a
+// snapshot another deletion took first is not counted); per source, what the plan removes.
+int Report(const Common& c, const std::string& policy, const std::vector<SourceReport>& sources, bool dry_run,
+           size_t removed) {
+  size_t planned = 0;
   json out = json::array();
   for (const SourceReport& s : sources) {
     json snaps = json::array();
@@ -56,17 +58,18 @@ int Report(const Common& c, const std::string& policy, const std::vector<SourceR
       kept += d.keep;
       snaps.push_back({{"id", d.id}, {"time", d.time}, {"keep", d.keep}, {"reasons", d.reasons}});
     }
-    removed += s.decisions.size() - kept;
+    planned += s.decisions.size() - kept;
     out.push_back({{"source", s.source}, {"snapshots", snaps}, {"kept", kept},
                    {"removed", dry_run ? 0 : s.decisions.size() - kept}});
   }
   if (c.json) {
-    std::cout << json{{"policy", policy}, {"dry_run", dry_run}, {"sources", out}}.dump(2) << "\n";
+    std::cout << json{{"policy", policy}, {"dry_run", dry_run}, {"removed", removed}, {"sources", out}}.dump(2)
+              << "\n";
     return 0;
   }
   for (const SourceReport& s : sources) PrintSource(s);
   if (dry_run) {
-    std::printf("would remove %zu snapshots of %zu sources (dry run: nothing changed)\n", removed, sources.size());
+    std::printf("would remove %zu snapshots of %zu sources (dry run: nothing changed)\n", planned, sources.size());
   } else {
     std::printf("removed %zu snapshots of %zu sources; their chunks stay on disk until compaction\n", removed,
                 sources.size());
@@ -86,19 +89,23 @@ std::vector<std::string> SplitReasons(const std::string& text) {
 int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run) {
   const engine::RetentionPolicy policy = Check(keep.Policy());
   auto v = OpenVolume(c, false);
-  const auto plans =
-      Check(engine::PlanPrune(v->index(), sources, [&](const std::string&) { return &policy; }, NowMicros()));
   std::vector<SourceReport> report;
-  for (const engine::PrunePlan& plan : plans) {
-    if (!dry_run) Check(engine::ApplyPrune(v.get(), plan, "pruned: " + plan.policy));
-    report.push_back(FromPlan(plan));
-  }
+  const size_t removed = Check(engine::Prune(
+      v.get(), sources, [&](const std::string&) { return &policy; }, NowMicros(), dry_run,
+      [&](const engine::PrunePlan& plan) {
+        report.push_back(FromPlan(plan));
+        return Status::Ok();
+      }));
   Check(v->Close());
-  return Report(c, policy.ToString(), report, dry_run);
+  return Report(c, policy.ToString(), report, dry_run, removed);
 }
 
 int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
                 const KeepOptions& keep, bool dry_run) {
+  if (sources.size() > server::kArgsMax) {
+    Fail(Status::InvalidArgument("prune --server names at most " + std::to_string(server::kArgsMax) +
+                                 " sources at a time (none: every source)"));
+  }
   std::string line = "PRUNE";
   for (const std::string& s : sources) line += " " + Arg(s);
   const auto rules = keep.Rules();
@@ -114,15 +121,19 @@ int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::st
   auto client = Check(Client::Connect(remote));
   Check(client->SendLine(line));
   std::vector<SourceReport> report;
+  size_t removed = 0;
   for (;;) {
     auto r = Check(client->ReadReply());
-    if (r.kind != "DECISION") break;
+    if (r.kind != "DECISION") {
+      removed = FieldNumber(r, "removed");
+      break;
+    }
     const std::string source = FieldText(r, "source");
     if (report.empty() || report.back().source != source) report.push_back(SourceReport{source, {}});
     report.back().decisions.push_back(Decision{FieldText(r, "snapshot"), FieldText(r, "time"),
                                                FieldText(r, "keep") == "true", SplitReasons(FieldText(r, "reasons"))});
   }
-  return Report(c, rules.empty() ? "as configured" : Check(keep.Policy()).ToString(), report, dry_run);
+  return Report(c, rules.empty() ? "as configured" : Check(keep.Policy()).ToString(), report, dry_run, removed);
 }
 
 }  // namespace bv::tool

@@ -2,18 +2,17 @@
 
 #include <array>
 #include <utility>
+#include <vector>
 
 namespace bv::tool {
 
 void AddKeepOptions(CLI::App* sub, KeepOptions* k) {
-  const auto count = CLI::Range(0, engine::kKeepCountMax);
-  sub->add_option("--keep-last", k->last, "keep the N newest snapshots")->check(count);
-  sub->add_option("--keep-hourly", k->hourly, "keep the newest snapshot of each of the N newest hours that have one")
-      ->check(count);
-  sub->add_option("--keep-daily", k->daily, "… of each of the N newest days (UTC)")->check(count);
-  sub->add_option("--keep-weekly", k->weekly, "… of each of the N newest ISO weeks")->check(count);
-  sub->add_option("--keep-monthly", k->monthly, "… of each of the N newest months")->check(count);
-  sub->add_option("--keep-yearly", k->yearly, "… of each of the N newest years")->check(count);
+  sub->add_option("--keep-last", k->last, "keep the N newest snapshots");
+  sub->add_option("--keep-hourly", k->hourly, "keep the newest snapshot of each of the N newest hours that have one");
+  sub->add_option("--keep-daily", k->daily, "… of each of the N newest days (UTC)");
+  sub->add_option("--keep-weekly", k->weekly, "… of each of the N newest ISO weeks");
+  sub->add_option("--keep-monthly", k->monthly, "… of each of the N newest months");
+  sub->add_option("--keep-yearly", k->yearly, "… of each of the N newest years");
   sub->add_option("--keep-within", k->within,
                   "keep every snapshot newer than the newest less DURATION (30d, 2w3d, 1y6m, 12h)");
   sub->add_option("--keep-within-hourly", k->within_hourly, "keep the newest of each hour within DURATION");
@@ -21,24 +20,27 @@ void AddKeepOptions(CLI::App* sub, KeepOptions* k) {
   sub->add_option("--keep-within-weekly", k->within_weekly, "keep the newest of each ISO week within DURATION");
   sub->add_option("--keep-within-monthly", k->within_monthly, "keep the newest of each month within DURATION");
   sub->add_option("--keep-within-yearly", k->within_yearly, "keep the newest of each year within DURATION");
-  sub->add_option("--min-keep", k->min_keep, "never keep fewer than N snapshots of a source (default 1)")
-      ->check(CLI::Range(1, engine::kKeepCountMax));
+  sub->add_option("--min-keep", k->min_keep, "never keep fewer than N snapshots of a source (default 1)");
 }
 
 std::vector<std::pair<std::string, std::string>> KeepOptions::Rules() const {
+  const std::array<std::pair<const char*, const std::string*>, 13> all{{{"last", &last},
+                                                                      {"hourly", &hourly},
+                                                                      {"daily", &daily},
+                                                                      {"weekly", &weekly},
+                                                                      {"monthly", &monthly},
+                                                                      {"yearly", &yearly},
+                                                                      {"within", &within},
+                                                                      {"within-hourly", &within_hourly},
+                                                                      {"within-daily", &within_daily},
+                                                                      {"within-weekly", &within_weekly},
+                                                                      {"within-monthly", &within_monthly},
+                                                                      {"within-yearly", &within_yearly},
+                                                                      {"min-keep", &min_keep}}};
   std::vector<std::pair<std::string, std::string>> out;
-  const std::array<std::pair<const char*, int32_t>, 6> counts{
-      {{"last", last}, {"hourly", hourly}, {"daily", daily}, {"weekly", weekly}, {"monthly", monthly}, {"yearly", yearly}}};
-  for (const auto& [rule, n] : counts) {
-    if (n > 0) out.emplace_back(rule, std::to_string(n));
+  for (const auto& [rule, value] : all) {
+    if (!value->empty()) out.emplace_back(rule, *value);
   }
-  const std::array<std::pair<const char*, const std::string*>, 6> withins{
-      {{"within", &within}, {"within-hourly", &within_hourly}, {"within-daily", &within_daily},
-       {"within-weekly", &within_weekly}, {"within-monthly", &within_monthly}, {"within-yearly", &within_yearly}}};
-  for (const auto& [rule, text] : withins) {
-    if (!text->empty()) out.emplace_back(rule, *text);
-  }
-  if (min_keep != 1) out.emplace_back("min-keep", std::to_string(min_keep));
   return out;
 }
 

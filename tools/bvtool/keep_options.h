@@ -4,7 +4,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,13 +13,15 @@
 
 namespace bv::tool {
 
+// Kept as given and read by engine::SetRetentionRule, as bvd reads PRUNE's options, so a count
+// is decimal wherever it is written ("010" is ten, not octal eight).
 struct KeepOptions {
-  int32_t last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0;
+  std::string last, hourly, daily, weekly, monthly, yearly;
   std::string within, within_hourly, within_daily, within_weekly, within_monthly, within_yearly;
-  int32_t min_keep = 1;
+  std::string min_keep;
 
-  // The rules given, as the protocol names them without "keep-" ("daily", "within-daily",
-  // "min-keep"), with their values; min-keep only when not 1.
+  // The rules given, as engine::SetRetentionRule names them ("daily", "within-daily",
+  // "min-keep"), with their values.
   std::vector<std::pair<std::string, std::string>> Rules() const;
   // The policy the options give; InvalidArgument naming the option whose value is bad, or for
   // no rule at all.
