@@ -146,7 +146,7 @@ Result<KeepDuration> ParseKeepDuration(std::string_view text) {
       n = n * 10 + (text[digits++] - '0');
       if (n > kKeepDurationPartMax) return bad("a number larger than " + std::to_string(kKeepDurationPartMax));
     }
-    if (digits == 0) return bad("expected a number at '" + std::string(text) + "'");
+    if (digits == 0) return bad("expected a number at '" + Printable(text) + "'");
     if (digits == text.size()) return bad("no unit after " + std::to_string(n) + " (y, m, w, d or h)");
     const char unit = text[digits];
     if (seen.find(unit) != std::string::npos) return bad(std::string("the unit ") + unit + " twice");
