@@ -24,8 +24,10 @@ for target in block segment_scan snapshot recipe request index retention; do
   build-fuzz/fuzz/${target}_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=0 \
     -artifact_prefix=build-fuzz/ "$work" "fuzz/corpus/$target" 2>&1 | grep -E "^Done|ERROR|SUMMARY" || true
   rm -rf "$work"
-  if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
-    echo "fuzz target $target found a failing input:"; ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null
+  # Any one kind of finding fails the run (ls of all three succeeds only when each kind exists).
+  found=$(ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null || true)
+  if [ -n "$found" ]; then
+    echo "fuzz target $target found a failing input:"; echo "$found"
     exit 1
   fi
 done

@@ -162,6 +162,8 @@ Result<KeepDuration> ParseKeepDuration(std::string_view text) {
     }
     text.remove_prefix(digits + 1);
   }
+  // Weeks and days together are days, as the duration prints: no more of them than one part holds.
+  if (d.days > kKeepDurationPartMax) return bad("more than " + std::to_string(kKeepDurationPartMax) + " days");
   const int64_t approx_days = int64_t{d.years} * 366 + int64_t{d.months} * 31 + d.days + d.hours / 24;
   if (approx_days > kDurationDaysMax) return bad("longer than 9999 years");
   return d;

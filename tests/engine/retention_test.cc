@@ -169,7 +169,7 @@ TEST(Retention, DurationsParseAndBadOnesSayWhy) {
   EXPECT_EQ(d.days, 17);
   ASSERT_OK_AND_ASSIGN(d, ParseKeepDuration("1y6m12h"));
   EXPECT_EQ(d.ToString(), "1y6m12h");
-  for (const char* bad : {"", "d", "30", "3x", "1d2d", "-1d", "1000000d", "20000y"}) {
+  for (const char* bad : {"", "d", "30", "3x", "1d2d", "-1d", "1000000d", "20000y", "99999w", "14286w1d"}) {
     auto r = ParseKeepDuration(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("duration '"), std::string::npos) << r.status().ToString();
