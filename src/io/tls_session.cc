@@ -19,7 +19,8 @@ namespace {
 
 // OpenSSL copies a record's bytes into its write buffer at an address ≡ 8 (mod 16): the 5-byte
 // header, padded to 8, after a 16-aligned buffer. glibc's memcpy (rep movsb) runs at a twentieth
-// of its speed on AMD Zen when the destination lies 1 to 15 bytes past the source modulo 64, so
+// of its speed on AMD Zen when the destination lies 1 to 15 bytes past the source modulo 4096
+// (a page; keeping 1 to 15 modulo 64 clear, as Stage does, keeps that clear too), so
 // WriteAll hands OpenSSL sources ≡ 8 (mod 16), staging the others (docs/performance.md, TLS).
 constexpr uintptr_t kRecordPayloadAlign = 8;
 constexpr size_t kStageMinBytes = 4096;  // shorter copies do not use rep movsb
