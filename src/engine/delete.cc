@@ -18,7 +18,7 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
   BV_RETURN_IF_ERROR(
       lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
           .status());
-  lane.pending()->DeleteSnapshot(snapshot);
+  lane.pending()->DeleteSnapshot(*still);
   return lane.SyncPoint(/*durable=*/true);
 }
 

@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <algorithm>
 #include <cstring>
 
 
@@ -29,10 +30,18 @@ std::string RecipeKey(uint64_t snapshot, uint16_t stream, uint32_t piece) {
 
 // Column families, in the order they are opened.
 enum Cf : size_t {
-  kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kSessions, kQuarantine, kCfCount
+  kDefault, kChunks, kLocations, kSnapshots, kBySource, kRecipes, kSegments, kSessions, kQuarantine, kTombstones,
+  kCfCount
 };
-const char* const kCfNames[kCfCount] = {"default",  "chunks",   "locations", "snapshots", "by_source",
-                                         "recipes", "segments", "sessions",  "quarantine"};
+const char* const kCfNames[kCfCount] = {"default",  "chunks",   "locations", "snapshots",  "by_source",
+                                         "recipes", "segments", "sessions",  "quarantine", "tombstones"};
+
+// tombstones: this key (snapshot id 0, which no snapshot has) says that the family was added to
+// an index that had deleted snapshots already, so a missing tombstone proves nothing.
+const std::string& IncompleteTombstonesKey() {
+  static const std::string key = format::U64Key(0);
+  return key;
+}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -68,10 +77,24 @@ void IndexBatch::PutSnapshot(const SnapshotEntry& e) {
   batch_.Put(index_->cf_[kBySource], BySourceKey(e.record.source, e.record.time_us, e.record.id), "");
 }
 
-void IndexBatch::DeleteSnapshot(const format::SnapshotRecord& r) {
+void IndexBatch::DeleteSnapshot(const SnapshotEntry& e) {
+  const format::SnapshotRecord& r = e.record;
+  batch_.Put(index_->cf_[kTombstones], SnapshotKey(r.id), EncodeLocation(e.commit));
   batch_.Delete(index_->cf_[kSnapshots], SnapshotKey(r.id));
   batch_.Delete(index_->cf_[kBySource], BySourceKey(r.source, r.time_us, r.id));
   batch_.DeleteRange(index_->cf_[kRecipes], RecipeKey(r.id, 0, 0), RecipeKey(r.id + 1, 0, 0));
+}
+
+void IndexBatch::DeleteTombstone(uint64_t id) { batch_.Delete(index_->cf_[kTombstones], SnapshotKey(id)); }
+
+void IndexBatch::DeleteRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece) {
+  batch_.Delete(index_->cf_[kRecipes], RecipeKey(snapshot, stream, piece));
+}
+
+void IndexBatch::DeleteQuarantined(const format::Id& id) { batch_.Delete(index_->cf_[kQuarantine], IdKey(id)); }
+
+void IndexBatch::ForgetSegmentBlocks(uint64_t number) {
+  batch_.DeleteRange(index_->cf_[kLocations], SegOffKey(number, 0), SegOffKey(number + 1, 0));
 }
 
 void IndexBatch::PutSession(const format::SessionRecord& r) {
@@ -121,6 +144,12 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
   cf_opts.write_buffer_size = 16 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kCfNames) cfs.emplace_back(name, cf_opts);
+  // An index that existed before `tombstones` did may have deleted snapshots it has no tombstone
+  // for: it gets the family with the mark that says so.
+  std::vector<std::string> existing;
+  const bool predates_tombstones =
+      rocksdb::DB::ListColumnFamilies(opts, dir, &existing).ok() &&
+      std::find(existing.begin(), existing.end(), kCfNames[kTombstones]) == existing.end();
   std::unique_ptr<Index> index(new Index());
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(opts, dir, cfs, &index->cf_, &index->db_)
                                 : rocksdb::DB::Open(opts, dir, cfs, &index->cf_, &index->db_);
@@ -130,6 +159,12 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, bool create_i
                               "); run `bvtool fsck --rebuild-index`");
     }
     return FromRocks(s, "open " + dir);
+  }
+  if (predates_tombstones && !read_only) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    BV_RETURN_IF_ERROR(FromRocks(index->db_->Put(wo, index->cf_[kTombstones], IncompleteTombstonesKey(), ""),
+                                 "mark tombstones incomplete"));
   }
   return index;
 }
@@ -155,6 +190,49 @@ Result<std::optional<Location>> Index::GetLocation(size_t cf, const format::Id& 
 }
 
 Result<std::optional<Location>> Index::GetChunk(const format::Id& id) { return GetLocation(kChunks, id, "get chunk"); }
+
+Result<std::optional<Location>> Index::GetTombstone(uint64_t id) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kTombstones], SnapshotKey(id), &v);
+  if (s.IsNotFound()) return std::optional<Location>();
+  BV_RETURN_IF_ERROR(FromRocks(s, "get tombstone"));
+  BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
+  return std::optional<Location>(l);
+}
+
+Result<bool> Index::TombstonesComplete() {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kTombstones], IncompleteTombstonesKey(), &v);
+  if (s.IsNotFound()) return true;
+  BV_RETURN_IF_ERROR(FromRocks(s, "get tombstone mark"));
+  return false;
+}
+
+Status Index::ForEachTombstone(const std::function<Status(uint64_t, const Location&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kTombstones]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key() == IncompleteTombstonesKey()) continue;
+    BV_ASSIGN_OR_RETURN(const uint64_t id, DecodeU64Key(it->key().ToStringView()));
+    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(id, l));
+  }
+  return FromRocks(it->status(), "scan tombstones");
+}
+
+Result<std::optional<format::RecipeValue>> Index::GetRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kRecipes], RecipeKey(snapshot, stream, piece), &v);
+  if (s.IsNotFound()) return std::optional<format::RecipeValue>();
+  BV_RETURN_IF_ERROR(FromRocks(s, "get recipe"));
+  BV_ASSIGN_OR_RETURN(format::RecipeValue r, DecodeRecipeValue(v));
+  return std::optional<format::RecipeValue>(r);
+}
+
+uint64_t Index::EstimatedChunks() {
+  uint64_t n = 0;
+  if (!db_->GetIntProperty(cf_[kChunks], "rocksdb.estimate-num-keys", &n)) return 0;
+  return n;
+}
 
 Result<std::optional<Location>> Index::GetQuarantined(const format::Id& id) {
   return GetLocation(kQuarantine, id, "get quarantined chunk");
@@ -233,6 +311,16 @@ Status Index::ForEachRecipe(uint64_t snapshot, uint16_t stream,
     BV_RETURN_IF_ERROR(fn(piece, rv.stream_offset, rv.location));
   }
   return FromRocks(it->status(), "scan recipes");
+}
+
+Status Index::ForEachQuarantined(const std::function<Status(const format::Id&, const Location&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kQuarantine]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    BV_ASSIGN_OR_RETURN(format::Id id, format::DecodeIdKey(it->key().ToStringView()));
+    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(id, l));
+  }
+  return FromRocks(it->status(), "scan quarantine");
 }
 
 Status Index::ForEachRecipeKey(

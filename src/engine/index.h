@@ -35,7 +35,16 @@ class IndexBatch {
   // skip the pieces before its range without reading them.
   void PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset, const Location& loc);
   void PutSnapshot(const SnapshotEntry& e);
-  void DeleteSnapshot(const format::SnapshotRecord& r);
+  // Forgets the snapshot and its recipes, and leaves a tombstone: where its commit block is, so
+  // that compaction knows whether its deletion record is still needed (format-spec [CMP-4]).
+  void DeleteSnapshot(const SnapshotEntry& e);
+  // The commit block the tombstone names is gone.
+  void DeleteTombstone(uint64_t id);
+  void DeleteRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece);
+  void DeleteQuarantined(const format::Id& id);
+  // A segment removed by compaction: the `locations` entries of its blocks (its state stays,
+  // retired, so fsck knows the number's absence is compaction's doing).
+  void ForgetSegmentBlocks(uint64_t number);
   void PutSegment(uint64_t number, const SegmentState& s);
   void DeleteChunk(const format::Id& id, const Location& loc);
   // The chunk's block at `damaged` is damaged: `chunks` forgets it (so nothing deduplicates
@@ -70,6 +79,15 @@ class Index {
   // Where the chunk's damaged copy is, if it was quarantined.
   Result<std::optional<Location>> GetQuarantined(const format::Id& id);
   Result<std::optional<SnapshotEntry>> GetSnapshot(uint64_t id);
+  // Where the commit block of a deleted snapshot is, while compaction has not removed it.
+  Result<std::optional<Location>> GetTombstone(uint64_t id);
+  // False when the index predates tombstones: then a snapshot deleted before has none.
+  Result<bool> TombstonesComplete();
+  Status ForEachTombstone(const std::function<Status(uint64_t id, const Location& commit)>& fn);
+  Result<std::optional<format::RecipeValue>> GetRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece);
+  // RocksDB's estimate of the number of `chunks` entries (0 when it has none).
+  uint64_t EstimatedChunks();
+  Status ForEachQuarantined(const std::function<Status(const format::Id&, const Location&)>& fn);
   // Snapshots whose id starts with the hex prefix (for short ids).
   Result<std::vector<uint64_t>> FindSnapshotsByPrefix(uint64_t value, int prefix_bits);
   // The newest snapshot of `source` at or before `time_us`.

@@ -109,7 +109,9 @@ void Ingest::Work(Batch* b) const {
     const std::string_view plain = b->plain[i];
     c.id = b->ids[i];
     auto known = v_->index()->GetChunk(c.id);
-    if (known.ok() && known->has_value()) {
+    // A block in a segment being compacted may be gone by the time this put commits: store the
+    // chunk again instead (format-spec [CMP-2]).
+    if (known.ok() && known->has_value() && !v_->Fenced((*known)->segment)) {
       c.known = **known;
       continue;
     }

@@ -58,7 +58,7 @@ Result<size_t> DeleteBatch(Volume* volume, std::span<const format::SnapshotRecor
     BV_RETURN_IF_ERROR(
         lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, r.id, format::EncodeDeletion(d)))
             .status());
-    lane.pending()->DeleteSnapshot(r);
+    lane.pending()->DeleteSnapshot(*still);
     removed++;
   }
   // The records reach the disk before the index batch that forgets the snapshots.

@@ -144,7 +144,7 @@ Result<std::unique_ptr<PutSession>> PutSession::Resume(Volume* v, uint64_t id, c
   return s;
 }
 
-PutSession::PutSession(Volume* v) : v_(v) { v_->lane()->BeginPut(); }
+PutSession::PutSession(Volume* v) : v_(v), in_puts_(v->puts_gate()) { v_->lane()->BeginPut(); }
 
 PutSession::~PutSession() {
   if (impl_) {

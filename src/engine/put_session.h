@@ -55,6 +55,7 @@ class PutSession {
   explicit PutSession(Volume* v);
   Status DateAfterNewest();
   Volume* v_;
+  EpochGate::Pass in_puts_;  // compaction waits for the puts that began before its fence
   std::unique_ptr<Ingest> impl_;
   uint64_t claimed_ = 0;
   bool committed_ = false;

@@ -47,6 +47,7 @@ Status Quarantine(Volume* v, const SegmentBlockSource& source, Status s) {
 
 Status Restore(Volume* volume, const SnapshotEntry& snapshot, const RestoreOptions& opts, OutputSink* out) {
   if (!volume->has_keys()) return Status::InvalidArgument("restoring needs the volume key");
+  EpochGate::Pass reading(volume->reads_gate());  // a segment retired meanwhile stays until this ends
   std::unique_ptr<ThreadPool> own_pool;
   if (opts.pool == nullptr) own_pool = std::make_unique<ThreadPool>(opts.threads ? opts.threads : ThreadPool::DefaultThreads());
   SegmentBlockSource source(volume, snapshot, opts.stream, opts.range, opts.read_window);

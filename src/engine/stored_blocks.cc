@@ -26,6 +26,7 @@ Result<Location> LocateChunk(Volume* volume, const SnapshotEntry& snapshot, uint
 
 Status ForEachStoredBlock(Volume* volume, const SnapshotEntry& snapshot, uint16_t stream,
                           const std::optional<ByteRange>& range, size_t read_window, const StoredBlockFn& fn) {
+  EpochGate::Pass reading(volume->reads_gate());  // a segment retired meanwhile stays until this ends
   SegmentReader reader(volume->segment_files(), read_window);
   std::shared_ptr<io::File> file;  // the segment of the last block, open to splice
   uint64_t file_segment = 0;

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -175,14 +176,25 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
   const std::set<uint64_t> present(files.begin(), files.end());
   uint64_t highest = files.empty() ? 0 : files.back();
   std::vector<uint64_t> missing;
-  BV_RETURN_IF_ERROR(index_->ForEachSegment([&](uint64_t n, const SegmentState&) {
+  std::vector<uint64_t> retired;
+  BV_RETURN_IF_ERROR(index_->ForEachSegment([&](uint64_t n, const SegmentState& state) {
     highest = std::max(highest, n);
-    if (!present.count(n)) missing.push_back(n);
+    if (state.retired) {
+      retired.push_back(n);
+    } else if (!present.count(n)) {
+      missing.push_back(n);
+    }
     return Status::Ok();
   }));
   // A number once used is never used again, so nothing the index says of a lost segment can
   // be taken for a new one's.
   next_segment_min_ = highest + 1;
+  // [CMP-5] A compaction that died after retiring a segment left its file, or its state, behind.
+  if (!opened_to_read_ && !read_only_) {
+    for (uint64_t n : retired) {
+      if (present.count(n)) BV_RETURN_IF_ERROR(RemoveRetired(n));
+    }
+  }
   for (uint64_t n : missing) {
     const Status lost = Status::Corruption(SegmentFiles::Name(n) + " is in the index but its file is missing");
     if (mode.stop_at_damage) return lost;
@@ -196,6 +208,36 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
     }
   }
   return Status::Ok();
+}
+
+Status Volume::RemoveRetired(uint64_t segment) {
+  BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(segment));
+  BV_ASSERT(state && state->retired);
+  const std::string path = files_->Path(segment);
+  if (env_->PathExists(path)) {
+    BV_RETURN_IF_ERROR(env_->RemoveFile(path));
+    BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
+  }
+  files_->Forget(segment);
+  {
+    std::lock_guard lock(stored_mu_);
+    sealed_run_end_ = 0;  // the counted run changed: count it again
+    sealed_run_bytes_ = 0;
+  }
+  IndexBatch batch = index_->NewBatch();
+  batch.ForgetSegmentBlocks(segment);
+  return index_->Write(&batch, /*sync=*/true);
+}
+
+void Volume::Fence(const std::vector<uint64_t>& segments) {
+  std::lock_guard lock(fence_mu_);
+  fenced_ = segments;
+  std::sort(fenced_.begin(), fenced_.end());
+}
+
+bool Volume::Fenced(uint64_t segment) {
+  std::lock_guard lock(fence_mu_);
+  return std::binary_search(fenced_.begin(), fenced_.end(), segment);
 }
 
 Status Volume::RepairVolumeFile(const std::string& dir, std::string* what, io::Env* env) {

@@ -7,10 +7,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine/append_lane.h"
 #include "engine/block_codec.h"
 #include "engine/chunker.h"
+#include "engine/epoch_gate.h"
 #include "engine/index.h"
 #include "engine/keys.h"
 #include "engine/recovery.h"
@@ -84,6 +86,21 @@ class Volume : private AppendTarget {
   AppendLane* lane() { return lane_.get(); }
   // Held by a prune from its plan to its last removal (engine/prune.h): one prune at a time.
   std::mutex* prune_mutex() { return &prune_mu_; }
+  // Held by a compaction from start to end (engine/compact.h): one at a time.
+  std::mutex* compact_mutex() { return &compact_mu_; }
+  // Every put is inside this gate while it runs (PutSession), every restore or verify of a
+  // snapshot inside the other (engine/epoch_gate.h): compaction waits for the puts that began
+  // before its fence and the reads that began before it retired a segment.
+  EpochGate* puts_gate() { return &puts_gate_; }
+  EpochGate* reads_gate() { return &reads_gate_; }
+  // Segments being compacted: a put does not deduplicate against a chunk whose block lies in
+  // one (it stores the chunk again), so nothing new comes to depend on them. Empty to lift.
+  void Fence(const std::vector<uint64_t>& segments);
+  bool Fenced(uint64_t segment);
+  // Removes the file of a segment the index marks retired (compaction moved all it needed out
+  // of it), then forgets its blocks; the retired state stays. Idempotent across crashes
+  // (format-spec [CMP-5]).
+  Status RemoveRetired(uint64_t segment);
 
   // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
   // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
@@ -127,6 +144,11 @@ class Volume : private AppendTarget {
   uint64_t sealed_run_bytes_ = 0;  // under stored_mu_: their bytes
   std::mutex sessions_mu_;
   std::mutex prune_mu_;
+  std::mutex compact_mu_;
+  EpochGate puts_gate_;
+  EpochGate reads_gate_;
+  std::mutex fence_mu_;
+  std::vector<uint64_t> fenced_;  // under fence_mu_, sorted
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;
   uint64_t next_segment_min_ = 1;  // above every segment number in the directory or the index

@@ -59,7 +59,8 @@ Result<RecipeValue> DecodeRecipeValue(std::string_view v) {
 
 std::string EncodeSegmentState(const SegmentState& s) {
   std::string v;
-  PutFixed8(&v, s.sealed ? 1 : 0);
+  BV_ASSERT(!s.retired || s.sealed);
+  PutFixed8(&v, s.retired ? 2 : s.sealed ? 1 : 0);
   PutFixed64(&v, s.indexed_through);
   PutFixed64(&v, s.blocks);
   return v;
@@ -67,9 +68,10 @@ std::string EncodeSegmentState(const SegmentState& s) {
 
 Result<SegmentState> DecodeSegmentState(std::string_view v) {
   if (v.size() != kSegmentStateSize) return Bad("segment state", v, kSegmentStateSize);
-  if (static_cast<uint8_t>(v[0]) > 1) return Status::Corruption("index: segment state sealed flag is not 0 or 1");
+  if (static_cast<uint8_t>(v[0]) > 2) return Status::Corruption("index: segment state is not 0, 1 or 2");
   SegmentState s;
-  s.sealed = v[0] == 1;
+  s.sealed = v[0] >= 1;
+  s.retired = v[0] == 2;
   s.indexed_through = DecodeFixed64(v.data() + 1);
   s.blocks = DecodeFixed64(v.data() + 9);
   return s;

@@ -26,11 +26,14 @@ struct Location {
 inline constexpr size_t kLocationSize = 8 + 8 + 4 + 4;
 static_assert(kLocationSize == 24);
 
-// Value layout: sealed (1: 0 or 1) | indexed_through (8) | blocks (8).
+// Value layout: state (1: 0 open, 1 sealed, 2 retired) | indexed_through (8) | blocks (8).
+// A retired segment is sealed, and compaction has moved everything of it that is still needed
+// elsewhere: its file is to be removed, never scanned (format-spec [CMP-5]).
 struct SegmentState {
   bool sealed = false;
   uint64_t indexed_through = 0;  // every block before this offset is reflected in the index
   uint64_t blocks = 0;           // blocks before indexed_through
+  bool retired = false;          // implies sealed
 };
 inline constexpr size_t kSegmentStateSize = 1 + 8 + 8;
 static_assert(kSegmentStateSize == 17);

@@ -23,6 +23,7 @@ TEST(IndexFormat, GoldenBytes) {
   EXPECT_EQ(Hex(EncodeLocation({1, 4096, 10, 20})),
             "0100000000000000" "0010000000000000" "0a000000" "14000000");
   EXPECT_EQ(Hex(EncodeSegmentState({true, 8192, 3})), "01" "0020000000000000" "0300000000000000");
+  EXPECT_EQ(Hex(EncodeSegmentState({true, 8192, 3, true})), "02" "0020000000000000" "0300000000000000");
   EXPECT_EQ(Hex(U64Key(0x0102030405060708)), "0102030405060708");
   EXPECT_EQ(Hex(SegOffKey(2, 4096)), "0000000000000002" "0000000000001000");
   EXPECT_EQ(Hex(EncodeRecipeKey({7, 1, 2})), "0000000000000007" "0001" "00000002");
@@ -57,6 +58,10 @@ TEST(IndexFormat, EveryTruncationAndExtensionIsRefused) {
 TEST(IndexFormat, FieldsOutOfRangeAreRefused) {
   std::string state = EncodeSegmentState({true, 1, 2});
   state[0] = 2;
+  auto retired = DecodeSegmentState(state);
+  ASSERT_TRUE(retired.ok());
+  EXPECT_TRUE(retired->sealed && retired->retired);
+  state[0] = 3;
   EXPECT_FALSE(DecodeSegmentState(state).ok());
   EXPECT_FALSE(DecodeLocation(EncodeLocation({0, 4096, 1, 1})).ok());                     // segment 0
   EXPECT_FALSE(DecodeLocation(EncodeLocation({1, 4096, kBlockPayloadMax + 1, 1})).ok());  // too large

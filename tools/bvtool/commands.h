@@ -25,6 +25,9 @@ int CmdToken(bool json, const std::string& role);
 int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
 // sources: empty for every source.
 int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run);
+// threshold_pct: rewrite sealed segments less than this live; max_rate_mb: MB/s copied, 0 for no limit.
+int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_rate_mb);
+int CmdDf(const Common& c);
 
 // Against a running bvd.
 struct PushArgs {

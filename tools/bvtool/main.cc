@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/compact.h"
 #include "tools/bvtool/commands.h"
 
 namespace bv::tool {
@@ -36,11 +37,13 @@ struct Args {
   std::vector<std::string> sources;  // prune
   KeepOptions keep;
   bool dry_run = false;
+  double threshold_pct = engine::kDefaultCompactThreshold * 100;  // compact
+  double max_rate_mb = 0;
 };
 
 // The subcommands, to tell which one the command line named.
 struct Commands {
-  CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *prune, *push, *token;
+  CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *prune, *compact, *df, *push, *token;
 };
 
 void AddServerOptions(CLI::App* sub, Remote* remote) {
@@ -138,6 +141,20 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
   cmd->prune->add_option("SOURCE", a->sources, "only these sources (default: every source; with --server, 4 at most)");
   AddKeepOptions(cmd->prune, &a->keep);
   cmd->prune->add_flag("--dry-run", a->dry_run, "say what would be kept and removed, and why; change nothing");
+
+  cmd->compact = app->add_subcommand("compact", "give back the space of what no kept snapshot needs: rewrite the "
+                                                "sealed segments that are mostly not needed, then remove them");
+  AddCommon(cmd->compact, a);
+  cmd->compact->add_flag("--dry-run", a->dry_run, "say which segments would be rewritten and what that frees; change nothing");
+  cmd->compact->add_option("--threshold", a->threshold_pct, "rewrite a sealed segment less than PCT% live (default 80)")
+      ->type_name("PCT")
+      ->check(CLI::Range(0.1, 100.0));
+  cmd->compact->add_option("--max-rate", a->max_rate_mb, "copy at most this many MB/s (default: no limit)")
+      ->type_name("MB/s")
+      ->check(CLI::Range(0.001, 1e6));
+
+  cmd->df = app->add_subcommand("df", "bytes on disk, bytes still needed, and what compaction would free");
+  AddCommon(cmd->df, a);
 }
 
 // push (to bvd only) and token (for bvd's configuration).
@@ -237,6 +254,8 @@ int Run(const Commands& cmd, Args* a) {
     if (!a->c.dir.empty()) a->sources.insert(a->sources.begin(), a->c.dir);  // no DIR with --server
     return RemotePrune(c, a->remote, a->sources, a->keep, a->dry_run);
   }
+  if (cmd.compact->parsed()) return CmdCompact(c, a->dry_run, a->threshold_pct, a->max_rate_mb);
+  if (cmd.df->parsed()) return CmdDf(c);
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   return 1;
 }

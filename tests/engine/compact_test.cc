@@ -1,0 +1,393 @@
+// Compaction on a volume: the space of what no kept snapshot needs comes back, every kept snapshot
+// restores byte-exact, an index rebuilt from the segments afterwards gives the same answer
+// [CMP-4], and puts and restores that run meanwhile complete [CMP-2][CMP-5].
+#include "engine/compact.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "engine/check.h"
+#include "engine/delete.h"
+#include "engine/put_session.h"
+#include "engine/restore.h"
+#include "io/fault_injection_env.h"
+#include "tests/test_util.h"
+
+namespace bv::engine {
+namespace {
+
+using test::GetString;
+using test::PutString;
+using test::RandomBytes;
+using test::TestVolume;
+
+constexpr int64_t kDay = 86'400'000'000;
+constexpr int64_t kDec1 = 1764547200000000;  // 2025-12-01T00:00:00Z
+
+// Night n of a dump: most of it as the night before, a fifth rewritten, a little appended.
+std::string Night(int n) {
+  std::string d = RandomBytes(2 << 20, 7);
+  for (int i = 1; i <= n; i++) {
+    const std::string fresh = RandomBytes(d.size() / 5, 100 + static_cast<uint64_t>(i));
+    d.replace((static_cast<size_t>(i) * 397 << 10) % (d.size() - fresh.size()), fresh.size(), fresh);
+    d += RandomBytes(64 << 10, 200 + static_cast<uint64_t>(i));
+  }
+  return d;
+}
+
+class CompactTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitOptions o;
+    o.segment_size = 1 << 20;
+    o.env = env;
+    ASSERT_OK(tv.Init(o));
+    ASSERT_OK_AND_ASSIGN(v, Open());
+  }
+  Result<std::unique_ptr<Volume>> Open(OpenOptions o = {}) {
+    if (!o.env) o.env = env;
+    return tv.Open(o);
+  }
+  // Six nights, of which the last two are kept.
+  void SixNightsKeepTwo() {
+    for (int n = 0; n < 6; n++) {
+      nights[n] = Night(n);
+      ASSERT_OK_AND_ASSIGN(auto r, PutString(v.get(), "db/a", nights[n], kDec1 + n * kDay));
+      ids[n] = r.id;
+    }
+    for (int n = 0; n < 4; n++) ASSERT_OK(DeleteSnapshot(v.get(), Record(ids[n]), "expired"));
+  }
+  format::SnapshotRecord Record(uint64_t id) {
+    auto e = v->index()->GetSnapshot(id);
+    EXPECT_TRUE(e.ok() && e->has_value());
+    return (*e)->record;
+  }
+  std::map<uint64_t, std::string> Listed() {
+    std::map<uint64_t, std::string> out;
+    EXPECT_TRUE(v->index()->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+      out[e.record.id] = e.record.source;
+      return true;
+    }).ok());
+    return out;
+  }
+  // Every kept night restores byte-exact, and nothing else is listed.
+  void ExpectKept(const std::vector<int>& kept) {
+    std::map<uint64_t, std::string> listed = Listed();
+    EXPECT_EQ(listed.size(), kept.size());
+    for (int n : kept) {
+      EXPECT_TRUE(listed.count(ids[n])) << "night " << n << " is not listed";
+      auto back = GetString(v.get(), ids[n]);
+      ASSERT_TRUE(back.ok()) << "night " << n << ": " << back.status().ToString();
+      EXPECT_TRUE(*back == nights[n]) << "night " << n << " restores different bytes";
+    }
+  }
+  void ExpectClean() {
+    CheckOptions co;
+    co.decode_data = true;
+    co.stream_hashes = true;
+    CheckReport report;
+    ASSERT_OK(CheckVolume(v.get(), co, &report));
+    EXPECT_TRUE(report.damage.empty() && report.problems.empty())
+        << (report.problems.empty() ? report.damage.front().what : report.problems.front());
+  }
+  // Compacts until a run chooses nothing; the bytes stored then.
+  Result<uint64_t> Converge() {
+    for (int run = 0; run < 4; run++) {
+      BV_ASSIGN_OR_RETURN(CompactReport r, Compact(v.get(), {}));
+      if (r.chosen.empty()) return v->StoredBytes();
+    }
+    return Status::Corruption("four compactions in a row still found segments to rewrite");
+  }
+  void RebuildIndex() {
+    ASSERT_OK(v->Close());
+    v.reset();
+    std::filesystem::remove_all(tv.dir() + "/index");
+    OpenOptions o;
+    o.rebuild_index = true;
+    ASSERT_OK_AND_ASSIGN(v, Open(o));
+  }
+
+  std::shared_ptr<io::FaultInjectionEnv> env =
+      std::make_shared<io::FaultInjectionEnv>(io::Env::Create(test::TestBackend()));
+  TestVolume tv;
+  std::unique_ptr<Volume> v;
+  std::string nights[6];
+  uint64_t ids[6] = {};
+};
+
+TEST_F(CompactTest, GivesBackWhatNoKeptSnapshotNeedsAndKeepsTheRest) {  // [CMP-3]
+  SixNightsKeepTwo();
+  ASSERT_OK_AND_ASSIGN(uint64_t before, v->StoredBytes());
+  CompactOptions dry;
+  dry.dry_run = true;
+  ASSERT_OK_AND_ASSIGN(CompactReport plan, Compact(v.get(), dry));
+  EXPECT_FALSE(plan.chosen.empty());
+  EXPECT_EQ(plan.segments_removed, 0u);
+  ASSERT_OK_AND_ASSIGN(uint64_t after_dry, v->StoredBytes());
+  EXPECT_EQ(after_dry, before) << "a dry run changed the volume";
+
+  ASSERT_OK_AND_ASSIGN(CompactReport r, Compact(v.get(), {}));
+  EXPECT_EQ(r.segments_removed, plan.chosen.size());
+  EXPECT_GT(r.bytes_copied, 0u) << "the kept nights share chunks with the removed ones: some must move";
+  ASSERT_OK_AND_ASSIGN(uint64_t after, v->StoredBytes());
+  EXPECT_LT(after, before - plan.reclaimable_bytes / 2);
+  EXPECT_GE(after + r.bytes_freed, before);
+  ExpectKept({4, 5});
+  ExpectClean();
+  // Done in a run or two (the segment being written at the start is sealed by the copies).
+  ASSERT_OK(Converge().status());
+  // The segments alone give the same answer.
+  RebuildIndex();
+  ExpectKept({4, 5});
+  ExpectClean();
+}
+
+TEST_F(CompactTest, ADeletionRecordIsCarriedWhileTheCommitItDeletesIsKept) {  // [CMP-4]
+  // A's commit block lands in segment 1, which stays (K's live data fills it); A's deletion
+  // record lands in segment 2 after the junk's data, which compaction removes. Dropped, the record would let a
+  // rebuilt index bring A back.
+  ASSERT_OK_AND_ASSIGN(auto a, PutString(v.get(), "db/a", "tiny", kDec1));
+  const std::string k = RandomBytes(900 << 10, 1);
+  ASSERT_OK_AND_ASSIGN(auto kept, PutString(v.get(), "db/k", k, kDec1 + kDay));
+  ASSERT_OK_AND_ASSIGN(auto junk, PutString(v.get(), "db/j", RandomBytes(1 << 20, 2), kDec1 + 2 * kDay));
+  ASSERT_OK(DeleteSnapshot(v.get(), a, "expired"));
+  ASSERT_OK(DeleteSnapshot(v.get(), junk, "expired"));
+  ASSERT_OK_AND_ASSIGN(auto last, PutString(v.get(), "db/k", RandomBytes(1200 << 10, 3), kDec1 + 3 * kDay));
+  ASSERT_OK_AND_ASSIGN(auto tomb, v->index()->GetTombstone(a.id));
+  ASSERT_TRUE(tomb.has_value());
+  ASSERT_OK_AND_ASSIGN(CompactReport r, Compact(v.get(), {}));
+  EXPECT_GT(r.segments_removed, 0u);
+  EXPECT_EQ(r.deletions_carried, 1u) << "A's deletion is needed while A's commit block stays";
+  ASSERT_OK_AND_ASSIGN(auto tomb_after, v->index()->GetTombstone(a.id));
+  EXPECT_TRUE(tomb_after.has_value());
+  ASSERT_OK_AND_ASSIGN(auto junk_tomb, v->index()->GetTombstone(junk.id));
+  EXPECT_FALSE(junk_tomb.has_value()) << "the junk's commit went with its segment";
+  RebuildIndex();
+  std::map<uint64_t, std::string> listed = Listed();
+  EXPECT_EQ(listed.size(), 2u);
+  EXPECT_FALSE(listed.count(a.id)) << "a rebuilt index brought a deleted snapshot back";
+  EXPECT_TRUE(listed.count(kept.id) && listed.count(last.id));
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), kept.id));
+  EXPECT_TRUE(back == k);
+}
+
+TEST_F(CompactTest, APutBegunBeforeTheFenceIsWaitedForAndItsSnapshotRestores) {  // [CMP-2]
+  SixNightsKeepTwo();
+  // A put that began before the compaction deduplicates against night 0, whose blocks are in
+  // segments the compaction removes; it commits only after the compaction has started.
+  PutOptions po;
+  po.source = "db/late";
+  ASSERT_OK_AND_ASSIGN(auto session, PutSession::Begin(v.get(), po));
+  ASSERT_OK(session->StartStream(""));
+  ASSERT_OK(session->Write(nights[0]));
+  ASSERT_OK(session->EndStream());
+  std::atomic<int> removed{0};
+  CompactOptions co;
+  co.on_segment = [&](const SegmentUsage&, bool r) { removed += r; };
+  auto compaction = std::async(std::launch::async, [&] { return Compact(v.get(), co); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(removed.load(), 0) << "a segment went while a put that may reference it was open";
+  ASSERT_OK_AND_ASSIGN(auto late, session->Commit());
+  session.reset();
+  ASSERT_OK_AND_ASSIGN(CompactReport r, compaction.get());
+  EXPECT_GT(r.segments_removed, 0u);
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), late.id));
+  EXPECT_TRUE(back == nights[0]);
+  for (int n : {4, 5}) {
+    ASSERT_OK_AND_ASSIGN(std::string kept, GetString(v.get(), ids[n]));
+    EXPECT_TRUE(kept == nights[n]);
+  }
+  ExpectClean();
+}
+
+// Holds the first write of a restore until told to go on.
+class GatedSink : public OutputSink {
+ public:
+  Status Write(std::string_view b) override {
+    if (out.empty()) {
+      started.set_value();
+      go.get_future().wait();
+    }
+    out.append(b);
+    return Status::Ok();
+  }
+  std::promise<void> started, go;
+  std::string out;
+};
+
+TEST_F(CompactTest, ARestoreReadingARetiredSegmentCompletes) {  // [CMP-5]
+  SixNightsKeepTwo();
+  ASSERT_OK_AND_ASSIGN(auto e, v->index()->GetSnapshot(ids[4]));
+  GatedSink sink;
+  RestoreOptions ro;
+  ro.batch_output = 64 << 10;  // many batches: most are read after the compaction has moved the blocks
+  ro.batches_in_flight = 1;
+  auto restore = std::async(std::launch::async, [&] { return Restore(v.get(), *e, ro, &sink); });
+  sink.started.get_future().wait();
+  std::atomic<int> removed{0};
+  CompactOptions co;
+  co.on_segment = [&](const SegmentUsage&, bool r) { removed += r; };
+  auto compaction = std::async(std::launch::async, [&] { return Compact(v.get(), co); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(removed.load(), 0) << "a segment file went while a restore begun before could still read it";
+  sink.go.set_value();
+  ASSERT_OK(restore.get());
+  EXPECT_TRUE(sink.out == nights[4]);
+  ASSERT_OK_AND_ASSIGN(CompactReport r, compaction.get());
+  EXPECT_GT(r.segments_removed, 0u);
+  ExpectKept({4, 5});
+}
+
+TEST_F(CompactTest, PutsAndRestoresRunThroughACompaction) {  // [CMP-2][CMP-3]
+  SixNightsKeepTwo();
+  CompactOptions co;
+  co.max_rate = 4 << 20;  // slow enough that the puts and restores below overlap it
+  auto compaction = std::async(std::launch::async, [&] { return Compact(v.get(), co); });
+  std::map<uint64_t, std::string> put;
+  for (int i = 0; i < 6; i++) {
+    // Old nights again: their chunks are in the segments being compacted (fenced, so stored anew).
+    const std::string d = nights[i % 4] + std::to_string(i);
+    ASSERT_OK_AND_ASSIGN(auto r, PutString(v.get(), "db/b", d, kDec1 + (10 + i) * kDay));
+    put[r.id] = d;
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), ids[4 + i % 2]));
+    EXPECT_TRUE(back == nights[4 + i % 2]);
+  }
+  ASSERT_OK_AND_ASSIGN(CompactReport r, compaction.get());
+  EXPECT_GT(r.segments_removed, 0u);
+  for (const auto& [id, d] : put) {
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+    EXPECT_TRUE(back == d);
+  }
+  ExpectClean();
+  RebuildIndex();
+  EXPECT_EQ(Listed().size(), 2u + put.size());
+  for (const auto& [id, d] : put) {
+    ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), id));
+    EXPECT_TRUE(back == d);
+  }
+}
+
+// [CMP-1..CMP-5] The process dies at each of the compaction's syncs in turn; after a power cut
+// that loses or tears what was not synced, the volume opens, every kept snapshot restores, fsck
+// is clean, a rebuilt index agrees, and the next compaction finishes the job.
+TEST_F(CompactTest, ACrashAtAnySyncLeavesAVolumeTheNextCompactionFinishes) {
+  v.reset();
+  const std::string base = tv.dir() + ".base";
+  {
+    ASSERT_OK_AND_ASSIGN(v, Open());
+    SixNightsKeepTwo();
+    ASSERT_OK(v->Close());
+    v.reset();
+    std::filesystem::copy(tv.dir(), base, std::filesystem::copy_options::recursive);
+  }
+  // What compaction leaves when nothing interrupts it (run till it chooses nothing: the segment
+  // being written when it starts, once its copies fill and seal it, is for the next run).
+  uint64_t reference = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(v, Open());
+    ASSERT_OK_AND_ASSIGN(reference, Converge());
+    ASSERT_OK(v->Close());
+    v.reset();
+  }
+  bool finished = false;
+  uint64_t crashes = 0;
+  for (uint64_t crash_at = 1; !finished && crash_at < 200; crash_at++) {
+    SCOPED_TRACE("crash at sync " + std::to_string(crash_at));
+    std::filesystem::remove_all(tv.dir());
+    std::filesystem::copy(base, tv.dir(), std::filesystem::copy_options::recursive);
+    {
+      ASSERT_OK_AND_ASSIGN(v, Open());
+      env->CrashAtSync(crash_at);
+      auto r = Compact(v.get(), {});
+      finished = !env->crashed();
+      crashes += !finished;
+      if (finished) ASSERT_OK(r.status());
+      v.reset();  // no Close: the process is dead
+    }
+    ASSERT_OK((crash_at % 2 == 0 ? env->DropUnsynced() : env->SimulatePowerLoss(crash_at)).status());
+    ASSERT_OK_AND_ASSIGN(v, Open());
+    ExpectKept({4, 5});
+    ExpectClean();
+    ASSERT_OK_AND_ASSIGN(uint64_t stored, Converge());
+    EXPECT_LE(stored, reference + (1 << 20)) << "the compaction after the crash left more than one without";
+    RebuildIndex();
+    ExpectKept({4, 5});
+    v.reset();
+  }
+  EXPECT_TRUE(finished) << "the compaction never ran to its end";
+  std::printf("compaction crashed at each of its %d syncs in turn\n", static_cast<int>(crashes));
+  std::filesystem::remove_all(base);
+}
+
+// A removal that fails (the file stays) leaves the segment retired: the next open removes it.
+TEST_F(CompactTest, ASegmentRetiredButNotRemovedGoesAtTheNextOpen) {  // [CMP-5]
+  SixNightsKeepTwo();
+  env->FailOn(io::FaultInjectionEnv::Op::kRemove, "segments/seg-");
+  EXPECT_FALSE(Compact(v.get(), {}).ok());
+  env->ClearFaults();
+  v.reset();
+  ASSERT_OK_AND_ASSIGN(v, Open());
+  ExpectKept({4, 5});
+  ExpectClean();
+  ASSERT_OK_AND_ASSIGN(CompactReport r, Compact(v.get(), {}));
+  EXPECT_GT(r.segments_removed, 0u);
+  ASSERT_OK(Converge().status());
+}
+
+TEST_F(CompactTest, OneCompactionAtATime) {
+  SixNightsKeepTwo();
+  std::promise<void> in, go;
+  std::shared_future<void> go_f = go.get_future().share();
+  CompactOptions slow;
+  bool first = true;
+  slow.on_segment = [&](const SegmentUsage&, bool) {
+    if (!first) return;
+    first = false;
+    in.set_value();
+    go_f.wait();
+  };
+  auto running = std::async(std::launch::async, [&] { return Compact(v.get(), slow); });
+  in.get_future().wait();
+  auto second = Compact(v.get(), {});
+  EXPECT_EQ(second.status().code(), Status::Code::kBusy);
+  go.set_value();
+  ASSERT_OK(running.get().status());
+}
+
+TEST_F(CompactTest, StoppedItResumesWhereItStopped) {
+  SixNightsKeepTwo();
+  CompactOptions co;
+  int calls = 0;
+  co.should_stop = [&] { return ++calls > 3; };
+  ASSERT_OK_AND_ASSIGN(CompactReport first, Compact(v.get(), co));
+  EXPECT_TRUE(first.stopped);
+  ASSERT_OK_AND_ASSIGN(CompactReport rest, Compact(v.get(), {}));
+  EXPECT_FALSE(rest.stopped);
+  ASSERT_OK(Converge().status());
+  ExpectKept({4, 5});
+}
+
+TEST_F(CompactTest, BadOptionsAndAVolumeOpenedToReadAreRefused) {
+  CompactOptions bad;
+  bad.threshold = 0;
+  EXPECT_EQ(Compact(v.get(), bad).status().code(), Status::Code::kInvalidArgument);
+  bad.threshold = 1.5;
+  EXPECT_EQ(Compact(v.get(), bad).status().code(), Status::Code::kInvalidArgument);
+  SixNightsKeepTwo();
+  ASSERT_OK(v->Close());
+  OpenOptions ro;
+  ro.read_only = true;
+  ASSERT_OK_AND_ASSIGN(v, Open(ro));
+  EXPECT_FALSE(Compact(v.get(), {}).ok());
+  CompactOptions dry;
+  dry.dry_run = true;
+  ASSERT_OK_AND_ASSIGN(CompactReport plan, Compact(v.get(), dry));
+  EXPECT_FALSE(plan.chosen.empty());
+}
+
+}  // namespace
+}  // namespace bv::engine

@@ -1,0 +1,140 @@
+// bvtool compact and df: the space a volume takes, what of it is still needed, and compaction,
+// which gives the rest back (engine/compact.h).
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "engine/compact.h"
+#include "tools/bvtool/commands.h"
+
+namespace bv::tool {
+
+using nlohmann::json;
+
+namespace {
+
+json SegmentsJson(const std::vector<engine::SegmentUsage>& segments) {
+  json out = json::array();
+  for (const engine::SegmentUsage& u : segments) {
+    out.push_back({{"segment", u.segment}, {"bytes", u.file_bytes}, {"live_bytes", std::min(u.live_bytes, u.file_bytes)},
+                   {"sealed", u.sealed}});
+  }
+  return out;
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  return buf;
+}
+
+// Per source: its snapshots, the bytes they restore to, and what each wrote new when it was taken.
+struct SourceUse {
+  uint64_t snapshots = 0, logical_bytes = 0, new_bytes = 0;
+};
+
+Result<std::map<std::string, SourceUse>> SourcesOf(engine::Volume* v) {
+  std::map<std::string, SourceUse> out;
+  BV_RETURN_IF_ERROR(v->index()->ForEachSnapshot("", [&](const engine::SnapshotEntry& e) {
+    SourceUse& s = out[e.record.source];
+    s.snapshots++;
+    for (const auto& st : e.record.streams) s.logical_bytes += st.length;
+    s.new_bytes += e.record.new_bytes;
+    return true;
+  }));
+  return out;
+}
+
+}  // namespace
+
+int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_rate_mb) {
+  engine::CompactOptions opts;
+  opts.dry_run = dry_run;
+  opts.threshold = threshold_pct / 100.0;
+  opts.max_rate = static_cast<uint64_t>(max_rate_mb * 1e6);
+  Check(engine::CheckCompactOptions(opts));
+  auto v = dry_run ? OpenVolumeToRead(c, false) : OpenVolume(c, false);
+  if (!c.json) {
+    opts.on_segment = [](const engine::SegmentUsage& u, bool removed) {
+      std::fprintf(stderr, "%s %s (%s, %s live)\n", removed ? "removed" : "left", engine::SegmentFiles::Name(u.segment).c_str(),
+                   Human(u.file_bytes).c_str(), Percent(std::min(u.live_bytes, u.file_bytes), u.file_bytes).c_str());
+    };
+  }
+  const engine::CompactReport r = Check(engine::Compact(v.get(), opts));
+  Check(v->Close());
+  if (c.json) {
+    std::cout << json{{"dry_run", dry_run},
+                      {"threshold", opts.threshold},
+                      {"disk_bytes", r.disk_bytes},
+                      {"live_bytes", r.live_bytes},
+                      {"reclaimable_bytes", r.reclaimable_bytes},
+                      {"rewrite", SegmentsJson(r.chosen)},
+                      {"segments_removed", r.segments_removed},
+                      {"blocks_copied", r.blocks_copied},
+                      {"bytes_copied", r.bytes_copied},
+                      {"bytes_freed", r.bytes_freed},
+                      {"deletions_carried", r.deletions_carried},
+                      {"references_marked", r.references},
+                      {"mark_memory_bytes", r.mark_memory_bytes},
+                      {"stopped", r.stopped},
+                      {"notes", r.notes}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+  if (dry_run) {
+    std::printf("would rewrite %zu of %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
+                r.chosen.size(), r.segments.size(), Human(r.reclaimable_bytes).c_str(), Human(r.disk_bytes).c_str(),
+                Human(r.live_bytes).c_str());
+    for (const engine::SegmentUsage& u : r.chosen) {
+      std::printf("  %s  %s  %s live\n", engine::SegmentFiles::Name(u.segment).c_str(), Human(u.file_bytes).c_str(),
+                  Percent(std::min(u.live_bytes, u.file_bytes), u.file_bytes).c_str());
+    }
+    return 0;
+  }
+  std::printf("removed %llu of %zu segments chosen, copied %s forward, freed %s%s\n",
+              static_cast<unsigned long long>(r.segments_removed), r.chosen.size(), Human(r.bytes_copied).c_str(),
+              Human(r.bytes_freed).c_str(), r.stopped ? " (stopped: the next compaction goes on)" : "");
+  return 0;
+}
+
+int CmdDf(const Common& c) {
+  auto v = OpenVolumeToRead(c, false);
+  engine::CompactOptions opts;
+  opts.dry_run = true;
+  const engine::CompactReport r = Check(engine::Compact(v.get(), opts));
+  const auto sources = Check(SourcesOf(v.get()));
+  Check(v->Close());
+  const uint64_t debt = r.disk_bytes - r.live_bytes;
+  if (c.json) {
+    json per_source = json::array();
+    for (const auto& [name, s] : sources) {
+      per_source.push_back({{"source", name}, {"snapshots", s.snapshots}, {"logical_bytes", s.logical_bytes},
+                            {"new_bytes", s.new_bytes}});
+    }
+    std::cout << json{{"disk_bytes", r.disk_bytes},
+                      {"live_bytes", r.live_bytes},
+                      {"compaction_debt_bytes", debt},
+                      {"reclaimable_bytes", r.reclaimable_bytes},
+                      {"threshold", opts.threshold},
+                      {"segments", SegmentsJson(r.segments)},
+                      {"sources", per_source}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::printf("on disk      %s in %zu segments\n", Human(r.disk_bytes).c_str(), r.segments.size());
+  std::printf("live         %s (%s)\n", Human(r.live_bytes).c_str(), Percent(r.live_bytes, r.disk_bytes).c_str());
+  std::printf("not needed   %s: compaction debt\n", Human(debt).c_str());
+  std::printf("reclaimable  %s by `bvtool compact` (segments under %s live)\n", Human(r.reclaimable_bytes).c_str(),
+              Percent(static_cast<uint64_t>(opts.threshold * 1000), 1000).c_str());
+  if (!sources.empty()) std::printf("\n%-32s %9s %12s %12s\n", "source", "snapshots", "logical", "new when taken");
+  for (const auto& [name, s] : sources) {
+    std::printf("%-32s %9llu %12s %12s\n", name.c_str(), static_cast<unsigned long long>(s.snapshots),
+                Human(s.logical_bytes).c_str(), Human(s.new_bytes).c_str());
+  }
+  return 0;
+}
+
+}  // namespace bv::tool
