@@ -338,7 +338,7 @@ TEST_F(CompactTest, ASegmentRetiredButNotRemovedGoesAtTheNextOpen) {  // [CMP-5]
   ASSERT_OK(Converge().status());
 }
 
-TEST_F(CompactTest, OneCompactionAtATime) {
+TEST_F(CompactTest, OneCompactionAtATime) {  // [CMP-1]
   SixNightsKeepTwo();
   std::promise<void> in, go;
   std::shared_future<void> go_f = go.get_future().share();
