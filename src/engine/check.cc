@@ -62,12 +62,19 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
   BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(v->segment_files(), num, /*writable=*/false));
   report->segments++;
   report->bytes += scan->size();
+  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
+  if (!scan->header() && is_last && !state) {
+    // [SCAN-4] A rotation whose writer died before its first sync: nothing in it was
+    // acknowledged, and the next writer removes it. Not damage.
+    report->notes.push_back(SegName(num) + ": created by a writer that died before its first sync; the next write "
+                                           "removes it");
+    return Status::Ok();
+  }
   if (!scan->header()) {
     // The blocks after a damaged header are read all the same [SCAN-3].
     report->damage.push_back(
         Damage{num, 0, format::kSegmentHeaderSize, "segment header: " + scan->header_problem().message(), {}, {}});
   }
-  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
   const auto& header = scan->header();
   if (header && (header->segment_number != num || header->params.uuid != v->params().uuid)) {
     // Another file in this one's place: whatever the index placed here is gone.

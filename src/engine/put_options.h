@@ -35,6 +35,9 @@ struct PutOptions {
   // Called before each new block is written, with its size: false fails the put as over quota
   // (a quota shared with other puts, reserved as their blocks are written).
   std::function<bool(uint64_t block_bytes)> reserve_new_bytes;
+  // Bytes of free disk space the put leaves alone, for prune and compaction to work in when the
+  // disk is full: a new block that would eat into them fails the put with NoSpace. 0: none.
+  uint64_t disk_reserve = 0;
   // A put that fails with no other put in flight cuts what it wrote (AppendLane::AbandonPut). Tests
   // turn this off to leave the volume as a process that died mid-put leaves it.
   bool take_back_on_failure = true;
@@ -47,5 +50,7 @@ struct PutOptions {
 
 // What a put fails with when `new_bytes_max` is reached.
 inline constexpr char kQuotaExceeded[] = "quota exceeded";
+// How much a put may write between two looks at the free space, when it keeps a disk reserve.
+inline constexpr uint64_t kDiskReserveCheckBytes = 4 << 20;
 
 }  // namespace bv::engine

@@ -46,6 +46,18 @@ class Fields {
     *out = static_cast<T>(v);
     return Status::Ok();
   }
+  // An integer that may be absent (then *out stays nullopt).
+  template <typename T>
+  Status Optional(const char* key, std::optional<T>* out, int64_t lo, int64_t hi) {
+    if (t_.get(key) == nullptr) {
+      seen_.insert(key);
+      return Status::Ok();
+    }
+    T v{};
+    BV_RETURN_IF_ERROR(Integer(key, &v, lo, hi));
+    *out = v;
+    return Status::Ok();
+  }
   Status Bool(const char* key, bool* out) {
     seen_.insert(key);
     const toml::node* n = t_.get(key);
@@ -88,6 +100,7 @@ Status ParseTenant(const toml::table& t, const std::string& origin, size_t index
   BV_RETURN_IF_ERROR(f.String("name", &out->name));
   if (Status s = ValidateTenantName(out->name); !s.ok()) return f.Error(t.get("name"), "name", s.message());
   BV_RETURN_IF_ERROR(f.Integer("quota_bytes", &out->quota_bytes, 0, INT64_MAX));
+  BV_RETURN_IF_ERROR(f.Integer("segment_mib", &out->segment_mib, 1, 1 << 20));
   BV_RETURN_IF_ERROR(f.Integer("max_sessions", &out->max_sessions, 1, 4096));
   BV_RETURN_IF_ERROR(f.Integer("zstd_level", &out->zstd_level, 1, 19));
   BV_RETURN_IF_ERROR(f.Integer("idle_timeout_seconds", &out->idle_timeout_s, 1, 86400));
@@ -173,6 +186,7 @@ Result<ServerConfig> ParseConfig(std::string_view text, const std::string& origi
   BV_RETURN_IF_ERROR(f.Integer("memory_budget_mib", &c.memory_budget_mib, 64, 1 << 20));
   BV_RETURN_IF_ERROR(f.Integer("memory_wait_seconds", &c.memory_wait_s, 0, 3600));
   BV_RETURN_IF_ERROR(f.Integer("session_timeout_seconds", &c.session_timeout_s, 60, 30 * 86400));
+  BV_RETURN_IF_ERROR(f.Optional("disk_reserve_mib", &c.disk_reserve_mib, 0, 1 << 24));
   BV_RETURN_IF_ERROR(f.Strings("listen", "\"HOST:PORT\" or \"unix:/PATH\"", &c.listen));
   BV_RETURN_IF_ERROR(f.Strings("listen_tls", "\"HOST:PORT\"", &c.listen_tls));
   BV_RETURN_IF_ERROR(f.String("tls_cert", &c.tls_cert));

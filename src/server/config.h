@@ -24,6 +24,9 @@ struct TenantConfig {
   std::string name;
   std::vector<TokenConfig> tokens;
   uint64_t quota_bytes = 0;        // 0: no quota
+  // Segment size of the tenant's volume, when bvd creates it (a volume keeps the size it was made
+  // with). Compaction rewrites whole sealed segments: smaller ones free space in smaller steps.
+  uint32_t segment_mib = 256;
   uint32_t max_sessions = 32;      // connections at once; more are refused with ERR busy
   int zstd_level = engine::kDefaultZstdLevel;  // applies from the next start
   uint32_t idle_timeout_s = 300;   // silence after which a session is dropped
@@ -72,10 +75,15 @@ struct ServerConfig {
   uint32_t memory_budget_mib = 256;
   uint32_t memory_wait_s = 10;
   uint32_t session_timeout_s = 86400;  // a resumable push not resumed for this long is forgotten
+  // Free disk space pushes leave alone, so that prune and compaction can still run on a full disk
+  // (compaction copies up to a segment's live bytes before it frees the segment). Unset: the
+  // smaller of kDiskReserveDefaultMib and a twentieth of the file system.
+  std::optional<uint32_t> disk_reserve_mib;
   std::vector<TenantConfig> tenants;
 };
 
 inline constexpr char kDefaultListen[] = "127.0.0.1:7780";
+inline constexpr uint32_t kDiskReserveDefaultMib = 512;
 inline constexpr size_t kTenantsMax = 4096;
 inline constexpr size_t kTokensPerTenantMax = 64;
 inline constexpr size_t kClientFingerprintsMax = 64;

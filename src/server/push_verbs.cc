@@ -29,6 +29,7 @@ engine::PutOptions PushSettings(SessionContext* ctx) {
   o.pool = ctx->server->pool();
   o.budget = ctx->server->budget();
   o.batch_input = kSessionBatchInput;
+  o.disk_reserve = ctx->server->DiskReserve();
   // Only an admin token may place a snapshot under existing ones (push_time.h).
   o.date_after_newest = ctx->role != Role::kAdmin;
   return o;

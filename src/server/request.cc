@@ -117,7 +117,8 @@ Result<Reply> ParseReply(std::string_view line) {
     r.error_message = sp2 == std::string_view::npos ? "" : rest.substr(sp2 + 1);
     return r;
   }
-  if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM" && r.kind != "BLOCK" && r.kind != "DECISION") {
+  if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM" && r.kind != "BLOCK" && r.kind != "DECISION" &&
+      r.kind != "SEGMENT" && r.kind != "SOURCE" && r.kind != "NOTE") {
     return Status::Corruption("the server sent an unexpected line: " + std::string(line.substr(0, 200)));
   }
   size_t i = sp == std::string_view::npos ? line.size() : sp + 1;

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "engine/keys.h"
+#include "io/disk_space.h"
 #include "io/env.h"
 #include "server/session.h"
 
@@ -181,6 +182,15 @@ std::shared_ptr<Tenant> Server::FindTenant(const std::string& name) {
 ServerConfig Server::settings() const {
   std::lock_guard lock(mu_);
   return settings_;
+}
+
+uint64_t Server::DiskReserve() const {
+  const std::optional<uint32_t> mib = settings().disk_reserve_mib;
+  if (mib) return uint64_t{*mib} << 20;
+  // On a small file system a twentieth of it, as ext4 keeps back 5% for root.
+  auto space = io::SpaceOf(settings().data_dir);
+  const uint64_t fallback = uint64_t{kDiskReserveDefaultMib} << 20;
+  return space.ok() ? std::min(fallback, space->total / 20) : fallback;
 }
 
 void Server::AcceptLoop() {

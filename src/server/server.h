@@ -79,6 +79,8 @@ class Server {
   // For sessions.
   std::shared_ptr<Tenant> FindTenant(const std::string& name);
   ServerConfig settings() const;
+  // The free disk space pushes leave for prune and compaction (config disk_reserve_mib), in bytes.
+  uint64_t DiskReserve() const;
   engine::ThreadPool* pool() { return &pool_; }
   engine::BatchBudget* budget() { return &budget_; }
   AuthLimiter* auth_limiter() { return &auth_limiter_; }

@@ -85,6 +85,8 @@ class Session {
     if (r.verb == "VERIFY") return HandleVerify(&ctx_, r);
     if (r.verb == "DELETE") return HandleDelete(&ctx_, r);
     if (r.verb == "PRUNE") return HandlePrune(&ctx_, r);
+    if (r.verb == "COMPACT") return HandleCompact(&ctx_, r);
+    if (r.verb == "DF") return HandleDf(&ctx_, r);
     if (r.verb == "QUIT") return ctx_.conn.LastReply("OK bye");
     return ctx_.conn.LastReply("ERR bad-request unknown verb " + r.verb);
   }

@@ -23,4 +23,8 @@ bool HandleDelete(SessionContext* ctx, const Request& r);
 // prune_verb.cc: PRUNE (§8).
 bool HandlePrune(SessionContext* ctx, const Request& r);
 
+// compact_verbs.cc: COMPACT, DF (§8).
+bool HandleCompact(SessionContext* ctx, const Request& r);
+bool HandleDf(SessionContext* ctx, const Request& r);
+
 }  // namespace bv::server

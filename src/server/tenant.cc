@@ -26,6 +26,7 @@ Result<std::unique_ptr<Tenant>> Tenant::Open(const std::string& data_dir, const 
     BV_RETURN_IF_ERROR(io::MakeDirs(data_dir + "/tenants", 0700));
     engine::InitOptions init;
     init.master_key = key;
+    init.segment_size = uint64_t{cfg.segment_mib} << 20;
     std::string unused;
     BV_RETURN_IF_ERROR(engine::Volume::Init(dir, init, &unused));
   }

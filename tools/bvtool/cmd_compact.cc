@@ -6,6 +6,7 @@
 
 #include "engine/compact.h"
 #include "tools/bvtool/commands.h"
+#include "tools/bvtool/reply_fields.h"
 
 namespace bv::tool {
 
@@ -43,6 +44,26 @@ Result<std::map<std::string, SourceUse>> SourcesOf(engine::Volume* v) {
     return true;
   }));
   return out;
+}
+
+engine::SegmentUsage UsageOf(const server::Reply& r) {
+  engine::SegmentUsage u;
+  u.segment = FieldNumber(r, "segment");
+  u.file_bytes = FieldNumber(r, "bytes");
+  u.live_bytes = FieldNumber(r, "live");
+  u.sealed = true;
+  return u;
+}
+
+// Sends `line`, collects SEGMENT, SOURCE and NOTE lines until the OK, which it returns.
+server::Reply Exchange(const Remote& remote, const std::string& line, std::vector<server::Reply>* lines) {
+  auto client = Check(Client::Connect(remote));
+  Check(client->SendLine(line));
+  for (;;) {
+    auto r = Check(client->ReadReply());
+    if (r.kind == "OK") return r;
+    lines->push_back(std::move(r));
+  }
 }
 
 }  // namespace
@@ -96,6 +117,82 @@ int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_r
   std::printf("removed %llu of %zu segments chosen, copied %s forward, freed %s%s\n",
               static_cast<unsigned long long>(r.segments_removed), r.chosen.size(), Human(r.bytes_copied).c_str(),
               Human(r.bytes_freed).c_str(), r.stopped ? " (stopped: the next compaction goes on)" : "");
+  return 0;
+}
+
+int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double threshold_pct, double max_rate_mb) {
+  std::string line = "COMPACT threshold=" + std::to_string(static_cast<int>(threshold_pct + 0.5));
+  if (max_rate_mb > 0) line += " max_rate=" + std::to_string(static_cast<uint64_t>(max_rate_mb * 1e6));
+  if (dry_run) line += " dry_run=true";
+  std::vector<server::Reply> lines;
+  const server::Reply ok = Exchange(remote, line, &lines);
+  std::vector<engine::SegmentUsage> segments;
+  std::vector<std::string> notes;
+  for (const server::Reply& r : lines) {
+    if (r.kind == "SEGMENT") segments.push_back(UsageOf(r));
+    if (r.kind == "NOTE") notes.push_back(FieldText(r, "text"));
+  }
+  if (c.json) {
+    std::cout << json{{"dry_run", dry_run},
+                      {"threshold", threshold_pct / 100.0},
+                      {"disk_bytes", FieldNumber(ok, "disk")},
+                      {"live_bytes", FieldNumber(ok, "live")},
+                      {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
+                      {"rewrite", SegmentsJson(segments)},
+                      {"segments_removed", FieldNumber(ok, "removed")},
+                      {"bytes_copied", FieldNumber(ok, "copied")},
+                      {"bytes_freed", FieldNumber(ok, "freed")},
+                      {"stopped", FieldText(ok, "stopped") == "true"},
+                      {"notes", notes}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+  if (dry_run) {
+    std::printf("would rewrite %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
+                segments.size(), Human(FieldNumber(ok, "reclaimable")).c_str(), Human(FieldNumber(ok, "disk")).c_str(),
+                Human(FieldNumber(ok, "live")).c_str());
+    return 0;
+  }
+  std::printf("removed %llu of %llu segments chosen, copied %s forward, freed %s%s\n",
+              static_cast<unsigned long long>(FieldNumber(ok, "removed")),
+              static_cast<unsigned long long>(FieldNumber(ok, "chosen")), Human(FieldNumber(ok, "copied")).c_str(),
+              Human(FieldNumber(ok, "freed")).c_str(),
+              FieldText(ok, "stopped") == "true" ? " (stopped: the next compaction goes on)" : "");
+  return 0;
+}
+
+int RemoteDf(const Common& c, const Remote& remote) {
+  std::vector<server::Reply> lines;
+  const server::Reply ok = Exchange(remote, "DF", &lines);
+  if (c.json) {
+    json per_source = json::array();
+    for (const server::Reply& r : lines) {
+      if (r.kind != "SOURCE") continue;
+      per_source.push_back({{"source", FieldText(r, "source")}, {"snapshots", FieldNumber(r, "snapshots")},
+                            {"logical_bytes", FieldNumber(r, "logical")}, {"new_bytes", FieldNumber(r, "new")}});
+    }
+    std::cout << json{{"disk_bytes", FieldNumber(ok, "disk")},
+                      {"live_bytes", FieldNumber(ok, "live")},
+                      {"compaction_debt_bytes", FieldNumber(ok, "debt")},
+                      {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
+                      {"sources", per_source}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::printf("on disk      %s in %llu segments\n", Human(FieldNumber(ok, "disk")).c_str(),
+              static_cast<unsigned long long>(FieldNumber(ok, "segments")));
+  std::printf("live         %s\n", Human(FieldNumber(ok, "live")).c_str());
+  std::printf("not needed   %s: compaction debt\n", Human(FieldNumber(ok, "debt")).c_str());
+  std::printf("reclaimable  %s by compaction\n", Human(FieldNumber(ok, "reclaimable")).c_str());
+  for (const server::Reply& r : lines) {
+    if (r.kind != "SOURCE") continue;
+    std::printf("%-32s %9llu snapshots %12s logical %12s new when taken\n", FieldText(r, "source").c_str(),
+                static_cast<unsigned long long>(FieldNumber(r, "snapshots")), Human(FieldNumber(r, "logical")).c_str(),
+                Human(FieldNumber(r, "new")).c_str());
+  }
   return 0;
 }
 

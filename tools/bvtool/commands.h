@@ -51,5 +51,7 @@ int RemoteDelete(const Common& c, const Remote& remote, const std::string& ref, 
 // No keep options: each source's policy in bvd's configuration.
 int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
                 const KeepOptions& keep, bool dry_run);
+int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double threshold_pct, double max_rate_mb);
+int RemoteDf(const Common& c, const Remote& remote);
 
 }  // namespace bv::tool

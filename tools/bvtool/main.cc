@@ -144,17 +144,17 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
 
   cmd->compact = app->add_subcommand("compact", "give back the space of what no kept snapshot needs: rewrite the "
                                                 "sealed segments that are mostly not needed, then remove them");
-  AddCommon(cmd->compact, a);
+  AddCommon(cmd->compact, a, true);
   cmd->compact->add_flag("--dry-run", a->dry_run, "say which segments would be rewritten and what that frees; change nothing");
   cmd->compact->add_option("--threshold", a->threshold_pct, "rewrite a sealed segment less than PCT% live (default 80)")
       ->type_name("PCT")
-      ->check(CLI::Range(0.1, 100.0));
+      ->check(CLI::Range(1.0, 100.0));
   cmd->compact->add_option("--max-rate", a->max_rate_mb, "copy at most this many MB/s (default: no limit)")
       ->type_name("MB/s")
       ->check(CLI::Range(0.001, 1e6));
 
   cmd->df = app->add_subcommand("df", "bytes on disk, bytes still needed, and what compaction would free");
-  AddCommon(cmd->df, a);
+  AddCommon(cmd->df, a, true);
 }
 
 // push (to bvd only) and token (for bvd's configuration).
@@ -254,8 +254,17 @@ int Run(const Commands& cmd, Args* a) {
     if (!a->c.dir.empty()) a->sources.insert(a->sources.begin(), a->c.dir);  // no DIR with --server
     return RemotePrune(c, a->remote, a->sources, a->keep, a->dry_run);
   }
-  if (cmd.compact->parsed()) return CmdCompact(c, a->dry_run, a->threshold_pct, a->max_rate_mb);
-  if (cmd.df->parsed()) return CmdDf(c);
+  if (cmd.compact->parsed() || cmd.df->parsed()) {
+    std::string unused;
+    ShiftDir(a, a->remote.given(), &unused);  // DIR, unless --server
+    if (!a->c.dir.empty() && a->remote.given()) {
+      std::fprintf(stderr, "bvtool: error: give a volume DIR or --server, not both\n");
+      return 1;
+    }
+    if (cmd.df->parsed()) return a->remote.given() ? RemoteDf(c, a->remote) : CmdDf(c);
+    return a->remote.given() ? RemoteCompact(c, a->remote, a->dry_run, a->threshold_pct, a->max_rate_mb)
+                             : CmdCompact(c, a->dry_run, a->threshold_pct, a->max_rate_mb);
+  }
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   return 1;
 }

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""COMPACT and DF through a real bvd (docs/protocol.md §8, docs/format-spec.md §12): who may
+compact, prune and compaction beside a push and a restore, a quota and a full disk that compaction
+gives back, and bvtool compact / df --server.
+
+Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bvd_test  # noqa: E402
+from bvd_test import BVTOOL, Bvd, data, make_token, nc_get, nc_push, raw, request, snapshot_id  # noqa: E402
+
+MIB = 1 << 20
+
+
+def night(n, size=6 * MIB):
+    """Night n of a changing dump: night 0's bytes with a sixth rewritten and a little added."""
+    d = bytearray(data(size, 900))
+    for i in range(1, n + 1):
+        fresh = data(size // 6, 900 + i)
+        at = (i * 397 * 1024) % (len(d) - len(fresh))
+        d[at:at + len(fresh)] = fresh
+        d += data(64 << 10, 950 + i)
+    return bytes(d)
+
+
+def ok_fields(line):
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+class CompactTest(unittest.TestCase):
+    setUp = bvd_test.BvdTest.setUp
+    tearDown = bvd_test.BvdTest.tearDown
+    server = bvd_test.BvdTest.server
+
+    def start(self, **fields):
+        self.tok = {role: make_token(role) for role in ("admin", "push", "read")}
+        tenant = dict({"segment_mib": 2, "tokens": list(self.tok.values())}, **fields)
+        return self.server({"shop": tenant})
+
+    def ask(self, srv, line, role="admin"):
+        out = request(srv.port, "shop", self.tok[role]["token"], [line], timeout=120)
+        return out[:-1] if out and out[-1] == "OK bye" else out
+
+    def push_nights(self, srv, n, source="pg/orders"):
+        nights = {}
+        for i in range(n):
+            rc, reply = nc_push(srv.port, "shop", self.tok["admin"]["token"], source, night(i),
+                                "time=2026-11-%02dT03:00:00Z" % (i + 1))
+            self.assertIsNotNone(snapshot_id(reply), reply)
+            nights[i] = night(i)
+        return nights
+
+    def df(self, srv):
+        out = self.ask(srv, "DF", "read")
+        self.assertTrue(out[-1].startswith("OK disk="), out)
+        return {k: int(v) for k, v in ok_fields(out[-1]).items()}
+
+    def test_only_an_admin_compacts_and_bad_options_are_refused(self):
+        srv = self.start()
+        self.push_nights(srv, 2)
+        for role in ("push", "read"):
+            out = self.ask(srv, "COMPACT", role)
+            self.assertTrue(out[0].startswith("ERR denied"), out)
+        self.assertTrue(self.ask(srv, "DF", "push")[0].startswith("ERR denied"))
+        for bad in ("COMPACT threshold=0", "COMPACT threshold=101", "COMPACT threshold=x", "COMPACT max_rate=0",
+                    "COMPACT dry_run=maybe", "COMPACT extra", "COMPACT colour=red"):
+            out = self.ask(srv, bad)
+            self.assertTrue(out[-1].startswith("ERR "), (bad, out))
+        before = self.df(srv)
+        out = self.ask(srv, "COMPACT dry_run=true")
+        self.assertIn("dry_run=true", out[-1])
+        self.assertEqual(self.df(srv)["disk"], before["disk"])
+
+    def test_prune_and_compact_beside_a_push_and_a_restore_give_the_space_back(self):
+        srv = self.start()
+        nights = self.push_nights(srv, 6)
+        before = self.df(srv)
+        out = self.ask(srv, "PRUNE pg/orders keep_last=2")
+        self.assertIn("removed=4", out[-1])
+        debt = self.df(srv)
+        self.assertLess(abs(debt["disk"] - before["disk"]), 64 << 10, "a prune alone frees nothing")
+        self.assertGreater(debt["reclaimable"], 4 * MIB, debt)
+        results = {}
+        big = data(24 * MIB, 77)
+
+        def push():
+            results["push"] = nc_push(srv.port, "shop", self.tok["push"]["token"], "pg/new", big)
+
+        def restore():
+            results["restore"] = nc_get(srv.port, "shop", self.tok["read"]["token"], "pg/orders")
+
+        threads = [threading.Thread(target=f) for f in (push, restore)]
+        for t in threads:
+            t.start()
+        # Slow enough that both run through it; bvtool as the client, with its JSON.
+        token_file = os.path.join(self.tmp, "admin.token")
+        with open(token_file, "w") as f:
+            f.write(self.tok["admin"]["token"])
+        p = subprocess.run([BVTOOL, "compact", "--json", "--max-rate", "4", "--server", "127.0.0.1:%d" % srv.port,
+                            "--tenant", "shop", "--token-file", token_file], capture_output=True, text=True)
+        for t in threads:
+            t.join()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        report = json.loads(p.stdout)
+        print("compaction beside a push and a restore: %d segments removed, %d bytes copied, %d freed" %
+              (report["segments_removed"], report["bytes_copied"], report["bytes_freed"]), file=sys.stderr)
+        self.assertGreater(report["segments_removed"], 0, report)
+        self.assertGreater(report["bytes_freed"], 4 * MIB, report)
+        self.assertIsNotNone(snapshot_id(results["push"][1]), results["push"])
+        self.assertEqual(results["restore"], nights[5])
+        self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], "pg/new"), big)
+        self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], "pg/orders@2026-11-05T03:00:00Z"),
+                         nights[4])
+        after = self.df(srv)
+        self.assertLess(after["disk"], before["disk"] + len(big) - 4 * MIB, (before, after))
+        p = subprocess.run([BVTOOL, "df", "--json", "--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop",
+                            "--token-file", token_file], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(s["source"] for s in json.loads(p.stdout)["sources"]), ["pg/new", "pg/orders"])
+        # The volume is whole: fsck is clean and a rebuilt index lists what was kept.
+        srv.stop()
+        volume = os.path.join(srv.data, "tenants", "shop")
+        fsck = subprocess.run([BVTOOL, "fsck", volume], capture_output=True, text=True)
+        self.assertEqual(fsck.returncode, 0, fsck.stdout + fsck.stderr)
+        subprocess.run([BVTOOL, "fsck", volume, "--rebuild-index"], check=True, capture_output=True)
+        listed = json.loads(subprocess.run([BVTOOL, "ls", volume, "--json"], check=True, capture_output=True,
+                                           text=True).stdout)
+        self.assertEqual(sorted(s["source"] for s in listed), ["pg/new", "pg/orders", "pg/orders"])
+
+    def test_a_tenant_over_its_quota_pushes_again_after_prune_and_compact(self):
+        srv = self.start(quota_bytes=16 * MIB)
+        tok = self.tok["admin"]["token"]
+
+        def used():
+            return int(re.search(r"used=(\d+)", raw(srv.port, ("AUTH shop %s\nSTAT\n" % tok).encode())).group(1))
+
+        pushed = 0
+        for i in range(10):
+            rc, reply = nc_push(srv.port, "shop", tok, "logs/app", data(3 * MIB, 300 + i))
+            if "ERR quota" in reply:
+                break
+            self.assertIsNotNone(snapshot_id(reply), reply)
+            pushed += 1
+        self.assertIn("ERR quota", reply)
+        self.assertGreaterEqual(pushed, 3)
+        full = used()
+        self.assertIn("removed=%d" % (pushed - 1), self.ask(srv, "PRUNE logs/app keep_last=1")[-1])
+        self.assertGreaterEqual(used(), full, "a prune alone frees nothing (it adds its deletion records)")
+        out = self.ask(srv, "COMPACT")
+        self.assertTrue(out[-1].startswith("OK "), out)
+        self.assertLess(used(), full - 2 * 3 * MIB, out)
+        rc, reply = nc_push(srv.port, "shop", tok, "logs/app", data(3 * MIB, 400))
+        self.assertIsNotNone(snapshot_id(reply), reply)
+
+    def test_a_full_disk_is_given_back_by_prune_and_compact(self):
+        mnt = os.path.join(self.tmp, "small-fs")
+        os.makedirs(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a small tmpfs here (needs root)")
+        try:
+            self.tok = {role: make_token(role) for role in ("admin", "push", "read")}
+            srv = Bvd(mnt, {"shop": {"segment_mib": 2, "tokens": list(self.tok.values())}}, "disk_reserve_mib = 8")
+            srv.keys = os.path.join(self.tmp, "keys")  # outside the small file system
+            srv.env["BV_KEY_DIR"] = srv.keys
+            self.servers.append(srv)
+            srv.start()
+            tok = self.tok["admin"]["token"]
+            kept = None
+            for i in range(40):
+                payload = data(4 * MIB, 500 + i)
+                rc, reply = nc_push(srv.port, "shop", tok, "db/big", payload)
+                if "ERR no-space" in reply:
+                    break
+                self.assertIsNotNone(snapshot_id(reply), reply)
+                kept = payload
+            self.assertIn("ERR no-space", reply)
+            self.assertIn("kept for prune and compaction", reply)
+            free_full = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+            out = self.ask(srv, "PRUNE db/big keep_last=1")
+            self.assertTrue(out[-1].startswith("OK "), out)
+            out = self.ask(srv, "COMPACT")
+            self.assertTrue(out[-1].startswith("OK "), out)
+            free_after = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+            self.assertGreater(free_after, free_full + 24 * MIB, out)
+            self.assertEqual(nc_get(srv.port, "shop", tok, "db/big"), kept)
+            rc, reply = nc_push(srv.port, "shop", tok, "db/big", data(4 * MIB, 600))
+            self.assertIsNotNone(snapshot_id(reply), reply)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            subprocess.run(["umount", "-l", mnt])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
