@@ -82,6 +82,14 @@ Status AppendLane::Guard::SyncPoint(bool durable) {
   return Status::Ok();
 }
 
+Result<bool> AppendLane::Guard::Seal(uint64_t segment) {
+  BV_ASSIGN_OR_RETURN(SegmentWriter * w, Writer());
+  if (w->number() != segment) return false;
+  if (Status s = w->Seal(); !s.ok()) return Failed(s);
+  BV_RETURN_IF_ERROR(SyncPoint(/*durable=*/true));
+  return true;
+}
+
 Result<SegmentWriter*> AppendLane::Guard::Writer() const {
   // Under the lock, with the lane's own writer: nobody else changes it while a guard holds it.
   BV_ASSERT(lock_.owns_lock() && lock_.mutex() == &lane_->mu_);

@@ -93,6 +93,9 @@ class AppendLane::Guard {
   // Pads and fdatasyncs the segment, then writes the pending entries and the segment states to
   // the index (synced to disk when `durable`).
   Status SyncPoint(bool durable);
+  // Seals `segment` if it is the one being written (the next append goes to a new one), and
+  // reaches a durable sync point. Says whether it sealed it.
+  Result<bool> Seal(uint64_t segment);
 
  private:
   friend class AppendLane;

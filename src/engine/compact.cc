@@ -290,16 +290,18 @@ class LaneUse {
   AppendLane* lane_;
 };
 
-void Plan(const MarkResult& mark, const CompactOptions& opts, CompactReport* r) {
+void Plan(const MarkResult& mark, const CompactOptions& opts, uint64_t segment_size, CompactReport* r) {
   r->segments = mark.segments;
   r->references = mark.references;
   r->mark_memory_bytes = mark.live->memory_bytes();
   r->chosen.clear();
   r->disk_bytes = r->live_bytes = r->reclaimable_bytes = 0;
-  for (const SegmentUsage& u : mark.segments) {
+  for (size_t i = 0; i < mark.segments.size(); i++) {
+    const SegmentUsage& u = mark.segments[i];
     r->disk_bytes += u.file_bytes;
     r->live_bytes += std::min(u.live_bytes, u.file_bytes);
-    if (u.sealed && u.live_fraction() < opts.threshold) {
+    const bool last = i + 1 == mark.segments.size();
+    if ((u.sealed || (last && u.file_bytes >= segment_size / 4)) && u.live_fraction() < opts.threshold) {
       r->chosen.push_back(u);
       r->reclaimable_bytes += u.file_bytes - std::min(u.live_bytes, u.file_bytes);
     }
@@ -319,6 +321,21 @@ Result<bool> RemoveLeftRetired(Volume* v, const CompactOptions& opts) {
   if (!v->reads_gate()->WaitFor(v->reads_gate()->Advance(), opts.should_stop)) return false;
   for (uint64_t n : left) BV_RETURN_IF_ERROR(v->RemoveRetired(n));
   return true;
+}
+
+// [CMP-1] The segment being written, when chosen, is sealed first; one that is not the writer's
+// any more (another writer took over since the mark) is left for the next run.
+Status SealChosen(Volume* v, CompactReport* r) {
+  if (r->chosen.empty() || r->chosen.back().sealed) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, v->lane()->Lock());
+  BV_ASSIGN_OR_RETURN(bool sealed, lane.Seal(r->chosen.back().segment));
+  if (!sealed) {
+    r->reclaimable_bytes -= r->chosen.back().file_bytes - std::min(r->chosen.back().live_bytes, r->chosen.back().file_bytes);
+    r->chosen.pop_back();
+    return Status::Ok();
+  }
+  r->chosen.back().sealed = true;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -344,8 +361,10 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
     }
   }
   BV_ASSIGN_OR_RETURN(MarkResult planned, Mark(volume));
-  Plan(planned, opts, &report);
+  Plan(planned, opts, volume->params().segment_size, &report);
   if (opts.dry_run || report.chosen.empty()) return report;
+  BV_RETURN_IF_ERROR(SealChosen(volume, &report));
+  if (report.chosen.empty()) return report;
   std::vector<uint64_t> chosen;
   for (const SegmentUsage& u : report.chosen) chosen.push_back(u.segment);
   // [CMP-2] From here on no put deduplicates against a chunk in a chosen segment; the puts that

@@ -122,6 +122,11 @@ Status SegmentWriter::Rotate() {
   return Create(number_ + 1);
 }
 
+Status SegmentWriter::Seal() {
+  if (blocks_ == 0) return Status::Ok();
+  return Rotate();
+}
+
 Result<Location> SegmentWriter::Append(std::string_view block) {
   BV_ASSERT(block.size() >= kBlockHeaderSize);
   // Asserted in pairs: what goes to disk is what a reader will accept.

@@ -26,6 +26,10 @@ class SegmentWriter {
   // Pads to a page boundary, writes everything, fdatasyncs. Everything appended so far is durable
   // when it returns.
   Status Sync();
+  // Seals the segment being written (unless it holds no block yet) and starts the next, as a
+  // rotation does: compaction seals a mostly dead segment so that it may rewrite it.
+  Status Seal();
+  uint64_t number() const { return number_; }
   // Records in the batch the state of every segment touched since the last call. Call after Sync.
   void RecordStates(IndexBatch* batch);
 
