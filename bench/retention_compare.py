@@ -17,7 +17,7 @@ the target is BV after compaction within 10% of it. Tools take turns within each
 gives medians.
 
     python3 bench/retention_compare.py [--build build] [--rows 600000] [--nights 30] [--runs 3]
-                                       [--thresholds 50,65,80,90] [--work /var/tmp]
+                                       [--thresholds 50,65,80,90] [--work /var/tmp] [--dumps DIR]
 
 Needs root (PostgreSQL runs as the postgres user), PostgreSQL's server, restic and borg
 (scripts/deps.sh installs them).
@@ -225,12 +225,20 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--thresholds", default="50,65,80,90")
     ap.add_argument("--work", default="/var/tmp")
+    ap.add_argument("--dumps", help="keep the dumps here, and use the ones already here (same --nights)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bv-retention-", dir=args.work)
     os.chmod(work, 0o755)  # the cluster below it runs as postgres
     try:
         t0 = time.perf_counter()
-        nights = make_nights(work, args.rows, args.nights)
+        if args.dumps:
+            os.makedirs(args.dumps, exist_ok=True)
+            nights = [os.path.join(args.dumps, "night%02d.sql" % n) for n in range(args.nights)]
+            if not all(os.path.exists(p) for p in nights):
+                os.chmod(args.dumps, 0o755)
+                nights = make_nights(args.dumps, args.rows, args.nights)
+        else:
+            nights = make_nights(work, args.rows, args.nights)
         sizes = [os.path.getsize(p) for p in nights]
         print("%d nights of pg_dump, %.1f to %.1f MB each, made in %.0f s" %
               (len(nights), min(sizes) / 1e6, max(sizes) / 1e6, time.perf_counter() - t0), flush=True)

@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bv::format;
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 9) {
+  switch (data[0] % 10) {
     case 0:
       if (auto l = DecodeLocation(in); l.ok()) BV_ASSERT(EncodeLocation(*l) == in);
       break;
@@ -40,6 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 8:
       if (auto k = DecodeBySourceKey(in); k.ok()) BV_ASSERT(BySourceKey(k->source, k->time_us, k->id) == in);
+      break;
+    case 9:
+      if (auto t = DecodeTombstone(in); t.ok()) BV_ASSERT(EncodeTombstone(*t) == in);
       break;
   }
   return 0;

@@ -1,11 +1,12 @@
 #include "engine/compact.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
 
 #include "engine/chunk_id.h"
-#include "engine/segment_scan.h"
+#include "engine/segment_reader.h"
 #include "format/recipe_format.h"
 #include "format/snapshot_format.h"
 
@@ -40,54 +41,42 @@ bool Stop(const CompactOptions& opts) { return opts.should_stop && opts.should_s
 class Sweeper {
  public:
   Sweeper(Volume* v, const LiveSet& live, const CompactOptions& opts, CompactReport* report)
-      : v_(v), index_(v->index()), live_(live), opts_(opts), report_(report), started_(Clock::now()) {}
+      : v_(v),
+        index_(v->index()),
+        live_(live),
+        opts_(opts),
+        report_(report),
+        reader_(v->segment_files(), kCopyBatchBytes),
+        started_(Clock::now()) {}
 
   // Whether the segment is gone: false when the compaction stopped first or left it (damage).
+  // Only what the index says is still needed is read: a dead segment costs index lookups, not a
+  // read of its bytes.
   Result<bool> Sweep(const SegmentUsage& seg) {
     seg_ = seg.segment;
     data_.clear();
     meta_.clear();
     data_bytes_ = 0;
     copied_here_ = 0;
-    BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(v_->segment_files(), seg_, /*writable=*/false));
-    if (!scan->header()) return Leave("its header is damaged: " + scan->header_problem().message());
-    bool stopped = false;
-    std::string damage;
-    auto on_block = [&](const format::ScannedBlock& b) -> Status {
-      switch (b.header.type) {
-        case format::BlockType::kData:
-          if (!live_.MayContain(b.header.id)) break;
-          data_bytes_ += b.header.total_size();
-          data_.push_back(HeldBlock{b.offset, b.header, b.payload});
-          if (data_bytes_ >= kCopyBatchBytes) {
-            BV_RETURN_IF_ERROR(CopyData());
-            if (Stop(opts_)) {
-              stopped = true;
-              return Status::TimedOut("stopped");  // ends the scan; `stopped` says why
-            }
-          }
-          break;
-        case format::BlockType::kRecipe:
-        case format::BlockType::kSnapshotCommit:
-        case format::BlockType::kSnapshotDeletion:
-          meta_.push_back(HeldBlock{b.offset, b.header, b.payload});
-          break;
-        case format::BlockType::kPadding:
-        case format::BlockType::kSeal:
-        case format::BlockType::kDelta:
-          break;
+    BV_ASSIGN_OR_RETURN(auto live_data, LiveDataHere());
+    for (const auto& [loc, id] : live_data) {
+      BV_ASSIGN_OR_RETURN(std::optional<HeldBlock> b, Read(loc, format::BlockType::kData));
+      if (!b) return false;
+      if (b->header.id != id) return Leave("offset " + std::to_string(loc.offset) + " holds another chunk than the index says");
+      data_bytes_ += b->header.total_size();
+      data_.push_back(std::move(*b));
+      if (data_bytes_ >= kCopyBatchBytes) {
+        BV_RETURN_IF_ERROR(CopyData());
+        if (Stop(opts_)) return false;
       }
-      return Status::Ok();
-    };
-    auto on_stop = [&](const ScanStopInfo& st) -> Result<bool> {
-      damage = "offset " + std::to_string(st.offset) + ": " + st.problem.message();
-      return false;
-    };
-    auto scanned = scan->Blocks(format::kSegmentHeaderSize, /*read_payloads=*/true, on_block, on_stop);
-    if (stopped) return false;
-    BV_RETURN_IF_ERROR(scanned.status());
-    if (!damage.empty()) return Leave("damage at " + damage + "; run `bvtool fsck`");
+    }
     BV_RETURN_IF_ERROR(CopyData());
+    BV_ASSIGN_OR_RETURN(auto meta, MetadataHere());
+    for (const auto& [loc, type] : meta) {
+      BV_ASSIGN_OR_RETURN(std::optional<HeldBlock> b, Read(loc, type));
+      if (!b) return false;
+      meta_.push_back(std::move(*b));
+    }
     BV_RETURN_IF_ERROR(CopyMetadata());
     BV_RETURN_IF_ERROR(Retire());
     // [CMP-5] Reads that began before the index stopped pointing here may still read the file.
@@ -103,6 +92,60 @@ class Sweeper {
   Result<bool> Leave(const std::string& why) {
     report_->notes.push_back(SegmentFiles::Name(seg_) + " left as it is: " + why);
     return false;
+  }
+
+  // The data blocks here whose chunk is live and placed here by the index, in offset order.
+  Result<std::vector<std::pair<Location, format::Id>>> LiveDataHere() {
+    std::vector<std::pair<Location, format::Id>> out;
+    BV_RETURN_IF_ERROR(index_->ForEachChunkAt(seg_, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
+      if (!live_.MayContain(id)) return Status::Ok();
+      BV_ASSIGN_OR_RETURN(auto now, index_->GetChunk(id));
+      if (now && now->segment == seg_ && now->offset == offset) out.emplace_back(*now, id);
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  // The metadata blocks here that are still needed, in offset order: live recipe pieces, kept
+  // snapshots' commits, and deletion records whose snapshot's commit is in another segment.
+  Result<std::vector<std::pair<Location, format::BlockType>>> MetadataHere() {
+    std::vector<std::pair<Location, format::BlockType>> out;
+    BV_RETURN_IF_ERROR(index_->ForEachRecipeKey([&](uint64_t snapshot, uint16_t, uint32_t, const Location& loc) -> Status {
+      if (loc.segment != seg_) return Status::Ok();
+      BV_ASSIGN_OR_RETURN(bool live, RecipesLive(index_, snapshot));
+      if (live) out.emplace_back(loc, format::BlockType::kRecipe);
+      return Status::Ok();
+    }));
+    BV_RETURN_IF_ERROR(index_->ForEachSnapshot("", [&](const SnapshotEntry& e) {
+      if (e.commit.segment == seg_) out.emplace_back(e.commit, format::BlockType::kSnapshotCommit);
+      return true;
+    }));
+    BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t, const format::Tombstone& t) -> Status {
+      if (t.deletion.segment == seg_ && t.commit.segment != seg_) {
+        out.emplace_back(t.deletion, format::BlockType::kSnapshotDeletion);
+      }
+      return Status::Ok();
+    }));
+    std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first.offset < y.first.offset; });
+    return out;
+  }
+
+  // The block at `loc`, checked (header, body checksum, sizes, type); nullopt once the segment
+  // is left for damage there.
+  Result<std::optional<HeldBlock>> Read(const Location& loc, format::BlockType type) {
+    format::BlockHeader h;
+    std::string_view payload;
+    const std::string at = "offset " + std::to_string(loc.offset) + ": ";
+    if (Status s = reader_.ReadBlock(loc, &h, &payload); !s.ok()) {
+      BV_RETURN_IF_ERROR(Leave(at + s.message() + "; run `bvtool fsck`").status());
+      return std::optional<HeldBlock>();
+    }
+    if (h.type != type) {
+      BV_RETURN_IF_ERROR(Leave(at + "a " + format::BlockTypeName(h.type) + " block where the index has a " +
+                               format::BlockTypeName(type) + " block").status());
+      return std::optional<HeldBlock>();
+    }
+    return std::optional<HeldBlock>(HeldBlock{loc.offset, h, std::string(payload)});
   }
 
   Result<AppendLane::Guard> Lane() {
@@ -147,7 +190,6 @@ class Sweeper {
   // commit block is still in another segment, all under one hold of the lane and synced before
   // it is let go: a deletion after this sees the commit where the index now says it is.
   Status CopyMetadata() {
-    BV_ASSIGN_OR_RETURN(const bool tombstones_complete, index_->TombstonesComplete());
     BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, Lane());
     for (const HeldBlock& b : meta_) {
       const uint64_t snapshot = format::SnapshotIdFromBlockId(b.header.id);
@@ -173,9 +215,10 @@ class Sweeper {
         }
         case format::BlockType::kSnapshotDeletion: {
           BV_ASSIGN_OR_RETURN(format::DeletionRecord d, format::DecodeDeletion(b.payload));
-          BV_ASSIGN_OR_RETURN(auto commit, index_->GetTombstone(d.snapshot_id));
-          if (tombstones_complete && (!commit || commit->segment == seg_)) break;
+          BV_ASSIGN_OR_RETURN(auto tomb, index_->GetTombstone(d.snapshot_id));
+          if (!tomb || tomb->deletion != here || tomb->commit.segment == seg_) break;
           BV_RETURN_IF_ERROR(Appended(lane, b, &to));
+          lane.pending()->PutTombstone(d.snapshot_id, format::Tombstone{tomb->commit, to});
           report_->deletions_carried++;
           break;
         }
@@ -230,8 +273,13 @@ class Sweeper {
       return true;
     }));
     BV_RETURN_IF_ERROR(kept);
-    BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t id, const Location& commit) -> Status {
-      if (commit.segment == seg_) batch.DeleteTombstone(id);
+    BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t id, const format::Tombstone& t) -> Status {
+      if (t.commit.segment == seg_) {
+        batch.DeleteTombstone(id);
+      } else if (t.deletion.segment == seg_) {
+        return Status::Corruption(where + ": the deletion record of snapshot " + format::SnapshotIdHex(id) +
+                                  " was not copied; the segment is kept");
+      }
       return Status::Ok();
     }));
     BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(seg_));
@@ -255,13 +303,14 @@ class Sweeper {
   const LiveSet& live_;
   const CompactOptions& opts_;
   CompactReport* report_;
+  SegmentReader reader_;  // its own window, read ahead in offset order
   const Clock::time_point started_;
   std::optional<uint64_t> generation_;  // the writer's, at the first append: a writer dropped since fails this
   uint64_t copied_total_ = 0;
   uint64_t seg_ = 0;
   std::vector<HeldBlock> data_;  // live data blocks held for the next copy batch
   size_t data_bytes_ = 0;
-  std::vector<HeldBlock> meta_;  // every metadata block of the segment: small, copied at its end
+  std::vector<HeldBlock> meta_;  // the metadata blocks still needed: small, copied at the segment's end
   uint64_t copied_here_ = 0;
 };
 
@@ -354,6 +403,12 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   CompactReport report;
   if (!opts.dry_run) {
     BV_RETURN_IF_ERROR(volume->lane()->Lock().status());  // a volume opened to read fails here
+    BV_ASSIGN_OR_RETURN(bool tombstones_complete, volume->index()->TombstonesComplete());
+    if (!tombstones_complete) {
+      return Status::InvalidArgument(
+          "the index of " + volume->dir() + " predates tombstones, so it cannot tell which deletion records "
+          "are still needed: run `bvtool fsck --rebuild-index` on it once, then compact");
+    }
     BV_ASSIGN_OR_RETURN(bool done, RemoveLeftRetired(volume, opts));
     if (!done) {
       report.stopped = true;

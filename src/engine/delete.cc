@@ -15,10 +15,10 @@ Status DeleteSnapshot(Volume* volume, const format::SnapshotRecord& snapshot, co
   // Deletions of one snapshot race to the lane: the first writes its record, the rest find it gone.
   BV_ASSIGN_OR_RETURN(auto still, volume->index()->GetSnapshot(snapshot.id));
   if (!still) return Status::NotFound("snapshot " + format::SnapshotIdHex(snapshot.id) + " is deleted already");
-  BV_RETURN_IF_ERROR(
-      lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d)))
-          .status());
-  lane.pending()->DeleteSnapshot(*still);
+  BV_ASSIGN_OR_RETURN(
+      Location at,
+      lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, snapshot.id, format::EncodeDeletion(d))));
+  lane.pending()->DeleteSnapshot(*still, at);
   return lane.SyncPoint(/*durable=*/true);
 }
 

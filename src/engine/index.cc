@@ -77,12 +77,16 @@ void IndexBatch::PutSnapshot(const SnapshotEntry& e) {
   batch_.Put(index_->cf_[kBySource], BySourceKey(e.record.source, e.record.time_us, e.record.id), "");
 }
 
-void IndexBatch::DeleteSnapshot(const SnapshotEntry& e) {
+void IndexBatch::DeleteSnapshot(const SnapshotEntry& e, const Location& deletion) {
   const format::SnapshotRecord& r = e.record;
-  batch_.Put(index_->cf_[kTombstones], SnapshotKey(r.id), EncodeLocation(e.commit));
+  PutTombstone(r.id, format::Tombstone{e.commit, deletion});
   batch_.Delete(index_->cf_[kSnapshots], SnapshotKey(r.id));
   batch_.Delete(index_->cf_[kBySource], BySourceKey(r.source, r.time_us, r.id));
   batch_.DeleteRange(index_->cf_[kRecipes], RecipeKey(r.id, 0, 0), RecipeKey(r.id + 1, 0, 0));
+}
+
+void IndexBatch::PutTombstone(uint64_t id, const format::Tombstone& t) {
+  batch_.Put(index_->cf_[kTombstones], SnapshotKey(id), format::EncodeTombstone(t));
 }
 
 void IndexBatch::DeleteTombstone(uint64_t id) { batch_.Delete(index_->cf_[kTombstones], SnapshotKey(id)); }
@@ -191,13 +195,13 @@ Result<std::optional<Location>> Index::GetLocation(size_t cf, const format::Id& 
 
 Result<std::optional<Location>> Index::GetChunk(const format::Id& id) { return GetLocation(kChunks, id, "get chunk"); }
 
-Result<std::optional<Location>> Index::GetTombstone(uint64_t id) {
+Result<std::optional<format::Tombstone>> Index::GetTombstone(uint64_t id) {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kTombstones], SnapshotKey(id), &v);
-  if (s.IsNotFound()) return std::optional<Location>();
+  if (s.IsNotFound()) return std::optional<format::Tombstone>();
   BV_RETURN_IF_ERROR(FromRocks(s, "get tombstone"));
-  BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(v));
-  return std::optional<Location>(l);
+  BV_ASSIGN_OR_RETURN(format::Tombstone t, format::DecodeTombstone(v));
+  return std::optional<format::Tombstone>(t);
 }
 
 Result<bool> Index::TombstonesComplete() {
@@ -208,13 +212,13 @@ Result<bool> Index::TombstonesComplete() {
   return false;
 }
 
-Status Index::ForEachTombstone(const std::function<Status(uint64_t, const Location&)>& fn) {
+Status Index::ForEachTombstone(const std::function<Status(uint64_t, const format::Tombstone&)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kTombstones]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key() == IncompleteTombstonesKey()) continue;
     BV_ASSIGN_OR_RETURN(const uint64_t id, DecodeU64Key(it->key().ToStringView()));
-    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(id, l));
+    BV_ASSIGN_OR_RETURN(format::Tombstone t, format::DecodeTombstone(it->value().ToStringView()));
+    BV_RETURN_IF_ERROR(fn(id, t));
   }
   return FromRocks(it->status(), "scan tombstones");
 }
@@ -314,13 +318,18 @@ Status Index::ForEachRecipe(uint64_t snapshot, uint16_t stream,
 }
 
 Status Index::ForEachQuarantined(const std::function<Status(const format::Id&, const Location&)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kQuarantine]));
+  return ForEachIdLocation(kQuarantine, "scan quarantine", fn);
+}
+
+Status Index::ForEachIdLocation(size_t cf, const char* what,
+                                const std::function<Status(const format::Id&, const Location&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[cf]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     BV_ASSIGN_OR_RETURN(format::Id id, format::DecodeIdKey(it->key().ToStringView()));
     BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
     BV_RETURN_IF_ERROR(fn(id, l));
   }
-  return FromRocks(it->status(), "scan quarantine");
+  return FromRocks(it->status(), what);
 }
 
 Status Index::ForEachRecipeKey(
@@ -384,13 +393,7 @@ Status Index::ForEachChunkAt(uint64_t segment, uint64_t from, uint64_t to,
 }
 
 Status Index::ForEachChunk(const std::function<Status(const format::Id&, const Location&)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kChunks]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    BV_ASSIGN_OR_RETURN(format::Id id, format::DecodeIdKey(it->key().ToStringView()));
-    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(it->value().ToStringView()));
-    BV_RETURN_IF_ERROR(fn(id, l));
-  }
-  return FromRocks(it->status(), "scan chunks");
+  return ForEachIdLocation(kChunks, "scan chunks", fn);
 }
 
 }  // namespace bv::engine

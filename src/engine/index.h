@@ -35,9 +35,11 @@ class IndexBatch {
   // skip the pieces before its range without reading them.
   void PutRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece, uint64_t stream_offset, const Location& loc);
   void PutSnapshot(const SnapshotEntry& e);
-  // Forgets the snapshot and its recipes, and leaves a tombstone: where its commit block is, so
-  // that compaction knows whether its deletion record is still needed (format-spec [CMP-4]).
-  void DeleteSnapshot(const SnapshotEntry& e);
+  // Forgets the snapshot and its recipes, and leaves a tombstone: where its commit block and its
+  // deletion block are, so that compaction knows whether the deletion is still needed and where
+  // it is (format-spec [CMP-4]).
+  void DeleteSnapshot(const SnapshotEntry& e, const Location& deletion);
+  void PutTombstone(uint64_t id, const format::Tombstone& t);
   // The commit block the tombstone names is gone.
   void DeleteTombstone(uint64_t id);
   void DeleteRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece);
@@ -79,11 +81,12 @@ class Index {
   // Where the chunk's damaged copy is, if it was quarantined.
   Result<std::optional<Location>> GetQuarantined(const format::Id& id);
   Result<std::optional<SnapshotEntry>> GetSnapshot(uint64_t id);
-  // Where the commit block of a deleted snapshot is, while compaction has not removed it.
-  Result<std::optional<Location>> GetTombstone(uint64_t id);
+  // Where the commit and deletion blocks of a deleted snapshot are, while compaction has not
+  // removed the commit.
+  Result<std::optional<format::Tombstone>> GetTombstone(uint64_t id);
   // False when the index predates tombstones: then a snapshot deleted before has none.
   Result<bool> TombstonesComplete();
-  Status ForEachTombstone(const std::function<Status(uint64_t id, const Location& commit)>& fn);
+  Status ForEachTombstone(const std::function<Status(uint64_t id, const format::Tombstone& t)>& fn);
   Result<std::optional<format::RecipeValue>> GetRecipe(uint64_t snapshot, uint16_t stream, uint32_t piece);
   // RocksDB's estimate of the number of `chunks` entries (0 when it has none).
   uint64_t EstimatedChunks();
@@ -112,6 +115,9 @@ class Index {
  private:
   friend class IndexBatch;
   Index() = default;
+  // Every chunk id and location of column family `cf` (chunks, quarantine), in id order.
+  Status ForEachIdLocation(size_t cf, const char* what,
+                           const std::function<Status(const format::Id&, const Location&)>& fn);
   // The location stored under a chunk id in column family `cf`.
   Result<std::optional<Location>> GetLocation(size_t cf, const format::Id& id, const char* what);
   // A snapshot record as `ro` sees it (ro.snapshot pins a view that a concurrent delete cannot change).

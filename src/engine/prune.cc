@@ -55,10 +55,10 @@ Result<size_t> DeleteBatch(Volume* volume, std::span<const format::SnapshotRecor
     d.snapshot_id = r.id;
     d.time_us = NowMicros();
     d.reason = reason;
-    BV_RETURN_IF_ERROR(
-        lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, r.id, format::EncodeDeletion(d)))
-            .status());
-    lane.pending()->DeleteSnapshot(*still);
+    BV_ASSIGN_OR_RETURN(
+        Location at,
+        lane.Append(format::EncodeSnapshotBlock(format::BlockType::kSnapshotDeletion, r.id, format::EncodeDeletion(d))));
+    lane.pending()->DeleteSnapshot(*still, at);
     removed++;
   }
   // The records reach the disk before the index batch that forgets the snapshots.

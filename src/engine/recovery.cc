@@ -49,7 +49,7 @@ class SegmentApplier {
         BV_ASSIGN_OR_RETURN(format::DeletionRecord d, format::DecodeDeletion(b.payload));
         BV_RETURN_IF_ERROR(Flush());  // the commit may be in this very batch
         BV_ASSIGN_OR_RETURN(auto e, index_->GetSnapshot(d.snapshot_id));
-        if (e) batch_.DeleteSnapshot(*e);
+        if (e) batch_.DeleteSnapshot(*e, loc);
         break;
       }
       case format::BlockType::kPadding:

@@ -57,6 +57,16 @@ Result<RecipeValue> DecodeRecipeValue(std::string_view v) {
   return r;
 }
 
+std::string EncodeTombstone(const Tombstone& t) { return EncodeLocation(t.commit) + EncodeLocation(t.deletion); }
+
+Result<Tombstone> DecodeTombstone(std::string_view v) {
+  if (v.size() != kTombstoneSize) return Bad("tombstone", v, kTombstoneSize);
+  Tombstone t;
+  BV_ASSIGN_OR_RETURN(t.commit, DecodeLocation(v.substr(0, kLocationSize)));
+  BV_ASSIGN_OR_RETURN(t.deletion, DecodeLocation(v.substr(kLocationSize)));
+  return t;
+}
+
 std::string EncodeSegmentState(const SegmentState& s) {
   std::string v;
   BV_ASSERT(!s.retired || s.sealed);

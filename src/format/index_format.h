@@ -50,6 +50,16 @@ inline constexpr size_t kRecipeValueSize = kLocationSize + 8;
 std::string EncodeRecipeValue(const RecipeValue& r);
 Result<RecipeValue> DecodeRecipeValue(std::string_view v);
 
+// tombstones value: where a deleted snapshot's commit block is (24), and its deletion block (24).
+struct Tombstone {
+  Location commit;
+  Location deletion;
+  bool operator==(const Tombstone&) const = default;
+};
+inline constexpr size_t kTombstoneSize = 2 * kLocationSize;
+std::string EncodeTombstone(const Tombstone& t);
+Result<Tombstone> DecodeTombstone(std::string_view v);
+
 std::string EncodeSegmentState(const SegmentState& s);
 Result<SegmentState> DecodeSegmentState(std::string_view v);
 

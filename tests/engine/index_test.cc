@@ -191,7 +191,7 @@ TEST_F(IndexTest, ADeletedSnapshotTakesItsRecipesAndItsPlaceInItsSource) {
   }));
   ASSERT_OK_AND_ASSIGN(auto newest, index_->FindAsOf("pg/shop", 5000));
   EXPECT_EQ(newest, std::optional<uint64_t>(0x200));
-  ASSERT_OK(Write([&](IndexBatch* b) { b->DeleteSnapshot(new_snap); }));
+  ASSERT_OK(Write([&](IndexBatch* b) { b->DeleteSnapshot(new_snap, At(1, 0x9000)); }));
   ASSERT_OK_AND_ASSIGN(auto gone, index_->GetSnapshot(0x200));
   EXPECT_FALSE(gone.has_value());
   EXPECT_TRUE(Recipes(0x200, 0).empty());
