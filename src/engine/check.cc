@@ -400,20 +400,24 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   // has is a segment lost without a trace (after a rebuild, the index knows only what is there).
   uint64_t highest = segments.empty() ? 0 : segments.back();
   for (const Damage& d : missing) highest = std::max(highest, d.segment);
-  // Compaction removes segments and its index remembers which ([CMP-5]); an index rebuilt from
-  // the segments cannot tell those from lost ones, so an unknown gap is a note, not damage.
-  uint64_t gaps = 0, first_gap = 0;
+  // Compaction's removals are in DIR/RETIRED ([CMP-5]), which an index rebuild keeps; any other
+  // gap is a segment lost without a trace.
+  auto removed = Volume::Removed(v->env(), v->dir());
+  if (!removed.ok()) report->problems.push_back(removed.status().message());
+  const std::vector<uint64_t> none;
+  const std::set<uint64_t> compacted(removed.ok() ? removed->begin() : none.begin(),
+                                     removed.ok() ? removed->end() : none.end());
   for (uint64_t n = 1; n < highest; n++) {
-    if (present.count(n) || retired.count(n)) continue;
+    if (present.count(n) || retired.count(n) || compacted.count(n)) continue;
     bool known = false;
     for (const Damage& d : missing) known |= d.segment == n;
-    if (!known && gaps++ == 0) first_gap = n;
-  }
-  if (gaps > 0) {
-    report->notes.push_back(std::to_string(gaps) + " segment number(s) below " + std::to_string(highest) +
-                            ", the first " + SegName(first_gap) +
-                            ", are neither in the directory nor in the index: removed by a compaction the "
-                            "index does not remember (it was rebuilt since), or lost");
+    if (!known) {
+      report->damage.push_back(Damage{n, 0, 0,
+                                      "missing: the segments are numbered up to " + std::to_string(highest) +
+                                          " and this one is neither in the directory, nor in the index, nor "
+                                          "among those compaction removed (RETIRED)",
+                                      {}, {}});
+    }
   }
   BV_RETURN_IF_ERROR(NoteLostAndFound(v, report));
   BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));

@@ -289,13 +289,16 @@ class Sweeper {
     return index_->Write(&batch, /*sync=*/true);
   }
 
-  // Sleeps so that what was copied since the start stays under max_rate.
+  // Sleeps so that what was copied since the start stays under max_rate, looking every 100 ms
+  // whether to stop.
   void Throttle(uint64_t bytes) {
     copied_total_ += bytes;
     if (opts_.max_rate == 0) return;
-    const auto due = started_ + std::chrono::duration<double>(static_cast<double>(copied_total_) /
-                                                              static_cast<double>(opts_.max_rate));
-    std::this_thread::sleep_until(std::chrono::time_point_cast<Clock::duration>(due));
+    const auto due = std::chrono::time_point_cast<Clock::duration>(
+        started_ + std::chrono::duration<double>(static_cast<double>(copied_total_) / static_cast<double>(opts_.max_rate)));
+    while (Clock::now() < due && !Stop(opts_)) {
+      std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(100)));
+    }
   }
 
   Volume* v_;
@@ -398,10 +401,15 @@ Status CheckCompactOptions(const CompactOptions& opts) {
 
 Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   BV_RETURN_IF_ERROR(CheckCompactOptions(opts));
+  CompactReport report;
+  if (opts.dry_run) {  // only reads: beside a running compaction too
+    BV_ASSIGN_OR_RETURN(MarkResult planned, Mark(volume));
+    Plan(planned, opts, volume->params().segment_size, &report);
+    return report;
+  }
   std::unique_lock hold(*volume->compact_mutex(), std::try_to_lock);
   if (!hold.owns_lock()) return Status::Busy("a compaction of this volume is running already");
-  CompactReport report;
-  if (!opts.dry_run) {
+  {
     BV_RETURN_IF_ERROR(volume->lane()->Lock().status());  // a volume opened to read fails here
     BV_ASSIGN_OR_RETURN(bool tombstones_complete, volume->index()->TombstonesComplete());
     if (!tombstones_complete) {
@@ -417,7 +425,7 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   }
   BV_ASSIGN_OR_RETURN(MarkResult planned, Mark(volume));
   Plan(planned, opts, volume->params().segment_size, &report);
-  if (opts.dry_run || report.chosen.empty()) return report;
+  if (report.chosen.empty()) return report;
   BV_RETURN_IF_ERROR(SealChosen(volume, &report));
   if (report.chosen.empty()) return report;
   std::vector<uint64_t> chosen;

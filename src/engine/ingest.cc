@@ -4,7 +4,6 @@
 
 #include "engine/chunk_id.h"
 #include "format/name_rules.h"
-#include "io/disk_space.h"
 
 namespace bv::engine {
 
@@ -161,7 +160,7 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
           over_shared_quota = true;
           return Status::Ok();
         }
-        BV_RETURN_IF_ERROR(KeepDiskReserve(c.block_length));
+        if (opts_.disk_reserve > 0) BV_RETURN_IF_ERROR(v_->KeepDiskReserve(opts_.disk_reserve, c.block_length));
         BV_ASSIGN_OR_RETURN(loc, lane.Append(std::string_view(b->encoded).substr(c.block_offset, c.block_length)));
         lane.pending()->PutChunk(c.id, loc);
         pending_.emplace(c.id, loc);
@@ -183,25 +182,6 @@ Status Ingest::Complete(Batch* b, uint16_t stream) {
     return Status::Quota(std::string(kQuotaExceeded) + ": this snapshot's new bytes (" + std::to_string(rec_.new_bytes) +
                          " so far) do not fit beside what is stored and the other pushes in flight");
   }
-  return Status::Ok();
-}
-
-// Looks at the free space once per kDiskReserveCheckBytes written: a put stops before the
-// reserve, give or take that much, which the reserve is far larger than.
-Status Ingest::KeepDiskReserve(uint64_t block_bytes) {
-  if (opts_.disk_reserve == 0) return Status::Ok();
-  if (unchecked_bytes_ > 0 && unchecked_bytes_ + block_bytes < kDiskReserveCheckBytes) {
-    unchecked_bytes_ += block_bytes;
-    return Status::Ok();
-  }
-  BV_ASSIGN_OR_RETURN(io::DiskSpace space, io::SpaceOf(v_->dir()));
-  const uint64_t free = space.free;
-  if (free < opts_.disk_reserve + kDiskReserveCheckBytes) {
-    return Status::NoSpace("the disk of " + v_->dir() + " has " + std::to_string(free) +
-                           " bytes free, and the last " + std::to_string(opts_.disk_reserve) +
-                           " are kept for prune and compaction to free space with");
-  }
-  unchecked_bytes_ = block_bytes;
   return Status::Ok();
 }
 

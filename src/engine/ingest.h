@@ -78,8 +78,6 @@ class Ingest {
   Status Complete(Batch* b, uint16_t stream);
   Status EmitRecipe(AppendLane::Guard& lane, uint16_t stream);
   Status Flush(AppendLane::Guard& lane);
-  // NoSpace when a new block of this size would eat into PutOptions::disk_reserve.
-  Status KeepDiskReserve(uint64_t block_bytes);
   // Chunks what is buffered (all of it when `final`, cutting the last chunk short) and sends it
   // down the pipeline; when `final`, waits for every batch to be appended.
   Status Process(bool final);
@@ -113,7 +111,6 @@ class Ingest {
   uint64_t length_ = 0;         // chunked and hashed
   format::RecipePiece piece_;
   uint64_t stream_offset_ = 0;  // covered by emitted recipe pieces
-  uint64_t unchecked_bytes_ = 0;  // new block bytes since the free space was last looked at
   uint64_t chunk_count_ = 0;
   uint32_t pieces_ = 0;
   std::deque<std::pair<std::unique_ptr<Batch>, std::future<void>>> window_;

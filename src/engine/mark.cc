@@ -43,6 +43,7 @@ class LiveOwners {
 }  // namespace
 
 Result<MarkResult> Mark(Volume* volume) {
+  EpochGate::Pass reading(volume->reads_gate());  // no segment it may read goes meanwhile
   Index* index = volume->index();
   MarkResult out;
   // Every live chunk is in `chunks`, so its count bounds the filter's load (an estimate; a low
@@ -61,7 +62,12 @@ Result<MarkResult> Mark(Volume* volume) {
                                   " recipe piece " + std::to_string(piece) + " (" + SegmentFiles::Name(loc.segment) +
                                   " offset " + std::to_string(loc.offset) + ")";
         Status rs = reader.ReadBlock(loc, &h, &payload);
-        if (!rs.ok()) return Status::Corruption(where + ": " + rs.message() + "; run `bvtool fsck` before compacting");
+        if (!rs.ok()) {
+          return Status::Corruption(where + ": " + rs.message() +
+                                    "; that snapshot cannot be restored, and with its piece unread compaction cannot "
+                                    "tell what is live: delete the snapshot (or run `bvtool fsck` for the whole "
+                                    "picture), then compact");
+        }
         auto r = format::DecodeRecipe(payload);
         if (!r.ok()) return Status::Corruption(where + ": " + r.status().message());
         for (const format::RecipeEntry& e : r->entries) out.live->Add(e.chunk_id);

@@ -50,7 +50,8 @@ struct PutOptions {
 
 // What a put fails with when `new_bytes_max` is reached.
 inline constexpr char kQuotaExceeded[] = "quota exceeded";
-// How much a put may write between two looks at the free space, when it keeps a disk reserve.
+// How much the puts of a volume may write between two looks at the free space, when they keep a
+// disk reserve (Volume::KeepDiskReserve).
 inline constexpr uint64_t kDiskReserveCheckBytes = 4 << 20;
 
 }  // namespace bv::engine

@@ -9,6 +9,9 @@
 #include <set>
 
 #include "base/time_format.h"
+#include "engine/put_options.h"
+#include "format/retired_format.h"
+#include "io/disk_space.h"
 
 namespace bv::engine {
 
@@ -19,6 +22,8 @@ constexpr char kCleanFile[] = "/CLEAN";
 // Present while the index is being rebuilt from the segments: an index left half-built by a
 // crash witnesses nothing, so the rebuild starts again.
 constexpr char kRebuildFile[] = "/REBUILDING";
+// The segments compaction removed (format/retired_format.h).
+constexpr char kRetiredFile[] = "/RETIRED";
 
 // One process at a time: a second one gets Busy, naming the directory.
 Result<std::unique_ptr<io::FileLock>> LockDir(io::Env* env, const std::string& dir) {
@@ -215,6 +220,7 @@ Status Volume::RemoveRetired(uint64_t segment) {
   BV_ASSERT(state && state->retired);
   const std::string path = files_->Path(segment);
   if (env_->PathExists(path)) {
+    BV_RETURN_IF_ERROR(RecordRemoval(segment));
     BV_RETURN_IF_ERROR(env_->RemoveFile(path));
     BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
   }
@@ -227,6 +233,46 @@ Status Volume::RemoveRetired(uint64_t segment) {
   IndexBatch batch = index_->NewBatch();
   batch.ForgetSegmentBlocks(segment);
   return index_->Write(&batch, /*sync=*/true);
+}
+
+Result<std::vector<uint64_t>> Volume::Removed(io::Env* env, const std::string& dir) {
+  const std::string path = dir + kRetiredFile;
+  if (!env->PathExists(path)) return std::vector<uint64_t>();
+  BV_ASSIGN_OR_RETURN(std::string text, env->ReadSmallFile(path, format::kRetiredFileMax));
+  auto list = format::DecodeRetired(text);
+  if (!list.ok()) return Status::Corruption(dir + "/" + list.status().message());
+  return list;
+}
+
+Status Volume::RecordRemoval(uint64_t segment) {
+  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> removed, Removed(env_.get(), dir_));
+  if (std::find(removed.begin(), removed.end(), segment) != removed.end()) return Status::Ok();
+  if (removed.size() == format::kRetiredMax) {
+    return Status::NoSpace(dir_ + kRetiredFile + " holds " + std::to_string(format::kRetiredMax) +
+                           " segment numbers, its most: a segment size this small removes too many");
+  }
+  removed.push_back(segment);
+  return env_->WriteFileAtomic(dir_ + kRetiredFile, format::EncodeRetired(removed), 0644);
+}
+
+Status Volume::KeepDiskReserve(uint64_t reserve, uint64_t bytes) {
+  std::lock_guard lock(space_mu_);
+  const uint64_t after = written_since_ + bytes;
+  if (space_seen_ && after <= kDiskReserveCheckBytes && free_seen_ >= after && free_seen_ - after >= reserve) {
+    written_since_ = after;
+    return Status::Ok();
+  }
+  BV_ASSIGN_OR_RETURN(io::DiskSpace space, io::SpaceOf(dir_));
+  free_seen_ = space.free;
+  written_since_ = 0;
+  space_seen_ = true;
+  if (free_seen_ < bytes || free_seen_ - bytes < reserve) {
+    return Status::NoSpace("the disk of " + dir_ + " has " + std::to_string(free_seen_) + " bytes free: writing " +
+                           std::to_string(bytes) + " more would leave less than the " + std::to_string(reserve) +
+                           " kept for prune and compaction to free space with");
+  }
+  written_since_ = bytes;
+  return Status::Ok();
 }
 
 void Volume::Fence(const std::vector<uint64_t>& segments) {

@@ -101,6 +101,13 @@ class Volume : private AppendTarget {
   // of it), then forgets its blocks; the retired state stays. Idempotent across crashes
   // (format-spec [CMP-5]).
   Status RemoveRetired(uint64_t segment);
+  // NoSpace when writing `bytes` more would leave less than `reserve` bytes free on the volume's
+  // file system. Every put of the volume counts what it writes here, and the free space is looked
+  // at anew after each kDiskReserveCheckBytes of them: puts side by side cannot together eat into
+  // the reserve by more than that (other writers to the disk, by what they write meanwhile).
+  Status KeepDiskReserve(uint64_t reserve, uint64_t bytes);
+  // The numbers of the segments compaction removed, from DIR/RETIRED (empty when there is none).
+  static Result<std::vector<uint64_t>> Removed(io::Env* env, const std::string& dir);
 
   // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
   // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
@@ -128,6 +135,8 @@ class Volume : private AppendTarget {
   // Segments the index knows whose files are gone: damage, and their chunks are quarantined
   // (when writing). Sets the lowest number a new segment may take.
   Status ReconcileSegments(const RecoverMode& mode);
+  // Adds `segment` to DIR/RETIRED (written whole, synced) before its file goes.
+  Status RecordRemoval(uint64_t segment);
 
   std::string dir_;
   std::unique_ptr<io::FileLock> lock_;
@@ -147,6 +156,10 @@ class Volume : private AppendTarget {
   std::mutex compact_mu_;
   EpochGate puts_gate_;
   EpochGate reads_gate_;
+  std::mutex space_mu_;
+  uint64_t free_seen_ = 0;      // under space_mu_: free bytes at the last look
+  uint64_t written_since_ = 0;  // under space_mu_: what puts said they write since then
+  bool space_seen_ = false;     // under space_mu_
   std::mutex fence_mu_;
   std::vector<uint64_t> fenced_;  // under fence_mu_, sorted
   std::set<uint64_t> live_sessions_;

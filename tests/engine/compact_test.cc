@@ -338,6 +338,29 @@ TEST_F(CompactTest, ASegmentRetiredButNotRemovedGoesAtTheNextOpen) {  // [CMP-5]
   ASSERT_OK(Converge().status());
 }
 
+// [CMP-5] The numbers compaction removed are in DIR/RETIRED, which survives an index rebuild;
+// a segment lost any other way is still damage, rebuilt index or not.
+TEST_F(CompactTest, ALostSegmentIsDamageWhereARemovedOneIsNot) {
+  SixNightsKeepTwo();
+  ASSERT_OK(Converge().status());
+  RebuildIndex();
+  ExpectClean();  // the gaps compaction left are accounted for
+  ASSERT_OK_AND_ASSIGN(auto files, v->segment_files()->List());
+  ASSERT_GE(files.size(), 3u);
+  ASSERT_OK(v->Close());
+  v.reset();
+  std::filesystem::remove(tv.dir() + "/segments/" + format::SegmentFileName(files[files.size() - 2]));
+  std::filesystem::remove_all(tv.dir() + "/index");
+  OpenOptions o;
+  o.rebuild_index = true;
+  ASSERT_OK_AND_ASSIGN(v, Open(o));
+  CheckReport report;
+  ASSERT_OK(CheckVolume(v.get(), {}, &report));
+  bool named = false;
+  for (const Damage& d : report.damage) named |= d.segment == files[files.size() - 2];
+  EXPECT_TRUE(named) << "a lost segment went unreported";
+}
+
 TEST_F(CompactTest, OneCompactionAtATime) {  // [CMP-1]
   SixNightsKeepTwo();
   std::promise<void> in, go;

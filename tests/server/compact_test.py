@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -167,15 +168,49 @@ class CompactTest(unittest.TestCase):
             self.skipTest("cannot mount a small tmpfs here (needs root)")
         try:
             self.tok = {role: make_token(role) for role in ("admin", "push", "read")}
-            srv = Bvd(mnt, {"shop": {"segment_mib": 2, "tokens": list(self.tok.values())}}, "disk_reserve_mib = 8")
+            srv = Bvd(mnt, {"shop": {"segment_mib": 1, "tokens": list(self.tok.values())}}, "disk_reserve_mib = 8")
             srv.keys = os.path.join(self.tmp, "keys")  # outside the small file system
             srv.env["BV_KEY_DIR"] = srv.keys
             self.servers.append(srv)
             srv.start()
             tok = self.tok["admin"]["token"]
+
+            def free():
+                st = os.statvfs(mnt)
+                return st.f_bavail * st.f_frsize
+
             kept = None
+            n = 0
+            while free() > 17 * MIB:
+                payload = data(4 * MIB, 500 + n)
+                rc, reply = nc_push(srv.port, "shop", tok, "db/big", payload)
+                self.assertIsNotNone(snapshot_id(reply), reply)
+                kept, n = payload, n + 1
+            # Pushes side by side take no more of the reserve than one look at the free space lets
+            # through (4 MiB), whatever their number: 8 × 6 MiB into about 12 MiB above the reserve.
+            results = []
+            threads = [threading.Thread(target=lambda k=k: results.append(
+                nc_push(srv.port, "shop", tok, "db/many%d" % k, data(6 * MIB, 700 + k)))) for k in range(8)]
+            lowest = [free()]
+            done = threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    lowest[0] = min(lowest[0], free())
+                    time.sleep(0.002)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            done.set()
+            sampler.join()
+            self.assertGreaterEqual(lowest[0], 8 * MIB - 4 * MIB - MIB, results)
+            self.assertTrue(any("ERR no-space" in r[1] for r in results), results)
             for i in range(40):
-                payload = data(4 * MIB, 500 + i)
+                payload = data(4 * MIB, 600 + i)
                 rc, reply = nc_push(srv.port, "shop", tok, "db/big", payload)
                 if "ERR no-space" in reply:
                     break
@@ -183,15 +218,16 @@ class CompactTest(unittest.TestCase):
                 kept = payload
             self.assertIn("ERR no-space", reply)
             self.assertIn("kept for prune and compaction", reply)
-            free_full = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
-            out = self.ask(srv, "PRUNE db/big keep_last=1")
-            self.assertTrue(out[-1].startswith("OK "), out)
+            free_full = free()
+            for source in ["db/big"] + ["db/many%d" % k for k in range(8)]:
+                out = self.ask(srv, "PRUNE %s keep_last=1" % source)
+                self.assertTrue(out[-1].startswith("OK ") or "has no snapshot" in out[-1], out)
             out = self.ask(srv, "COMPACT")
             self.assertTrue(out[-1].startswith("OK "), out)
             free_after = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
             self.assertGreater(free_after, free_full + 24 * MIB, out)
             self.assertEqual(nc_get(srv.port, "shop", tok, "db/big"), kept)
-            rc, reply = nc_push(srv.port, "shop", tok, "db/big", data(4 * MIB, 600))
+            rc, reply = nc_push(srv.port, "shop", tok, "db/big", data(4 * MIB, 800))
             self.assertIsNotNone(snapshot_id(reply), reply)
             self.assertEqual(srv.stop(), 0)
         finally:

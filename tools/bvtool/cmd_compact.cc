@@ -46,6 +46,13 @@ Result<std::map<std::string, SourceUse>> SourcesOf(engine::Volume* v) {
   return out;
 }
 
+void PrintChosen(const std::vector<engine::SegmentUsage>& chosen) {
+  for (const engine::SegmentUsage& u : chosen) {
+    std::printf("  %s  %s  %s live\n", engine::SegmentFiles::Name(u.segment).c_str(), Human(u.file_bytes).c_str(),
+                Percent(std::min(u.live_bytes, u.file_bytes), u.file_bytes).c_str());
+  }
+}
+
 engine::SegmentUsage UsageOf(const server::Reply& r) {
   engine::SegmentUsage u;
   u.segment = FieldNumber(r, "segment");
@@ -68,10 +75,10 @@ server::Reply Exchange(const Remote& remote, const std::string& line, std::vecto
 
 }  // namespace
 
-int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_rate_mb) {
+int CmdCompact(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
   engine::CompactOptions opts;
   opts.dry_run = dry_run;
-  opts.threshold = threshold_pct / 100.0;
+  opts.threshold = static_cast<double>(threshold_pct) / 100.0;
   opts.max_rate = static_cast<uint64_t>(max_rate_mb * 1e6);
   Check(engine::CheckCompactOptions(opts));
   auto v = dry_run ? OpenVolumeToRead(c, false) : OpenVolume(c, false);
@@ -108,10 +115,7 @@ int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_r
     std::printf("would rewrite %zu of %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
                 r.chosen.size(), r.segments.size(), Human(r.reclaimable_bytes).c_str(), Human(r.disk_bytes).c_str(),
                 Human(r.live_bytes).c_str());
-    for (const engine::SegmentUsage& u : r.chosen) {
-      std::printf("  %s  %s  %s live\n", engine::SegmentFiles::Name(u.segment).c_str(), Human(u.file_bytes).c_str(),
-                  Percent(std::min(u.live_bytes, u.file_bytes), u.file_bytes).c_str());
-    }
+    PrintChosen(r.chosen);
     return 0;
   }
   std::printf("removed %llu of %zu segments chosen, copied %s forward, freed %s%s\n",
@@ -120,8 +124,8 @@ int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_r
   return 0;
 }
 
-int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double threshold_pct, double max_rate_mb) {
-  std::string line = "COMPACT threshold=" + std::to_string(static_cast<int>(threshold_pct + 0.5));
+int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
+  std::string line = "COMPACT threshold=" + std::to_string(threshold_pct);
   if (max_rate_mb > 0) line += " max_rate=" + std::to_string(static_cast<uint64_t>(max_rate_mb * 1e6));
   if (dry_run) line += " dry_run=true";
   std::vector<server::Reply> lines;
@@ -134,7 +138,7 @@ int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double th
   }
   if (c.json) {
     std::cout << json{{"dry_run", dry_run},
-                      {"threshold", threshold_pct / 100.0},
+                      {"threshold", static_cast<double>(threshold_pct) / 100.0},
                       {"disk_bytes", FieldNumber(ok, "disk")},
                       {"live_bytes", FieldNumber(ok, "live")},
                       {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
@@ -153,6 +157,7 @@ int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double th
     std::printf("would rewrite %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
                 segments.size(), Human(FieldNumber(ok, "reclaimable")).c_str(), Human(FieldNumber(ok, "disk")).c_str(),
                 Human(FieldNumber(ok, "live")).c_str());
+    PrintChosen(segments);
     return 0;
   }
   std::printf("removed %llu of %llu segments chosen, copied %s forward, freed %s%s\n",

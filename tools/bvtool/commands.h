@@ -26,7 +26,7 @@ int CmdDelete(const Common& c, const std::string& ref, const std::string& reason
 // sources: empty for every source.
 int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run);
 // threshold_pct: rewrite sealed segments less than this live; max_rate_mb: MB/s copied, 0 for no limit.
-int CmdCompact(const Common& c, bool dry_run, double threshold_pct, double max_rate_mb);
+int CmdCompact(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb);
 int CmdDf(const Common& c);
 
 // Against a running bvd.
@@ -51,7 +51,7 @@ int RemoteDelete(const Common& c, const Remote& remote, const std::string& ref, 
 // No keep options: each source's policy in bvd's configuration.
 int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
                 const KeepOptions& keep, bool dry_run);
-int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, double threshold_pct, double max_rate_mb);
+int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb);
 int RemoteDf(const Common& c, const Remote& remote);
 
 }  // namespace bv::tool

@@ -37,7 +37,7 @@ struct Args {
   std::vector<std::string> sources;  // prune
   KeepOptions keep;
   bool dry_run = false;
-  double threshold_pct = engine::kDefaultCompactThreshold * 100;  // compact
+  uint32_t threshold_pct = static_cast<uint32_t>(engine::kDefaultCompactThreshold * 100 + 0.5);  // compact
   double max_rate_mb = 0;
 };
 
@@ -148,7 +148,7 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
   cmd->compact->add_flag("--dry-run", a->dry_run, "say which segments would be rewritten and what that frees; change nothing");
   cmd->compact->add_option("--threshold", a->threshold_pct, "rewrite a sealed segment less than PCT% live (default 80)")
       ->type_name("PCT")
-      ->check(CLI::Range(1.0, 100.0));
+      ->check(CLI::Range(1, 100));
   cmd->compact->add_option("--max-rate", a->max_rate_mb, "copy at most this many MB/s (default: no limit)")
       ->type_name("MB/s")
       ->check(CLI::Range(0.001, 1e6));
