@@ -17,7 +17,8 @@ the target is BV after compaction within 10% of it. Tools take turns within each
 gives medians.
 
     python3 bench/retention_compare.py [--build build] [--rows 600000] [--nights 30] [--runs 3]
-                                       [--thresholds 50,65,80,90] [--work /var/tmp] [--dumps DIR]
+                                       [--thresholds 80,90,95] [--work /var/tmp] [--dumps DIR]
+                                       [--segment-mib 256] [--tools restic,borg]
 
 Needs root (PostgreSQL runs as the postgres user), PostgreSQL's server, restic and borg
 (scripts/deps.sh installs them).
@@ -131,15 +132,15 @@ def day(n):
 class Bv:
     name = "bv"
 
-    def __init__(self, work, bvtool, thresholds):
-        self.work, self.bvtool, self.thresholds = work, bvtool, thresholds
+    def __init__(self, work, bvtool, thresholds, segment_mib):
+        self.work, self.bvtool, self.thresholds, self.segment_mib = work, bvtool, thresholds, segment_mib
         self.env = dict(os.environ, BV_KEY_FILE=os.path.join(work, "bv.key"))
 
     def fill(self, vol, nights, only=None):
         shutil.rmtree(vol, ignore_errors=True)
         if os.path.exists(self.env["BV_KEY_FILE"]):
             os.remove(self.env["BV_KEY_FILE"])
-        run([self.bvtool, "init", vol], self.env)
+        run([self.bvtool, "init", vol, "--segment-mib", str(self.segment_mib)], self.env)
         for n, path in enumerate(nights):
             if only is None or n in only:
                 run([self.bvtool, "put", vol, "db/orders", path, "--time", day(n)], self.env)
@@ -223,7 +224,9 @@ def main():
     ap.add_argument("--rows", type=int, default=600000)
     ap.add_argument("--nights", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--thresholds", default="50,65,80,90")
+    ap.add_argument("--thresholds", default="80,90,95")
+    ap.add_argument("--segment-mib", type=int, default=256, help="BV's segment size (bvtool init --segment-mib)")
+    ap.add_argument("--tools", default="restic,borg", help="peers beside BV")
     ap.add_argument("--work", default="/var/tmp")
     ap.add_argument("--dumps", help="keep the dumps here, and use the ones already here (same --nights)")
     args = ap.parse_args()
@@ -243,7 +246,8 @@ def main():
         print("%d nights of pg_dump, %.1f to %.1f MB each, made in %.0f s" %
               (len(nights), min(sizes) / 1e6, max(sizes) / 1e6, time.perf_counter() - t0), flush=True)
         thresholds = [int(t) for t in args.thresholds.split(",") if t]
-        tools = [Bv(work, os.path.join(args.build, "bvtool"), thresholds), Restic(work), Borg(work)]
+        tools = [Bv(work, os.path.join(args.build, "bvtool"), thresholds, args.segment_mib)]
+        tools += [t(work) for t in (Restic, Borg) if t.name in args.tools.split(",")]
         results = {t.name: [] for t in tools}
         for r in range(args.runs):
             for t in tools:
@@ -255,13 +259,14 @@ def main():
         bv = med["bv"]
         print("\n| tool | stored, 30 nights | cleanup to keep-daily 7 | stored after | vs fresh 7 nights |")
         print("| --- | --- | --- | --- | --- |")
-        for name in ("bv", "restic", "borg"):
+        for name in med:
             m = med[name]
             print("| %s | %.1f MB | %.1f s | %.1f MB | %.2f× |" % (name, m["before"] / 1e6, m["cleanup"],
                                                                   m["after"] / 1e6, m["after"] / bv["fresh"]))
         print("| fresh BV volume, the 7 nights only | | | %.1f MB | 1.00× |" % (bv["fresh"] / 1e6))
-        print("\nBV cleanup time / restic's: %.2f; / Borg's: %.2f" % (bv["cleanup"] / med["restic"]["cleanup"],
-                                                                      bv["cleanup"] / med["borg"]["cleanup"]))
+        for name in med:
+            if name != "bv":
+                print("\nBV cleanup time / %s's: %.2f" % (name, bv["cleanup"] / med[name]["cleanup"]))
         print("\n| threshold | compact | stored after | vs fresh |")
         print("| --- | --- | --- | --- |")
         for t in thresholds:

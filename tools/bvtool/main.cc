@@ -146,7 +146,7 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
                                                 "sealed segments that are mostly not needed, then remove them");
   AddCommon(cmd->compact, a, true);
   cmd->compact->add_flag("--dry-run", a->dry_run, "say which segments would be rewritten and what that frees; change nothing");
-  cmd->compact->add_option("--threshold", a->threshold_pct, "rewrite a sealed segment less than PCT% live (default 80)")
+  cmd->compact->add_option("--threshold", a->threshold_pct, "rewrite a sealed segment less than PCT% live (default 90)")
       ->type_name("PCT")
       ->check(CLI::Range(1, 100));
   cmd->compact->add_option("--max-rate", a->max_rate_mb, "copy at most this many MB/s (default: no limit)")
