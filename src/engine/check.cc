@@ -8,6 +8,7 @@
 #include "engine/chunk_id.h"
 #include "engine/recovery.h"
 #include "engine/restore.h"
+#include "engine/retired_list.h"
 #include "engine/segment_scan.h"
 #include "format/recipe_format.h"
 #include "format/snapshot_format.h"
@@ -402,7 +403,7 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   for (const Damage& d : missing) highest = std::max(highest, d.segment);
   // Compaction's removals are in DIR/RETIRED ([CMP-5]), which an index rebuild keeps; any other
   // gap is a segment lost without a trace.
-  auto removed = Volume::Removed(v->env(), v->dir());
+  auto removed = ReadRetiredList(v->env(), v->dir());
   if (!removed.ok()) report->problems.push_back(removed.status().message());
   const std::vector<uint64_t> none;
   const std::set<uint64_t> compacted(removed.ok() ? removed->begin() : none.begin(),

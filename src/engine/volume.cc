@@ -10,7 +10,7 @@
 
 #include "base/time_format.h"
 #include "engine/put_options.h"
-#include "format/retired_format.h"
+#include "engine/retired_list.h"
 #include "io/disk_space.h"
 
 namespace bv::engine {
@@ -22,8 +22,6 @@ constexpr char kCleanFile[] = "/CLEAN";
 // Present while the index is being rebuilt from the segments: an index left half-built by a
 // crash witnesses nothing, so the rebuild starts again.
 constexpr char kRebuildFile[] = "/REBUILDING";
-// The segments compaction removed (format/retired_format.h).
-constexpr char kRetiredFile[] = "/RETIRED";
 
 // One process at a time: a second one gets Busy, naming the directory.
 Result<std::unique_ptr<io::FileLock>> LockDir(io::Env* env, const std::string& dir) {
@@ -197,7 +195,9 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
   // [CMP-5] A compaction that died after retiring a segment left its file, or its state, behind.
   if (!opened_to_read_ && !read_only_) {
     for (uint64_t n : retired) {
-      if (present.count(n)) BV_RETURN_IF_ERROR(RemoveRetired(n));
+      // A volume that cannot remove it (a damaged RETIRED) still opens; compaction says why.
+      Status s = present.count(n) ? RemoveRetired(n) : Status::Ok();
+      if (!s.ok()) recovery_.notes.push_back(SegmentFiles::Name(n) + " is retired but stays: " + s.message());
     }
   }
   for (uint64_t n : missing) {
@@ -220,7 +220,7 @@ Status Volume::RemoveRetired(uint64_t segment) {
   BV_ASSERT(state && state->retired);
   const std::string path = files_->Path(segment);
   if (env_->PathExists(path)) {
-    BV_RETURN_IF_ERROR(RecordRemoval(segment));
+    BV_RETURN_IF_ERROR(AddToRetiredList(env_.get(), dir_, segment));
     BV_RETURN_IF_ERROR(env_->RemoveFile(path));
     BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
   }
@@ -233,26 +233,6 @@ Status Volume::RemoveRetired(uint64_t segment) {
   IndexBatch batch = index_->NewBatch();
   batch.ForgetSegmentBlocks(segment);
   return index_->Write(&batch, /*sync=*/true);
-}
-
-Result<std::vector<uint64_t>> Volume::Removed(io::Env* env, const std::string& dir) {
-  const std::string path = dir + kRetiredFile;
-  if (!env->PathExists(path)) return std::vector<uint64_t>();
-  BV_ASSIGN_OR_RETURN(std::string text, env->ReadSmallFile(path, format::kRetiredFileMax));
-  auto list = format::DecodeRetired(text);
-  if (!list.ok()) return Status::Corruption(dir + "/" + list.status().message());
-  return list;
-}
-
-Status Volume::RecordRemoval(uint64_t segment) {
-  BV_ASSIGN_OR_RETURN(std::vector<uint64_t> removed, Removed(env_.get(), dir_));
-  if (std::find(removed.begin(), removed.end(), segment) != removed.end()) return Status::Ok();
-  if (removed.size() == format::kRetiredMax) {
-    return Status::NoSpace(dir_ + kRetiredFile + " holds " + std::to_string(format::kRetiredMax) +
-                           " segment numbers, its most: a segment size this small removes too many");
-  }
-  removed.push_back(segment);
-  return env_->WriteFileAtomic(dir_ + kRetiredFile, format::EncodeRetired(removed), 0644);
 }
 
 Status Volume::KeepDiskReserve(uint64_t reserve, uint64_t bytes) {

@@ -106,8 +106,7 @@ class Volume : private AppendTarget {
   // at anew after each kDiskReserveCheckBytes of them: puts side by side cannot together eat into
   // the reserve by more than that (other writers to the disk, by what they write meanwhile).
   Status KeepDiskReserve(uint64_t reserve, uint64_t bytes);
-  // The numbers of the segments compaction removed, from DIR/RETIRED (empty when there is none).
-  static Result<std::vector<uint64_t>> Removed(io::Env* env, const std::string& dir);
+
 
   // A chunk found damaged at `where` by a restore, verify or fsck --repair: dedup stops trusting
   // it (its `chunks` entry goes; the block keeps its `locations` entry, so fsck can still say
@@ -135,8 +134,6 @@ class Volume : private AppendTarget {
   // Segments the index knows whose files are gone: damage, and their chunks are quarantined
   // (when writing). Sets the lowest number a new segment may take.
   Status ReconcileSegments(const RecoverMode& mode);
-  // Adds `segment` to DIR/RETIRED (written whole, synced) before its file goes.
-  Status RecordRemoval(uint64_t segment);
 
   std::string dir_;
   std::unique_ptr<io::FileLock> lock_;
