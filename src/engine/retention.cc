@@ -169,90 +169,82 @@ Result<KeepDuration> ParseKeepDuration(std::string_view text) {
   return d;
 }
 
+const std::array<RetentionRuleInfo, kRetentionRules>& RetentionRules() {
+  using P = RetentionPolicy;
+  static const std::array<RetentionRuleInfo, kRetentionRules> kRules{{
+      {"last", "keep_last", &P::last, nullptr},
+      {"hourly", "keep_hourly", &P::hourly, nullptr},
+      {"daily", "keep_daily", &P::daily, nullptr},
+      {"weekly", "keep_weekly", &P::weekly, nullptr},
+      {"monthly", "keep_monthly", &P::monthly, nullptr},
+      {"yearly", "keep_yearly", &P::yearly, nullptr},
+      {"within", "keep_within", nullptr, &P::within},
+      {"within-hourly", "keep_within_hourly", nullptr, &P::within_hourly},
+      {"within-daily", "keep_within_daily", nullptr, &P::within_daily},
+      {"within-weekly", "keep_within_weekly", nullptr, &P::within_weekly},
+      {"within-monthly", "keep_within_monthly", nullptr, &P::within_monthly},
+      {"within-yearly", "keep_within_yearly", nullptr, &P::within_yearly},
+      {"min-keep", "min_keep", &P::min_keep, nullptr},
+  }};
+  return kRules;
+}
+
+namespace {
+
+Status SetCount(int32_t* out, std::string_view rule, std::string_view value, int64_t min) {
+  int64_t v = 0;
+  bool ok = !value.empty() && value.size() <= 7;  // kKeepCountMax has 7 digits: no overflow below
+  for (size_t i = 0; ok && i < value.size(); i++) {
+    ok = value[i] >= '0' && value[i] <= '9';
+    v = v * 10 + (value[i] - '0');
+  }
+  if (!ok || v < min || v > kKeepCountMax) {
+    return Status::InvalidArgument(std::string(rule) + ": '" + Printable(value) + "' is not a count from " +
+                                   std::to_string(min) + " to " + std::to_string(kKeepCountMax));
+  }
+  *out = static_cast<int32_t>(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_view value) {
-  const std::array<std::pair<std::string_view, int32_t*>, 7> counts{{{"last", &p->last},
-                                                                     {"hourly", &p->hourly},
-                                                                     {"daily", &p->daily},
-                                                                     {"weekly", &p->weekly},
-                                                                     {"monthly", &p->monthly},
-                                                                     {"yearly", &p->yearly},
-                                                                     {"min-keep", &p->min_keep}}};
-  const std::array<std::pair<std::string_view, KeepDuration*>, 6> withins{{{"within", &p->within},
-                                                                          {"within-hourly", &p->within_hourly},
-                                                                          {"within-daily", &p->within_daily},
-                                                                          {"within-weekly", &p->within_weekly},
-                                                                          {"within-monthly", &p->within_monthly},
-                                                                          {"within-yearly", &p->within_yearly}}};
-  const std::string name(rule);
-  for (const auto& [n, out] : counts) {
-    if (n != rule) continue;
-    int64_t v = 0;
-    bool ok = !value.empty() && value.size() <= 7;  // kKeepCountMax has 7 digits: no overflow below
-    for (size_t i = 0; ok && i < value.size(); i++) {
-      ok = value[i] >= '0' && value[i] <= '9';
-      v = v * 10 + (value[i] - '0');
-    }
-    const int64_t min = rule == "min-keep" ? 1 : 0;
-    if (!ok || v < min || v > kKeepCountMax) {
-      return Status::InvalidArgument(name + ": '" + Printable(value) + "' is not a count from " + std::to_string(min) +
-                                     " to " + std::to_string(kKeepCountMax));
-    }
-    *out = static_cast<int32_t>(v);
-    return Status::Ok();
-  }
-  for (const auto& [n, out] : withins) {
-    if (n != rule) continue;
+  for (const RetentionRuleInfo& r : RetentionRules()) {
+    if (r.name != rule) continue;
+    if (r.count != nullptr) return SetCount(&(p->*r.count), rule, value, r.guard() ? 1 : 0);
     auto d = ParseKeepDuration(value);
-    if (!d.ok()) return Status::InvalidArgument(name + ": " + d.status().message());
-    *out = *d;
+    if (!d.ok()) return Status::InvalidArgument(std::string(rule) + ": " + d.status().message());
+    p->*r.duration = *d;
     return Status::Ok();
   }
-  return Status::InvalidArgument("unknown retention rule '" + Printable(name) +
+  return Status::InvalidArgument("unknown retention rule '" + Printable(rule) +
                                  "' (last, hourly, daily, weekly, monthly, yearly, within, within-hourly … "
                                  "within-yearly, min-keep)");
 }
 
 std::string RetentionRuleOfKey(std::string_view key) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kKeys{{
-      {"keep_last", "last"},
-      {"keep_hourly", "hourly"},
-      {"keep_daily", "daily"},
-      {"keep_weekly", "weekly"},
-      {"keep_monthly", "monthly"},
-      {"keep_yearly", "yearly"},
-      {"keep_within", "within"},
-      {"keep_within_hourly", "within-hourly"},
-      {"keep_within_daily", "within-daily"},
-      {"keep_within_weekly", "within-weekly"},
-      {"keep_within_monthly", "within-monthly"},
-      {"keep_within_yearly", "within-yearly"},
-      {"min_keep", "min-keep"},
-  }};
-  for (const auto& [k, rule] : kKeys) {
-    if (k == key) return std::string(rule);
+  for (const RetentionRuleInfo& r : RetentionRules()) {
+    if (r.key == key) return std::string(r.name);
   }
   return "";
 }
 
 bool RetentionPolicy::empty() const {
-  return last <= 0 && hourly <= 0 && daily <= 0 && weekly <= 0 && monthly <= 0 && yearly <= 0 && within.zero() &&
-         within_hourly.zero() && within_daily.zero() && within_weekly.zero() && within_monthly.zero() &&
-         within_yearly.zero();
+  for (const RetentionRuleInfo& r : RetentionRules()) {
+    if (r.guard()) continue;
+    if (r.count != nullptr ? this->*r.count > 0 : !(this->*r.duration).zero()) return false;
+  }
+  return true;
 }
 
 std::string RetentionPolicy::ToString() const {
   std::string s;
-  const auto add = [&](const char* name, const std::string& value) { s += std::string(s.empty() ? "" : " ") + "--keep-" + name + " " + value; };
-  const std::array<std::pair<const char*, int32_t>, 6> counts{
-      {{"last", last}, {"hourly", hourly}, {"daily", daily}, {"weekly", weekly}, {"monthly", monthly}, {"yearly", yearly}}};
-  for (const auto& [name, n] : counts) {
-    if (n > 0) add(name, std::to_string(n));
-  }
-  const std::array<std::pair<const char*, const KeepDuration*>, 6> withins{
-      {{"within", &within}, {"within-hourly", &within_hourly}, {"within-daily", &within_daily},
-       {"within-weekly", &within_weekly}, {"within-monthly", &within_monthly}, {"within-yearly", &within_yearly}}};
-  for (const auto& [name, d] : withins) {
-    if (!d->zero()) add(name, d->ToString());
+  for (const RetentionRuleInfo& r : RetentionRules()) {
+    if (r.guard()) continue;
+    std::string value;
+    if (r.count != nullptr && this->*r.count > 0) value = std::to_string(this->*r.count);
+    if (r.duration != nullptr && !(this->*r.duration).zero()) value = (this->*r.duration).ToString();
+    if (!value.empty()) s += std::string(s.empty() ? "" : " ") + "--keep-" + std::string(r.name) + " " + value;
   }
   return s + " (min_keep " + std::to_string(min_keep) + ")";
 }

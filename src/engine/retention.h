@@ -8,6 +8,7 @@
 // least min_keep are.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +42,19 @@ struct RetentionPolicy {
   bool empty() const;
   std::string ToString() const;  // "keep 7 daily, 4 weekly, within 30d" — for logs and reports
 };
+
+// Every rule of a policy, in restic's order, then the min_keep guard: how the command line
+// ("--keep-" + name, "--min-keep"), the protocol and the config file (key) name it, and where it
+// lives in a RetentionPolicy. The one list every reader and writer of policies goes through.
+struct RetentionRuleInfo {
+  std::string_view name;                              // "daily", "within-daily", "min-keep"
+  std::string_view key;                               // "keep_daily", "keep_within_daily", "min_keep"
+  int32_t RetentionPolicy::*count = nullptr;          // a count rule, and min-keep
+  KeepDuration RetentionPolicy::*duration = nullptr;  // a duration rule
+  bool guard() const { return name == "min-keep"; }
+};
+inline constexpr size_t kRetentionRules = 13;
+const std::array<RetentionRuleInfo, kRetentionRules>& RetentionRules();
 
 // Sets one rule by its name, as the protocol and the config file spell it without "keep-":
 // "last", "hourly" … "yearly" take a count; "within", "within-hourly" … "within-yearly" a

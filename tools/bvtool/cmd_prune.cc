@@ -112,11 +112,7 @@ int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::st
   if (!rules.empty()) {
     Check(keep.Policy());  // a bad option is said here, before connecting
   }
-  for (const auto& [rule, value] : rules) {
-    std::string key = (rule == "min-keep" ? "" : "keep_") + rule;
-    for (char& ch : key) ch = ch == '-' ? '_' : ch;
-    line += " " + key + "=" + Arg(value);
-  }
+  for (const auto& [rule, value] : rules) line += " " + std::string(rule->key) + "=" + Arg(value);
   if (dry_run) line += " dry_run=true";
   auto client = Check(Client::Connect(remote));
   Check(client->SendLine(line));

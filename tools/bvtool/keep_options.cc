@@ -1,45 +1,47 @@
 #include "tools/bvtool/keep_options.h"
 
-#include <array>
-#include <utility>
-#include <vector>
+#include <map>
 
 namespace bv::tool {
 
-void AddKeepOptions(CLI::App* sub, KeepOptions* k) {
-  sub->add_option("--keep-last", k->last, "keep the N newest snapshots");
-  sub->add_option("--keep-hourly", k->hourly, "keep the newest snapshot of each of the N newest hours that have one");
-  sub->add_option("--keep-daily", k->daily, "… of each of the N newest days (UTC)");
-  sub->add_option("--keep-weekly", k->weekly, "… of each of the N newest ISO weeks");
-  sub->add_option("--keep-monthly", k->monthly, "… of each of the N newest months");
-  sub->add_option("--keep-yearly", k->yearly, "… of each of the N newest years");
-  sub->add_option("--keep-within", k->within,
-                  "keep every snapshot newer than the newest less DURATION (30d, 2w3d, 1y6m, 12h)");
-  sub->add_option("--keep-within-hourly", k->within_hourly, "keep the newest of each hour within DURATION");
-  sub->add_option("--keep-within-daily", k->within_daily, "keep the newest of each day within DURATION");
-  sub->add_option("--keep-within-weekly", k->within_weekly, "keep the newest of each ISO week within DURATION");
-  sub->add_option("--keep-within-monthly", k->within_monthly, "keep the newest of each month within DURATION");
-  sub->add_option("--keep-within-yearly", k->within_yearly, "keep the newest of each year within DURATION");
-  sub->add_option("--min-keep", k->min_keep, "never keep fewer than N snapshots of a source (default 1)");
+namespace {
+
+// What each option says in --help, by rule name.
+const std::map<std::string_view, const char*>& Help() {
+  static const std::map<std::string_view, const char*> kHelp{
+      {"last", "keep the N newest snapshots"},
+      {"hourly", "keep the newest snapshot of each of the N newest hours that have one"},
+      {"daily", "… of each of the N newest days (UTC)"},
+      {"weekly", "… of each of the N newest ISO weeks"},
+      {"monthly", "… of each of the N newest months"},
+      {"yearly", "… of each of the N newest years"},
+      {"within", "keep every snapshot newer than the newest less DURATION (30d, 2w3d, 1y6m, 12h)"},
+      {"within-hourly", "keep the newest of each hour within DURATION"},
+      {"within-daily", "keep the newest of each day within DURATION"},
+      {"within-weekly", "keep the newest of each ISO week within DURATION"},
+      {"within-monthly", "keep the newest of each month within DURATION"},
+      {"within-yearly", "keep the newest of each year within DURATION"},
+      {"min-keep", "never keep fewer than N snapshots of a source (default 1)"},
+  };
+  return kHelp;
 }
 
-std::vector<std::pair<std::string, std::string>> KeepOptions::Rules() const {
-  const std::array<std::pair<const char*, const std::string*>, 13> all{{{"last", &last},
-                                                                      {"hourly", &hourly},
-                                                                      {"daily", &daily},
-                                                                      {"weekly", &weekly},
-                                                                      {"monthly", &monthly},
-                                                                      {"yearly", &yearly},
-                                                                      {"within", &within},
-                                                                      {"within-hourly", &within_hourly},
-                                                                      {"within-daily", &within_daily},
-                                                                      {"within-weekly", &within_weekly},
-                                                                      {"within-monthly", &within_monthly},
-                                                                      {"within-yearly", &within_yearly},
-                                                                      {"min-keep", &min_keep}}};
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [rule, value] : all) {
-    if (!value->empty()) out.emplace_back(rule, *value);
+}  // namespace
+
+void AddKeepOptions(CLI::App* sub, KeepOptions* k) {
+  const auto& rules = engine::RetentionRules();
+  for (size_t i = 0; i < rules.size(); i++) {
+    const engine::RetentionRuleInfo& r = rules[i];
+    const std::string flag = std::string(r.guard() ? "--" : "--keep-") + std::string(r.name);
+    sub->add_option(flag, k->values[i], Help().at(r.name))->type_name(r.count != nullptr ? "N" : "DURATION");
+  }
+}
+
+std::vector<std::pair<const engine::RetentionRuleInfo*, std::string>> KeepOptions::Rules() const {
+  std::vector<std::pair<const engine::RetentionRuleInfo*, std::string>> out;
+  const auto& rules = engine::RetentionRules();
+  for (size_t i = 0; i < rules.size(); i++) {
+    if (!values[i].empty()) out.emplace_back(&rules[i], values[i]);
   }
   return out;
 }
@@ -47,8 +49,8 @@ std::vector<std::pair<std::string, std::string>> KeepOptions::Rules() const {
 Result<engine::RetentionPolicy> KeepOptions::Policy() const {
   engine::RetentionPolicy p;
   for (const auto& [rule, value] : Rules()) {
-    if (Status s = engine::SetRetentionRule(&p, rule, value); !s.ok()) {
-      return Status::InvalidArgument((rule == "min-keep" ? "--" : "--keep-") + s.message());
+    if (Status s = engine::SetRetentionRule(&p, rule->name, value); !s.ok()) {
+      return Status::InvalidArgument((rule->guard() ? "--" : "--keep-") + s.message());
     }
   }
   BV_RETURN_IF_ERROR(engine::CheckRetentionPolicy(p));

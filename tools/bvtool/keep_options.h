@@ -1,9 +1,10 @@
 // The retention options of bvtool prune: restic's names (--keep-last N … --keep-within-yearly D)
-// and --min-keep, read into an engine::RetentionPolicy.
+// and --min-keep, one per engine::RetentionRules() entry, read into an engine::RetentionPolicy.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,13 +17,10 @@ namespace bv::tool {
 // Kept as given and read by engine::SetRetentionRule, as bvd reads PRUNE's options, so a count
 // is decimal wherever it is written ("010" is ten, not octal eight).
 struct KeepOptions {
-  std::string last, hourly, daily, weekly, monthly, yearly;
-  std::string within, within_hourly, within_daily, within_weekly, within_monthly, within_yearly;
-  std::string min_keep;
+  std::array<std::string, engine::kRetentionRules> values;  // beside engine::RetentionRules()
 
-  // The rules given, as engine::SetRetentionRule names them ("daily", "within-daily",
-  // "min-keep"), with their values.
-  std::vector<std::pair<std::string, std::string>> Rules() const;
+  // The rules given, as engine::RetentionRules() has them, with their values.
+  std::vector<std::pair<const engine::RetentionRuleInfo*, std::string>> Rules() const;
   // The policy the options give; InvalidArgument naming the option whose value is bad, or for
   // no rule at all.
   Result<engine::RetentionPolicy> Policy() const;
