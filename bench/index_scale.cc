@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bench/dumpgen.h"
+#include "bench/random_id.h"
 #include "engine/index.h"
 #include "engine/put_session.h"
 #include "engine/volume.h"
@@ -36,15 +37,6 @@ class StringInput final : public engine::InputStream {
   const std::string& s_;
   size_t at_ = 0;
 };
-
-format::Id RandomId(std::mt19937_64& rng) {
-  format::Id id;
-  for (size_t i = 0; i < id.size(); i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(id.data() + i, &v, 8);
-  }
-  return id;
-}
 
 std::unique_ptr<engine::Volume> Create(const std::string& dir) {
   engine::InitOptions init;

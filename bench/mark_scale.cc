@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "bench/random_id.h"
 #include "engine/compact.h"
 #include "engine/volume.h"
 #include "format/recipe_format.h"
@@ -21,15 +22,6 @@ namespace bv::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-format::Id RandomId(std::mt19937_64& rng) {
-  format::Id id;
-  for (size_t i = 0; i < id.size(); i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(id.data() + i, &v, 8);
-  }
-  return id;
-}
 
 void Must(const Status& s, const char* what) {
   if (s.ok()) return;

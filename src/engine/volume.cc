@@ -259,9 +259,13 @@ void Volume::Fence(const std::vector<uint64_t>& segments) {
   std::lock_guard lock(fence_mu_);
   fenced_ = segments;
   std::sort(fenced_.begin(), fenced_.end());
+  any_fenced_.store(!fenced_.empty(), std::memory_order_release);
 }
 
 bool Volume::Fenced(uint64_t segment) {
+  // Every deduplicated chunk asks: without a compaction running, no lock. A put that began
+  // before the fence may miss it here, which is why compaction waits for those (CMP-2).
+  if (!any_fenced_.load(std::memory_order_acquire)) return false;
   std::lock_guard lock(fence_mu_);
   return std::binary_search(fenced_.begin(), fenced_.end(), segment);
 }

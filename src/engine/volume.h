@@ -2,6 +2,7 @@
 // the segments), DIR/LOCK (one process at a time), DIR/CLEAN (present only after a clean close).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -159,6 +160,7 @@ class Volume : private AppendTarget {
   bool space_seen_ = false;     // under space_mu_
   std::mutex fence_mu_;
   std::vector<uint64_t> fenced_;  // under fence_mu_, sorted
+  std::atomic<bool> any_fenced_{false};  // !fenced_.empty(), read without the lock
   std::set<uint64_t> live_sessions_;
   uint64_t last_segment_ = 0;
   uint64_t next_segment_min_ = 1;  // above every segment number in the directory or the index

@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <map>
 #include <string>
 
 #include "engine/compact.h"
+#include "engine/source_usage.h"
 #include "server/protocol_text.h"
 #include "server/server.h"
 #include "server/session_verbs.h"
@@ -90,22 +90,12 @@ bool HandleDf(SessionContext* ctx, const Request& r) {
   opts.dry_run = true;
   auto report = engine::Compact(v, opts);
   if (!report.ok()) return ctx->conn.ReplyError(report.status()).ok();
-  struct Use {
-    uint64_t snapshots = 0, logical = 0, fresh = 0;
-  };
-  std::map<std::string, Use> sources;
-  Status s = v->index()->ForEachSnapshot("", [&](const engine::SnapshotEntry& e) {
-    Use& u = sources[e.record.source];
-    u.snapshots++;
-    for (const auto& st : e.record.streams) u.logical += st.length;
-    u.fresh += e.record.new_bytes;
-    return true;
-  });
-  if (!s.ok()) return ctx->conn.ReplyError(s).ok();
-  for (const auto& [name, u] : sources) {
+  auto sources = engine::UsageBySource(v->index());
+  if (!sources.ok()) return ctx->conn.ReplyError(sources.status()).ok();
+  for (const auto& [name, u] : *sources) {
     if (!ctx->conn
              .Reply("SOURCE source=" + EscapeValue(name) + " snapshots=" + std::to_string(u.snapshots) +
-                    " logical=" + std::to_string(u.logical) + " new=" + std::to_string(u.fresh))
+                    " logical=" + std::to_string(u.logical_bytes) + " new=" + std::to_string(u.new_bytes))
              .ok()) {
       return false;
     }

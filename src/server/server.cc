@@ -185,10 +185,16 @@ ServerConfig Server::settings() const {
 }
 
 uint64_t Server::DiskReserve() const {
-  const std::optional<uint32_t> mib = settings().disk_reserve_mib;
+  std::optional<uint32_t> mib;
+  std::string data_dir;
+  {
+    std::lock_guard lock(mu_);
+    mib = settings_.disk_reserve_mib;
+    data_dir = settings_.data_dir;
+  }
   if (mib) return uint64_t{*mib} << 20;
   // On a small file system a twentieth of it, as ext4 keeps back 5% for root.
-  auto space = io::SpaceOf(settings().data_dir);
+  auto space = io::SpaceOf(data_dir);
   const uint64_t fallback = uint64_t{kDiskReserveDefaultMib} << 20;
   return space.ok() ? std::min(fallback, space->total / 20) : fallback;
 }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "engine/compact.h"
+#include "engine/source_usage.h"
 #include "tools/bvtool/commands.h"
 #include "tools/bvtool/reply_fields.h"
 
@@ -27,23 +28,6 @@ std::string Percent(uint64_t part, uint64_t whole) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buf;
-}
-
-// Per source: its snapshots, the bytes they restore to, and what each wrote new when it was taken.
-struct SourceUse {
-  uint64_t snapshots = 0, logical_bytes = 0, new_bytes = 0;
-};
-
-Result<std::map<std::string, SourceUse>> SourcesOf(engine::Volume* v) {
-  std::map<std::string, SourceUse> out;
-  BV_RETURN_IF_ERROR(v->index()->ForEachSnapshot("", [&](const engine::SnapshotEntry& e) {
-    SourceUse& s = out[e.record.source];
-    s.snapshots++;
-    for (const auto& st : e.record.streams) s.logical_bytes += st.length;
-    s.new_bytes += e.record.new_bytes;
-    return true;
-  }));
-  return out;
 }
 
 void PrintChosen(const std::vector<engine::SegmentUsage>& chosen) {
@@ -206,7 +190,7 @@ int CmdDf(const Common& c) {
   engine::CompactOptions opts;
   opts.dry_run = true;
   const engine::CompactReport r = Check(engine::Compact(v.get(), opts));
-  const auto sources = Check(SourcesOf(v.get()));
+  const auto sources = Check(engine::UsageBySource(v->index()));
   Check(v->Close());
   const uint64_t debt = r.disk_bytes - r.live_bytes;
   if (c.json) {
