@@ -195,6 +195,19 @@ def flip_segment_byte(srv, tenant, at, mask):
         f.write(bytes([b[0] ^ mask]))
 
 
+def data_payload_byte(srv, tenant, after):
+    """The offset of a byte in the middle of the payload of the first data block of the tenant's first
+    segment that starts at or after `after` (bvd stopped): a flip there damages a body, never a header."""
+    seg_dir = os.path.join(srv.data, "tenants", tenant, "segments")
+    first = sorted(os.listdir(seg_dir))[0]
+    out = subprocess.run([BVTOOL, "inspect", os.path.join(srv.data, "tenants", tenant), first, "--json"],
+                         capture_output=True, check=True, timeout=120).stdout
+    for b in json.loads(out):
+        if b.get("type") == "data" and b["offset"] >= after and b["stored_len"] > 0:
+            return b["offset"] + 96 + b["stored_len"] // 2
+    raise AssertionError("no data block at or after %d in %s" % (after, first))
+
+
 def snapshot_id(reply):
     m = re.search(r"^OK snapshot=([0-9a-f]{16}) ", reply, re.M)
     return m.group(1) if m else None
@@ -1089,7 +1102,7 @@ class BvdTest(unittest.TestCase):
 
         # A flipped byte: the server ships the block untouched, bvtool finds it (exit 3).
         self.assertEqual(srv.stop(), 0)
-        flip_segment_byte(srv, "default", 2 << 20, 0x08)
+        flip_segment_byte(srv, "default", data_payload_byte(srv, "default", 2 << 20), 0x08)
         srv.start()
         remote[1] = "127.0.0.1:%d" % srv.port
         p = tool("get", sid, "--blocks", "-o", out + ".3", check=False)
