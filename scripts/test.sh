@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: dependencies, the fuzz targets for a bounded time, the ASan+UBSan build of
-# every test (on io_uring; the pread/pwrite backend's own code through the io tests), the
-# ThreadSanitizer build of the server tests, then the regular -Werror build of every test on both
-# I/O backends. Ends in meson test's summary.
+# every test but the suite 'long' (on io_uring; the pread/pwrite backend's own code through the io
+# tests), the ThreadSanitizer build of the server tests, then the regular -Werror build of every
+# test on both I/O backends. Ends in meson test's summary.
 #   BV_FUZZ_SECONDS (default 15) per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ echo "== ASan+UBSan build"
 ninja -C build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs io_env_sync io_socket_sync
-meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite uring
+meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite uring --no-suite long
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== ThreadSanitizer build: the server and concurrent-put tests (io_uring backend)"
