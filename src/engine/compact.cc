@@ -64,7 +64,7 @@ Result<bool> RemoveLeftRetired(Volume* v, const CompactOptions& opts) {
   }
   if (left.empty()) return true;
   if (!v->reads_gate()->WaitFor(v->reads_gate()->Advance(), opts.should_stop)) return false;
-  for (uint64_t n : left) BV_RETURN_IF_ERROR(v->RemoveRetired(n));
+  BV_RETURN_IF_ERROR(v->RemoveRetired(left));
   return true;
 }
 
@@ -134,18 +134,23 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   BV_ASSIGN_OR_RETURN(MarkResult mark, Mark(volume));
   LaneUse use(volume->lane());
   Sweeper sweeper(volume, *mark.live, opts, &report);
-  for (const SegmentUsage& planned_seg : report.chosen) {
+  // Chosen and then re-measured by the second mark.
+  std::vector<SegmentUsage> chosen_now;
+  for (const SegmentUsage& planned : report.chosen) {
+    auto it = std::lower_bound(mark.segments.begin(), mark.segments.end(), planned.segment,
+                               [](const SegmentUsage& u, uint64_t n) { return u.segment < n; });
+    chosen_now.push_back(it != mark.segments.end() && it->segment == planned.segment ? *it : planned);
+  }
+  for (const std::vector<SegmentUsage>& group : Sweeper::Groups(chosen_now)) {
     if (Stop(opts)) {
       report.stopped = true;
       break;
     }
-    SegmentUsage seg = planned_seg;
-    for (const SegmentUsage& u : mark.segments) {
-      if (u.segment == seg.segment) seg = u;
+    BV_ASSIGN_OR_RETURN(std::vector<uint64_t> removed, sweeper.Sweep(group));
+    if (Stop(opts)) report.stopped = true;
+    for (const SegmentUsage& u : group) {
+      if (opts.on_segment) opts.on_segment(u, std::find(removed.begin(), removed.end(), u.segment) != removed.end());
     }
-    BV_ASSIGN_OR_RETURN(bool removed, sweeper.Sweep(seg));
-    if (!removed && Stop(opts)) report.stopped = true;
-    if (opts.on_segment) opts.on_segment(seg, removed);
     if (report.stopped) break;
   }
   return report;

@@ -195,6 +195,24 @@ Result<std::optional<Location>> Index::GetLocation(size_t cf, const format::Id& 
 
 Result<std::optional<Location>> Index::GetChunk(const format::Id& id) { return GetLocation(kChunks, id, "get chunk"); }
 
+Result<std::vector<std::optional<Location>>> Index::GetChunks(const std::vector<format::Id>& ids) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const format::Id& id : ids) keys.push_back(IdKey(id));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf_[kChunks], slices.size(), slices.data(), values.data(), statuses.data());
+  std::vector<std::optional<Location>> out(ids.size());
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (statuses[i].IsNotFound()) continue;
+    BV_RETURN_IF_ERROR(FromRocks(statuses[i], "get chunks"));
+    BV_ASSIGN_OR_RETURN(Location l, DecodeLocation(values[i].ToStringView()));
+    out[i] = l;
+  }
+  return out;
+}
+
 Result<std::optional<format::Tombstone>> Index::GetTombstone(uint64_t id) {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_[kTombstones], SnapshotKey(id), &v);

@@ -78,6 +78,9 @@ class Index {
   Status Write(IndexBatch* b, bool sync);
 
   Result<std::optional<Location>> GetChunk(const format::Id& id);
+  // GetChunk of many ids in one call (RocksDB's MultiGet: shared block reads, ids in any order);
+  // the answers in the order of `ids`.
+  Result<std::vector<std::optional<Location>>> GetChunks(const std::vector<format::Id>& ids);
   // Where the chunk's damaged copy is, if it was quarantined.
   Result<std::optional<Location>> GetQuarantined(const format::Id& id);
   Result<std::optional<SnapshotEntry>> GetSnapshot(uint64_t id);

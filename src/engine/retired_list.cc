@@ -21,14 +21,18 @@ Result<std::vector<uint64_t>> ReadRetiredList(io::Env* env, const std::string& d
   return list;
 }
 
-Status AddToRetiredList(io::Env* env, const std::string& dir, uint64_t segment) {
+Status AddToRetiredList(io::Env* env, const std::string& dir, const std::vector<uint64_t>& segments) {
   BV_ASSIGN_OR_RETURN(std::vector<uint64_t> removed, ReadRetiredList(env, dir));
-  if (std::find(removed.begin(), removed.end(), segment) != removed.end()) return Status::Ok();
-  if (removed.size() == format::kRetiredMax) {
-    return Status::NoSpace(PathOf(dir) + " holds " + std::to_string(format::kRetiredMax) +
-                           " segment numbers, its most: a segment size this small removes too many");
+  const size_t before = removed.size();
+  for (uint64_t segment : segments) {
+    if (std::find(removed.begin(), removed.end(), segment) != removed.end()) continue;
+    if (removed.size() == format::kRetiredMax) {
+      return Status::NoSpace(PathOf(dir) + " holds " + std::to_string(format::kRetiredMax) +
+                             " segment numbers, its most: a segment size this small removes too many");
+    }
+    removed.push_back(segment);
   }
-  removed.push_back(segment);
+  if (removed.size() == before) return Status::Ok();
   return env->WriteFileAtomic(PathOf(dir), format::EncodeRetired(removed), 0644);
 }
 

@@ -13,7 +13,7 @@ namespace bv::engine {
 
 // The numbers in DIR/RETIRED; empty when there is none. Corruption naming the file and line.
 Result<std::vector<uint64_t>> ReadRetiredList(io::Env* env, const std::string& dir);
-// Adds `segment` (once), writing the file whole: NAME.tmp, fsync, rename, fsync of DIR.
-Status AddToRetiredList(io::Env* env, const std::string& dir, uint64_t segment);
+// Adds `segments` (each once), writing the file whole: NAME.tmp, fsync, rename, fsync of DIR.
+Status AddToRetiredList(io::Env* env, const std::string& dir, const std::vector<uint64_t>& segments);
 
 }  // namespace bv::engine

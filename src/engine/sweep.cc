@@ -33,12 +33,70 @@ Sweeper::Sweeper(Volume* v, const LiveSet& live, const CompactOptions& opts, Com
       reader_(v->segment_files(), kCopyBatchBytes),
       started_(Clock::now()) {}
 
-Result<bool> Sweeper::Sweep(const SegmentUsage& seg) {
-  seg_ = seg.segment;
+std::vector<std::vector<SegmentUsage>> Sweeper::Groups(const std::vector<SegmentUsage>& chosen) {
+  std::vector<std::vector<SegmentUsage>> out;
+  uint64_t live = 0;
+  for (const SegmentUsage& u : chosen) {
+    const uint64_t bytes = std::min(u.live_bytes, u.file_bytes);
+    if (out.empty() || out.back().size() == kGroupSegmentsMax || live + bytes > kGroupLiveBytesMax) {
+      out.emplace_back();
+      live = 0;
+    }
+    out.back().push_back(u);
+    live += bytes;
+  }
+  return out;
+}
+
+Result<std::vector<uint64_t>> Sweeper::Sweep(const std::vector<SegmentUsage>& group) {
+  group_.clear();
+  for (const SegmentUsage& u : group) group_.push_back(u.segment);
+  BV_ASSERT(std::is_sorted(group_.begin(), group_.end()));
+  BV_ASSIGN_OR_RETURN(auto meta, MetadataInGroup());
+  std::vector<uint64_t> taken;
+  std::map<uint64_t, uint64_t> copied;
+  for (const SegmentUsage& u : group) {
+    if (Stop(opts_)) break;
+    seg_ = u.segment;
+    copied_here_ = 0;
+    BV_ASSIGN_OR_RETURN(bool out, CopyOut(meta[seg_]));
+    if (!out) continue;
+    taken.push_back(seg_);
+    copied[seg_] = copied_here_;
+  }
+  KeepUncarriedDeletions(&taken);
+  if (taken.empty()) return taken;
+  BV_RETURN_IF_ERROR(Retire(taken));
+  // [CMP-5] Reads that began before the index stopped pointing there may still read the files.
+  const uint64_t epoch = v_->reads_gate()->Advance();
+  if (!v_->reads_gate()->WaitFor(epoch, opts_.should_stop)) return std::vector<uint64_t>();  // the next run removes them
+  BV_RETURN_IF_ERROR(v_->RemoveRetired(taken));
+  for (const SegmentUsage& u : group) {
+    if (std::find(taken.begin(), taken.end(), u.segment) == taken.end()) continue;
+    report_->segments_removed++;
+    report_->bytes_freed += u.file_bytes > copied[u.segment] ? u.file_bytes - copied[u.segment] : 0;
+  }
+  return taken;
+}
+
+void Sweeper::KeepUncarriedDeletions(std::vector<uint64_t>* taken) {
+  auto has = [&](uint64_t segment) { return std::find(taken->begin(), taken->end(), segment) != taken->end(); };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& [deletion, commit] : uncarried_) {
+      if (!has(deletion) || has(commit)) continue;
+      taken->erase(std::find(taken->begin(), taken->end(), deletion));
+      report_->notes.push_back(SegmentFiles::Name(deletion) + " left as it is: it holds a deletion record whose snapshot's "
+                               "commit stays in " + SegmentFiles::Name(commit));
+      changed = true;
+    }
+  }
+}
+
+Result<bool> Sweeper::CopyOut(const MetadataList& meta) {
   data_.clear();
   meta_.clear();
   data_bytes_ = 0;
-  copied_here_ = 0;
   BV_ASSIGN_OR_RETURN(auto live_data, LiveDataHere());
   for (const auto& [loc, id] : live_data) {
     BV_ASSIGN_OR_RETURN(std::optional<HeldBlock> b, Read(loc, format::BlockType::kData));
@@ -52,21 +110,21 @@ Result<bool> Sweeper::Sweep(const SegmentUsage& seg) {
     }
   }
   BV_RETURN_IF_ERROR(CopyData());
-  BV_ASSIGN_OR_RETURN(auto meta, MetadataHere());
   for (const auto& [loc, type] : meta) {
     BV_ASSIGN_OR_RETURN(std::optional<HeldBlock> b, Read(loc, type));
     if (!b) return false;
     meta_.push_back(std::move(*b));
   }
   BV_RETURN_IF_ERROR(CopyMetadata());
-  BV_RETURN_IF_ERROR(Retire());
-  // [CMP-5] Reads that began before the index stopped pointing here may still read the file.
-  const uint64_t epoch = v_->reads_gate()->Advance();
-  if (!v_->reads_gate()->WaitFor(epoch, opts_.should_stop)) return false;  // removed by the next open or compaction
-  BV_RETURN_IF_ERROR(v_->RemoveRetired(seg_));
-  report_->segments_removed++;
-  report_->bytes_freed += seg.file_bytes > copied_here_ ? seg.file_bytes - copied_here_ : 0;
   return true;
+}
+
+Result<bool> Sweeper::SnapshotLive(uint64_t snapshot) {
+  if (!snapshot_live_ || snapshot_live_->first != snapshot) {
+    BV_ASSIGN_OR_RETURN(bool live, RecipesLive(index_, snapshot));
+    snapshot_live_ = std::make_pair(snapshot, live);
+  }
+  return snapshot_live_->second;
 }
 
 Result<bool> Sweeper::Leave(const std::string& why) {
@@ -74,36 +132,68 @@ Result<bool> Sweeper::Leave(const std::string& why) {
   return false;
 }
 
+Status Sweeper::ForEachChunkHere(const std::function<bool(const format::Id&)>& want,
+                                 const std::function<Status(const Location&, const format::Id&)>& fn) {
+  std::vector<std::pair<uint64_t, format::Id>> listed;
+  std::vector<format::Id> ids;
+  auto resolve = [&]() -> Status {
+    ids.clear();
+    for (const auto& l : listed) ids.push_back(l.second);
+    BV_ASSIGN_OR_RETURN(auto now, index_->GetChunks(ids));
+    for (size_t i = 0; i < listed.size(); i++) {
+      if (now[i] && now[i]->segment == seg_ && now[i]->offset == listed[i].first) {
+        BV_RETURN_IF_ERROR(fn(*now[i], listed[i].second));
+      }
+    }
+    listed.clear();
+    return Status::Ok();
+  };
+  BV_RETURN_IF_ERROR(index_->ForEachChunkAt(seg_, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
+    if (!want(id)) return Status::Ok();
+    listed.emplace_back(offset, id);
+    return listed.size() >= kLookupBatch ? resolve() : Status::Ok();
+  }));
+  return resolve();
+}
+
 Result<std::vector<std::pair<Location, format::Id>>> Sweeper::LiveDataHere() {
   std::vector<std::pair<Location, format::Id>> out;
-  BV_RETURN_IF_ERROR(index_->ForEachChunkAt(seg_, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
-    if (!live_.MayContain(id)) return Status::Ok();
-    BV_ASSIGN_OR_RETURN(auto now, index_->GetChunk(id));
-    if (now && now->segment == seg_ && now->offset == offset) out.emplace_back(*now, id);
-    return Status::Ok();
-  }));
+  BV_RETURN_IF_ERROR(ForEachChunkHere([&](const format::Id& id) { return live_.MayContain(id); },
+                                      [&](const Location& loc, const format::Id& id) {
+                                        out.emplace_back(loc, id);
+                                        return Status::Ok();
+                                      }));
   return out;
 }
 
-Result<std::vector<std::pair<Location, format::BlockType>>> Sweeper::MetadataHere() {
-  std::vector<std::pair<Location, format::BlockType>> out;
+Result<std::map<uint64_t, Sweeper::MetadataList>> Sweeper::MetadataInGroup() {
+  std::map<uint64_t, MetadataList> out;
+  snapshot_live_.reset();
+  uncarried_.clear();
   BV_RETURN_IF_ERROR(index_->ForEachRecipeKey([&](uint64_t snapshot, uint16_t, uint32_t, const Location& loc) -> Status {
-    if (loc.segment != seg_) return Status::Ok();
-    BV_ASSIGN_OR_RETURN(bool live, RecipesLive(index_, snapshot));
-    if (live) out.emplace_back(loc, format::BlockType::kRecipe);
+    if (!InGroup(loc.segment)) return Status::Ok();
+    BV_ASSIGN_OR_RETURN(bool live, SnapshotLive(snapshot));
+    if (live) out[loc.segment].emplace_back(loc, format::BlockType::kRecipe);
     return Status::Ok();
   }));
   BV_RETURN_IF_ERROR(index_->ForEachSnapshot("", [&](const SnapshotEntry& e) {
-    if (e.commit.segment == seg_) out.emplace_back(e.commit, format::BlockType::kSnapshotCommit);
+    if (InGroup(e.commit.segment)) out[e.commit.segment].emplace_back(e.commit, format::BlockType::kSnapshotCommit);
     return true;
   }));
   BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t, const format::Tombstone& t) -> Status {
-    if (t.deletion.segment == seg_ && t.commit.segment != seg_) {
-      out.emplace_back(t.deletion, format::BlockType::kSnapshotDeletion);
+    // A deletion whose commit goes with the group goes with it too: a rebuild applies a
+    // deletion only to a commit it has seen, and it will see neither.
+    if (!InGroup(t.deletion.segment)) return Status::Ok();
+    if (InGroup(t.commit.segment)) {
+      uncarried_.emplace_back(t.deletion.segment, t.commit.segment);
+    } else {
+      out[t.deletion.segment].emplace_back(t.deletion, format::BlockType::kSnapshotDeletion);
     }
     return Status::Ok();
   }));
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first.offset < y.first.offset; });
+  for (auto& [segment, list] : out) {
+    std::sort(list.begin(), list.end(), [](const auto& x, const auto& y) { return x.first.offset < y.first.offset; });
+  }
   return out;
 }
 
@@ -160,6 +250,7 @@ Status Sweeper::CopyData() {
 }
 
 Status Sweeper::CopyMetadata() {
+  if (meta_.empty()) return Status::Ok();
   BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, Lane());
   for (const HeldBlock& b : meta_) {
     const uint64_t snapshot = format::SnapshotIdFromBlockId(b.header.id);
@@ -186,7 +277,7 @@ Status Sweeper::CopyMetadata() {
       case format::BlockType::kSnapshotDeletion: {
         BV_ASSIGN_OR_RETURN(format::DeletionRecord d, format::DecodeDeletion(b.payload));
         BV_ASSIGN_OR_RETURN(auto tomb, index_->GetTombstone(d.snapshot_id));
-        if (!tomb || tomb->deletion != here || tomb->commit.segment == seg_) break;
+        if (!tomb || tomb->deletion != here || InGroup(tomb->commit.segment)) break;
         BV_RETURN_IF_ERROR(Appended(lane, b, &to));
         lane.pending()->PutTombstone(d.snapshot_id, format::Tombstone{tomb->commit, to});
         report_->deletions_carried++;
@@ -199,60 +290,60 @@ Status Sweeper::CopyMetadata() {
   return lane.SyncPoint(/*durable=*/true);
 }
 
-Status Sweeper::Retire() {
+Status Sweeper::Retire(const std::vector<uint64_t>& segments) {
   BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, Lane());
   BV_RETURN_IF_ERROR(lane.SyncPoint(/*durable=*/true));
+  auto retiring = [&](uint64_t segment) { return std::binary_search(segments.begin(), segments.end(), segment); };
+  auto kept = [](const Location& loc, const std::string& what) {
+    return Status::Corruption(SegmentFiles::Name(loc.segment) + " offset " + std::to_string(loc.offset) + ": " + what +
+                              " was not copied; the segments are kept");
+  };
   IndexBatch batch = index_->NewBatch();
-  const std::string where = SegmentFiles::Name(seg_);
-  BV_RETURN_IF_ERROR(index_->ForEachChunkAt(seg_, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
-    BV_ASSIGN_OR_RETURN(auto now, index_->GetChunk(id));
-    if (!now || now->segment != seg_) return Status::Ok();
-    if (live_.MayContain(id)) {
-      return Status::Corruption(where + " offset " + std::to_string(offset) + ": live chunk " + ChunkIdHex(id) +
-                                " was not copied; the segment is kept");
-    }
-    batch.DeleteChunk(id, *now);
-    return Status::Ok();
-  }));
+  for (uint64_t segment : segments) {
+    seg_ = segment;
+    BV_RETURN_IF_ERROR(ForEachChunkHere([](const format::Id&) { return true; },
+                                        [&](const Location& loc, const format::Id& id) -> Status {
+                                          if (live_.MayContain(id)) return kept(loc, "live chunk " + ChunkIdHex(id));
+                                          batch.DeleteChunk(id, loc);
+                                          return Status::Ok();
+                                        }));
+  }
   BV_RETURN_IF_ERROR(index_->ForEachQuarantined([&](const format::Id& id, const Location& loc) -> Status {
-    if (loc.segment == seg_) batch.DeleteQuarantined(id);
+    if (retiring(loc.segment)) batch.DeleteQuarantined(id);
     return Status::Ok();
   }));
+  snapshot_live_.reset();
   BV_RETURN_IF_ERROR(index_->ForEachRecipeKey(
       [&](uint64_t snapshot, uint16_t stream, uint32_t piece, const Location& loc) -> Status {
-        if (loc.segment != seg_) return Status::Ok();
-        BV_ASSIGN_OR_RETURN(bool live, RecipesLive(index_, snapshot));
+        if (!retiring(loc.segment)) return Status::Ok();
+        BV_ASSIGN_OR_RETURN(bool live, SnapshotLive(snapshot));
         if (live) {
-          return Status::Corruption(where + " offset " + std::to_string(loc.offset) + ": recipe piece " +
-                                    std::to_string(piece) + " of snapshot " + format::SnapshotIdHex(snapshot) +
-                                    " was not copied; the segment is kept");
+          return kept(loc, "recipe piece " + std::to_string(piece) + " of snapshot " + format::SnapshotIdHex(snapshot));
         }
         batch.DeleteRecipe(snapshot, stream, piece);
         return Status::Ok();
       }));
-  Status kept;
+  Status missed;
   BV_RETURN_IF_ERROR(index_->ForEachSnapshot("", [&](const SnapshotEntry& e) {
-    if (e.commit.segment == seg_) {
-      kept = Status::Corruption(where + ": the commit of snapshot " + format::SnapshotIdHex(e.record.id) +
-                                " was not copied; the segment is kept");
-      return false;
-    }
-    return true;
+    if (!retiring(e.commit.segment)) return true;
+    missed = kept(e.commit, "the commit of snapshot " + format::SnapshotIdHex(e.record.id));
+    return false;
   }));
-  BV_RETURN_IF_ERROR(kept);
+  BV_RETURN_IF_ERROR(missed);
   BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t id, const format::Tombstone& t) -> Status {
-    if (t.commit.segment == seg_) {
+    if (retiring(t.commit.segment)) {
       batch.DeleteTombstone(id);
-    } else if (t.deletion.segment == seg_) {
-      return Status::Corruption(where + ": the deletion record of snapshot " + format::SnapshotIdHex(id) +
-                                " was not copied; the segment is kept");
+    } else if (retiring(t.deletion.segment)) {
+      return kept(t.deletion, "the deletion record of snapshot " + format::SnapshotIdHex(id));
     }
     return Status::Ok();
   }));
-  BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(seg_));
-  BV_ASSERT(state && state->sealed);  // only sealed segments are chosen, and they stay sealed
-  state->retired = true;
-  batch.PutSegment(seg_, *state);
+  for (uint64_t segment : segments) {
+    BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(segment));
+    BV_ASSERT(state && state->sealed);  // only sealed segments are chosen, and they stay sealed
+    state->retired = true;
+    batch.PutSegment(segment, *state);
+  }
   return index_->Write(&batch, /*sync=*/true);
 }
 

@@ -1,11 +1,15 @@
-// The sweep half of compaction (format-spec §12 [CMP-3]..[CMP-5]): one chosen segment at a time,
-// what the index says is still needed is copied forward, byte for byte, through the append lane;
-// the index is pointed at the copies; the segment is retired, and once no read that began before
-// can still be in it, its file goes.
+// The sweep half of compaction (format-spec §12 [CMP-3]..[CMP-5]): a group of chosen segments at a
+// time, ascending; out of each, what the index says is still needed is copied forward, byte for
+// byte, through the append lane, and the index is pointed at the copies; then the whole group is
+// retired in one synced batch and, once no read that began before can still be in them, their
+// files go together.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,15 +27,25 @@ class Sweeper {
   // Data blocks are copied this many bytes at a time, each batch under the lane's lock once, so
   // pushes interleave with a compaction.
   static constexpr size_t kCopyBatchBytes = 1 << 20;
+  // Chunk ids looked up in the index at once.
+  static constexpr size_t kLookupBatch = 4096;
+  // A group ends before the segment that would take its live bytes over this (a group has at
+  // least one segment) or its count over the next: the old files of a group go only after all
+  // of it is copied, so this bounds the extra disk a run takes at a time.
+  static constexpr uint64_t kGroupLiveBytesMax = 64ull << 20;
+  static constexpr size_t kGroupSegmentsMax = 256;
+
+  // Splits the chosen segments (ascending) into groups, in order.
+  static std::vector<std::vector<SegmentUsage>> Groups(const std::vector<SegmentUsage>& chosen);
 
   Sweeper(Volume* v, const LiveSet& live, const CompactOptions& opts, CompactReport* report);
   Sweeper(const Sweeper&) = delete;
   Sweeper& operator=(const Sweeper&) = delete;
 
-  // Whether the segment is gone: false when the compaction stopped first or left it (damage).
-  // Only what the index says is still needed is read: a dead segment costs index lookups, not a
-  // read of its bytes.
-  Result<bool> Sweep(const SegmentUsage& seg);
+  // The segments of the group (ascending) that are gone; one left for damage, or not reached or
+  // not removed because the compaction stopped, is not among them. Only what the index says is
+  // still needed is read: a dead segment costs index lookups, not a read of its bytes.
+  Result<std::vector<uint64_t>> Sweep(const std::vector<SegmentUsage>& group);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -41,12 +55,29 @@ class Sweeper {
     std::string payload;
   };
 
+  using MetadataList = std::vector<std::pair<Location, format::BlockType>>;
+
+  // Copies out of segment seg_ all it holds that is still needed; false when it stopped first or
+  // left the segment (damage).
+  Result<bool> CopyOut(const MetadataList& meta);
+  // A deletion record not carried forward because its snapshot's commit lies in the group too
+  // [CMP-4] is needed as long as that commit is: its segment goes only with the commit's. Drops
+  // from `taken` each segment the commit's stays behind (left for damage, or not reached).
+  void KeepUncarriedDeletions(std::vector<uint64_t>* taken);
   Result<bool> Leave(const std::string& why);
+  bool InGroup(uint64_t segment) const { return std::binary_search(group_.begin(), group_.end(), segment); }
+  // Whether recipe pieces of `snapshot` are live, asked of the index once per run of keys.
+  Result<bool> SnapshotLive(uint64_t snapshot);
+  // The chunks whose index entry places them here, in offset order (the locations column may
+  // still name a chunk that moved since); `want` says which ids are looked up at all.
+  Status ForEachChunkHere(const std::function<bool(const format::Id&)>& want,
+                          const std::function<Status(const Location&, const format::Id&)>& fn);
   // The data blocks here whose chunk is live and placed here by the index, in offset order.
   Result<std::vector<std::pair<Location, format::Id>>> LiveDataHere();
-  // The metadata blocks here that are still needed, in offset order: live recipe pieces, kept
-  // snapshots' commits, and deletion records whose snapshot's commit is in another segment.
-  Result<std::vector<std::pair<Location, format::BlockType>>> MetadataHere();
+  // The metadata blocks in the group's segments that are still needed, by segment, each in offset
+  // order: live recipe pieces, kept snapshots' commits, and deletion records whose snapshot's
+  // commit is outside the group. One pass over those (small) column families per group.
+  Result<std::map<uint64_t, MetadataList>> MetadataInGroup();
   // The block at `loc`, checked (header, body checksum, sizes, type); nullopt once the segment
   // is left for damage there.
   Result<std::optional<HeldBlock>> Read(const Location& loc, format::BlockType type);
@@ -60,10 +91,10 @@ class Sweeper {
   // commit block is still in another segment, all under one hold of the lane and synced before
   // it is let go: a deletion after this sees the commit where the index now says it is.
   Status CopyMetadata();
-  // [CMP-5] With every copy indexed, nothing the index keeps may point into the segment but
-  // entries of what is dead; those go, and the segment is marked retired, in one synced batch.
-  // A live entry still pointing here means the sweep missed a block: the segment stays.
-  Status Retire();
+  // [CMP-5] With every copy indexed, nothing the index keeps may point into the segments but
+  // entries of what is dead; those go, and the segments are marked retired, in one synced batch.
+  // A live entry still pointing into one means the sweep missed a block: they all stay.
+  Status Retire(const std::vector<uint64_t>& segments);
   // Sleeps so that what was copied since the start stays under max_rate, looking every 100 ms
   // whether to stop.
   void Throttle(uint64_t bytes);
@@ -77,7 +108,10 @@ class Sweeper {
   const Clock::time_point started_;
   std::optional<uint64_t> generation_;  // the writer's, at the first append: a writer dropped since fails this
   uint64_t copied_total_ = 0;
-  uint64_t seg_ = 0;
+  std::vector<uint64_t> group_;  // the group being swept, ascending
+  uint64_t seg_ = 0;              // the segment being copied out of
+  std::optional<std::pair<uint64_t, bool>> snapshot_live_;  // SnapshotLive's last answer
+  std::vector<std::pair<uint64_t, uint64_t>> uncarried_;     // (deletion's, commit's segment), both in the group
   std::vector<HeldBlock> data_;  // live data blocks held for the next copy batch
   size_t data_bytes_ = 0;
   std::vector<HeldBlock> meta_;  // the metadata blocks still needed: small, copied at the segment's end

@@ -194,10 +194,13 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
   next_segment_min_ = highest + 1;
   // [CMP-5] A compaction that died after retiring a segment left its file, or its state, behind.
   if (!opened_to_read_ && !read_only_) {
+    std::vector<uint64_t> left;
     for (uint64_t n : retired) {
-      // A volume that cannot remove it (a damaged RETIRED) still opens; compaction says why.
-      Status s = present.count(n) ? RemoveRetired(n) : Status::Ok();
-      if (!s.ok()) recovery_.notes.push_back(SegmentFiles::Name(n) + " is retired but stays: " + s.message());
+      if (present.count(n)) left.push_back(n);
+    }
+    // A volume that cannot remove them (a damaged RETIRED) still opens; compaction says why.
+    if (Status s = RemoveRetired(left); !s.ok()) {
+      for (uint64_t n : left) recovery_.notes.push_back(SegmentFiles::Name(n) + " is retired but stays: " + s.message());
     }
   }
   for (uint64_t n : missing) {
@@ -215,23 +218,27 @@ Status Volume::ReconcileSegments(const RecoverMode& mode) {
   return Status::Ok();
 }
 
-Status Volume::RemoveRetired(uint64_t segment) {
-  BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(segment));
-  BV_ASSERT(state && state->retired);
-  const std::string path = files_->Path(segment);
-  if (env_->PathExists(path)) {
-    BV_RETURN_IF_ERROR(AddToRetiredList(env_.get(), dir_, segment));
-    BV_RETURN_IF_ERROR(env_->RemoveFile(path));
+Status Volume::RemoveRetired(const std::vector<uint64_t>& segments) {
+  if (segments.empty()) return Status::Ok();
+  std::vector<uint64_t> present;
+  for (uint64_t segment : segments) {
+    BV_ASSIGN_OR_RETURN(auto state, index_->GetSegment(segment));
+    BV_ASSERT(state && state->retired);
+    if (env_->PathExists(files_->Path(segment))) present.push_back(segment);
+  }
+  if (!present.empty()) {
+    BV_RETURN_IF_ERROR(AddToRetiredList(env_.get(), dir_, present));
+    for (uint64_t segment : present) BV_RETURN_IF_ERROR(env_->RemoveFile(files_->Path(segment)));
     BV_RETURN_IF_ERROR(env_->SyncDir(files_->dir()));
   }
-  files_->Forget(segment);
+  for (uint64_t segment : segments) files_->Forget(segment);
   {
     std::lock_guard lock(stored_mu_);
     sealed_run_end_ = 0;  // the counted run changed: count it again
     sealed_run_bytes_ = 0;
   }
   IndexBatch batch = index_->NewBatch();
-  batch.ForgetSegmentBlocks(segment);
+  for (uint64_t segment : segments) batch.ForgetSegmentBlocks(segment);
   return index_->Write(&batch, /*sync=*/true);
 }
 

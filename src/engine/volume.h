@@ -98,10 +98,11 @@ class Volume : private AppendTarget {
   // one (it stores the chunk again), so nothing new comes to depend on them. Empty to lift.
   void Fence(const std::vector<uint64_t>& segments);
   bool Fenced(uint64_t segment);
-  // Removes the file of a segment the index marks retired (compaction moved all it needed out
-  // of it), then forgets its blocks; the retired state stays. Idempotent across crashes
+  // Removes the files of segments the index marks retired (compaction moved all they held that
+  // is needed out of them), then forgets their blocks; the retired state stays. One RETIRED
+  // update, one directory sync and one index batch for all of them. Idempotent across crashes
   // (format-spec [CMP-5]).
-  Status RemoveRetired(uint64_t segment);
+  Status RemoveRetired(const std::vector<uint64_t>& segments);
   // NoSpace when writing `bytes` more would leave less than `reserve` bytes free on the volume's
   // file system. Every put of the volume counts what it writes here, and the free space is looked
   // at anew after each kDiskReserveCheckBytes of them: puts side by side cannot together eat into
