@@ -1,6 +1,7 @@
 // bvtool as an operator runs it: real processes, real files, and SIGKILL at random moments.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +164,28 @@ TEST_F(BvtoolTest, GetNeverTruncatesAnExistingFileOnFailure) {
   EXPECT_NE(bad.code, 0);
   EXPECT_EQ(Slurp(tmp / "precious"), "keep me");
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;  // one clear line
+}
+
+// A device or FIFO given to -o is written in place: renaming over it would replace it with a
+// file (as root, `-o /dev/null` would have replaced the device). A directory is refused.
+TEST_F(BvtoolTest, GetIntoAFifoWritesInPlaceAndADirectoryIsRefused) {
+  const std::string data = test::RandomBytes(1 << 20, 9);
+  WriteFile(tmp / "in", data);
+  ASSERT_EQ(Bvtool(With({"put", dir, "pg/f", tmp / "in"})).code, 0);
+  const std::string fifo = tmp / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string got;
+  std::thread reader([&] { got = Slurp(fifo); });
+  ToolRun get = Bvtool(With({"get", dir, "pg/f", "-o", fifo}));
+  reader.join();
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_TRUE(got == data);
+  struct stat st;
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  ToolRun into_dir = Bvtool(With({"get", dir, "pg/f", "-o", tmp / ""}));
+  EXPECT_EQ(into_dir.code, 1);
+  EXPECT_NE(into_dir.err.find("is a directory"), std::string::npos) << into_dir.err;
 }
 
 TEST_F(BvtoolTest, ErrorsAreOneLineAndNonZero) {
