@@ -405,11 +405,9 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   // gap is a segment lost without a trace.
   auto removed = ReadRetiredList(v->env(), v->dir());
   if (!removed.ok()) report->problems.push_back(removed.status().message());
-  const std::vector<uint64_t> none;
-  const std::set<uint64_t> compacted(removed.ok() ? removed->begin() : none.begin(),
-                                     removed.ok() ? removed->end() : none.end());
+  const std::vector<format::SegmentRange> compacted = removed.ok() ? *removed : std::vector<format::SegmentRange>();
   for (uint64_t n = 1; n < highest; n++) {
-    if (present.count(n) || retired.count(n) || compacted.count(n)) continue;
+    if (present.count(n) || retired.count(n) || format::RangesContain(compacted, n)) continue;
     bool known = false;
     for (const Damage& d : missing) known |= d.segment == n;
     if (!known) {

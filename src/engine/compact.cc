@@ -116,6 +116,7 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
       return report;
     }
   }
+  const std::optional<uint64_t> puts_before = volume->puts_gate()->EnteredIfEmpty();
   BV_ASSIGN_OR_RETURN(MarkResult planned, Mark(volume));
   Plan(planned, opts, volume->params().segment_size, &report);
   if (report.chosen.empty()) return report;
@@ -125,13 +126,17 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   for (const SegmentUsage& u : report.chosen) chosen.push_back(u.segment);
   // [CMP-2] From here on no put deduplicates against a chunk in a chosen segment; the puts that
   // began before may have, and their references reach the index when they end: wait for them,
-  // then mark again. That second mark is the one that decides.
+  // then mark again. That second mark is the one that decides. When no put was under way at any
+  // moment from before the first mark until the fence, the first one decides.
   FenceHold fence(volume, chosen);
-  if (!volume->puts_gate()->WaitFor(volume->puts_gate()->Advance(), opts.should_stop)) {
-    report.stopped = true;
-    return report;
+  MarkResult mark = std::move(planned);
+  if (!puts_before || volume->puts_gate()->EnteredIfEmpty() != puts_before) {
+    if (!volume->puts_gate()->WaitFor(volume->puts_gate()->Advance(), opts.should_stop)) {
+      report.stopped = true;
+      return report;
+    }
+    BV_ASSIGN_OR_RETURN(mark, Mark(volume));
   }
-  BV_ASSIGN_OR_RETURN(MarkResult mark, Mark(volume));
   LaneUse use(volume->lane());
   Sweeper sweeper(volume, *mark.live, opts, &report);
   // Chosen and then re-measured by the second mark.

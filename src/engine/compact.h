@@ -2,8 +2,8 @@
 // segment whose live share is under the threshold has the blocks still needed copied forward,
 // byte for byte, into the segment being written; the index points at the copies durably; the
 // segment is marked retired; once no read that began before can still be in it, its file goes.
-// Segments go one at a time in ascending order, so a SIGKILL at any moment leaves a volume whose
-// next open and next compaction finish the job. Pushes and restores go on meanwhile.
+// Segments go in groups in ascending order, so a SIGKILL at any moment leaves a volume whose next
+// open and next compaction finish the job. Pushes and restores go on meanwhile.
 #pragma once
 
 #include <cstdint>

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "base/status.h"
 
@@ -37,6 +38,14 @@ class EpochGate {
     return ++epoch_;
   }
 
+  // How many ever entered, when nobody is inside now; nullopt otherwise. Two looks that give the
+  // same number prove that nobody was inside at any moment between them.
+  std::optional<uint64_t> EnteredIfEmpty() {
+    std::lock_guard lock(mu_);
+    if (!inside_.empty()) return std::nullopt;
+    return entered_;
+  }
+
   // Returns true once nobody who entered before `epoch` is inside; false if `should_stop` said
   // so first (it is asked every 100 ms).
   bool WaitFor(uint64_t epoch, const std::function<bool()>& should_stop) {
@@ -52,6 +61,7 @@ class EpochGate {
   uint64_t Enter() {
     std::lock_guard lock(mu_);
     inside_[epoch_]++;
+    entered_++;
     return epoch_;
   }
   void Leave(uint64_t epoch) {
@@ -67,6 +77,7 @@ class EpochGate {
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t epoch_ = 1;                  // under mu_
+  uint64_t entered_ = 0;                // under mu_
   std::map<uint64_t, uint64_t> inside_;  // under mu_: epoch -> how many entered at it and are inside
 };
 

@@ -57,10 +57,7 @@ void IndexBatch::PutChunk(const format::Id& id, const Location& loc) {
   batch_.Put(index_->cf_[kLocations], SegOffKey(loc.segment, loc.offset), IdKey(id));
 }
 
-void IndexBatch::DeleteChunk(const format::Id& id, const Location& loc) {
-  batch_.Delete(index_->cf_[kChunks], IdKey(id));
-  batch_.Delete(index_->cf_[kLocations], SegOffKey(loc.segment, loc.offset));
-}
+void IndexBatch::DeleteChunk(const format::Id& id) { batch_.Delete(index_->cf_[kChunks], IdKey(id)); }
 
 void IndexBatch::QuarantineChunk(const format::Id& id, const Location& damaged) {
   batch_.Delete(index_->cf_[kChunks], IdKey(id));

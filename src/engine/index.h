@@ -48,7 +48,9 @@ class IndexBatch {
   // retired, so fsck knows the number's absence is compaction's doing).
   void ForgetSegmentBlocks(uint64_t number);
   void PutSegment(uint64_t number, const SegmentState& s);
-  void DeleteChunk(const format::Id& id, const Location& loc);
+  // The chunk's `chunks` entry only: the `locations` entry goes with its segment's
+  // ForgetSegmentBlocks (a `locations` entry is a hint that readers check against `chunks`).
+  void DeleteChunk(const format::Id& id);
   // The chunk's block at `damaged` is damaged: `chunks` forgets it (so nothing deduplicates
   // against it), `quarantine` says where the damaged copy is, `locations` still says what the
   // block held.

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "base/status.h"
+#include "format/retired_format.h"
 #include "io/env.h"
 
 namespace bv::engine {
 
-// The numbers in DIR/RETIRED; empty when there is none. Corruption naming the file and line.
-Result<std::vector<uint64_t>> ReadRetiredList(io::Env* env, const std::string& dir);
+// The numbers in DIR/RETIRED, as ranges; empty when there is none. Corruption naming the file
+// and line.
+Result<std::vector<format::SegmentRange>> ReadRetiredList(io::Env* env, const std::string& dir);
 // Adds `segments` (each once), writing the file whole: NAME.tmp, fsync, rename, fsync of DIR.
 Status AddToRetiredList(io::Env* env, const std::string& dir, const std::vector<uint64_t>& segments);
 

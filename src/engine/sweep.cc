@@ -66,7 +66,11 @@ Result<std::vector<uint64_t>> Sweeper::Sweep(const std::vector<SegmentUsage>& gr
   }
   KeepUncarriedDeletions(&taken);
   if (taken.empty()) return taken;
-  BV_RETURN_IF_ERROR(Retire(taken));
+  uint64_t taken_bytes = 0;
+  for (const SegmentUsage& u : group) {
+    if (std::find(taken.begin(), taken.end(), u.segment) != taken.end()) taken_bytes += u.file_bytes;
+  }
+  BV_RETURN_IF_ERROR(Retire(taken, taken_bytes * kScanShare >= report_->disk_bytes));
   // [CMP-5] Reads that began before the index stopped pointing there may still read the files.
   const uint64_t epoch = v_->reads_gate()->Advance();
   if (!v_->reads_gate()->WaitFor(epoch, opts_.should_stop)) return std::vector<uint64_t>();  // the next run removes them
@@ -290,7 +294,7 @@ Status Sweeper::CopyMetadata() {
   return lane.SyncPoint(/*durable=*/true);
 }
 
-Status Sweeper::Retire(const std::vector<uint64_t>& segments) {
+Status Sweeper::Retire(const std::vector<uint64_t>& segments, bool scan_chunks) {
   BV_ASSIGN_OR_RETURN(AppendLane::Guard lane, Lane());
   BV_RETURN_IF_ERROR(lane.SyncPoint(/*durable=*/true));
   auto retiring = [&](uint64_t segment) { return std::binary_search(segments.begin(), segments.end(), segment); };
@@ -299,15 +303,22 @@ Status Sweeper::Retire(const std::vector<uint64_t>& segments) {
                               " was not copied; the segments are kept");
   };
   IndexBatch batch = index_->NewBatch();
-  for (uint64_t segment : segments) {
-    seg_ = segment;
-    BV_RETURN_IF_ERROR(ForEachChunkHere([](const format::Id&) { return true; },
-                                        [&](const Location& loc, const format::Id& id) -> Status {
-                                          if (live_.MayContain(id)) return kept(loc, "live chunk " + ChunkIdHex(id));
-                                          batch.DeleteChunk(id, loc);
-                                          return Status::Ok();
-                                        }));
+  auto drop = [&](const Location& loc, const format::Id& id) -> Status {
+    if (live_.MayContain(id)) return kept(loc, "live chunk " + ChunkIdHex(id));
+    batch.DeleteChunk(id);
+    return Status::Ok();
+  };
+  if (scan_chunks) {
+    BV_RETURN_IF_ERROR(index_->ForEachChunk([&](const format::Id& id, const Location& loc) -> Status {
+      return retiring(loc.segment) ? drop(loc, id) : Status::Ok();
+    }));
+  } else {
+    for (uint64_t segment : segments) {
+      seg_ = segment;
+      BV_RETURN_IF_ERROR(ForEachChunkHere([](const format::Id&) { return true; }, drop));
+    }
   }
+  for (uint64_t segment : segments) batch.ForgetSegmentBlocks(segment);
   BV_RETURN_IF_ERROR(index_->ForEachQuarantined([&](const format::Id& id, const Location& loc) -> Status {
     if (retiring(loc.segment)) batch.DeleteQuarantined(id);
     return Status::Ok();

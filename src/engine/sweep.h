@@ -34,6 +34,10 @@ class Sweeper {
   // of it is copied, so this bounds the extra disk a run takes at a time.
   static constexpr uint64_t kGroupLiveBytesMax = 64ull << 20;
   static constexpr size_t kGroupSegmentsMax = 256;
+  // Retiring segments that hold at least 1/kScanShare of the volume's bytes, reading all of
+  // `chunks` in order costs less than a random lookup per chunk in them (measured: a lookup
+  // about 3 µs, an entry read in order about 0.3 µs).
+  static constexpr uint64_t kScanShare = 10;
 
   // Splits the chosen segments (ascending) into groups, in order.
   static std::vector<std::vector<SegmentUsage>> Groups(const std::vector<SegmentUsage>& chosen);
@@ -94,7 +98,9 @@ class Sweeper {
   // [CMP-5] With every copy indexed, nothing the index keeps may point into the segments but
   // entries of what is dead; those go, and the segments are marked retired, in one synced batch.
   // A live entry still pointing into one means the sweep missed a block: they all stay.
-  Status Retire(const std::vector<uint64_t>& segments);
+  // scan_chunks: the `chunks` entries pointing there are found by reading the whole family in
+  // order, not by a lookup per entry that `locations` lists there.
+  Status Retire(const std::vector<uint64_t>& segments, bool scan_chunks);
   // Sleeps so that what was copied since the start stays under max_rate, looking every 100 ms
   // whether to stop.
   void Throttle(uint64_t bytes);

@@ -19,6 +19,7 @@
 #include "engine/recovery.h"
 #include "engine/segment_files.h"
 #include "engine/segment_reader.h"
+#include "engine/segment_size.h"
 #include "engine/segment_writer.h"
 #include "format/segment_format.h"
 #include "io/env.h"
@@ -35,7 +36,7 @@ struct InitOptions {
   uint32_t chunk_min = ChunkSizes{}.min;  // ChunkSizes::ForAverage(chunk_avg)
   uint32_t chunk_avg = ChunkSizes{}.avg;
   uint32_t chunk_max = ChunkSizes{}.max;
-  uint64_t segment_size = 256ull << 20;
+  uint64_t segment_size = kDefaultSegmentSize;
   std::shared_ptr<io::Env> env;  // when set, used for every file (tests inject faults)
 };
 
@@ -103,6 +104,8 @@ class Volume : private AppendTarget {
   // update, one directory sync and one index batch for all of them. Idempotent across crashes
   // (format-spec [CMP-5]).
   Status RemoveRetired(const std::vector<uint64_t>& segments);
+  // Threads that remove segment files side by side.
+  static constexpr size_t kRemoveThreadsMax = 4;
   // NoSpace when writing `bytes` more would leave less than `reserve` bytes free on the volume's
   // file system. Every put of the volume counts what it writes here, and the free space is looked
   // at anew after each kDiskReserveCheckBytes of them: puts side by side cannot together eat into
@@ -130,6 +133,8 @@ class Volume : private AppendTarget {
   Status RecoverTail() override;
   Result<std::unique_ptr<SegmentWriter>> OpenWriter() override;
   Status CutUnindexedTail();
+  // Removes the segments' files, up to kRemoveThreadsMax at a time; the first failure.
+  Status RemoveFiles(const std::vector<uint64_t>& segments);
   // Whether the index records the last segment as far as the file goes, as a clean close leaves
   // it; if so, takes its state as the place to append.
   Result<bool> IndexCoversTail(const std::vector<uint64_t>& segments);

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "engine/block_codec.h"
 #include "engine/retention.h"
+#include "engine/segment_size.h"
 #include "server/token.h"
 
 namespace bv::server {
@@ -26,7 +27,7 @@ struct TenantConfig {
   uint64_t quota_bytes = 0;        // 0: no quota
   // Segment size of the tenant's volume, when bvd creates it (a volume keeps the size it was made
   // with). Compaction rewrites whole sealed segments: smaller ones free space in smaller steps.
-  uint32_t segment_mib = 256;
+  uint32_t segment_mib = engine::kDefaultSegmentSize >> 20;
   uint32_t max_sessions = 32;      // connections at once; more are refused with ERR busy
   int zstd_level = engine::kDefaultZstdLevel;  // applies from the next start
   uint32_t idle_timeout_s = 300;   // silence after which a session is dropped

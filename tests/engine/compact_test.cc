@@ -3,9 +3,9 @@
 // [CMP-4], and puts and restores that run meanwhile complete [CMP-2][CMP-5].
 #include "engine/compact.h"
 
-#include <algorithm>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <map>

@@ -136,7 +136,7 @@ TEST_F(StoredBlocksTest, AQuarantinedChunkIsNamedWithWhereItsDamagedCopyIs) {
 TEST_F(StoredBlocksTest, AChunkTheIndexDoesNotKnowIsCorruption) {
   const auto [id, where] = FirstChunk();
   IndexBatch b = v_->index()->NewBatch();
-  b.DeleteChunk(id, where);
+  b.DeleteChunk(id);
   ASSERT_OK(v_->index()->Write(&b, false));
   ASSERT_OK(ExpectLocateFails("is not in the index"));
 }

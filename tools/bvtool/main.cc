@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/compact.h"
+#include "engine/segment_size.h"
 #include "tools/bvtool/commands.h"
 
 namespace bv::tool {
@@ -20,7 +21,7 @@ struct Args {
   Remote remote;
   std::string encryption = "xchacha20-poly1305", id_algo = "hmac-sha256";  // init
   uint32_t avg = 64 << 10;
-  uint64_t segment_mib = 256;
+  uint64_t segment_mib = engine::kDefaultSegmentSize >> 20;
   std::string source, file, label, time;  // put, push (source: ls too)
   std::vector<std::string> streams;       // put
   std::vector<std::string> push_streams;  // push
@@ -78,7 +79,7 @@ void AddVolumeWrites(CLI::App* app, Args* a, Commands* cmd) {
   cmd->init->add_option("--encryption", a->encryption, "xchacha20-poly1305 (default) or none");
   cmd->init->add_option("--chunk-id", a->id_algo, "hmac-sha256 (default) or blake2b");
   cmd->init->add_option("--chunk-avg", a->avg, "average chunk size in bytes (power of two; min = avg/2, max = avg*4)");
-  cmd->init->add_option("--segment-mib", a->segment_mib, "segment size in MiB (default 256)");
+  cmd->init->add_option("--segment-mib", a->segment_mib, "segment size in MiB (default " + std::to_string(engine::kDefaultSegmentSize >> 20) + ")");
 
   cmd->put = app->add_subcommand("put", "back up FILE, standard input or the output of -- COMMAND [ARGS...] as a snapshot "
                                         "of SOURCE (a COMMAND's only if it exits with status 0)");
