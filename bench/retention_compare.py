@@ -18,7 +18,7 @@ gives medians.
 
     python3 bench/retention_compare.py [--build build] [--rows 600000] [--nights 30] [--runs 3]
                                        [--thresholds 80,90,95] [--work /var/tmp] [--dumps DIR]
-                                       [--segment-mib 256] [--tools restic,borg]
+                                       [--segment-mib N] [--tools restic,borg]
 
 Needs root (PostgreSQL runs as the postgres user), PostgreSQL's server, restic and borg
 (scripts/deps.sh installs them).
@@ -140,7 +140,8 @@ class Bv:
         shutil.rmtree(vol, ignore_errors=True)
         if os.path.exists(self.env["BV_KEY_FILE"]):
             os.remove(self.env["BV_KEY_FILE"])
-        run([self.bvtool, "init", vol, "--segment-mib", str(self.segment_mib)], self.env)
+        size = ["--segment-mib", str(self.segment_mib)] if self.segment_mib else []
+        run([self.bvtool, "init", vol] + size, self.env)
         for n, path in enumerate(nights):
             if only is None or n in only:
                 run([self.bvtool, "put", vol, "db/orders", path, "--time", day(n)], self.env)
@@ -225,7 +226,7 @@ def main():
     ap.add_argument("--nights", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--thresholds", default="80,90,95")
-    ap.add_argument("--segment-mib", type=int, default=256, help="BV's segment size (bvtool init --segment-mib)")
+    ap.add_argument("--segment-mib", type=int, help="BV's segment size (bvtool init --segment-mib; default: BV's)")
     ap.add_argument("--tools", default="restic,borg", help="peers beside BV")
     ap.add_argument("--work", default="/var/tmp")
     ap.add_argument("--dumps", help="keep the dumps here, and use the ones already here (same --nights)")
