@@ -136,6 +136,36 @@ class CompactTest(unittest.TestCase):
                                            text=True).stdout)
         self.assertEqual(sorted(s["source"] for s in listed), ["pg/new", "pg/orders", "pg/orders"])
 
+    def test_bvtool_prune_compact_prunes_then_compacts_in_one_run(self):
+        srv = self.start()
+        nights = self.push_nights(srv, 5)
+        before = self.df(srv)
+        token_file = os.path.join(self.tmp, "admin.token")
+        with open(token_file, "w") as f:
+            f.write(self.tok["admin"]["token"])
+        remote = ["--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop", "--token-file", token_file]
+        p = subprocess.run([BVTOOL, "prune", "pg/orders", "--keep-last", "2", "--compact", "--dry-run"] + remote,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("--compact with --dry-run", p.stderr)
+        p = subprocess.run([BVTOOL, "prune", "pg/orders", "--keep-last", "2", "--compact", "--json"] + remote,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["removed"], 3, doc)
+        self.assertGreater(doc["compact"]["segments_removed"], 0, doc)
+        self.assertGreater(doc["compact"]["bytes_freed"], 4 * MIB, doc)
+        after = self.df(srv)
+        self.assertLess(after["disk"], before["disk"] - 4 * MIB, (before, after))
+        for n in (3, 4):
+            self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], "pg/orders@2026-11-%02dT03:00:00Z" % (n + 1)),
+                             nights[n])
+        p = subprocess.run([BVTOOL, "prune", "pg/orders", "--keep-last", "2", "--compact"] + remote,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("removed 0 snapshots of 1 sources\n", p.stdout)
+        self.assertRegex(p.stdout, r"removed \d+ of \d+ segments chosen, copied .* forward, freed ")
+
     def test_a_tenant_over_its_quota_pushes_again_after_prune_and_compact(self):
         srv = self.start(quota_bytes=16 * MIB)
         tok = self.tok["admin"]["token"]

@@ -59,56 +59,63 @@ server::Reply Exchange(const Remote& remote, const std::string& line, std::vecto
 
 }  // namespace
 
-int CmdCompact(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
+engine::CompactOptions CompactOptionsOf(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
   engine::CompactOptions opts;
   opts.dry_run = dry_run;
   opts.threshold = static_cast<double>(threshold_pct) / 100.0;
   opts.max_rate = static_cast<uint64_t>(max_rate_mb * 1e6);
   Check(engine::CheckCompactOptions(opts));
-  auto v = dry_run ? OpenVolumeToRead(c, false) : OpenVolume(c, false);
   if (!c.json) {
     opts.on_segment = [](const engine::SegmentUsage& u, bool removed) {
       std::fprintf(stderr, "%s %s (%s, %s live)\n", removed ? "removed" : "left", engine::SegmentFiles::Name(u.segment).c_str(),
                    Human(u.file_bytes).c_str(), Percent(std::min(u.live_bytes, u.file_bytes), u.file_bytes).c_str());
     };
   }
+  return opts;
+}
+
+json CompactOutcome(const Common& c, const engine::CompactOptions& opts, const engine::CompactReport& r) {
+  if (!c.json) {
+    for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+    if (opts.dry_run) {
+      std::printf("would rewrite %zu of %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
+                  r.chosen.size(), r.segments.size(), Human(r.reclaimable_bytes).c_str(), Human(r.disk_bytes).c_str(),
+                  Human(r.live_bytes).c_str());
+      PrintChosen(r.chosen);
+    } else {
+      std::printf("removed %llu of %zu segments chosen, copied %s forward, freed %s%s\n",
+                  static_cast<unsigned long long>(r.segments_removed), r.chosen.size(), Human(r.bytes_copied).c_str(),
+                  Human(r.bytes_freed).c_str(), r.stopped ? " (stopped: the next compaction goes on)" : "");
+    }
+  }
+  return json{{"dry_run", opts.dry_run},
+              {"threshold", opts.threshold},
+              {"disk_bytes", r.disk_bytes},
+              {"live_bytes", r.live_bytes},
+              {"reclaimable_bytes", r.reclaimable_bytes},
+              {"rewrite", SegmentsJson(r.chosen)},
+              {"segments_removed", r.segments_removed},
+              {"blocks_copied", r.blocks_copied},
+              {"bytes_copied", r.bytes_copied},
+              {"bytes_freed", r.bytes_freed},
+              {"deletions_carried", r.deletions_carried},
+              {"references_marked", r.references},
+              {"mark_memory_bytes", r.mark_memory_bytes},
+              {"stopped", r.stopped},
+              {"notes", r.notes}};
+}
+
+int CmdCompact(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
+  const engine::CompactOptions opts = CompactOptionsOf(c, dry_run, threshold_pct, max_rate_mb);
+  auto v = dry_run ? OpenVolumeToRead(c, false) : OpenVolume(c, false);
   const engine::CompactReport r = Check(engine::Compact(v.get(), opts));
   Check(v->Close());
-  if (c.json) {
-    std::cout << json{{"dry_run", dry_run},
-                      {"threshold", opts.threshold},
-                      {"disk_bytes", r.disk_bytes},
-                      {"live_bytes", r.live_bytes},
-                      {"reclaimable_bytes", r.reclaimable_bytes},
-                      {"rewrite", SegmentsJson(r.chosen)},
-                      {"segments_removed", r.segments_removed},
-                      {"blocks_copied", r.blocks_copied},
-                      {"bytes_copied", r.bytes_copied},
-                      {"bytes_freed", r.bytes_freed},
-                      {"deletions_carried", r.deletions_carried},
-                      {"references_marked", r.references},
-                      {"mark_memory_bytes", r.mark_memory_bytes},
-                      {"stopped", r.stopped},
-                      {"notes", r.notes}}
-                     .dump(2)
-              << "\n";
-    return 0;
-  }
-  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
-  if (dry_run) {
-    std::printf("would rewrite %zu of %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
-                r.chosen.size(), r.segments.size(), Human(r.reclaimable_bytes).c_str(), Human(r.disk_bytes).c_str(),
-                Human(r.live_bytes).c_str());
-    PrintChosen(r.chosen);
-    return 0;
-  }
-  std::printf("removed %llu of %zu segments chosen, copied %s forward, freed %s%s\n",
-              static_cast<unsigned long long>(r.segments_removed), r.chosen.size(), Human(r.bytes_copied).c_str(),
-              Human(r.bytes_freed).c_str(), r.stopped ? " (stopped: the next compaction goes on)" : "");
+  const json out = CompactOutcome(c, opts, r);
+  if (c.json) std::cout << out.dump(2) << "\n";
   return 0;
 }
 
-int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
+json RemoteCompactOutcome(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
   std::string line = "COMPACT threshold=" + std::to_string(threshold_pct);
   if (max_rate_mb > 0) line += " max_rate=" + std::to_string(static_cast<uint64_t>(max_rate_mb * 1e6));
   if (dry_run) line += " dry_run=true";
@@ -120,35 +127,37 @@ int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t 
     if (r.kind == "SEGMENT") segments.push_back(UsageOf(r));
     if (r.kind == "NOTE") notes.push_back(FieldText(r, "text"));
   }
-  if (c.json) {
-    std::cout << json{{"dry_run", dry_run},
-                      {"threshold", static_cast<double>(threshold_pct) / 100.0},
-                      {"disk_bytes", FieldNumber(ok, "disk")},
-                      {"live_bytes", FieldNumber(ok, "live")},
-                      {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
-                      {"rewrite", SegmentsJson(segments)},
-                      {"segments_removed", FieldNumber(ok, "removed")},
-                      {"bytes_copied", FieldNumber(ok, "copied")},
-                      {"bytes_freed", FieldNumber(ok, "freed")},
-                      {"stopped", FieldText(ok, "stopped") == "true"},
-                      {"notes", notes}}
-                     .dump(2)
-              << "\n";
-    return 0;
+  if (!c.json) {
+    for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+    if (dry_run) {
+      std::printf("would rewrite %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
+                  segments.size(), Human(FieldNumber(ok, "reclaimable")).c_str(), Human(FieldNumber(ok, "disk")).c_str(),
+                  Human(FieldNumber(ok, "live")).c_str());
+      PrintChosen(segments);
+    } else {
+      std::printf("removed %llu of %llu segments chosen, copied %s forward, freed %s%s\n",
+                  static_cast<unsigned long long>(FieldNumber(ok, "removed")),
+                  static_cast<unsigned long long>(FieldNumber(ok, "chosen")), Human(FieldNumber(ok, "copied")).c_str(),
+                  Human(FieldNumber(ok, "freed")).c_str(),
+                  FieldText(ok, "stopped") == "true" ? " (stopped: the next compaction goes on)" : "");
+    }
   }
-  for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
-  if (dry_run) {
-    std::printf("would rewrite %zu segments and free %s of %s (%s live); dry run: nothing changed\n",
-                segments.size(), Human(FieldNumber(ok, "reclaimable")).c_str(), Human(FieldNumber(ok, "disk")).c_str(),
-                Human(FieldNumber(ok, "live")).c_str());
-    PrintChosen(segments);
-    return 0;
-  }
-  std::printf("removed %llu of %llu segments chosen, copied %s forward, freed %s%s\n",
-              static_cast<unsigned long long>(FieldNumber(ok, "removed")),
-              static_cast<unsigned long long>(FieldNumber(ok, "chosen")), Human(FieldNumber(ok, "copied")).c_str(),
-              Human(FieldNumber(ok, "freed")).c_str(),
-              FieldText(ok, "stopped") == "true" ? " (stopped: the next compaction goes on)" : "");
+  return json{{"dry_run", dry_run},
+              {"threshold", static_cast<double>(threshold_pct) / 100.0},
+              {"disk_bytes", FieldNumber(ok, "disk")},
+              {"live_bytes", FieldNumber(ok, "live")},
+              {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
+              {"rewrite", SegmentsJson(segments)},
+              {"segments_removed", FieldNumber(ok, "removed")},
+              {"bytes_copied", FieldNumber(ok, "copied")},
+              {"bytes_freed", FieldNumber(ok, "freed")},
+              {"stopped", FieldText(ok, "stopped") == "true"},
+              {"notes", notes}};
+}
+
+int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
+  const json out = RemoteCompactOutcome(c, remote, dry_run, threshold_pct, max_rate_mb);
+  if (c.json) std::cout << out.dump(2) << "\n";
   return 0;
 }
 

@@ -17,6 +17,8 @@ using nlohmann::json;
 
 namespace {
 
+const uint32_t kDefaultThresholdPct = static_cast<uint32_t>(engine::kDefaultCompactThreshold * 100 + 0.5);
+
 struct Decision {
   std::string id, time;
   bool keep = false;
@@ -47,8 +49,9 @@ void PrintSource(const SourceReport& s) {
 
 // The report of a whole prune, and its exit status. `removed`: what the prune removed in all (a
 // snapshot another deletion took first is not counted); per source, what the plan removes.
-int Report(const Common& c, const std::string& policy, const std::vector<SourceReport>& sources, bool dry_run,
-           size_t removed) {
+// Printed unless --json; returned as JSON.
+json Report(const Common& c, const std::string& policy, const std::vector<SourceReport>& sources, bool dry_run,
+            size_t removed, bool compacting) {
   size_t planned = 0;
   json out = json::array();
   for (const SourceReport& s : sources) {
@@ -62,19 +65,23 @@ int Report(const Common& c, const std::string& policy, const std::vector<SourceR
     out.push_back({{"source", s.source}, {"snapshots", snaps}, {"kept", kept},
                    {"removed", dry_run ? 0 : s.decisions.size() - kept}});
   }
-  if (c.json) {
-    std::cout << json{{"policy", policy}, {"dry_run", dry_run}, {"removed", removed}, {"sources", out}}.dump(2)
-              << "\n";
-    return 0;
-  }
+  const json doc{{"policy", policy}, {"dry_run", dry_run}, {"removed", removed}, {"sources", out}};
+  if (c.json) return doc;
   for (const SourceReport& s : sources) PrintSource(s);
   if (dry_run) {
     std::printf("would remove %zu snapshots of %zu sources (dry run: nothing changed)\n", planned, sources.size());
   } else {
-    std::printf("removed %zu snapshots of %zu sources; their chunks stay on disk until compaction\n", removed,
-                sources.size());
+    std::printf("removed %zu snapshots of %zu sources%s\n", removed, sources.size(),
+                compacting ? "" : "; their chunks stay on disk until compaction");
   }
-  return 0;
+  return doc;
+}
+
+void RefuseDryCompact(bool dry_run, bool compact) {
+  if (dry_run && compact) {
+    Fail(Status::InvalidArgument("--compact with --dry-run: what compaction frees depends on the prune; run prune "
+                                 "--dry-run, and compact --dry-run after the prune"));
+  }
 }
 
 std::vector<std::string> SplitReasons(const std::string& text) {
@@ -86,8 +93,11 @@ std::vector<std::string> SplitReasons(const std::string& text) {
 
 }  // namespace
 
-int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run) {
+int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run,
+             bool compact) {
+  RefuseDryCompact(dry_run, compact);
   const engine::RetentionPolicy policy = Check(keep.Policy());
+  const engine::CompactOptions compact_opts = CompactOptionsOf(c, false, kDefaultThresholdPct, 0);
   auto v = OpenVolume(c, false);
   std::vector<SourceReport> report;
   const size_t removed = Check(engine::Prune(
@@ -96,12 +106,19 @@ int CmdPrune(const Common& c, const std::vector<std::string>& sources, const Kee
         report.push_back(FromPlan(plan));
         return Status::Ok();
       }));
+  json doc = Report(c, policy.ToString(), report, dry_run, removed, compact);
+  if (compact) {
+    std::fflush(stdout);  // the prune's lines before the compaction's progress
+    doc["compact"] = CompactOutcome(c, compact_opts, Check(engine::Compact(v.get(), compact_opts)));
+  }
   Check(v->Close());
-  return Report(c, policy.ToString(), report, dry_run, removed);
+  if (c.json) std::cout << doc.dump(2) << "\n";
+  return 0;
 }
 
 int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
-                const KeepOptions& keep, bool dry_run) {
+                const KeepOptions& keep, bool dry_run, bool compact) {
+  RefuseDryCompact(dry_run, compact);
   if (sources.size() > server::kArgsMax) {
     Fail(Status::InvalidArgument("prune --server names at most " + std::to_string(server::kArgsMax) +
                                  " sources at a time (none: every source)"));
@@ -129,7 +146,13 @@ int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::st
     report.back().decisions.push_back(Decision{FieldText(r, "snapshot"), FieldText(r, "time"),
                                                FieldText(r, "keep") == "true", SplitReasons(FieldText(r, "reasons"))});
   }
-  return Report(c, rules.empty() ? "as configured" : Check(keep.Policy()).ToString(), report, dry_run, removed);
+  json doc = Report(c, rules.empty() ? "as configured" : Check(keep.Policy()).ToString(), report, dry_run, removed, compact);
+  if (compact) {
+    std::fflush(stdout);
+    doc["compact"] = RemoteCompactOutcome(c, remote, false, kDefaultThresholdPct, 0);
+  }
+  if (c.json) std::cout << doc.dump(2) << "\n";
+  return 0;
 }
 
 }  // namespace bv::tool

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/compact.h"
 #include "tools/bvtool/client.h"
 #include "tools/bvtool/common.h"
 #include "tools/bvtool/keep_options.h"
@@ -23,8 +26,10 @@ int CmdFsck(const Common& c, bool repair, bool rebuild);
 int CmdInspect(const Common& c, const std::string& segment);
 int CmdToken(bool json, const std::string& role);
 int CmdDelete(const Common& c, const std::string& ref, const std::string& reason);
-// sources: empty for every source.
-int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run);
+// sources: empty for every source. compact: then compact the volume, as `compact` does by default
+// (restic's forget --prune); refused with dry_run.
+int CmdPrune(const Common& c, const std::vector<std::string>& sources, const KeepOptions& keep, bool dry_run,
+             bool compact);
 // threshold_pct: rewrite sealed segments less than this live; max_rate_mb: MB/s copied, 0 for no limit.
 int CmdCompact(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb);
 int CmdDf(const Common& c);
@@ -50,8 +55,15 @@ int RemoteVerify(const Common& c, const Remote& remote, const std::string& ref);
 int RemoteDelete(const Common& c, const Remote& remote, const std::string& ref, const std::string& reason);
 // No keep options: each source's policy in bvd's configuration.
 int RemotePrune(const Common& c, const Remote& remote, const std::vector<std::string>& sources,
-                const KeepOptions& keep, bool dry_run);
+                const KeepOptions& keep, bool dry_run, bool compact);
 int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb);
+
+// Shared by compact and prune --compact: the options (per-segment progress to standard error
+// unless --json), and the outcome printed unless --json and returned as JSON.
+engine::CompactOptions CompactOptionsOf(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb);
+nlohmann::json CompactOutcome(const Common& c, const engine::CompactOptions& opts, const engine::CompactReport& r);
+nlohmann::json RemoteCompactOutcome(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct,
+                                    double max_rate_mb);
 int RemoteDf(const Common& c, const Remote& remote);
 
 }  // namespace bv::tool

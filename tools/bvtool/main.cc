@@ -36,6 +36,7 @@ struct Args {
   std::string role = "push";             // token
   bool token_json = false;
   std::vector<std::string> sources;  // prune
+  bool then_compact = false;         // prune --compact
   KeepOptions keep;
   bool dry_run = false;
   uint32_t threshold_pct = static_cast<uint32_t>(engine::kDefaultCompactThreshold * 100 + 0.5);  // compact
@@ -142,6 +143,8 @@ void AddUpkeep(CLI::App* app, Args* a, Commands* cmd) {
   cmd->prune->add_option("SOURCE", a->sources, "only these sources (default: every source; with --server, 4 at most)");
   AddKeepOptions(cmd->prune, &a->keep);
   cmd->prune->add_flag("--dry-run", a->dry_run, "say what would be kept and removed, and why; change nothing");
+  cmd->prune->add_flag("--compact", a->then_compact,
+                       "then compact, as `compact` does by default, in the same run (restic's forget --prune)");
 
   cmd->compact = app->add_subcommand("compact", "give back the space of what no kept snapshot needs: rewrite the "
                                                 "sealed segments that are mostly not needed, then remove them");
@@ -251,9 +254,9 @@ int Run(const Commands& cmd, Args* a) {
   if (cmd.prune->parsed()) {
     std::string unused;
     ShiftDir(a, a->remote.given(), &unused);  // DIR, unless --server
-    if (!a->remote.given()) return CmdPrune(c, a->sources, a->keep, a->dry_run);
+    if (!a->remote.given()) return CmdPrune(c, a->sources, a->keep, a->dry_run, a->then_compact);
     if (!a->c.dir.empty()) a->sources.insert(a->sources.begin(), a->c.dir);  // no DIR with --server
-    return RemotePrune(c, a->remote, a->sources, a->keep, a->dry_run);
+    return RemotePrune(c, a->remote, a->sources, a->keep, a->dry_run, a->then_compact);
   }
   if (cmd.compact->parsed() || cmd.df->parsed()) {
     std::string unused;
