@@ -7,8 +7,9 @@ the rows were updated at random and 1% inserted. Then, per run and per tool, a f
 takes the thirty nights (dated a day apart), and the clock runs over the cleanup to
 `--keep-daily 7`:
 
-  bv       bvtool prune --keep-daily 7, then bvtool compact (default threshold, and each of
-           --thresholds, from copies of the same volume)
+  bv       bvtool prune --keep-daily 7 --compact (one run, as an operator would); then, from
+           copies of the same volume, prune and compact as two runs, and compact alone at each
+           of --thresholds
   restic   restic 0.14: forget --keep-daily 7 --prune
   borg     Borg 1.2: prune --keep-daily 7, then compact
 
@@ -150,26 +151,31 @@ class Bv:
         vol = os.path.join(self.work, "bv")
         self.fill(vol, nights)
         out = {"before": du(vol)}
-        out["prune"] = run([self.bvtool, "prune", vol, "--keep-daily", "7"], self.env)
-        pruned = vol + ".pruned"
-        shutil.rmtree(pruned, ignore_errors=True)
-        shutil.copytree(vol, pruned)
-        out["compact"] = run([self.bvtool, "compact", vol], self.env)
-        out["cleanup"] = out["prune"] + out["compact"]
+        unpruned = vol + ".unpruned"
+        shutil.rmtree(unpruned, ignore_errors=True)
+        shutil.copytree(vol, unpruned)
+        # What an operator runs: one command, as restic's forget --prune.
+        out["cleanup"] = run([self.bvtool, "prune", vol, "--keep-daily", "7", "--compact"], self.env)
         out["after"] = du(vol)
-        for t in self.thresholds:
-            copy = vol + ".t%d" % t
+        shutil.rmtree(vol)
+        # The same in two runs, and compaction alone at each threshold, from copies.
+        for t in [None] + self.thresholds:
+            copy = vol + ".copy"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(pruned, copy)
-            out["compact@%d" % t] = run([self.bvtool, "compact", copy, "--threshold", str(t)], self.env)
-            out["after@%d" % t] = du(copy)
+            shutil.copytree(unpruned, copy)
+            prune = run([self.bvtool, "prune", copy, "--keep-daily", "7"], self.env)
+            threshold = ["--threshold", str(t)] if t else []
+            compact = run([self.bvtool, "compact", copy] + threshold, self.env)
+            if t is None:
+                out["prune"], out["compact"] = prune, compact
+            else:
+                out["compact@%d" % t], out["after@%d" % t] = compact, du(copy)
             shutil.rmtree(copy)
-        shutil.rmtree(pruned)
+        shutil.rmtree(unpruned)
         fresh = os.path.join(self.work, "bv-fresh")
         self.fill(fresh, nights, only=set(range(len(nights) - 7, len(nights))))
         out["fresh"] = du(fresh)
         shutil.rmtree(fresh)
-        shutil.rmtree(vol)
         return out
 
 
@@ -262,12 +268,16 @@ def main():
         print("| --- | --- | --- | --- | --- |")
         for name in med:
             m = med[name]
-            print("| %s | %.1f MB | %.1f s | %.1f MB | %.2f× |" % (name, m["before"] / 1e6, m["cleanup"],
+            print("| %s | %.1f MB | %.2f s | %.1f MB | %.2f× |" % (name, m["before"] / 1e6, m["cleanup"],
                                                                   m["after"] / 1e6, m["after"] / bv["fresh"]))
         print("| fresh BV volume, the 7 nights only | | | %.1f MB | 1.00× |" % (bv["fresh"] / 1e6))
+        print("\nBV as two runs (prune, then compact): %.2f s + %.2f s" % (bv["prune"], bv["compact"]))
         for name in med:
             if name != "bv":
-                print("\nBV cleanup time / %s's: %.2f" % (name, bv["cleanup"] / med[name]["cleanup"]))
+                ratios = [b["cleanup"] / o["cleanup"] for b, o in zip(results["bv"], results[name])]
+                print("BV cleanup time / %s's: %.2f (ratio of medians); per run %s, median %.2f"
+                      % (name, bv["cleanup"] / med[name]["cleanup"], ", ".join("%.2f" % x for x in ratios),
+                         statistics.median(ratios)))
         print("\n| threshold | compact | stored after | vs fresh |")
         print("| --- | --- | --- | --- |")
         for t in thresholds:
