@@ -64,7 +64,6 @@ Result<std::vector<uint64_t>> Sweeper::Sweep(const std::vector<SegmentUsage>& gr
     taken.push_back(seg_);
     copied[seg_] = copied_here_;
   }
-  KeepUncarriedDeletions(&taken);
   if (taken.empty()) return taken;
   uint64_t taken_bytes = 0;
   for (const SegmentUsage& u : group) {
@@ -81,20 +80,6 @@ Result<std::vector<uint64_t>> Sweeper::Sweep(const std::vector<SegmentUsage>& gr
     report_->bytes_freed += u.file_bytes > copied[u.segment] ? u.file_bytes - copied[u.segment] : 0;
   }
   return taken;
-}
-
-void Sweeper::KeepUncarriedDeletions(std::vector<uint64_t>* taken) {
-  auto has = [&](uint64_t segment) { return std::find(taken->begin(), taken->end(), segment) != taken->end(); };
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& [deletion, commit] : uncarried_) {
-      if (!has(deletion) || has(commit)) continue;
-      taken->erase(std::find(taken->begin(), taken->end(), deletion));
-      report_->notes.push_back(SegmentFiles::Name(deletion) + " left as it is: it holds a deletion record whose snapshot's "
-                               "commit stays in " + SegmentFiles::Name(commit));
-      changed = true;
-    }
-  }
 }
 
 Result<bool> Sweeper::CopyOut(const MetadataList& meta) {
@@ -173,7 +158,6 @@ Result<std::vector<std::pair<Location, format::Id>>> Sweeper::LiveDataHere() {
 Result<std::map<uint64_t, Sweeper::MetadataList>> Sweeper::MetadataInGroup() {
   std::map<uint64_t, MetadataList> out;
   snapshot_live_.reset();
-  uncarried_.clear();
   BV_RETURN_IF_ERROR(index_->ForEachRecipeKey([&](uint64_t snapshot, uint16_t, uint32_t, const Location& loc) -> Status {
     if (!InGroup(loc.segment)) return Status::Ok();
     BV_ASSIGN_OR_RETURN(bool live, SnapshotLive(snapshot));
@@ -185,12 +169,10 @@ Result<std::map<uint64_t, Sweeper::MetadataList>> Sweeper::MetadataInGroup() {
     return true;
   }));
   BV_RETURN_IF_ERROR(index_->ForEachTombstone([&](uint64_t, const format::Tombstone& t) -> Status {
-    // A deletion whose commit goes with the group goes with it too: a rebuild applies a
-    // deletion only to a commit it has seen, and it will see neither.
-    if (!InGroup(t.deletion.segment)) return Status::Ok();
-    if (InGroup(t.commit.segment)) {
-      uncarried_.emplace_back(t.deletion.segment, t.commit.segment);
-    } else {
+    // Carried unless its commit is in the same file: a commit elsewhere in the group may stay
+    // (damage there), and files of a group go in any order, so a deletion record never hangs on
+    // another file of the group going with it.
+    if (InGroup(t.deletion.segment) && t.commit.segment != t.deletion.segment) {
       out[t.deletion.segment].emplace_back(t.deletion, format::BlockType::kSnapshotDeletion);
     }
     return Status::Ok();
@@ -281,7 +263,7 @@ Status Sweeper::CopyMetadata() {
       case format::BlockType::kSnapshotDeletion: {
         BV_ASSIGN_OR_RETURN(format::DeletionRecord d, format::DecodeDeletion(b.payload));
         BV_ASSIGN_OR_RETURN(auto tomb, index_->GetTombstone(d.snapshot_id));
-        if (!tomb || tomb->deletion != here || InGroup(tomb->commit.segment)) break;
+        if (!tomb || tomb->deletion != here || tomb->commit.segment == seg_) break;
         BV_RETURN_IF_ERROR(Appended(lane, b, &to));
         lane.pending()->PutTombstone(d.snapshot_id, format::Tombstone{tomb->commit, to});
         report_->deletions_carried++;

@@ -64,10 +64,6 @@ class Sweeper {
   // Copies out of segment seg_ all it holds that is still needed; false when it stopped first or
   // left the segment (damage).
   Result<bool> CopyOut(const MetadataList& meta);
-  // A deletion record not carried forward because its snapshot's commit lies in the group too
-  // [CMP-4] is needed as long as that commit is: its segment goes only with the commit's. Drops
-  // from `taken` each segment the commit's stays behind (left for damage, or not reached).
-  void KeepUncarriedDeletions(std::vector<uint64_t>* taken);
   Result<bool> Leave(const std::string& why);
   bool InGroup(uint64_t segment) const { return std::binary_search(group_.begin(), group_.end(), segment); }
   // Whether recipe pieces of `snapshot` are live, asked of the index once per run of keys.
@@ -117,7 +113,6 @@ class Sweeper {
   std::vector<uint64_t> group_;  // the group being swept, ascending
   uint64_t seg_ = 0;              // the segment being copied out of
   std::optional<std::pair<uint64_t, bool>> snapshot_live_;  // SnapshotLive's last answer
-  std::vector<std::pair<uint64_t, uint64_t>> uncarried_;     // (deletion's, commit's segment), both in the group
   std::vector<HeldBlock> data_;  // live data blocks held for the next copy batch
   size_t data_bytes_ = 0;
   std::vector<HeldBlock> meta_;  // the metadata blocks still needed: small, copied at the segment's end

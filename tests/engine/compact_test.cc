@@ -193,15 +193,17 @@ TEST_F(CompactTest, ADeletionRecordIsCarriedWhileTheCommitItDeletesIsKept) {  //
   EXPECT_TRUE(back == k);
 }
 
-// [CMP-4] Segments 1 and 2 are swept as one group: A's deletion record in 2 is not carried,
-// since A's commit in 1 goes with the group. Damage in 1 leaves it; then 2 must stay too, or a
-// rebuilt index would bring A back.
-TEST_F(CompactTest, ADeletionStaysWhileItsCommitsSegmentInTheGroupIsLeft) {
+// [CMP-4] Segments 1 and 2 are swept as one group, and damage in 1 leaves it. A's deletion
+// record in 2 is carried all the same, since A's commit is in another segment: 2 goes, with the
+// commit of K2 (kept, copied forward), and a rebuilt index neither brings A back nor loses K2.
+TEST_F(CompactTest, ADeletionIsCarriedWhenItsCommitsSegmentInTheGroupIsLeft) {
   ASSERT_OK_AND_ASSIGN(auto a, PutString(v.get(), "db/a", "tiny", kDec1));
   ASSERT_OK_AND_ASSIGN(auto kept, PutString(v.get(), "db/k", RandomBytes(3000, 1), kDec1 + kDay));
   ASSERT_OK_AND_ASSIGN(auto junk1, PutString(v.get(), "db/j", RandomBytes(600 << 10, 2), kDec1 + 2 * kDay));
   SealCurrent();
   ASSERT_OK_AND_ASSIGN(auto junk2, PutString(v.get(), "db/j", RandomBytes(600 << 10, 3), kDec1 + 3 * kDay));
+  const std::string k2 = RandomBytes(2000, 5);
+  ASSERT_OK_AND_ASSIGN(auto kept2, PutString(v.get(), "db/k2", k2, kDec1 + 3 * kDay));
   for (const auto& gone : {a, junk1, junk2}) ASSERT_OK(DeleteSnapshot(v.get(), gone, "expired"));
   SealCurrent();
   ASSERT_OK_AND_ASSIGN(auto last, PutString(v.get(), "db/k", RandomBytes(20 << 10, 4), kDec1 + 4 * kDay));
@@ -209,6 +211,9 @@ TEST_F(CompactTest, ADeletionStaysWhileItsCommitsSegmentInTheGroupIsLeft) {
   ASSERT_TRUE(tomb.has_value());
   ASSERT_EQ(tomb->commit.segment, 1u);
   ASSERT_EQ(tomb->deletion.segment, 2u);
+  ASSERT_OK_AND_ASSIGN(auto k2_entry, v->index()->GetSnapshot(kept2.id));
+  ASSERT_TRUE(k2_entry.has_value());
+  ASSERT_EQ(k2_entry->commit.segment, 2u);
   // K's one data block, the second of segment 1 (after A's), gets a flipped payload byte.
   std::vector<uint64_t> offsets;
   ASSERT_OK(v->index()->ForEachChunkAt(1, 0, UINT64_MAX, [&](uint64_t offset, const format::Id&) {
@@ -220,17 +225,20 @@ TEST_F(CompactTest, ADeletionStaysWhileItsCommitsSegmentInTheGroupIsLeft) {
 
   ASSERT_OK_AND_ASSIGN(CompactReport r, Compact(v.get(), {}));
   ASSERT_EQ(r.chosen.size(), 2u);
-  EXPECT_EQ(r.segments_removed, 0u);
-  ASSERT_EQ(r.notes.size(), 2u);
+  EXPECT_EQ(r.segments_removed, 1u);
+  ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_NE(r.notes[0].find(format::SegmentFileName(1) + " left as it is"), std::string::npos) << r.notes[0];
-  EXPECT_NE(r.notes[1].find(format::SegmentFileName(2) + " left as it is: it holds a deletion record"),
-            std::string::npos) << r.notes[1];
+  EXPECT_EQ(r.deletions_carried, 2u) << "A's and the first junk's: their commits are in segment 1";
   ASSERT_OK_AND_ASSIGN(auto files, v->segment_files()->List());
-  EXPECT_EQ(files.size(), 3u);
+  EXPECT_EQ(std::count(files.begin(), files.end(), 2u), 0) << "segment 2 stayed";
+  EXPECT_EQ(std::count(files.begin(), files.end(), 1u), 1) << "segment 1 went, damage and all";
   RebuildIndex();
   std::map<uint64_t, std::string> listed = Listed();
   EXPECT_FALSE(listed.count(a.id)) << "a rebuilt index brought a deleted snapshot back";
-  EXPECT_TRUE(listed.count(kept.id) && listed.count(last.id));
+  EXPECT_FALSE(listed.count(junk1.id)) << "a rebuilt index brought a deleted snapshot back";
+  EXPECT_TRUE(listed.count(kept.id) && listed.count(kept2.id) && listed.count(last.id));
+  ASSERT_OK_AND_ASSIGN(std::string back, GetString(v.get(), kept2.id));
+  EXPECT_TRUE(back == k2);
 }
 
 TEST_F(CompactTest, APutBegunBeforeTheFenceIsWaitedForAndItsSnapshotRestores) {  // [CMP-2]

@@ -109,7 +109,12 @@ int CmdPrune(const Common& c, const std::vector<std::string>& sources, const Kee
   json doc = Report(c, policy.ToString(), report, dry_run, removed, compact);
   if (compact) {
     std::fflush(stdout);  // the prune's lines before the compaction's progress
-    doc["compact"] = CompactOutcome(c, compact_opts, Check(engine::Compact(v.get(), compact_opts)));
+    auto compacted = engine::Compact(v.get(), compact_opts);
+    if (!compacted.ok()) {  // the prune stands: say so before failing
+      if (c.json) std::cout << doc.dump(2) << "\n";
+      Fail(compacted.status());
+    }
+    doc["compact"] = CompactOutcome(c, compact_opts, *compacted);
   }
   Check(v->Close());
   if (c.json) std::cout << doc.dump(2) << "\n";
