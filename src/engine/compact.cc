@@ -139,7 +139,7 @@ Result<CompactReport> Compact(Volume* volume, const CompactOptions& opts) {
   }
   LaneUse use(volume->lane());
   Sweeper sweeper(volume, *mark.live, opts, &report);
-  // Chosen and then re-measured by the second mark.
+  // The chosen segments as the deciding mark measured them.
   std::vector<SegmentUsage> chosen_now;
   for (const SegmentUsage& planned : report.chosen) {
     auto it = std::lower_bound(mark.segments.begin(), mark.segments.end(), planned.segment,

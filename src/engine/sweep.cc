@@ -121,8 +121,8 @@ Result<bool> Sweeper::Leave(const std::string& why) {
   return false;
 }
 
-Status Sweeper::ForEachChunkHere(const std::function<bool(const format::Id&)>& want,
-                                 const std::function<Status(const Location&, const format::Id&)>& fn) {
+Status Sweeper::ForEachChunkIn(uint64_t segment, const std::function<bool(const format::Id&)>& want,
+                               const std::function<Status(const Location&, const format::Id&)>& fn) {
   std::vector<std::pair<uint64_t, format::Id>> listed;
   std::vector<format::Id> ids;
   auto resolve = [&]() -> Status {
@@ -130,14 +130,14 @@ Status Sweeper::ForEachChunkHere(const std::function<bool(const format::Id&)>& w
     for (const auto& l : listed) ids.push_back(l.second);
     BV_ASSIGN_OR_RETURN(auto now, index_->GetChunks(ids));
     for (size_t i = 0; i < listed.size(); i++) {
-      if (now[i] && now[i]->segment == seg_ && now[i]->offset == listed[i].first) {
+      if (now[i] && now[i]->segment == segment && now[i]->offset == listed[i].first) {
         BV_RETURN_IF_ERROR(fn(*now[i], listed[i].second));
       }
     }
     listed.clear();
     return Status::Ok();
   };
-  BV_RETURN_IF_ERROR(index_->ForEachChunkAt(seg_, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
+  BV_RETURN_IF_ERROR(index_->ForEachChunkAt(segment, 0, UINT64_MAX, [&](uint64_t offset, const format::Id& id) -> Status {
     if (!want(id)) return Status::Ok();
     listed.emplace_back(offset, id);
     return listed.size() >= kLookupBatch ? resolve() : Status::Ok();
@@ -147,11 +147,11 @@ Status Sweeper::ForEachChunkHere(const std::function<bool(const format::Id&)>& w
 
 Result<std::vector<std::pair<Location, format::Id>>> Sweeper::LiveDataHere() {
   std::vector<std::pair<Location, format::Id>> out;
-  BV_RETURN_IF_ERROR(ForEachChunkHere([&](const format::Id& id) { return live_.MayContain(id); },
-                                      [&](const Location& loc, const format::Id& id) {
-                                        out.emplace_back(loc, id);
-                                        return Status::Ok();
-                                      }));
+  BV_RETURN_IF_ERROR(ForEachChunkIn(seg_, [&](const format::Id& id) { return live_.MayContain(id); },
+                                    [&](const Location& loc, const format::Id& id) {
+                                      out.emplace_back(loc, id);
+                                      return Status::Ok();
+                                    }));
   return out;
 }
 
@@ -296,8 +296,7 @@ Status Sweeper::Retire(const std::vector<uint64_t>& segments, bool scan_chunks) 
     }));
   } else {
     for (uint64_t segment : segments) {
-      seg_ = segment;
-      BV_RETURN_IF_ERROR(ForEachChunkHere([](const format::Id&) { return true; }, drop));
+      BV_RETURN_IF_ERROR(ForEachChunkIn(segment, [](const format::Id&) { return true; }, drop));
     }
   }
   for (uint64_t segment : segments) batch.ForgetSegmentBlocks(segment);

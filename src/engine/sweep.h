@@ -68,10 +68,10 @@ class Sweeper {
   bool InGroup(uint64_t segment) const { return std::binary_search(group_.begin(), group_.end(), segment); }
   // Whether recipe pieces of `snapshot` are live, asked of the index once per run of keys.
   Result<bool> SnapshotLive(uint64_t snapshot);
-  // The chunks whose index entry places them here, in offset order (the locations column may
-  // still name a chunk that moved since); `want` says which ids are looked up at all.
-  Status ForEachChunkHere(const std::function<bool(const format::Id&)>& want,
-                          const std::function<Status(const Location&, const format::Id&)>& fn);
+  // The chunks whose index entry places them in `segment`, in offset order (the locations column
+  // may still name a chunk that moved since); `want` says which ids are looked up at all.
+  Status ForEachChunkIn(uint64_t segment, const std::function<bool(const format::Id&)>& want,
+                        const std::function<Status(const Location&, const format::Id&)>& fn);
   // The data blocks here whose chunk is live and placed here by the index, in offset order.
   Result<std::vector<std::pair<Location, format::Id>>> LiveDataHere();
   // The metadata blocks in the group's segments that are still needed, by segment, each in offset
