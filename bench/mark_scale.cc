@@ -2,7 +2,9 @@
 // a store of ~640 GB of 64 KiB chunks) and one kept snapshot whose recipe pieces, real blocks in
 // real segments, reference every one of them. Times the mark (a dry-run compaction: it reads every
 // live recipe piece, fills the live set, and sums the live bytes per segment) and reports the
-// process's peak resident memory during it, measured from a reset of the peak (clear_refs).
+// process's peak resident memory during it, measured from a reset of the peak (clear_refs). Then
+// the same for df's per-source figures (engine/source_usage.h: the recipe pieces read twice, and
+// the stored size of every distinct chunk looked up).
 //
 //   build/bench/bv-mark-scale [--entries 10000000] [--dir /var/tmp] [--rounds 3]
 #include <CLI/CLI.hpp>
@@ -15,6 +17,7 @@
 
 #include "bench/random_id.h"
 #include "engine/compact.h"
+#include "engine/source_usage.h"
 #include "engine/volume.h"
 #include "format/recipe_format.h"
 
@@ -123,6 +126,18 @@ int Main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("mark %d: %.1f s, %llu references, live set %.1f MiB, resident before %.0f MiB, peak %.0f MiB\n", i + 1,
                 s, static_cast<unsigned long long>(r->references), static_cast<double>(r->mark_memory_bytes) / (1 << 20),
+                static_cast<double>(before) / 1024, static_cast<double>(StatusKiB("VmHWM:")) / 1024);
+  }
+  for (int i = 0; i < rounds; i++) {
+    ResetPeak();
+    const uint64_t before = StatusKiB("VmRSS:");
+    const auto t0 = Clock::now();
+    auto r = engine::UsageBySource(v->get());
+    Must(r.status(), "df");
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const engine::SourceUsage& u = r->begin()->second;
+    std::printf("df %d: %.1f s, stored %.1f GiB of which unique %.1f GiB, resident before %.0f MiB, peak %.0f MiB\n",
+                i + 1, s, static_cast<double>(u.stored_bytes) / (1 << 30), static_cast<double>(u.unique_bytes) / (1 << 30),
                 static_cast<double>(before) / 1024, static_cast<double>(StatusKiB("VmHWM:")) / 1024);
   }
   Must((*v)->Close(), "close");

@@ -90,12 +90,13 @@ bool HandleDf(SessionContext* ctx, const Request& r) {
   opts.dry_run = true;
   auto report = engine::Compact(v, opts);
   if (!report.ok()) return ctx->conn.ReplyError(report.status()).ok();
-  auto sources = engine::UsageBySource(v->index());
+  auto sources = engine::UsageBySource(v);
   if (!sources.ok()) return ctx->conn.ReplyError(sources.status()).ok();
   for (const auto& [name, u] : *sources) {
     if (!ctx->conn
              .Reply("SOURCE source=" + EscapeValue(name) + " snapshots=" + std::to_string(u.snapshots) +
-                    " logical=" + std::to_string(u.logical_bytes) + " new=" + std::to_string(u.new_bytes))
+                    " logical=" + std::to_string(u.logical_bytes) + " new=" + std::to_string(u.new_bytes) +
+                    " stored=" + std::to_string(u.stored_bytes) + " unique=" + std::to_string(u.unique_bytes))
              .ok()) {
       return false;
     }

@@ -125,7 +125,16 @@ class CompactTest(unittest.TestCase):
         p = subprocess.run([BVTOOL, "df", "--json", "--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop",
                             "--token-file", token_file], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(sorted(s["source"] for s in json.loads(p.stdout)["sources"]), ["pg/new", "pg/orders"])
+        sources = {s["source"]: s for s in json.loads(p.stdout)["sources"]}
+        self.assertEqual(sorted(sources), ["pg/new", "pg/orders"])
+        # pg/new shares no chunk with pg/orders: all it needs is its own; pg/orders needs its two
+        # nights, of which night 5 alone holds most.
+        self.assertGreater(sources["pg/new"]["stored_bytes"], len(big))
+        self.assertEqual(sources["pg/new"]["unique_bytes"], sources["pg/new"]["stored_bytes"])
+        self.assertGreater(sources["pg/orders"]["stored_bytes"], len(nights[5]))
+        self.assertLess(sources["pg/orders"]["stored_bytes"], len(nights[5]) + len(nights[4]))
+        self.assertEqual(sources["pg/orders"]["unique_bytes"], sources["pg/orders"]["stored_bytes"])
+        self.assertLessEqual(sources["pg/new"]["stored_bytes"] + sources["pg/orders"]["stored_bytes"], after["live"])
         # The volume is whole: fsck is clean and a rebuilt index lists what was kept.
         srv.stop()
         volume = os.path.join(srv.data, "tenants", "shop")

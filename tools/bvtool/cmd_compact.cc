@@ -1,19 +1,15 @@
-// bvtool compact and df: the space a volume takes, what of it is still needed, and compaction,
-// which gives the rest back (engine/compact.h).
+// bvtool compact: gives back the space of what no kept snapshot needs (engine/compact.h).
 #include <cstdio>
 #include <iostream>
 #include <map>
 
 #include "engine/compact.h"
-#include "engine/source_usage.h"
 #include "tools/bvtool/commands.h"
 #include "tools/bvtool/reply_fields.h"
 
 namespace bv::tool {
 
 using nlohmann::json;
-
-namespace {
 
 json SegmentsJson(const std::vector<engine::SegmentUsage>& segments) {
   json out = json::array();
@@ -29,6 +25,8 @@ std::string Percent(uint64_t part, uint64_t whole) {
   std::snprintf(buf, sizeof buf, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buf;
 }
+
+namespace {
 
 void PrintChosen(const std::vector<engine::SegmentUsage>& chosen) {
   for (const engine::SegmentUsage& u : chosen) {
@@ -46,7 +44,8 @@ engine::SegmentUsage UsageOf(const server::Reply& r) {
   return u;
 }
 
-// Sends `line`, collects SEGMENT, SOURCE and NOTE lines until the OK, which it returns.
+}  // namespace
+
 server::Reply Exchange(const Remote& remote, const std::string& line, std::vector<server::Reply>* lines) {
   auto client = Check(Client::Connect(remote));
   Check(client->SendLine(line));
@@ -56,8 +55,6 @@ server::Reply Exchange(const Remote& remote, const std::string& line, std::vecto
     lines->push_back(std::move(r));
   }
 }
-
-}  // namespace
 
 engine::CompactOptions CompactOptionsOf(const Common& c, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
   engine::CompactOptions opts;
@@ -158,77 +155,6 @@ json RemoteCompactOutcome(const Common& c, const Remote& remote, bool dry_run, u
 int RemoteCompact(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct, double max_rate_mb) {
   const json out = RemoteCompactOutcome(c, remote, dry_run, threshold_pct, max_rate_mb);
   if (c.json) std::cout << out.dump(2) << "\n";
-  return 0;
-}
-
-int RemoteDf(const Common& c, const Remote& remote) {
-  std::vector<server::Reply> lines;
-  const server::Reply ok = Exchange(remote, "DF", &lines);
-  if (c.json) {
-    json per_source = json::array();
-    for (const server::Reply& r : lines) {
-      if (r.kind != "SOURCE") continue;
-      per_source.push_back({{"source", FieldText(r, "source")}, {"snapshots", FieldNumber(r, "snapshots")},
-                            {"logical_bytes", FieldNumber(r, "logical")}, {"new_bytes", FieldNumber(r, "new")}});
-    }
-    std::cout << json{{"disk_bytes", FieldNumber(ok, "disk")},
-                      {"live_bytes", FieldNumber(ok, "live")},
-                      {"compaction_debt_bytes", FieldNumber(ok, "debt")},
-                      {"reclaimable_bytes", FieldNumber(ok, "reclaimable")},
-                      {"sources", per_source}}
-                     .dump(2)
-              << "\n";
-    return 0;
-  }
-  std::printf("on disk      %s in %llu segments\n", Human(FieldNumber(ok, "disk")).c_str(),
-              static_cast<unsigned long long>(FieldNumber(ok, "segments")));
-  std::printf("live         %s\n", Human(FieldNumber(ok, "live")).c_str());
-  std::printf("not needed   %s: compaction debt\n", Human(FieldNumber(ok, "debt")).c_str());
-  std::printf("reclaimable  %s by compaction\n", Human(FieldNumber(ok, "reclaimable")).c_str());
-  for (const server::Reply& r : lines) {
-    if (r.kind != "SOURCE") continue;
-    std::printf("%-32s %9llu snapshots %12s logical %12s new when taken\n", FieldText(r, "source").c_str(),
-                static_cast<unsigned long long>(FieldNumber(r, "snapshots")), Human(FieldNumber(r, "logical")).c_str(),
-                Human(FieldNumber(r, "new")).c_str());
-  }
-  return 0;
-}
-
-int CmdDf(const Common& c) {
-  auto v = OpenVolumeToRead(c, false);
-  engine::CompactOptions opts;
-  opts.dry_run = true;
-  const engine::CompactReport r = Check(engine::Compact(v.get(), opts));
-  const auto sources = Check(engine::UsageBySource(v->index()));
-  Check(v->Close());
-  const uint64_t debt = r.disk_bytes - r.live_bytes;
-  if (c.json) {
-    json per_source = json::array();
-    for (const auto& [name, s] : sources) {
-      per_source.push_back({{"source", name}, {"snapshots", s.snapshots}, {"logical_bytes", s.logical_bytes},
-                            {"new_bytes", s.new_bytes}});
-    }
-    std::cout << json{{"disk_bytes", r.disk_bytes},
-                      {"live_bytes", r.live_bytes},
-                      {"compaction_debt_bytes", debt},
-                      {"reclaimable_bytes", r.reclaimable_bytes},
-                      {"threshold", opts.threshold},
-                      {"segments", SegmentsJson(r.segments)},
-                      {"sources", per_source}}
-                     .dump(2)
-              << "\n";
-    return 0;
-  }
-  std::printf("on disk      %s in %zu segments\n", Human(r.disk_bytes).c_str(), r.segments.size());
-  std::printf("live         %s (%s)\n", Human(r.live_bytes).c_str(), Percent(r.live_bytes, r.disk_bytes).c_str());
-  std::printf("not needed   %s: compaction debt\n", Human(debt).c_str());
-  std::printf("reclaimable  %s by `bvtool compact` (segments under %s live)\n", Human(r.reclaimable_bytes).c_str(),
-              Percent(static_cast<uint64_t>(opts.threshold * 1000), 1000).c_str());
-  if (!sources.empty()) std::printf("\n%-32s %9s %12s %12s\n", "source", "snapshots", "logical", "new when taken");
-  for (const auto& [name, s] : sources) {
-    std::printf("%-32s %9llu %12s %12s\n", name.c_str(), static_cast<unsigned long long>(s.snapshots),
-                Human(s.logical_bytes).c_str(), Human(s.new_bytes).c_str());
-  }
   return 0;
 }
 

@@ -66,4 +66,10 @@ nlohmann::json RemoteCompactOutcome(const Common& c, const Remote& remote, bool 
                                     double max_rate_mb);
 int RemoteDf(const Common& c, const Remote& remote);
 
+// Shared by compact and df.
+nlohmann::json SegmentsJson(const std::vector<engine::SegmentUsage>& segments);
+std::string Percent(uint64_t part, uint64_t whole);  // "12.5%"
+// Sends `line`, collects SEGMENT, SOURCE and NOTE lines until the OK, which it returns.
+server::Reply Exchange(const Remote& remote, const std::string& line, std::vector<server::Reply>* lines);
+
 }  // namespace bv::tool
