@@ -5,8 +5,8 @@ packages=(
   build-essential pkg-config meson ninja-build cmake clang libclang-rt-14-dev
   liburing-dev libxxhash-dev libzstd-dev libsodium-dev librocksdb-dev libssl-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  libcli11-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev
-  netcat-openbsd socat openssl zstd python3 postgresql
+  libcli11-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libhowardhinnant-date-dev tzdata
+  netcat-openbsd socat openssl zstd python3 python3-croniter postgresql
   restic borgbackup
 )
 missing=()
