@@ -1,12 +1,9 @@
 // A command bvtool runs itself (`push SOURCE -- COMMAND…`, `get SNAPSHOT --into -- COMMAND…`): a
-// producer whose standard output is the stream, or a consumer whose standard input is. It runs in
-// a session and process group of its own, without a controlling terminal (a password prompt fails
-// instead of stopping it in the background), so that bvtool can kill it and everything it started
-// at once. If bvtool dies, the kernel kills it too (PR_SET_PDEATHSIG), and SIGINT, SIGTERM,
-// SIGHUP and SIGQUIT to bvtool kill it before bvtool goes.
+// producer whose standard output is the stream, or a consumer whose standard input is
+// (io/child_process.h: its own session and process group, no controlling terminal). If bvtool
+// dies, the kernel kills it too, and SIGINT, SIGTERM, SIGHUP and SIGQUIT to bvtool, or any exit,
+// kill it before bvtool goes.
 #pragma once
-
-#include <sys/types.h>
 
 #include <memory>
 #include <optional>
@@ -14,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "io/child_process.h"
 
 namespace bv::tool {
 
@@ -26,38 +24,24 @@ class ChildProcess {
 
   // Runs argv (no shell; argv[0] is looked up in $PATH). Fails with why if it cannot be run.
   static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv, Side side);
-  // Kills and reaps the command if it still runs.
   ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
 
   // Our end of the pipe: read a producer's output from it, write a consumer's input to it.
-  int fd() const { return fd_; }
-  const std::string& name() const { return name_; }
-  // Closes our end: a consumer sees the end of its input. Only once it is whole.
-  void ClosePipe();
-
-  // Waits for it to exit; its wait status (as waitpid gives it). Once reaped, the same again.
+  int fd() const { return side_ == Side::kProducer ? child_->out_fd() : child_->in_fd(); }
+  const std::string& name() const { return child_->name(); }
+  // Closes our end of a consumer's input: it sees the end of its input. Only once it is whole.
+  void ClosePipe() { child_->CloseIn(); }
   Result<int> Wait();
-  // Its wait status if it has exited already, without waiting.
   std::optional<int> ExitedAlready();
-  // SIGKILL to its process group (it and what it started), then reaps it. Our end of the pipe stays
-  // open until then, so a consumer never sees the end of its input.
   void Kill();
-
-  // "pg_dump exited with status 1", "pg_dump was killed by signal 9 (Killed)".
-  std::string Describe(int wait_status) const;
-  // The exit status a shell would give: the command's own, or 128 + the signal.
-  static int ShellStatus(int wait_status);
-  static bool Succeeded(int wait_status);
+  std::string Describe(int wait_status) const { return child_->Describe(wait_status); }
+  static int ShellStatus(int wait_status) { return io::ChildProcess::ShellStatus(wait_status); }
+  static bool Succeeded(int wait_status) { return io::ChildProcess::Succeeded(wait_status); }
 
  private:
-  ChildProcess(pid_t pid, int fd, std::string name) : pid_(pid), fd_(fd), name_(std::move(name)) {}
-
-  const pid_t pid_;
-  int fd_;
-  const std::string name_;
-  std::optional<int> status_;  // once reaped
+  ChildProcess(std::unique_ptr<io::ChildProcess> child, Side side) : child_(std::move(child)), side_(side) {}
+  std::unique_ptr<io::ChildProcess> child_;
+  const Side side_;
 };
 
 }  // namespace bv::tool

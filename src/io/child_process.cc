@@ -1,0 +1,297 @@
+#include "io/child_process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "io/pipe.h"
+
+extern char** environ;
+
+namespace bv::io {
+
+namespace {
+
+// What failed in the child before its exec, as it reports it through a close-on-exec pipe.
+enum Stage : int { kStageStdio = 1, kStageCwd, kStageIdentity, kStageExec };
+struct Report {
+  int stage = 0;
+  int err = 0;
+};
+
+// fd as the child's descriptor `target` (0, 1 or 2), kept across exec.
+bool MoveTo(int fd, int target) {
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
+  return ::dup2(fd, target) == target;
+}
+
+// A descriptor above 0-2 for `fd` (close-on-exec), so that moving one of a child's descriptors to
+// its standard place never overwrites another it still needs.
+int AboveStdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+struct ChildFds {
+  int in = -1, out = -1, err = -1;  // the child's ends; -1: leave that descriptor as ours
+};
+
+// In the child, between fork and exec: only async-signal-safe calls.
+[[noreturn]] void Exec(const ChildSpec& spec, char* const* argv, char* const* envp, const ChildFds& fds, int report,
+                       pid_t parent) {
+  auto fail = [&](int stage) {
+    const Report r{stage, errno};
+    if (::write(report, &r, sizeof r) < 0) ::_exit(127);
+    ::_exit(127);
+  };
+  ::setsid();
+  if (spec.die_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
+  }
+  ::signal(SIGPIPE, SIG_DFL);  // we ignore it; a command expects the default
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if ((fds.in >= 0 && !MoveTo(fds.in, STDIN_FILENO)) || (fds.out >= 0 && !MoveTo(fds.out, STDOUT_FILENO)) ||
+      (fds.err >= 0 && !MoveTo(fds.err, STDERR_FILENO))) {
+    fail(kStageStdio);
+  }
+  if (spec.identity) {
+    const ChildSpec::Identity& id = *spec.identity;
+    if (::setgroups(id.groups.size(), id.groups.data()) != 0 || ::setgid(id.gid) != 0 || ::setuid(id.uid) != 0) {
+      fail(kStageIdentity);
+    }
+  }
+  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(kStageCwd);
+  ::execvpe(argv[0], argv, envp);
+  fail(kStageExec);
+  ::_exit(127);
+}
+
+std::vector<std::string> EnvironmentOf(const ChildSpec& spec) {
+  std::vector<std::string> out;
+  auto overridden = [&](std::string_view entry) {
+    const std::string_view name = entry.substr(0, entry.find('='));
+    for (const std::string& e : spec.env) {
+      if (std::string_view(e).substr(0, e.find('=')) == name) return true;
+    }
+    return false;
+  };
+  if (!spec.clear_env) {
+    for (char** e = environ; e != nullptr && *e != nullptr; e++) {
+      if (!overridden(*e)) out.emplace_back(*e);
+    }
+  }
+  out.insert(out.end(), spec.env.begin(), spec.env.end());
+  return out;
+}
+
+std::string StageText(int stage, const ChildSpec& spec) {
+  switch (stage) {
+    case kStageStdio:
+      return "cannot set up the standard streams of " + spec.argv[0];
+    case kStageCwd:
+      return "cannot change to directory " + spec.cwd + " for " + spec.argv[0];
+    case kStageIdentity:
+      return "cannot become uid " + std::to_string(spec.identity->uid) + " to run " + spec.argv[0];
+    default:
+      return "cannot run " + spec.argv[0];
+  }
+}
+
+}  // namespace
+
+Result<ChildSpec::Identity> LookUpUser(const std::string& name) {
+  std::vector<char> buf(16384);
+  struct passwd pw, *found = nullptr;
+  const int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0) return Status::FromErrno("look up user " + name, rc);
+  if (found == nullptr) return Status::NotFound("user \"" + name + "\" does not exist");
+  ChildSpec::Identity id;
+  id.uid = pw.pw_uid;
+  id.gid = pw.pw_gid;
+  int n = 64;
+  id.groups.resize(static_cast<size_t>(n));
+  while (::getgrouplist(name.c_str(), pw.pw_gid, id.groups.data(), &n) < 0) id.groups.resize(static_cast<size_t>(n));
+  id.groups.resize(static_cast<size_t>(n));
+  return id;
+}
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return Status::InvalidArgument("no command to run");
+  if (spec.identity && ::geteuid() != 0) {
+    return Status::Denied("running " + spec.argv[0] + " as uid " + std::to_string(spec.identity->uid) +
+                                    " needs root");
+  }
+  std::vector<char*> args;
+  for (const std::string& a : spec.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::vector<std::string> env = EnvironmentOf(spec);
+  std::vector<char*> envp;
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  // Every descriptor made here is close-on-exec. The child's ends are closed here once it has
+  // its copies; ours go to the ChildProcess.
+  ChildFds child;
+  int ours_in = -1, ours_out = -1, ours_err = -1, report[2] = {-1, -1};
+  std::vector<int> all;
+  auto cleanup = [&] {
+    for (int fd : all) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  if (spec.in == ChildSpec::In::kPipe) {
+    BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));
+    child.in = AboveStdio(p.read_end);
+    ours_in = p.write_end;
+  } else {
+    child.in = AboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+  all = {child.in, ours_in};
+  if (child.in < 0) {
+    const int err = errno;
+    cleanup();
+    return Status::FromErrno("open /dev/null", err);
+  }
+  if (spec.out == ChildSpec::Out::kPipe) {
+    auto p = OpenPipe(0);
+    if (!p.ok()) {
+      cleanup();
+      return p.status();
+    }
+    child.out = AboveStdio(p->write_end);
+    ours_out = p->read_end;
+    all.insert(all.end(), {child.out, ours_out});
+  }
+  if (spec.err_pipe) {
+    int e[2];
+    if (::pipe2(e, O_CLOEXEC) != 0) {
+      const int err = errno;
+      cleanup();
+      return Status::FromErrno("pipe", err);
+    }
+    child.err = AboveStdio(e[1]);
+    ours_err = e[0];
+    all.insert(all.end(), {child.err, ours_err});
+  }
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    const int err = errno;
+    cleanup();
+    return Status::FromErrno("pipe", err);
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  const int fork_err = errno;
+  if (pid == 0) Exec(spec, args.data(), envp.data(), child, report[1], parent);
+  for (int fd : {child.in, child.out, child.err, report[1]}) {
+    if (fd >= 0) ::close(fd);
+  }
+  if (pid < 0) {
+    for (int fd : {ours_in, ours_out, ours_err, report[0]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return Status::FromErrno("fork", fork_err);
+  }
+  std::unique_ptr<ChildProcess> c(new ChildProcess(pid, spec.argv[0]));
+  c->in_ = ours_in;
+  c->out_ = ours_out;
+  c->err_ = ours_err;
+  Report r;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &r, sizeof r);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n > 0) {
+    (void)c->Wait();
+    return Status::FromErrno(StageText(r.stage, spec), r.err);
+  }
+  return c;
+}
+
+ChildProcess::~ChildProcess() {
+  Kill();
+  for (int fd : {in_, out_, err_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void ChildProcess::CloseIn() {
+  if (in_ >= 0) ::close(in_);
+  in_ = -1;
+}
+
+int ChildProcess::Reap() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (status_) return *status_;
+  int st = 0;
+  while (::waitpid(pid_, &st, 0) != pid_ && errno == EINTR) {
+  }
+  status_ = st;
+  return st;
+}
+
+Result<int> ChildProcess::Wait() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (status_) return *status_;
+  }
+  siginfo_t info = {};
+  // Waits without reaping: until Reap, its ids stay its own, so SignalGroup cannot hit another's.
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0) {
+    if (errno != EINTR) return Status::FromErrno("wait for " + name_, errno);
+  }
+  return Reap();
+}
+
+std::optional<int> ChildProcess::ExitedAlready() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (status_) return status_;
+  }
+  siginfo_t info = {};
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT | WNOHANG) != 0 || info.si_pid == 0) {
+    return std::nullopt;
+  }
+  return Reap();
+}
+
+void ChildProcess::SignalGroup(int sig) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!status_) ::kill(-pid_, sig);
+}
+
+void ChildProcess::Kill() {
+  SignalGroup(SIGKILL);
+  (void)Wait();
+}
+
+std::string ChildProcess::Describe(int wait_status) const {
+  if (WIFEXITED(wait_status)) return name_ + " exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    return name_ + " was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+  }
+  return name_ + " ended with wait status " + std::to_string(wait_status);
+}
+
+int ChildProcess::ShellStatus(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
+bool ChildProcess::Succeeded(int wait_status) { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
+
+}  // namespace bv::io
