@@ -1,0 +1,157 @@
+#include "jobs/backup_run.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <thread>
+
+#include "engine/put_session.h"
+#include "engine/stream_io.h"
+#include "jobs/stderr_tail.h"
+
+namespace bv::jobs {
+
+namespace {
+
+constexpr std::array<const char*, 6> kResultNames = {"ok", "failed", "timed-out", "cancelled", "interrupted", "running"};
+
+// Reads a command's standard error into the tail until its end.
+void DrainStderr(int fd, StderrTail* tail) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    tail->Append(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+// What a stopped run says instead of the killed command's own signal.
+std::string StoppedText(RunResult why, const JobSpec& job) {
+  if (why == RunResult::kTimedOut) return "the run outlived its timeout of " + std::to_string(job.timeout_s) + " s and was killed";
+  return "the run was cancelled";
+}
+
+}  // namespace
+
+const char* RunResultName(RunResult r) { return kResultNames[static_cast<size_t>(r)]; }
+
+std::optional<RunResult> RunResultOfName(std::string_view name) {
+  for (size_t i = 0; i < kResultNames.size(); i++) {
+    if (name == kResultNames[i]) return static_cast<RunResult>(i);
+  }
+  return std::nullopt;
+}
+
+void RunControl::Stop(RunResult why) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopped_) return;
+  stopped_ = why;
+  if (child_ != nullptr) child_->SignalGroup(SIGKILL);
+  cv_.notify_all();
+}
+
+std::optional<RunResult> RunControl::stopped() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stopped_;
+}
+
+void RunControl::Attach(io::ChildProcess* child) {
+  std::lock_guard<std::mutex> l(mu_);
+  child_ = child;
+  if (child_ != nullptr && stopped_) child_->SignalGroup(SIGKILL);
+}
+
+bool RunControl::WaitStop(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_until(l, deadline, [&] { return stopped_.has_value(); });
+}
+
+RunOutcome RunBackup(engine::Volume* volume, const JobSpec& job, const std::optional<io::ChildSpec::Identity>& identity,
+                     engine::PutOptions opts, RunControl* control) {
+  RunOutcome out;
+  StderrTail tail(kStderrTailBytes);
+  // The timeout: a watchdog that stops the run, unless the run stops it first (kOk below).
+  RunControl done;
+  std::thread watchdog([&] {
+    if (!done.WaitStop(std::chrono::steady_clock::now() + std::chrono::seconds(job.timeout_s))) {
+      control->Stop(RunResult::kTimedOut);
+    }
+  });
+  auto finish = [&](RunResult r, std::string error) {
+    done.Stop(RunResult::kOk);
+    watchdog.join();
+    out.result = r;
+    out.error = std::move(error);
+    out.stderr_tail = tail.Text();
+    return out;
+  };
+
+  opts.source = job.source;
+  opts.label = "job " + job.name;
+  opts.time_us.reset();
+  auto session = engine::PutSession::Begin(volume, opts);
+  if (!session.ok()) return finish(RunResult::kFailed, "cannot begin the snapshot: " + session.status().message());
+  for (const StreamSpec& stream : job.streams) {
+    const std::string where = "stream \"" + stream.name + "\": ";
+    io::ChildSpec spec;
+    spec.argv = stream.argv;
+    spec.env = job.env;
+    spec.cwd = job.dir;
+    spec.identity = identity;
+    spec.err_pipe = true;
+    if (control->stopped()) break;
+    auto child = io::ChildProcess::Start(spec);
+    if (!child.ok()) {
+      (void)(*session)->Abort();
+      return finish(RunResult::kFailed, where + child.status().message());
+    }
+    control->Attach(child->get());
+    std::thread drain(DrainStderr, (*child)->err_fd(), &tail);
+    Status s = (*session)->StartStream(stream.name);
+    engine::FdInput input((*child)->out_fd(), "the output of " + (*child)->name());
+    while (s.ok()) {
+      auto got = (*session)->WriteFrom(&input);
+      if (!got.ok()) s = got.status();
+      if (!got.ok() || *got == 0) break;
+      out.bytes_in += *got;
+    }
+    if (!s.ok()) (*child)->Kill();  // the put failed (quota, disk): the command need not go on
+    Result<int> status = (*child)->Wait();
+    control->Attach(nullptr);
+    drain.join();
+    if (const std::optional<RunResult> why = control->stopped()) {
+      (void)(*session)->Abort();
+      return finish(*why, where + StoppedText(*why, job));
+    }
+    if (!s.ok()) {
+      (void)(*session)->Abort();
+      return finish(RunResult::kFailed, where + s.message());
+    }
+    if (!status.ok() || !io::ChildProcess::Succeeded(*status)) {
+      (void)(*session)->Abort();
+      if (status.ok()) out.exit_status = io::ChildProcess::ShellStatus(*status);
+      return finish(RunResult::kFailed,
+                    where + (status.ok() ? (*child)->Describe(*status) : status.status().message()) +
+                        "; nothing was committed");
+    }
+    if (Status e = (*session)->EndStream(); !e.ok()) {
+      (void)(*session)->Abort();
+      return finish(RunResult::kFailed, where + e.message());
+    }
+  }
+  if (const std::optional<RunResult> why = control->stopped()) {
+    (void)(*session)->Abort();
+    return finish(*why, StoppedText(*why, job));
+  }
+  auto record = (*session)->Commit();
+  if (!record.ok()) return finish(RunResult::kFailed, "cannot commit the snapshot: " + record.status().message());
+  out.snapshot = record->id;
+  out.bytes_stored = record->new_bytes;
+  out.exit_status = 0;
+  return finish(RunResult::kOk, "");
+}
+
+}  // namespace bv::jobs

@@ -1,0 +1,46 @@
+// What a backup job is (docs/jobs.md): its source, the commands whose output are its streams,
+// how they run, when, and what happens when a run fails. Read from bvd's configuration.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/cron_schedule.h"
+
+namespace bv::jobs {
+
+inline constexpr size_t kJobsPerTenantMax = 1000;
+inline constexpr size_t kStreamsPerJobMax = 64;
+inline constexpr size_t kStderrTailBytes = 64 << 10;  // of each run, in its record
+inline constexpr uint32_t kAttemptsMax = 100;
+
+struct StreamSpec {
+  std::string name;               // the stream's name in the snapshot
+  std::vector<std::string> argv;  // `sh -c TEXT` when the job asked for a shell
+};
+
+struct JobSpec {
+  std::string name;    // 1 to 64 of a-z, 0-9, '_', '-' and '.'
+  std::string source;  // the snapshots' source
+  std::vector<StreamSpec> streams;
+  std::vector<std::string> env;  // "NAME=value", added to bvd's environment
+  std::string dir;               // working directory; empty: bvd's
+  std::string user;              // run as this user (bvd must be root); empty: as bvd
+  std::optional<CronSchedule> schedule;  // none: runs only when asked (RUN-JOB)
+  std::string zone = "UTC";
+  uint64_t jitter_s = 0;         // a random delay of up to this after each scheduled time
+  uint64_t timeout_s = 86400;    // a run still going after this is killed and fails
+  // Attempts of one scheduled run: 1 + retries. Between attempt n and n+1 a random delay in
+  // [0, min(retry_delay_max, retry_delay · 2^(n-1))] ("full jitter").
+  uint32_t attempts = 1;
+  uint64_t retry_delay_s = 30;
+  uint64_t retry_delay_max_s = 3600;
+  bool prune = false;  // after a good run, apply the source's retention policy
+};
+
+// Job names: 1 to 64 of a-z, 0-9, '_', '-' and '.', starting with a letter or digit.
+Status ValidateJobName(std::string_view name);
+
+}  // namespace bv::jobs
