@@ -127,86 +127,91 @@ Result<ChildSpec::Identity> LookUpUser(const std::string& name) {
   return id;
 }
 
-Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildSpec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty()) return Status::InvalidArgument("no command to run");
-  if (spec.identity && ::geteuid() != 0) {
-    return Status::Denied("running " + spec.argv[0] + " as uid " + std::to_string(spec.identity->uid) +
-                                    " needs root");
-  }
-  std::vector<char*> args;
-  for (const std::string& a : spec.argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const std::vector<std::string> env = EnvironmentOf(spec);
-  std::vector<char*> envp;
-  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+namespace {
 
-  // Every descriptor made here is close-on-exec. The child's ends are closed here once it has
-  // its copies; ours go to the ChildProcess.
+// The pipes of a child about to start: its ends (which it gets as 0, 1 and 2) and ours.
+struct Stdio {
   ChildFds child;
-  int ours_in = -1, ours_out = -1, ours_err = -1, report[2] = {-1, -1};
-  std::vector<int> all;
-  auto cleanup = [&] {
-    for (int fd : all) {
-      if (fd >= 0) ::close(fd);
+  int in = -1, out = -1, err = -1;  // ours
+  void CloseChildEnds() {
+    for (int* fd : {&child.in, &child.out, &child.err}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
     }
-  };
+  }
+  void CloseAll() {
+    CloseChildEnds();
+    for (int* fd : {&in, &out, &err}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+  }
+};
+
+// Every descriptor made here is close-on-exec.
+Status OpenStdio(const ChildSpec& spec, Stdio* io) {
   if (spec.in == ChildSpec::In::kPipe) {
     BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));
-    child.in = AboveStdio(p.read_end);
-    ours_in = p.write_end;
+    io->child.in = AboveStdio(p.read_end);
+    io->in = p.write_end;
   } else {
-    child.in = AboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  }
-  all = {child.in, ours_in};
-  if (child.in < 0) {
-    const int err = errno;
-    cleanup();
-    return Status::FromErrno("open /dev/null", err);
+    io->child.in = AboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (io->child.in < 0) return Status::FromErrno("open /dev/null", errno);
   }
   if (spec.out == ChildSpec::Out::kPipe) {
-    auto p = OpenPipe(0);
-    if (!p.ok()) {
-      cleanup();
-      return p.status();
-    }
-    child.out = AboveStdio(p->write_end);
-    ours_out = p->read_end;
-    all.insert(all.end(), {child.out, ours_out});
+    BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));
+    io->child.out = AboveStdio(p.write_end);
+    io->out = p.read_end;
   }
   if (spec.err_pipe) {
     int e[2];
-    if (::pipe2(e, O_CLOEXEC) != 0) {
-      const int err = errno;
-      cleanup();
-      return Status::FromErrno("pipe", err);
-    }
-    child.err = AboveStdio(e[1]);
-    ours_err = e[0];
-    all.insert(all.end(), {child.err, ours_err});
+    if (::pipe2(e, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+    io->child.err = AboveStdio(e[1]);
+    io->err = e[0];
   }
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    const int err = errno;
-    cleanup();
-    return Status::FromErrno("pipe", err);
+  return Status::Ok();
+}
+
+std::vector<char*> Pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return Status::InvalidArgument("no command to run");
+  if (spec.identity && ::geteuid() != 0) {
+    return Status::Denied("running " + spec.argv[0] + " as uid " + std::to_string(spec.identity->uid) + " needs root");
+  }
+  std::vector<char*> args = Pointers(spec.argv);
+  const std::vector<std::string> env = EnvironmentOf(spec);
+  std::vector<char*> envp = Pointers(env);
+  Stdio io;
+  int report[2] = {-1, -1};
+  Status opened = OpenStdio(spec, &io);
+  if (opened.ok() && ::pipe2(report, O_CLOEXEC) != 0) opened = Status::FromErrno("pipe", errno);
+  if (!opened.ok()) {
+    io.CloseAll();
+    return opened;
   }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   const int fork_err = errno;
-  if (pid == 0) Exec(spec, args.data(), envp.data(), child, report[1], parent);
-  for (int fd : {child.in, child.out, child.err, report[1]}) {
-    if (fd >= 0) ::close(fd);
-  }
+  if (pid == 0) Exec(spec, args.data(), envp.data(), io.child, report[1], parent);
+  io.CloseChildEnds();
+  ::close(report[1]);
   if (pid < 0) {
-    for (int fd : {ours_in, ours_out, ours_err, report[0]}) {
-      if (fd >= 0) ::close(fd);
-    }
+    io.CloseAll();
+    ::close(report[0]);
     return Status::FromErrno("fork", fork_err);
   }
   std::unique_ptr<ChildProcess> c(new ChildProcess(pid, spec.argv[0]));
-  c->in_ = ours_in;
-  c->out_ = ours_out;
-  c->err_ = ours_err;
+  c->in_ = io.in;
+  c->out_ = io.out;
+  c->err_ = io.err;
   Report r;
   ssize_t n;
   do {

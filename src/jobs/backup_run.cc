@@ -69,11 +69,62 @@ bool RunControl::WaitStop(std::chrono::steady_clock::time_point deadline) {
   return cv_.wait_until(l, deadline, [&] { return stopped_.has_value(); });
 }
 
+namespace {
+
+// Why a stream failed: the result, the error, and the command's exit status when it has one.
+struct StreamFailure {
+  RunResult result;
+  std::string error;
+  std::optional<int> exit_status;
+};
+
+// One stream: its command's output into the session, until the command ends.
+std::optional<StreamFailure> RunStream(engine::PutSession* session, const JobSpec& job, const StreamSpec& stream,
+                                       const std::optional<io::ChildSpec::Identity>& identity, RunControl* control,
+                                       StderrTail* tail, uint64_t* bytes_in) {
+  const std::string where = "stream \"" + stream.name + "\": ";
+  io::ChildSpec spec;
+  spec.argv = stream.argv;
+  spec.env = job.env;
+  spec.cwd = job.dir;
+  spec.identity = identity;
+  spec.err_pipe = true;
+  auto child = io::ChildProcess::Start(spec);
+  if (!child.ok()) return StreamFailure{RunResult::kFailed, where + child.status().message(), std::nullopt};
+  control->Attach(child->get());
+  std::thread drain(DrainStderr, (*child)->err_fd(), tail);
+  Status s = session->StartStream(stream.name);
+  engine::FdInput input((*child)->out_fd(), "the output of " + (*child)->name());
+  while (s.ok()) {
+    auto got = session->WriteFrom(&input);
+    if (!got.ok()) s = got.status();
+    if (!got.ok() || *got == 0) break;
+    *bytes_in += *got;
+  }
+  if (!s.ok()) (*child)->Kill();  // the put failed (quota, disk): the command need not go on
+  Result<int> status = (*child)->Wait();
+  control->Attach(nullptr);
+  drain.join();
+  if (const std::optional<RunResult> why = control->stopped()) {
+    return StreamFailure{*why, where + StoppedText(*why, job), std::nullopt};
+  }
+  if (!s.ok()) return StreamFailure{RunResult::kFailed, where + s.message(), std::nullopt};
+  if (!status.ok()) return StreamFailure{RunResult::kFailed, where + status.status().message(), std::nullopt};
+  if (!io::ChildProcess::Succeeded(*status)) {
+    return StreamFailure{RunResult::kFailed, where + (*child)->Describe(*status) + "; nothing was committed",
+                         io::ChildProcess::ShellStatus(*status)};
+  }
+  if (Status e = session->EndStream(); !e.ok()) return StreamFailure{RunResult::kFailed, where + e.message(), std::nullopt};
+  return std::nullopt;
+}
+
+}  // namespace
+
 RunOutcome RunBackup(engine::Volume* volume, const JobSpec& job, const std::optional<io::ChildSpec::Identity>& identity,
                      engine::PutOptions opts, RunControl* control) {
   RunOutcome out;
   StderrTail tail(kStderrTailBytes);
-  // The timeout: a watchdog that stops the run, unless the run stops it first (kOk below).
+  // The timeout: a watchdog that stops the run, unless the run stops it first.
   RunControl done;
   std::thread watchdog([&] {
     if (!done.WaitStop(std::chrono::steady_clock::now() + std::chrono::seconds(job.timeout_s))) {
@@ -88,58 +139,17 @@ RunOutcome RunBackup(engine::Volume* volume, const JobSpec& job, const std::opti
     out.stderr_tail = tail.Text();
     return out;
   };
-
   opts.source = job.source;
   opts.label = "job " + job.name;
   opts.time_us.reset();
   auto session = engine::PutSession::Begin(volume, opts);
   if (!session.ok()) return finish(RunResult::kFailed, "cannot begin the snapshot: " + session.status().message());
   for (const StreamSpec& stream : job.streams) {
-    const std::string where = "stream \"" + stream.name + "\": ";
-    io::ChildSpec spec;
-    spec.argv = stream.argv;
-    spec.env = job.env;
-    spec.cwd = job.dir;
-    spec.identity = identity;
-    spec.err_pipe = true;
     if (control->stopped()) break;
-    auto child = io::ChildProcess::Start(spec);
-    if (!child.ok()) {
+    if (auto failed = RunStream(session->get(), job, stream, identity, control, &tail, &out.bytes_in)) {
       (void)(*session)->Abort();
-      return finish(RunResult::kFailed, where + child.status().message());
-    }
-    control->Attach(child->get());
-    std::thread drain(DrainStderr, (*child)->err_fd(), &tail);
-    Status s = (*session)->StartStream(stream.name);
-    engine::FdInput input((*child)->out_fd(), "the output of " + (*child)->name());
-    while (s.ok()) {
-      auto got = (*session)->WriteFrom(&input);
-      if (!got.ok()) s = got.status();
-      if (!got.ok() || *got == 0) break;
-      out.bytes_in += *got;
-    }
-    if (!s.ok()) (*child)->Kill();  // the put failed (quota, disk): the command need not go on
-    Result<int> status = (*child)->Wait();
-    control->Attach(nullptr);
-    drain.join();
-    if (const std::optional<RunResult> why = control->stopped()) {
-      (void)(*session)->Abort();
-      return finish(*why, where + StoppedText(*why, job));
-    }
-    if (!s.ok()) {
-      (void)(*session)->Abort();
-      return finish(RunResult::kFailed, where + s.message());
-    }
-    if (!status.ok() || !io::ChildProcess::Succeeded(*status)) {
-      (void)(*session)->Abort();
-      if (status.ok()) out.exit_status = io::ChildProcess::ShellStatus(*status);
-      return finish(RunResult::kFailed,
-                    where + (status.ok() ? (*child)->Describe(*status) : status.status().message()) +
-                        "; nothing was committed");
-    }
-    if (Status e = (*session)->EndStream(); !e.ok()) {
-      (void)(*session)->Abort();
-      return finish(RunResult::kFailed, where + e.message());
+      out.exit_status = failed->exit_status;
+      return finish(failed->result, failed->error);
     }
   }
   if (const std::optional<RunResult> why = control->stopped()) {
