@@ -12,6 +12,7 @@
 #include "engine/block_codec.h"
 #include "engine/retention.h"
 #include "engine/segment_size.h"
+#include "jobs/job_spec.h"
 #include "server/token.h"
 
 namespace bv::server {
@@ -42,6 +43,11 @@ struct TenantConfig {
   // replaces the default for its source. PRUNE without keep options applies them.
   std::optional<engine::RetentionPolicy> retention;
   std::map<std::string, engine::RetentionPolicy> source_retention;
+  // Jobs (docs/jobs.md): backups bvd takes itself, at most max_jobs at once; their runs are kept
+  // in the history for job_history_days.
+  std::vector<jobs::JobSpec> jobs;
+  uint32_t max_jobs = 1;
+  uint32_t job_history_days = 90;
   // The policy of `source`, or nullptr when neither it nor the tenant has one.
   const engine::RetentionPolicy* RetentionFor(const std::string& source) const {
     auto it = source_retention.find(source);

@@ -35,17 +35,6 @@ engine::PutOptions PushSettings(SessionContext* ctx) {
   return o;
 }
 
-// The tenant's quota as a reservation this push makes block by block (null: no quota); an error
-// if it is already reached.
-Result<std::unique_ptr<QuotaLedger::Reservation>> QuotaFor(SessionContext* ctx, const TenantConfig& cfg,
-                                                           engine::PutOptions* o) {
-  if (cfg.quota_bytes == 0) return std::unique_ptr<QuotaLedger::Reservation>();
-  Tenant* t = ctx->tenant.get();
-  BV_ASSIGN_OR_RETURN(auto r, t->quota()->Begin(t->name(), cfg.quota_bytes, [t] { return t->UsedBytes(); }));
-  o->reserve_new_bytes = [p = r.get()](uint64_t n) { return p->Reserve(n); };
-  return r;
-}
-
 // PUT's options, checked before any byte of the push is read.
 Status PutRequestOptions(SessionContext* ctx, const Request& r, engine::PutOptions* o, std::optional<uint64_t>* size) {
   o->source = r.args[0];
@@ -236,7 +225,7 @@ bool HandlePut(SessionContext* ctx, const Request& r) {
   engine::PutOptions o = PushSettings(ctx);
   std::optional<uint64_t> size;
   Status s = PutRequestOptions(ctx, r, &o, &size);
-  auto quota = s.ok() ? QuotaFor(ctx, cfg, &o) : Result<std::unique_ptr<QuotaLedger::Reservation>>(s);
+  auto quota = s.ok() ? ctx->tenant->ReserveQuota(&o) : Result<std::unique_ptr<QuotaLedger::Reservation>>(s);
   if (!quota.ok()) {
     ctx->conn.LastError(quota.status());
     ctx->conn.DrainInput();
@@ -273,7 +262,7 @@ bool HandleFramed(SessionContext* ctx, const Request& r) {
   } else if (!ctx->Arity(r, 1, 1, {}, "RESUME <session>")) {
     return false;
   }
-  auto quota = QuotaFor(ctx, cfg, &o);
+  auto quota = ctx->tenant->ReserveQuota(&o);
   if (!quota.ok()) return ctx->conn.LastError(quota.status());
   // Sessions nobody resumed for the timeout are forgotten before a new one starts.
   (void)engine::ExpireSessions(ctx->tenant->volume(),

@@ -13,6 +13,7 @@
 #include "io/disk_space.h"
 #include "io/env.h"
 #include "server/session.h"
+#include "server/tenant_jobs.h"
 
 namespace bv::server {
 
@@ -144,17 +145,25 @@ Status Server::OpenTenants(const ServerConfig& config) {
     named.insert(tc.name);
     if (auto it = next.find(tc.name); it != next.end()) {
       it->second->Reconfigure(tc);
+      if (Status s = ConfigureJobs(this, it->second.get(), tc, config.data_dir); !s.ok()) {
+        return Status::InvalidArgument("tenant " + tc.name + ": jobs: " + s.ToString());
+      }
       continue;
     }
     auto t = Tenant::Open(config.data_dir, tc, appliance_key_, opts_.backend);
     if (!t.ok()) return Status::InvalidArgument("tenant " + tc.name + ": " + t.status().ToString());
     spdlog::info("tenant {} open: {} tokens, quota {} bytes, {} sessions at most", tc.name, tc.tokens.size(),
                  tc.quota_bytes, tc.max_sessions);
-    next.emplace(tc.name, std::shared_ptr<Tenant>(std::move(t).value()));
+    std::shared_ptr<Tenant> opened(std::move(t).value());
+    if (Status s = ConfigureJobs(this, opened.get(), tc, config.data_dir); !s.ok()) {
+      return Status::InvalidArgument("tenant " + tc.name + ": jobs: " + s.ToString());
+    }
+    next.emplace(tc.name, std::move(opened));
   }
   for (auto& [name, t] : next) {
     if (!named.count(name) && !t->retired()) {
       t->Retire();
+      (void)ConfigureJobs(this, t.get(), t->config(), config.data_dir);  // its jobs are no longer scheduled
       spdlog::info("tenant {} removed from the configuration: no new logins", name);
     }
   }

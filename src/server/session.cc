@@ -87,6 +87,10 @@ class Session {
     if (r.verb == "PRUNE") return HandlePrune(&ctx_, r);
     if (r.verb == "COMPACT") return HandleCompact(&ctx_, r);
     if (r.verb == "DF") return HandleDf(&ctx_, r);
+    if (r.verb == "JOBS") return HandleJobs(&ctx_, r);
+    if (r.verb == "HISTORY") return HandleJobHistory(&ctx_, r);
+    if (r.verb == "RUN") return HandleRunJob(&ctx_, r);
+    if (r.verb == "CANCEL") return HandleCancelJob(&ctx_, r);
     if (r.verb == "QUIT") return ctx_.conn.LastReply("OK bye");
     return ctx_.conn.LastReply("ERR bad-request unknown verb " + r.verb);
   }

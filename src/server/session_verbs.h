@@ -27,4 +27,10 @@ bool HandlePrune(SessionContext* ctx, const Request& r);
 bool HandleCompact(SessionContext* ctx, const Request& r);
 bool HandleDf(SessionContext* ctx, const Request& r);
 
+// job_verbs.cc: JOBS, HISTORY, RUN, CANCEL (§8, docs/jobs.md).
+bool HandleJobs(SessionContext* ctx, const Request& r);
+bool HandleJobHistory(SessionContext* ctx, const Request& r);
+bool HandleRunJob(SessionContext* ctx, const Request& r);
+bool HandleCancelJob(SessionContext* ctx, const Request& r);
+
 }  // namespace bv::server

@@ -113,4 +113,17 @@ bool Tenant::TryEnterSession() {
 
 Result<uint64_t> Tenant::UsedBytes() { return volume_->StoredBytes(); }
 
+Result<std::unique_ptr<QuotaLedger::Reservation>> Tenant::ReserveQuota(engine::PutOptions* o) {
+  const uint64_t quota = config().quota_bytes;
+  if (quota == 0) return std::unique_ptr<QuotaLedger::Reservation>();
+  BV_ASSIGN_OR_RETURN(auto r, quota_.Begin(name_, quota, [this] { return UsedBytes(); }));
+  o->reserve_new_bytes = [p = r.get()](uint64_t n) { return p->Reserve(n); };
+  return r;
+}
+
+Status Tenant::Close() {
+  if (jobs_) jobs_->Stop();
+  return volume_->Close();
+}
+
 }  // namespace bv::server

@@ -9,8 +9,10 @@
 #include <string>
 
 #include "engine/keys.h"
+#include "engine/put_options.h"
 #include "engine/volume.h"
 #include "io/tls_session.h"
+#include "jobs/scheduler.h"
 #include "server/config.h"
 #include "server/quota_ledger.h"
 
@@ -46,7 +48,14 @@ class Tenant {
   Result<uint64_t> UsedBytes();
   // Its pushes in flight against its quota.
   QuotaLedger* quota() { return &quota_; }
-  Status Close() { return volume_->Close(); }
+  // A put's share of the quota, reserved block by block through o->reserve_new_bytes (null: the
+  // tenant has no quota); an error when the quota is reached already.
+  Result<std::unique_ptr<QuotaLedger::Reservation>> ReserveQuota(engine::PutOptions* o);
+  // Its jobs (server/tenant_jobs.h); null when it has none configured.
+  jobs::Scheduler* jobs() { return jobs_.get(); }
+  void set_jobs(std::unique_ptr<jobs::Scheduler> s) { jobs_ = std::move(s); }
+  // Stops its jobs, then closes its volume.
+  Status Close();
 
  private:
   Tenant() = default;
@@ -57,6 +66,7 @@ class Tenant {
   std::atomic<uint32_t> sessions_{0};
   std::unique_ptr<engine::Volume> volume_;
   QuotaLedger quota_;
+  std::unique_ptr<jobs::Scheduler> jobs_;  // declared after volume_: stopped before it closes
 };
 
 }  // namespace bv::server

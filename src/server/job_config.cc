@@ -1,0 +1,123 @@
+#include "server/job_config.h"
+
+#include <set>
+
+#include "base/duration.h"
+#include "format/name_rules.h"
+#include "format/snapshot_format.h"
+#include "server/config_fields.h"
+
+namespace bv::server {
+
+namespace {
+
+// A duration field ("10m"), in seconds within [lo, hi].
+Status Duration(Fields* f, const toml::table& t, const char* key, uint64_t lo, uint64_t hi, uint64_t* out) {
+  std::string text;
+  BV_RETURN_IF_ERROR(f->String(key, &text));
+  if (t.get(key) == nullptr) return Status::Ok();
+  auto s = ParseSeconds(text);
+  if (!s.ok()) return f->Error(t.get(key), key, s.status().message());
+  if (*s < lo || *s > hi) {
+    return f->Error(t.get(key), key, "must be from " + FormatSeconds(lo) + " to " + FormatSeconds(hi));
+  }
+  *out = *s;
+  return Status::Ok();
+}
+
+Status ParseStreams(Fields* f, const std::string& origin, jobs::JobSpec* job) {
+  const toml::node* n = f->Node("stream");
+  if (n == nullptr || !n->is_array_of_tables() || n->as_array()->empty()) {
+    return f->Error(n, "stream", "must be one or more [[tenant.job.stream]] tables { name = …, command = [ … ] }");
+  }
+  const toml::array& arr = *n->as_array();
+  if (arr.size() > jobs::kStreamsPerJobMax) return f->Error(n, "stream", "more than 64 streams");
+  std::set<std::string> names;
+  for (size_t i = 0; i < arr.size(); i++) {
+    const std::string where = "stream[" + std::to_string(i) + "]";
+    Fields sf(*arr[i].as_table(), origin, f->Name(where));
+    jobs::StreamSpec s;
+    std::string shell;
+    BV_RETURN_IF_ERROR(sf.String("name", &s.name));
+    BV_RETURN_IF_ERROR(sf.Strings("command", "argument", &s.argv));
+    BV_RETURN_IF_ERROR(sf.String("shell", &shell));
+    BV_RETURN_IF_ERROR(sf.NoOthers());
+    if (s.argv.empty() == shell.empty()) {
+      return f->Error(&arr[i], where, "needs either command = [\"pg_dump\", \"db\"] or shell = \"…\" (run by sh -c)");
+    }
+    if (!shell.empty()) s.argv = {"sh", "-c", shell};
+    if (s.argv[0].empty()) return f->Error(&arr[i], where + ".command", "the command's name is empty");
+    if (arr.size() > 1 || !s.name.empty()) {
+      if (Status bad = format::ValidateLabel(s.name, "stream name"); !bad.ok() || s.name.empty()) {
+        return f->Error(&arr[i], where + ".name", s.name.empty() ? "a job of several streams names each" : bad.message());
+      }
+    }
+    if (!names.insert(s.name).second) return f->Error(&arr[i], where + ".name", "\"" + s.name + "\" is named twice");
+    job->streams.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+Status ParseJob(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
+  Fields f(t, origin, path);
+  BV_RETURN_IF_ERROR(f.String("name", &job->name));
+  if (Status s = jobs::ValidateJobName(job->name); !s.ok()) return f.Error(t.get("name"), "name", s.message());
+  BV_RETURN_IF_ERROR(f.String("source", &job->source));
+  if (Status s = format::ValidateSourceName(job->source); !s.ok()) return f.Error(t.get("source"), "source", s.message());
+  std::string schedule;
+  BV_RETURN_IF_ERROR(f.String("schedule", &schedule));
+  if (!schedule.empty()) {
+    auto c = jobs::CronSchedule::Parse(schedule);
+    if (!c.ok()) return f.Error(t.get("schedule"), "schedule", c.status().message());
+    job->schedule = *c;
+  }
+  BV_RETURN_IF_ERROR(f.String("zone", &job->zone));
+  if (auto z = jobs::FindZone(job->zone); !z.ok()) return f.Error(t.get("zone"), "zone", z.status().message());
+  BV_RETURN_IF_ERROR(Duration(&f, t, "jitter", 0, 86400, &job->jitter_s));
+  BV_RETURN_IF_ERROR(Duration(&f, t, "timeout", 1, 7 * 86400, &job->timeout_s));
+  uint32_t retries = 0;
+  BV_RETURN_IF_ERROR(f.Integer("retries", &retries, 0, jobs::kAttemptsMax - 1));
+  job->attempts = retries + 1;
+  BV_RETURN_IF_ERROR(Duration(&f, t, "retry_delay", 0, 86400, &job->retry_delay_s));
+  BV_RETURN_IF_ERROR(Duration(&f, t, "retry_delay_max", 0, 7 * 86400, &job->retry_delay_max_s));
+  BV_RETURN_IF_ERROR(f.String("user", &job->user));
+  BV_RETURN_IF_ERROR(f.String("dir", &job->dir));
+  if (!job->dir.empty() && job->dir[0] != '/') return f.Error(t.get("dir"), "dir", "must be an absolute path");
+  BV_RETURN_IF_ERROR(f.Bool("prune", &job->prune));
+  if (const toml::node* env = f.Node("env")) {
+    if (!env->is_table()) return f.Error(env, "env", "must be a table { NAME = \"value\", … }");
+    for (const auto& [k, v] : *env->as_table()) {
+      const std::string name(k.str());
+      if (name.empty() || name.find('=') != std::string::npos || !v.is_string()) {
+        return f.Error(&v, "env." + name, "must be a string, under a name without '='");
+      }
+      job->env.push_back(name + "=" + v.as_string()->get());
+    }
+  }
+  BV_RETURN_IF_ERROR(ParseStreams(&f, origin, job));
+  return f.NoOthers();
+}
+
+}  // namespace
+
+Status ParseJobs(const toml::node& node, const std::string& origin, const std::string& path,
+                 std::vector<jobs::JobSpec>* out) {
+  if (!node.is_array_of_tables()) {
+    return Status::InvalidArgument(origin + ": " + path + ": must be [[tenant.job]] tables");
+  }
+  const toml::array& arr = *node.as_array();
+  if (arr.size() > jobs::kJobsPerTenantMax) return Status::InvalidArgument(origin + ": " + path + ": more than 1000 jobs");
+  std::set<std::string> names;
+  for (size_t i = 0; i < arr.size(); i++) {
+    const std::string where = path + "[" + std::to_string(i) + "]";
+    jobs::JobSpec job;
+    BV_RETURN_IF_ERROR(ParseJob(*arr[i].as_table(), origin, where, &job));
+    if (!names.insert(job.name).second) {
+      return Status::InvalidArgument(origin + ": " + where + ".name: job \"" + job.name + "\" is named twice");
+    }
+    out->push_back(std::move(job));
+  }
+  return Status::Ok();
+}
+
+}  // namespace bv::server

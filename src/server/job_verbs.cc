@@ -1,0 +1,124 @@
+// JOBS, HISTORY, RUN and CANCEL (docs/protocol.md §8, docs/jobs.md): the tenant's
+// jobs, their runs, and starting or cancelling one.
+#include <string>
+
+#include "base/duration.h"
+#include "base/time_format.h"
+#include "format/snapshot_format.h"
+#include "server/protocol_text.h"
+#include "server/server.h"
+#include "server/session_verbs.h"
+
+namespace bv::server {
+
+namespace {
+
+constexpr size_t kHistoryDefault = 20;
+
+std::string TimeOr(int64_t us, const char* none = "-") { return us == 0 ? none : FormatTime(us); }
+
+const char* TriggerName(format::RunTrigger t) {
+  switch (t) {
+    case format::RunTrigger::kSchedule:
+      return "schedule";
+    case format::RunTrigger::kManual:
+      return "manual";
+    case format::RunTrigger::kRetry:
+      return "retry";
+    case format::RunTrigger::kMissed:
+      return "missed";
+  }
+  return "?";
+}
+
+std::string RunFields(const format::RunRecord& r, bool with_stderr) {
+  std::string line = "job=" + EscapeValue(r.job) + " attempt=" + std::to_string(r.attempt) +
+                     " trigger=" + TriggerName(r.trigger) +
+                     " result=" + jobs::RunResultName(static_cast<jobs::RunResult>(r.result)) +
+                     " scheduled=" + TimeOr(r.scheduled_us) + " start=" + TimeOr(r.start_us) +
+                     " end=" + TimeOr(r.end_us) +
+                     " exit=" + (r.exit_status ? std::to_string(*r.exit_status) : std::string("-")) +
+                     " bytes_in=" + std::to_string(r.bytes_in) + " bytes_stored=" + std::to_string(r.bytes_stored) +
+                     " snapshot=" + (r.snapshot != 0 ? format::SnapshotIdHex(r.snapshot) : std::string("-")) +
+                     " error=" + EscapeValue(r.error.empty() ? "-" : r.error);
+  if (with_stderr) line += " stderr=" + EscapeValue(r.stderr_tail.empty() ? "-" : r.stderr_tail);
+  return line;
+}
+
+// The tenant's scheduler, or a not-found reply when it has no jobs.
+jobs::Scheduler* SchedulerOf(SessionContext* ctx) {
+  jobs::Scheduler* s = ctx->tenant->jobs();
+  if (s == nullptr) {
+    (void)ctx->conn.ReplyError(Status::NotFound("tenant " + ctx->tenant->name() + " has no jobs"));
+  }
+  return s;
+}
+
+}  // namespace
+
+bool HandleJobs(SessionContext* ctx, const Request& r) {
+  if (!RoleMayRead(ctx->role)) return ctx->Denied("list the jobs");
+  if (!ctx->Arity(r, 0, 0, {}, "JOBS")) return false;
+  jobs::Scheduler* s = ctx->tenant->jobs();
+  std::vector<jobs::JobState> list;
+  if (s != nullptr) {
+    auto l = s->List();
+    if (!l.ok()) return ctx->conn.ReplyError(l.status()).ok();
+    list = std::move(*l);
+  }
+  for (const jobs::JobState& j : list) {
+    const char* state = j.running ? "running" : j.waiting ? "waiting" : "idle";
+    std::string line = "JOB name=" + EscapeValue(j.spec.name) + " source=" + EscapeValue(j.spec.source) +
+                       " schedule=" + EscapeValue(j.spec.schedule ? j.spec.schedule->text() : "-") +
+                       " zone=" + EscapeValue(j.spec.zone) + " next=" + (j.next_us ? FormatTime(*j.next_us) : "-") +
+                       " state=" + state +
+                       " last=" + (j.last ? jobs::RunResultName(static_cast<jobs::RunResult>(j.last->result)) : "-") +
+                       " last_start=" + (j.last ? TimeOr(j.last->start_us) : "-") +
+                       " last_error=" + EscapeValue(j.last && !j.last->error.empty() ? j.last->error : "-") +
+                       " last_good=" + (j.last_good ? TimeOr(j.last_good->end_us) : "-") + " last_good_snapshot=" +
+                       (j.last_good && j.last_good->snapshot != 0 ? format::SnapshotIdHex(j.last_good->snapshot) : "-");
+    if (!ctx->conn.Reply(line).ok()) return false;
+  }
+  return ctx->conn.Reply("OK jobs=" + std::to_string(list.size())).ok();
+}
+
+bool HandleJobHistory(SessionContext* ctx, const Request& r) {
+  if (!RoleMayRead(ctx->role)) return ctx->Denied("read the job history");
+  if (!ctx->Arity(r, 1, 1, {"limit"}, "HISTORY <job> [limit=N]")) return false;
+  size_t limit = kHistoryDefault;
+  if (const std::string* l = r.Option("limit")) {
+    auto n = ParseDecimal(*l);
+    if (!n || *n < 1 || *n > jobs::kHistoryListMax) {
+      return ctx->conn.ReplyError(Status::InvalidArgument("limit=" + *l + ": expected 1 to 1000")).ok();
+    }
+    limit = static_cast<size_t>(*n);
+  }
+  jobs::Scheduler* s = SchedulerOf(ctx);
+  if (s == nullptr) return true;
+  auto runs = s->History(r.args[0], limit);
+  if (!runs.ok()) return ctx->conn.ReplyError(runs.status()).ok();
+  for (const format::RunRecord& run : *runs) {
+    if (!ctx->conn.Reply("RUN " + RunFields(run, true)).ok()) return false;
+  }
+  return ctx->conn.Reply("OK runs=" + std::to_string(runs->size())).ok();
+}
+
+bool HandleRunJob(SessionContext* ctx, const Request& r) {
+  if (ctx->role != Role::kAdmin) return ctx->Denied("run a job");
+  if (!ctx->Arity(r, 1, 1, {}, "RUN <job>")) return false;
+  jobs::Scheduler* s = SchedulerOf(ctx);
+  if (s == nullptr) return true;
+  if (Status st = s->RunNow(r.args[0]); !st.ok()) return ctx->conn.ReplyError(st).ok();
+  return ctx->conn.Reply("OK started=" + EscapeValue(r.args[0])).ok();
+}
+
+bool HandleCancelJob(SessionContext* ctx, const Request& r) {
+  if (ctx->role != Role::kAdmin) return ctx->Denied("cancel a job");
+  if (!ctx->Arity(r, 1, 1, {}, "CANCEL <job>")) return false;
+  jobs::Scheduler* s = SchedulerOf(ctx);
+  if (s == nullptr) return true;
+  if (Status st = s->Cancel(r.args[0]); !st.ok()) return ctx->conn.ReplyError(st).ok();
+  return ctx->conn.Reply("OK cancelled=" + EscapeValue(r.args[0])).ok();
+}
+
+}  // namespace bv::server

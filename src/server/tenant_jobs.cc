@@ -1,0 +1,64 @@
+#include "server/tenant_jobs.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/time_format.h"
+#include "engine/prune.h"
+#include "io/env.h"
+#include "server/server.h"
+
+namespace bv::server {
+
+namespace {
+
+jobs::JobHost HostFor(Server* server, Tenant* t) {
+  jobs::JobHost host;
+  host.volume = t->volume();
+  host.prepare_put = [server, t](engine::PutOptions* o) -> Result<std::shared_ptr<void>> {
+    o->pool = server->pool();
+    o->budget = server->budget();
+    o->batch_input = kSessionBatchInput;
+    o->disk_reserve = server->DiskReserve();
+    BV_ASSIGN_OR_RETURN(auto quota, t->ReserveQuota(o));
+    return std::shared_ptr<void>(std::move(quota));
+  };
+  host.prune = [t](const std::string& source) -> Status {
+    const TenantConfig cfg = t->config();
+    auto policy_for = [&](const std::string& s) { return cfg.RetentionFor(s); };
+    BV_ASSIGN_OR_RETURN(size_t removed, engine::Prune(t->volume(), {source}, policy_for, NowMicros(), false,
+                                                      [](const engine::PrunePlan&) { return Status::Ok(); }));
+    if (removed > 0) spdlog::info("tenant {}: job prune of {} removed {} snapshots", t->name(), source, removed);
+    return Status::Ok();
+  };
+  host.on_failure = [name = t->name()](const format::RunRecord& r) {
+    spdlog::warn("tenant {}: job {} attempt {} {}: {}", name, r.job, r.attempt,
+                 jobs::RunResultName(static_cast<jobs::RunResult>(r.result)), r.error);
+  };
+  return host;
+}
+
+}  // namespace
+
+Status ConfigureJobs(Server* server, Tenant* tenant, const TenantConfig& cfg, const std::string& data_dir) {
+  const std::vector<jobs::JobSpec> none;
+  const std::vector<jobs::JobSpec>& specs = tenant->retired() ? none : cfg.jobs;
+  if (tenant->jobs() == nullptr) {
+    if (specs.empty()) return Status::Ok();
+    const std::string dir = data_dir + "/jobs/" + tenant->name() + "/history";
+    BV_RETURN_IF_ERROR(io::MakeDirs(dir, 0700));
+    std::vector<format::RunRecord> interrupted;
+    BV_ASSIGN_OR_RETURN(auto history, jobs::JobHistory::Open(dir, NowMicros(), &interrupted));
+    for (const format::RunRecord& r : interrupted) {
+      spdlog::warn("tenant {}: job {} was running when bvd stopped; recorded as interrupted", tenant->name(), r.job);
+    }
+    BV_ASSIGN_OR_RETURN(size_t expired,
+                        history->Expire(NowMicros() - static_cast<int64_t>(cfg.job_history_days) * 86400 * 1000000));
+    if (expired > 0) spdlog::info("tenant {}: {} job runs older than {} days forgotten", tenant->name(), expired, cfg.job_history_days);
+    tenant->set_jobs(std::make_unique<jobs::Scheduler>(tenant->name(), HostFor(server, tenant), std::move(history)));
+  }
+  BV_RETURN_IF_ERROR(tenant->jobs()->Configure(specs, cfg.max_jobs));
+  if (!specs.empty()) spdlog::info("tenant {}: {} jobs, {} at once", tenant->name(), specs.size(), cfg.max_jobs);
+  return Status::Ok();
+}
+
+}  // namespace bv::server

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""bvd's backup jobs through a real bvd (docs/jobs.md, docs/protocol.md §8): a job of two streams
+run on request is one snapshot that restores byte-exact; failing, hanging and signalled commands
+leave no snapshot and a record that says why; retries back off and a job that succeeds on its
+third attempt commits exactly one snapshot; a scheduled job runs on its own; bvd killed with
+SIGKILL while a job runs: the half-taken snapshot is not listed, the run is recorded as
+interrupted, and the job runs again.
+
+Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bvd_test  # noqa: E402
+from bvd_test import make_token, nc_get, request  # noqa: E402
+
+
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+
+
+def job(name, streams, **opts):
+    """A [[tenant.job]] table; streams: [(name, shell text)]."""
+    lines = ["[[tenant.job]]", 'name = "%s"' % name, 'source = "jobs/%s"' % name]
+    for k, v in opts.items():
+        lines.append("%s = %s" % (k, '"%s"' % v if isinstance(v, str) else str(v).lower()))
+    for sname, shell in streams:
+        lines += ["[[tenant.job.stream]]", 'name = "%s"' % sname, "shell = '''%s'''" % shell]
+    return "\n".join(lines)
+
+
+class JobsTest(unittest.TestCase):
+    setUp = bvd_test.BvdTest.setUp
+    tearDown = bvd_test.BvdTest.tearDown
+    server = bvd_test.BvdTest.server
+
+    def start(self, jobs_toml, **fields_):
+        self.tok = {role: make_token(role) for role in ("admin", "read", "push")}
+        tenant = dict({"tokens": list(self.tok.values()), "toml": jobs_toml}, **fields_)
+        return self.server({"shop": tenant})
+
+    def ask(self, srv, line, role="admin"):
+        out = request(srv.port, "shop", self.tok[role]["token"], [line], timeout=60)
+        return out[:-1] if out and out[-1] == "OK bye" else out
+
+    def jobs(self, srv):
+        out = self.ask(srv, "JOBS", "read")
+        self.assertTrue(out[-1].startswith("OK jobs="), out)
+        return {fields(l)["name"]: fields(l) for l in out if l.startswith("JOB ")}
+
+    def history(self, srv, name):
+        out = self.ask(srv, "HISTORY %s limit=50" % name, "read")
+        self.assertTrue(out[-1].startswith("OK runs="), out)
+        return [fields(l) for l in out if l.startswith("RUN ")]
+
+    def wait_idle(self, srv, name, runs=1, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            j = self.jobs(srv)[name]
+            if j["state"] == "idle" and len(self.history(srv, name)) >= runs and j["last"] != "running":
+                return self.history(srv, name)
+            time.sleep(0.1)
+        self.fail("job %s did not finish: %s" % (name, self.jobs(srv)[name]))
+
+    def snapshots(self, srv, source):
+        out = self.ask(srv, "LIST %s" % source, "read")
+        return [l for l in out if l.startswith("SNAPSHOT ")]
+
+    def test_a_job_of_two_streams_is_one_snapshot_that_restores(self):
+        srv = self.start(job("dump", [("numbers", "seq 1 300000; echo progress >&2"), ("words", "printf hello")]))
+        self.assertTrue(self.ask(srv, "RUN dump", "read")[0].startswith("ERR denied"))
+        self.assertTrue(self.ask(srv, "RUN dump", "push")[0].startswith("ERR denied"))
+        self.assertEqual(self.ask(srv, "RUN dump"), ["OK started=dump"])
+        runs = self.wait_idle(srv, "dump")
+        self.assertEqual(runs[0]["result"], "ok", runs)
+        self.assertEqual(runs[0]["trigger"], "manual")
+        self.assertEqual(runs[0]["exit"], "0")
+        self.assertEqual(runs[0]["stderr"], "progress%0A")
+        numbers = subprocess.run(["seq", "1", "300000"], capture_output=True, check=True).stdout
+        self.assertEqual(int(runs[0]["bytes_in"]), len(numbers) + 5)
+        snap = runs[0]["snapshot"]
+        self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], snap, "stream=numbers"), numbers)
+        self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], snap, "stream=words"), b"hello")
+        j = self.jobs(srv)["dump"]
+        self.assertEqual((j["last"], j["last_good_snapshot"], j["next"]), ("ok", snap, "-"))
+        self.assertTrue(self.ask(srv, "RUN nothing")[0].startswith("ERR not-found"))
+
+    def test_failing_hanging_and_signalled_commands_leave_no_snapshot(self):
+        srv = self.start("\n".join([
+            job("fails", [("a", "echo 'pg_dump: connection refused' >&2; exit 3")]),
+            job("hangs", [("a", "echo begun; sleep 600")], timeout="2s"),
+            job("killed", [("a", "seq 1 1000; kill -9 $$")]),
+        ]), max_jobs=3)
+        for name in ("fails", "hangs", "killed"):
+            self.assertEqual(self.ask(srv, "RUN %s" % name), ["OK started=%s" % name])
+        want = {"fails": ("failed", "3", "exited with status 3"),
+                "hangs": ("timed-out", "-", "outlived its timeout of 2 s"),
+                "killed": ("failed", "137", "killed by signal 9")}
+        for name, (result, exit_status, says) in want.items():
+            run = self.wait_idle(srv, name)[0]
+            self.assertEqual((run["result"], run["exit"], run["snapshot"]), (result, exit_status, "-"), run)
+            self.assertIn(says.replace(" ", "%20"), run["error"])
+            self.assertEqual(self.snapshots(srv, "jobs/%s" % name), [])
+        self.assertIn("connection%20refused", self.history(srv, "fails")[0]["stderr"])
+
+    def test_a_job_that_succeeds_on_its_third_attempt_commits_one_snapshot(self):
+        counter = os.path.join(self.tmp, "attempts")
+        script = "n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; " \
+                 "[ $n -ge 3 ] || { echo attempt $n fails >&2; exit 1; }; echo third" % (counter, counter)
+        srv = self.start(job("flaky", [("a", script)], retries=3, retry_delay="1s", retry_delay_max="2s"))
+        self.assertEqual(self.ask(srv, "RUN flaky"), ["OK started=flaky"])
+        runs = self.wait_idle(srv, "flaky", runs=3)
+        self.assertEqual([(r["attempt"], r["trigger"], r["result"]) for r in reversed(runs)],
+                         [("1", "manual", "failed"), ("2", "retry", "failed"), ("3", "retry", "ok")])
+        self.assertEqual(len(self.snapshots(srv, "jobs/flaky")), 1)
+
+    def test_a_scheduled_job_runs_and_a_cancel_stops_a_run(self):
+        srv = self.start("\n".join([job("minutely", [("a", "date")], schedule="* * * * *"),
+                                    job("slow", [("a", "sleep 600")])]), max_jobs=2)
+        nxt = self.jobs(srv)["minutely"]["next"]
+        self.assertRegex(nxt, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00Z$")
+        self.assertEqual(self.ask(srv, "RUN slow"), ["OK started=slow"])
+        time.sleep(0.5)
+        self.assertTrue(self.ask(srv, "RUN slow")[0].startswith("ERR busy"))
+        self.assertEqual(self.ask(srv, "CANCEL slow"), ["OK cancelled=slow"])
+        run = self.wait_idle(srv, "slow")[0]
+        self.assertEqual((run["result"], run["snapshot"]), ("cancelled", "-"))
+        runs = self.wait_idle(srv, "minutely", timeout=75)
+        self.assertEqual((runs[0]["trigger"], runs[0]["result"]), ("schedule", "ok"), runs)
+        self.assertEqual(runs[0]["scheduled"], nxt)
+
+    def test_sigkill_during_a_run_leaves_no_snapshot_and_an_interrupted_record(self):
+        jobs_toml = job("long", [("a", "seq 1 100000; sleep 600")])
+        srv = self.start(jobs_toml)
+        self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
+        time.sleep(1)
+        self.assertEqual(self.jobs(srv)["long"]["state"], "running")
+        srv.stop(sig=signal.SIGKILL)
+        srv.start()
+        run = self.history(srv, "long")[0]
+        self.assertEqual(run["result"], "interrupted", run)
+        self.assertEqual(self.snapshots(srv, "jobs/long"), [])
+        self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
+        self.assertEqual(self.ask(srv, "CANCEL long"), ["OK cancelled=long"])
+
+
+if __name__ == "__main__":
+    unittest.main()
