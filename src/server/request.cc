@@ -23,8 +23,9 @@ Status CheckText(std::string_view s, size_t base) {
   return Status::Ok();
 }
 
-// %XX escapes let a value hold spaces, '=' and '%'; what they spell is checked like the line.
-Result<std::string> Unescape(std::string_view tok, size_t at) {
+// %XX escapes let a value hold spaces, '=' and '%'; what they spell is checked like the line when
+// `text` (requests), and may be any bytes in a reply (a job's standard error).
+Result<std::string> Unescape(std::string_view tok, size_t at, bool text = true) {
   std::string out;
   out.reserve(tok.size());
   for (size_t i = 0; i < tok.size(); i++) {
@@ -38,7 +39,7 @@ Result<std::string> Unescape(std::string_view tok, size_t at) {
     out += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
-  BV_RETURN_IF_ERROR(CheckText(out, at));
+  if (text) BV_RETURN_IF_ERROR(CheckText(out, at));
   return out;
 }
 
@@ -118,7 +119,7 @@ Result<Reply> ParseReply(std::string_view line) {
     return r;
   }
   if (r.kind != "OK" && r.kind != "SNAPSHOT" && r.kind != "STREAM" && r.kind != "BLOCK" && r.kind != "DECISION" &&
-      r.kind != "SEGMENT" && r.kind != "SOURCE" && r.kind != "NOTE") {
+      r.kind != "SEGMENT" && r.kind != "SOURCE" && r.kind != "NOTE" && r.kind != "JOB" && r.kind != "RUN") {
     return Status::Corruption("the server sent an unexpected line: " + std::string(line.substr(0, 200)));
   }
   size_t i = sp == std::string_view::npos ? line.size() : sp + 1;
@@ -130,7 +131,7 @@ Result<Reply> ParseReply(std::string_view line) {
     if (eq == std::string_view::npos || eq == 0) {
       return Status::Corruption("the server sent a reply field without '=': " + std::string(tok.substr(0, 100)));
     }
-    BV_ASSIGN_OR_RETURN(std::string value, Unescape(tok.substr(eq + 1), i + eq + 1));
+    BV_ASSIGN_OR_RETURN(std::string value, Unescape(tok.substr(eq + 1), i + eq + 1, /*text=*/false));
     r.fields.emplace_back(std::string(tok.substr(0, eq)), std::move(value));
     i = end + 1;
   }

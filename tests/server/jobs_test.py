@@ -8,6 +8,7 @@ interrupted, and the job runs again.
 
 Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
 """
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bvd_test  # noqa: E402
-from bvd_test import make_token, nc_get, request  # noqa: E402
+from bvd_test import BVTOOL, make_token, nc_get, request  # noqa: E402
 
 
 def fields(line):
@@ -67,6 +68,13 @@ class JobsTest(unittest.TestCase):
             time.sleep(0.1)
         self.fail("job %s did not finish: %s" % (name, self.jobs(srv)[name]))
 
+    def bvtool(self, srv, *args, role="admin"):
+        token_file = os.path.join(self.tmp, role + ".token")
+        with open(token_file, "w") as f:
+            f.write(self.tok[role]["token"])
+        return subprocess.run([BVTOOL, *args, "--server", "127.0.0.1:%d" % srv.port, "--tenant", "shop",
+                               "--token-file", token_file], capture_output=True, text=True, timeout=60)
+
     def snapshots(self, srv, source):
         out = self.ask(srv, "LIST %s" % source, "read")
         return [l for l in out if l.startswith("SNAPSHOT ")]
@@ -89,6 +97,23 @@ class JobsTest(unittest.TestCase):
         j = self.jobs(srv)["dump"]
         self.assertEqual((j["last"], j["last_good_snapshot"], j["next"]), ("ok", snap, "-"))
         self.assertTrue(self.ask(srv, "RUN nothing")[0].startswith("ERR not-found"))
+        # bvtool as the client.
+        p = self.bvtool(srv, "jobs", "--json", role="read")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        listed = json.loads(p.stdout)
+        self.assertEqual([(j["name"], j["last"], j["last_good_snapshot"], j["schedule"]) for j in listed],
+                         [("dump", "ok", snap, None)])
+        p = self.bvtool(srv, "job-history", "dump", "--json", role="read")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        runs = json.loads(p.stdout)
+        self.assertEqual((runs[0]["result"], runs[0]["exit_status"], runs[0]["stderr"]), ("ok", 0, "progress\n"))
+        p = self.bvtool(srv, "run-job", "dump", role="read")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("denied", p.stderr)
+        p = self.bvtool(srv, "run-job", "dump")
+        self.assertEqual((p.returncode, p.stdout), (0, "started dump\n"), p.stderr)
+        self.wait_idle(srv, "dump", runs=2)
+        self.assertEqual(len(self.snapshots(srv, "jobs/dump")), 2)
 
     def test_failing_hanging_and_signalled_commands_leave_no_snapshot(self):
         srv = self.start("\n".join([
@@ -146,7 +171,9 @@ class JobsTest(unittest.TestCase):
         self.assertEqual(run["result"], "interrupted", run)
         self.assertEqual(self.snapshots(srv, "jobs/long"), [])
         self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
-        self.assertEqual(self.ask(srv, "CANCEL long"), ["OK cancelled=long"])
+        p = self.bvtool(srv, "cancel-job", "long")
+        self.assertEqual((p.returncode, p.stdout), (0, "cancelled long\n"), p.stderr)
+        self.assertEqual(self.wait_idle(srv, "long", runs=2)[0]["result"], "cancelled")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ namespace bv::tool {
 
 namespace {
 
-constexpr size_t kReplyLineMax = 64 << 10;
+constexpr size_t kReplyLineMax = 256 << 10;  // docs/protocol.md §3
 constexpr int kConnectTimeoutMs = 10000;  // and as long again for the TLS handshake
 
 std::string Env(const char* name) {

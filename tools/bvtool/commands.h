@@ -65,6 +65,11 @@ nlohmann::json CompactOutcome(const Common& c, const engine::CompactOptions& opt
 nlohmann::json RemoteCompactOutcome(const Common& c, const Remote& remote, bool dry_run, uint32_t threshold_pct,
                                     double max_rate_mb);
 int RemoteDf(const Common& c, const Remote& remote);
+// bvd's jobs (cmd_jobs.cc).
+int RemoteJobs(const Common& c, const Remote& remote);
+int RemoteJobHistory(const Common& c, const Remote& remote, const std::string& name, uint32_t limit);
+int RemoteRunJob(const Common& c, const Remote& remote, const std::string& name);
+int RemoteCancelJob(const Common& c, const Remote& remote, const std::string& name);
 
 // Shared by compact and df.
 nlohmann::json SegmentsJson(const std::vector<engine::SegmentUsage>& segments);

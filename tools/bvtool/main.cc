@@ -41,11 +41,14 @@ struct Args {
   bool dry_run = false;
   uint32_t threshold_pct = static_cast<uint32_t>(engine::kDefaultCompactThreshold * 100 + 0.5);  // compact
   double max_rate_mb = 0;
+  std::string job;        // run-job, cancel-job, job-history
+  uint32_t limit = 20;    // job-history
 };
 
 // The subcommands, to tell which one the command line named.
 struct Commands {
   CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *prune, *compact, *df, *push, *token;
+  CLI::App *jobs, *history, *run_job, *cancel_job;
 };
 
 void AddServerOptions(CLI::App* sub, Remote* remote) {
@@ -179,6 +182,19 @@ void AddServerCommands(CLI::App* app, Args* a, Commands* cmd) {
   AddServerOptions(cmd->push, &a->remote);
   cmd->push->add_flag("--json", a->c.json, "machine-readable output");
 
+  cmd->jobs = app->add_subcommand("jobs", "bvd's backup jobs: schedule, next run, state, last result, last good run");
+  cmd->history = app->add_subcommand("job-history", "a job's runs, newest first, with why each that failed did");
+  cmd->history->add_option("JOB", a->job, "the job's name")->required();
+  cmd->history->add_option("--limit", a->limit, "runs to show (default 20)")->check(CLI::Range(1, 1000));
+  cmd->run_job = app->add_subcommand("run-job", "start a job now, outside its schedule (admin token)");
+  cmd->run_job->add_option("JOB", a->job, "the job's name")->required();
+  cmd->cancel_job = app->add_subcommand("cancel-job", "kill a job's run under way; it commits nothing (admin token)");
+  cmd->cancel_job->add_option("JOB", a->job, "the job's name")->required();
+  for (CLI::App* sub : {cmd->jobs, cmd->history, cmd->run_job, cmd->cancel_job}) {
+    AddServerOptions(sub, &a->remote);
+    sub->add_flag("--json", a->c.json, "machine-readable output");
+  }
+
   cmd->token = app->add_subcommand("token", "print a new tenant token and its hash for bvd's configuration");
   cmd->token->add_option("--role", a->role, "push (may only add snapshots), read, or admin")
       ->check(CLI::IsMember({"push", "read", "admin"}));
@@ -270,6 +286,10 @@ int Run(const Commands& cmd, Args* a) {
                              : CmdCompact(c, a->dry_run, a->threshold_pct, a->max_rate_mb);
   }
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
+  if (cmd.jobs->parsed()) return RemoteJobs(c, a->remote);
+  if (cmd.history->parsed()) return RemoteJobHistory(c, a->remote, a->job, a->limit);
+  if (cmd.run_job->parsed()) return RemoteRunJob(c, a->remote, a->job);
+  if (cmd.cancel_job->parsed()) return RemoteCancelJob(c, a->remote, a->job);
   return 1;
 }
 
