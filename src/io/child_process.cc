@@ -54,10 +54,6 @@ struct ChildFds {
     ::_exit(127);
   };
   ::setsid();
-  if (spec.die_with_parent) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
-  }
   ::signal(SIGPIPE, SIG_DFL);  // we ignore it; a command expects the default
   sigset_t none;
   sigemptyset(&none);
@@ -72,17 +68,34 @@ struct ChildFds {
       fail(kStageIdentity);
     }
   }
+  // After the change of user, which clears it.
+  if (spec.die_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
+  }
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(kStageCwd);
-  ::execvpe(argv[0], argv, envp);
+  environ = const_cast<char**>(envp);  // execvp looks argv[0] up in the child's own PATH
+  ::execvp(argv[0], argv);
   fail(kStageExec);
   ::_exit(127);
 }
 
 std::vector<std::string> EnvironmentOf(const ChildSpec& spec) {
+  std::vector<std::string> given = spec.env;
+  if (spec.identity) {
+    // The user's own, unless the spec sets them: a command run as postgres reads ~postgres/.pgpass.
+    const ChildSpec::Identity& id = *spec.identity;
+    for (const std::string& e : {"HOME=" + id.home, "USER=" + id.name, "LOGNAME=" + id.name, "SHELL=" + id.shell}) {
+      const std::string_view name = std::string_view(e).substr(0, e.find('='));
+      bool set = false;
+      for (const std::string& g : spec.env) set = set || std::string_view(g).substr(0, g.find('=')) == name;
+      if (!set) given.push_back(e);
+    }
+  }
   std::vector<std::string> out;
   auto overridden = [&](std::string_view entry) {
     const std::string_view name = entry.substr(0, entry.find('='));
-    for (const std::string& e : spec.env) {
+    for (const std::string& e : given) {
       if (std::string_view(e).substr(0, e.find('=')) == name) return true;
     }
     return false;
@@ -92,7 +105,7 @@ std::vector<std::string> EnvironmentOf(const ChildSpec& spec) {
       if (!overridden(*e)) out.emplace_back(*e);
     }
   }
-  out.insert(out.end(), spec.env.begin(), spec.env.end());
+  out.insert(out.end(), given.begin(), given.end());
   return out;
 }
 
@@ -118,8 +131,11 @@ Result<ChildSpec::Identity> LookUpUser(const std::string& name) {
   if (rc != 0) return Status::FromErrno("look up user " + name, rc);
   if (found == nullptr) return Status::NotFound("user \"" + name + "\" does not exist");
   ChildSpec::Identity id;
+  id.name = name;
   id.uid = pw.pw_uid;
   id.gid = pw.pw_gid;
+  id.home = pw.pw_dir != nullptr ? pw.pw_dir : "/";
+  id.shell = pw.pw_shell != nullptr && *pw.pw_shell != '\0' ? pw.pw_shell : "/bin/sh";
   int n = 64;
   id.groups.resize(static_cast<size_t>(n));
   while (::getgrouplist(name.c_str(), pw.pw_gid, id.groups.data(), &n) < 0) id.groups.resize(static_cast<size_t>(n));
@@ -154,6 +170,7 @@ Status OpenStdio(const ChildSpec& spec, Stdio* io) {
     BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));
     io->child.in = AboveStdio(p.read_end);
     io->in = p.write_end;
+    if (io->child.in < 0) return Status::FromErrno("dup", errno);
   } else {
     io->child.in = AboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (io->child.in < 0) return Status::FromErrno("open /dev/null", errno);
@@ -162,12 +179,14 @@ Status OpenStdio(const ChildSpec& spec, Stdio* io) {
     BV_ASSIGN_OR_RETURN(Pipe p, OpenPipe(0));
     io->child.out = AboveStdio(p.write_end);
     io->out = p.read_end;
+    if (io->child.out < 0) return Status::FromErrno("dup", errno);
   }
   if (spec.err_pipe) {
     int e[2];
     if (::pipe2(e, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
     io->child.err = AboveStdio(e[1]);
     io->err = e[0];
+    if (io->child.err < 0) return Status::FromErrno("dup", errno);
   }
   return Status::Ok();
 }
@@ -237,11 +256,13 @@ void ChildProcess::CloseIn() {
   in_ = -1;
 }
 
-int ChildProcess::Reap() {
+Result<int> ChildProcess::Reap() {
   std::lock_guard<std::mutex> l(mu_);
   if (status_) return *status_;
   int st = 0;
-  while (::waitpid(pid_, &st, 0) != pid_ && errno == EINTR) {
+  for (;;) {
+    if (::waitpid(pid_, &st, 0) == pid_) break;
+    if (errno != EINTR) return Status::FromErrno("wait for " + name_, errno);  // never "exited 0" unseen
   }
   status_ = st;
   return st;
@@ -255,7 +276,11 @@ Result<int> ChildProcess::Wait() {
   siginfo_t info = {};
   // Waits without reaping: until Reap, its ids stay its own, so SignalGroup cannot hit another's.
   while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0) {
-    if (errno != EINTR) return Status::FromErrno("wait for " + name_, errno);
+    if (errno == EINTR) continue;
+    const int err = errno;
+    std::lock_guard<std::mutex> l(mu_);
+    if (status_) return *status_;  // another thread reaped it meanwhile
+    return Status::FromErrno("wait for " + name_, err);
   }
   return Reap();
 }
@@ -269,7 +294,9 @@ std::optional<int> ChildProcess::ExitedAlready() {
   if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT | WNOHANG) != 0 || info.si_pid == 0) {
     return std::nullopt;
   }
-  return Reap();
+  auto st = Reap();
+  if (!st.ok()) return std::nullopt;
+  return *st;
 }
 
 void ChildProcess::SignalGroup(int sig) {

@@ -23,9 +23,11 @@ struct ChildSpec {
   bool clear_env = false;
   std::string cwd;                // empty: ours
   struct Identity {
+    std::string name;
     uid_t uid = 0;
     gid_t gid = 0;
     std::vector<gid_t> groups;
+    std::string home, shell;  // HOME and SHELL, with USER and LOGNAME, unless env sets them
   };
   std::optional<Identity> identity;  // set: become it before exec (we must be root)
   enum class In { kNull, kPipe } in = In::kNull;
@@ -77,7 +79,7 @@ class ChildProcess {
  private:
   ChildProcess(pid_t pid, std::string name) : pid_(pid), name_(std::move(name)) {}
   // Reaps it once waitid saw it exit; under mu_, so SignalGroup never signals a reaped group.
-  int Reap();
+  Result<int> Reap();
 
   const pid_t pid_;
   const std::string name_;

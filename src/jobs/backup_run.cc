@@ -9,6 +9,7 @@
 
 #include "engine/put_session.h"
 #include "engine/stream_io.h"
+#include "jobs/run_support.h"
 #include "jobs/stderr_tail.h"
 
 namespace bv::jobs {
@@ -16,23 +17,6 @@ namespace bv::jobs {
 namespace {
 
 constexpr std::array<const char*, 6> kResultNames = {"ok", "failed", "timed-out", "cancelled", "interrupted", "running"};
-
-// Reads a command's standard error into the tail until its end.
-void DrainStderr(int fd, StderrTail* tail) {
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    tail->Append(std::string_view(buf, static_cast<size_t>(n)));
-  }
-}
-
-// What a stopped run says instead of the killed command's own signal.
-std::string StoppedText(RunResult why, const JobSpec& job) {
-  if (why == RunResult::kTimedOut) return "the run outlived its timeout of " + std::to_string(job.timeout_s) + " s and was killed";
-  return "the run was cancelled";
-}
 
 }  // namespace
 
@@ -47,10 +31,16 @@ std::optional<RunResult> RunResultOfName(std::string_view name) {
 
 void RunControl::Stop(RunResult why) {
   std::lock_guard<std::mutex> l(mu_);
-  if (stopped_) return;
+  // A cancel outranks a timeout (which the next attempt clears); nothing else replaces a stop.
+  if (stopped_ && !(*stopped_ == RunResult::kTimedOut && why != RunResult::kTimedOut)) return;
   stopped_ = why;
   if (child_ != nullptr) child_->SignalGroup(SIGKILL);
   cv_.notify_all();
+}
+
+void RunControl::ClearTimeout() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopped_ == RunResult::kTimedOut) stopped_.reset();
 }
 
 std::optional<RunResult> RunControl::stopped() const {
@@ -83,16 +73,10 @@ std::optional<StreamFailure> RunStream(engine::PutSession* session, const JobSpe
                                        const std::optional<io::ChildSpec::Identity>& identity, RunControl* control,
                                        StderrTail* tail, uint64_t* bytes_in) {
   const std::string where = "stream \"" + stream.name + "\": ";
-  io::ChildSpec spec;
-  spec.argv = stream.argv;
-  spec.env = job.env;
-  spec.cwd = job.dir;
-  spec.identity = identity;
-  spec.err_pipe = true;
-  auto child = io::ChildProcess::Start(spec);
+  auto child = io::ChildProcess::Start(CommandOf(job, stream.argv, identity));
   if (!child.ok()) return StreamFailure{RunResult::kFailed, where + child.status().message(), std::nullopt};
   control->Attach(child->get());
-  std::thread drain(DrainStderr, (*child)->err_fd(), tail);
+  std::thread drain(DrainInto, (*child)->err_fd(), tail);
   Status s = session->StartStream(stream.name);
   engine::FdInput input((*child)->out_fd(), "the output of " + (*child)->name());
   while (s.ok()) {
@@ -124,16 +108,9 @@ RunOutcome RunBackup(engine::Volume* volume, const JobSpec& job, const std::opti
                      engine::PutOptions opts, RunControl* control) {
   RunOutcome out;
   StderrTail tail(kStderrTailBytes);
-  // The timeout: a watchdog that stops the run, unless the run stops it first.
-  RunControl done;
-  std::thread watchdog([&] {
-    if (!done.WaitStop(std::chrono::steady_clock::now() + std::chrono::seconds(job.timeout_s))) {
-      control->Stop(RunResult::kTimedOut);
-    }
-  });
+  RunWatch watch(control, job.timeout_s);
   auto finish = [&](RunResult r, std::string error) {
-    done.Stop(RunResult::kOk);
-    watchdog.join();
+    watch.Done();
     out.result = r;
     out.error = std::move(error);
     out.stderr_tail = tail.Text();

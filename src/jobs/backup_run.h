@@ -38,6 +38,8 @@ struct RunOutcome {
 class RunControl {
  public:
   void Stop(RunResult why);
+  // Before a retry: a timeout ended the attempt, not the run.
+  void ClearTimeout();
   std::optional<RunResult> stopped() const;
   // The command now running; null when none.
   void Attach(io::ChildProcess* child);

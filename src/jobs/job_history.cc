@@ -44,7 +44,7 @@ Result<std::unique_ptr<JobHistory>> JobHistory::Open(const std::string& dir, int
   for (format::RunRecord& r : cut) {
     r.result = static_cast<uint8_t>(RunResult::kInterrupted);
     r.end_us = now_us;
-    r.error = "bvd stopped while the run went on; nothing of it was committed";
+    r.error = "bvd stopped during the run; what it had not committed is not in the volume";
     BV_RETURN_IF_ERROR(h->Put(r));
     if (interrupted != nullptr) interrupted->push_back(r);
   }
@@ -95,6 +95,15 @@ Result<std::optional<format::RunRecord>> JobHistory::LastGood(const std::string&
   std::optional<format::RunRecord> out;
   BV_RETURN_IF_ERROR(ForEach(job, true, [&](const format::RunRecord& r) -> Result<bool> {
     if (r.result == static_cast<uint8_t>(RunResult::kOk)) out = r;
+    return !out.has_value();
+  }));
+  return out;
+}
+
+Result<std::optional<format::RunRecord>> JobHistory::LastScheduled(const std::string& job) {
+  std::optional<format::RunRecord> out;
+  BV_RETURN_IF_ERROR(ForEach(job, true, [&](const format::RunRecord& r) -> Result<bool> {
+    if (r.scheduled_us != 0) out = r;
     return !out.has_value();
   }));
   return out;

@@ -35,6 +35,8 @@ class JobHistory {
   Result<std::vector<format::RunRecord>> Recent(const std::string& job, size_t limit);
   // The newest run of `job` that ended `ok`, if any is kept.
   Result<std::optional<format::RunRecord>> LastGood(const std::string& job);
+  // The newest run of `job` that its schedule started (not a manual one), if any is kept.
+  Result<std::optional<format::RunRecord>> LastScheduled(const std::string& job);
   // Removes the records of runs that ended before `before_us`; how many went.
   Result<size_t> Expire(int64_t before_us);
 

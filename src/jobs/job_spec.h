@@ -1,5 +1,8 @@
-// What a backup job is (docs/jobs.md): its source, the commands whose output are its streams,
-// how they run, when, and what happens when a run fails. Read from bvd's configuration.
+// What a job is (docs/jobs.md). A backup job: its source, the commands whose output are its
+// streams. A restore job: the command that reads a snapshot's stream back (into a database, a
+// directory), optionally a backup job run first as a safety copy, and a check run after; on a
+// schedule it is a restore drill, against the newest snapshot of its source. Both: how their
+// commands run, when, and what happens when a run fails. Read from bvd's configuration.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +24,19 @@ struct StreamSpec {
   std::vector<std::string> argv;  // `sh -c TEXT` when the job asked for a shell
 };
 
+enum class JobKind { kBackup, kRestore };
+
 struct JobSpec {
+  JobKind kind = JobKind::kBackup;
   std::string name;    // 1 to 64 of a-z, 0-9, '_', '-' and '.'
   std::string source;  // the snapshots' source
-  std::vector<StreamSpec> streams;
+  std::vector<StreamSpec> streams;  // a backup's
+  // A restore's: the stream it restores ("" the first), the command that reads it on its standard
+  // input, the check run after it (none: empty), and the backup job run before it (none: "").
+  std::string stream;
+  std::vector<std::string> consumer;
+  std::vector<std::string> check;
+  std::string backup_first;
   std::vector<std::string> env;  // "NAME=value", added to bvd's environment
   std::string dir;               // working directory; empty: bvd's
   std::string user;              // run as this user (bvd must be root); empty: as bvd

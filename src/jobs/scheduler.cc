@@ -12,6 +12,8 @@ namespace bv::jobs {
 namespace {
 
 constexpr int64_t kMicros = 1'000'000;
+constexpr int kMissedWalkMax = 100'000;  // slots walked to find the latest missed one
+constexpr int64_t kExpireEveryUs = 86400 * kMicros;
 
 Seconds ToSeconds(int64_t us) { return Seconds(std::chrono::seconds(us / kMicros)); }
 int64_t ToMicros(Seconds s) { return static_cast<int64_t>(s.time_since_epoch().count()) * kMicros; }
@@ -54,59 +56,79 @@ void Scheduler::Plan(Job* j, int64_t after_us) {
   j->next_us = *j->next_slot_us + static_cast<int64_t>(jitter) * kMicros;
 }
 
-Status Scheduler::Prepare(const JobSpec& spec, Job* j, int64_t now_us) {
-  j->spec = spec;
+Status Scheduler::Resolve(const JobSpec& spec, Job* j) {
   BV_ASSIGN_OR_RETURN(j->zone, FindZone(spec.zone));
   j->identity.reset();
-  if (!spec.user.empty()) {
-    BV_ASSIGN_OR_RETURN(j->identity, io::LookUpUser(spec.user));
-    if (::geteuid() != 0 && j->identity->uid != ::geteuid()) {
-      return Status::Denied("job " + spec.name + " runs as " + spec.user + ", which needs bvd to run as root");
-    }
-    if (j->identity->uid == ::geteuid()) j->identity.reset();  // already that user
+  if (spec.user.empty()) return Status::Ok();
+  BV_ASSIGN_OR_RETURN(auto id, io::LookUpUser(spec.user));
+  if (id.uid == ::geteuid()) return Status::Ok();  // already that user
+  if (::geteuid() != 0) {
+    return Status::Denied("job " + spec.name + " runs as " + spec.user + ", which needs bvd to run as root");
   }
-  // The slot after the last scheduled run on record: if it has passed, bvd was down for it, and
-  // the job runs once now for all it missed.
-  BV_ASSIGN_OR_RETURN(auto recent, history_->Recent(spec.name, 20));
-  std::optional<int64_t> last_slot;
-  for (const format::RunRecord& r : recent) {
-    if (r.scheduled_us != 0) last_slot = std::max(last_slot.value_or(0), r.scheduled_us);
-  }
-  Plan(j, now_us);
-  if (last_slot && spec.schedule) {
-    const std::optional<int64_t> missed = NextSlot(*j, *last_slot);
-    if (missed && *missed <= now_us && !j->running && !j->waiting) {
-      j->due_slot_us = *missed;
-      j->trigger = format::RunTrigger::kMissed;
-      j->waiting = true;
-      queue_.push_back(spec.name);
-    }
-  }
+  j->identity = std::move(id);
   return Status::Ok();
 }
 
-Status Scheduler::Configure(const std::vector<JobSpec>& jobs, uint32_t max_running) {
+Result<std::optional<int64_t>> Scheduler::MissedSlot(const Job& j, int64_t now_us) {
+  if (!j.spec.schedule) return std::optional<int64_t>();
+  BV_ASSIGN_OR_RETURN(auto last, history_->LastScheduled(j.spec.name));
+  if (!last) return std::optional<int64_t>();
+  std::optional<int64_t> missed;
+  // The latest slot at or before now; a bound on the walk for a schedule of every minute.
+  std::optional<int64_t> slot = NextSlot(j, last->scheduled_us);
+  for (int i = 0; i < kMissedWalkMax && slot && *slot <= now_us; i++) {
+    missed = slot;
+    slot = NextSlot(j, *slot);
+  }
+  return missed;
+}
+
+Status Scheduler::Configure(const std::vector<JobSpec>& jobs, uint32_t max_running, uint32_t history_days) {
+  // Lookups of users and zones, and history reads, happen before the lock is taken.
+  const int64_t now = NowMicros();
+  std::map<std::string, Job> resolved;
+  for (const JobSpec& spec : jobs) {
+    Job j;
+    j.spec = spec;
+    BV_RETURN_IF_ERROR(Resolve(spec, &j));
+    resolved.emplace(spec.name, std::move(j));
+  }
   std::unique_lock<std::mutex> l(mu_);
   max_running_ = std::max<uint32_t>(max_running, 1);
-  const int64_t now = NowMicros();
+  history_days_ = history_days;
+  const bool first = !configured_;
+  configured_ = true;
   std::map<std::string, Job> next;
-  for (const JobSpec& spec : jobs) {
-    auto old = jobs_.find(spec.name);
-    Job j;
-    if (old != jobs_.end()) j = old->second;  // running, waiting, control
-    if (old == jobs_.end() || !Same(old->second.spec, spec)) {
-      BV_RETURN_IF_ERROR(Prepare(spec, &j, now));
-    } else {
-      j.spec = spec;
+  for (auto& [name, fresh] : resolved) {
+    auto old = jobs_.find(name);
+    Job j = old != jobs_.end() ? old->second : Job();  // running, waiting, control, plan
+    const bool replan = old == jobs_.end() || !Same(old->second.spec, fresh.spec);
+    j.spec = fresh.spec;
+    j.zone = fresh.zone;
+    j.identity = fresh.identity;
+    j.removed = false;
+    if (replan) Plan(&j, now);
+    if (first) {
+      auto missed = MissedSlot(j, now);
+      if (!missed.ok()) return missed.status();
+      if (*missed && !j.waiting && !j.running) {
+        j.due_slot_us = **missed;
+        j.trigger = format::RunTrigger::kMissed;
+        j.waiting = true;
+        queue_.push_back(name);
+      }
     }
-    next.emplace(spec.name, std::move(j));
+    next.emplace(name, std::move(j));
   }
   // A job taken out keeps its run under way to the end; it is not queued again.
   for (auto& [name, j] : jobs_) {
-    if (!next.count(name) && j.running) {
+    if (next.count(name)) continue;
+    if (j.running) {
       j.next_us.reset();
-      j.spec.schedule.reset();
+      j.removed = true;
       next.emplace(name, j);
+    } else if (j.waiting) {
+      NeverRan(name, j.waiter, "the job was taken out of the configuration before it began");
     }
   }
   jobs_ = std::move(next);
@@ -115,10 +137,17 @@ Status Scheduler::Configure(const std::vector<JobSpec>& jobs, uint32_t max_runni
   return Status::Ok();
 }
 
+void Scheduler::ExpireHistory(int64_t now_us) {
+  expired_us_ = now_us;
+  auto gone = history_->Expire(now_us - static_cast<int64_t>(history_days_) * 86400 * kMicros);
+  if (!gone.ok() && host_.on_history_error) host_.on_history_error(gone.status());
+}
+
 void Scheduler::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopping_) {
     const int64_t now = NowMicros();
+    if (now - expired_us_ >= kExpireEveryUs && configured_) ExpireHistory(now);
     std::optional<int64_t> wake;
     for (auto& [name, j] : jobs_) {
       if (j.next_us && *j.next_us <= now) {
@@ -134,6 +163,7 @@ void Scheduler::Loop() {
       if (j.next_us) wake = std::min(wake.value_or(*j.next_us), *j.next_us);
     }
     StartDue(l, now);
+    if (configured_) wake = std::min(wake.value_or(expired_us_ + kExpireEveryUs), expired_us_ + kExpireEveryUs);
     if (wake) {
       cv_.wait_until(l, TimePoint(*wake));
     } else {
@@ -153,31 +183,63 @@ void Scheduler::StartDue(std::unique_lock<std::mutex>&, int64_t) {
     j.running = true;
     j.control = std::make_shared<RunControl>();
     running_++;
-    std::thread(&Scheduler::RunJob, this, j.spec, j.identity, j.control, j.trigger, j.due_slot_us).detach();
+    RunTicket t{j.spec, j.identity, j.control, j.trigger, j.due_slot_us, j.snapshot, std::nullopt, std::nullopt,
+                std::move(j.waiter)};
+    j.snapshot.clear();
+    if (auto b = jobs_.find(j.spec.backup_first); !j.spec.backup_first.empty() && b != jobs_.end()) {
+      t.backup_first = b->second.spec;
+      t.backup_identity = b->second.identity;
+    }
+    std::thread(&Scheduler::RunJob, this, std::move(t)).detach();
   }
 }
 
-void Scheduler::RunJob(JobSpec spec, std::optional<io::ChildSpec::Identity> identity,
-                       std::shared_ptr<RunControl> control, format::RunTrigger trigger, int64_t slot_us) {
+void Scheduler::NeverRan(const std::string& job, const std::shared_ptr<std::promise<format::RunRecord>>& waiter,
+                         const std::string& why) {
+  if (!waiter) return;
+  format::RunRecord r;
+  r.job = job;
+  r.trigger = format::RunTrigger::kManual;
+  r.result = static_cast<uint8_t>(RunResult::kCancelled);
+  r.error = why;
+  waiter->set_value(r);
+}
+
+RunOutcome Scheduler::Attempt(const RunTicket& t) {
+  engine::PutOptions opts;
+  auto grant = host_.prepare_put(&opts);
+  RunOutcome o;
+  if (!grant.ok()) {
+    o.error = "cannot start the run: " + grant.status().message();
+    return o;
+  }
+  if (t.spec.kind == JobKind::kBackup) return RunBackup(host_.volume, t.spec, t.identity, opts, t.control.get());
+  RestoreRequest req;
+  req.snapshot = t.snapshot;
+  req.backup_first = t.backup_first ? &*t.backup_first : nullptr;
+  req.backup_identity = t.backup_identity;
+  req.backup_opts = opts;
+  req.pool = opts.pool;
+  return RunRestore(host_.volume, t.spec, t.identity, req, t.control.get());
+}
+
+void Scheduler::RunJob(RunTicket t) {
+  const JobSpec& spec = t.spec;
   std::mt19937_64 rng(std::random_device{}());
+  format::RunRecord rec;
   for (uint32_t attempt = 1; attempt <= spec.attempts; attempt++) {
-    format::RunRecord rec;
+    rec = format::RunRecord();
     rec.job = spec.name;
     rec.attempt = attempt;
-    rec.trigger = attempt == 1 ? trigger : format::RunTrigger::kRetry;
-    rec.scheduled_us = slot_us;
+    rec.trigger = attempt == 1 ? t.trigger : format::RunTrigger::kRetry;
+    rec.scheduled_us = t.slot_us;
     rec.start_us = NowMicros();
     rec.result = static_cast<uint8_t>(RunResult::kRunning);
-    Status recorded = history_->Put(rec);
-    RunOutcome o;
-    engine::PutOptions opts;
-    auto grant = recorded.ok() ? host_.prepare_put(&opts) : Result<std::shared_ptr<void>>(recorded);
-    if (grant.ok()) {
-      o = RunBackup(host_.volume, spec, identity, opts, control.get());
-    } else {
-      o.error = "cannot start the run: " + grant.status().message();
+    if (Status recorded = history_->Put(rec); !recorded.ok() && host_.on_history_error) {
+      host_.on_history_error(recorded);  // the run goes on; its record may be lost
     }
-    if (o.result == RunResult::kOk && spec.prune && host_.prune) {
+    RunOutcome o = Attempt(t);
+    if (o.result == RunResult::kOk && spec.kind == JobKind::kBackup && spec.prune && host_.prune) {
       if (Status p = host_.prune(spec.source); !p.ok()) o.error = "the snapshot is committed; the prune after it failed: " + p.message();
     }
     rec.end_us = NowMicros();
@@ -188,38 +250,48 @@ void Scheduler::RunJob(JobSpec spec, std::optional<io::ChildSpec::Identity> iden
     rec.snapshot = o.snapshot;
     rec.error = o.error;
     rec.stderr_tail = o.stderr_tail;
-    (void)history_->Put(rec);  // a history that cannot be written loses the record, not the run
+    if (Status recorded = history_->Put(rec); !recorded.ok() && host_.on_history_error) {
+      host_.on_history_error(recorded);  // a history that cannot be written loses the record, not the run
+    }
     const bool last = o.result != RunResult::kFailed && o.result != RunResult::kTimedOut;
     if (o.result != RunResult::kOk && host_.on_failure) host_.on_failure(rec);
     if (last || attempt == spec.attempts) break;
+    t.control->ClearTimeout();  // the attempt timed out, not the run
     const uint64_t delay = RetryDelay(spec, attempt + 1, &rng);
-    if (control->WaitStop(std::chrono::steady_clock::now() + std::chrono::seconds(delay))) break;
+    if (t.control->WaitStop(std::chrono::steady_clock::now() + std::chrono::seconds(delay))) break;
   }
+  if (t.waiter) t.waiter->set_value(rec);
   std::lock_guard<std::mutex> l(mu_);
   auto it = jobs_.find(spec.name);
-  if (it != jobs_.end() && it->second.control == control) {
+  if (it != jobs_.end() && it->second.control == t.control) {
     it->second.running = false;
     it->second.control.reset();
+    if (it->second.removed) jobs_.erase(it);
   }
   running_--;
   cv_.notify_all();
 }
 
-Status Scheduler::RunNow(const std::string& name) {
+Result<std::shared_future<format::RunRecord>> Scheduler::RunNow(const std::string& name, const std::string& snapshot) {
   std::lock_guard<std::mutex> l(mu_);
+  if (stopping_) return Status::Busy("bvd is stopping");
   auto it = jobs_.find(name);
-  if (it == jobs_.end() || (!it->second.spec.schedule && it->second.spec.streams.empty())) {
-    return Status::NotFound("tenant " + tenant_ + " has no job " + name);
-  }
+  if (it == jobs_.end() || it->second.removed) return Status::NotFound("tenant " + tenant_ + " has no job " + name);
   Job& j = it->second;
   if (j.running) return Status::Busy("job " + name + " is running");
   if (j.waiting) return Status::Busy("job " + name + " is waiting for a free slot");
+  if (!snapshot.empty() && j.spec.kind != JobKind::kRestore) {
+    return Status::InvalidArgument("job " + name + " is a backup job: it takes no snapshot");
+  }
   j.due_slot_us = 0;
   j.trigger = format::RunTrigger::kManual;
   j.waiting = true;
+  j.snapshot = snapshot;
+  j.waiter = std::make_shared<std::promise<format::RunRecord>>();
+  std::shared_future<format::RunRecord> done = j.waiter->get_future().share();
   queue_.push_back(name);
   cv_.notify_all();
-  return Status::Ok();
+  return done;
 }
 
 Status Scheduler::Cancel(const std::string& name) {
@@ -230,6 +302,8 @@ Status Scheduler::Cancel(const std::string& name) {
   if (j.waiting) {
     j.waiting = false;
     std::erase(queue_, name);
+    NeverRan(name, j.waiter, "cancelled while it waited for a free slot");
+    j.waiter.reset();
     return Status::Ok();
   }
   if (!j.running || !j.control) return Status::NotFound("no run of job " + name + " is under way");
@@ -243,7 +317,9 @@ void Scheduler::Stop() {
     if (!loop_.joinable()) return;
     stopping_ = true;
     for (auto& [name, j] : jobs_) {
-      if (j.control) j.control->Stop(RunResult::kCancelled);
+      if (j.control) j.control->Stop(RunResult::kInterrupted);
+      if (j.waiting) NeverRan(name, j.waiter, "bvd stopped before the run began");
+      j.waiter.reset();
     }
     cv_.notify_all();
     cv_.wait(l, [&] { return running_ == 0; });
@@ -255,7 +331,9 @@ Result<std::vector<JobState>> Scheduler::List() {
   std::vector<JobState> out;
   {
     std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [name, j] : jobs_) out.push_back({j.spec, j.next_us, j.running, j.waiting, {}, {}});
+    for (const auto& [name, j] : jobs_) {
+      if (!j.removed) out.push_back({j.spec, j.next_us, j.running, j.waiting, {}, {}});
+    }
   }
   for (JobState& s : out) {
     BV_ASSIGN_OR_RETURN(auto recent, history_->Recent(s.spec.name, 1));

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "jobs/backup_run.h"
 #include "jobs/job_history.h"
 #include "jobs/job_spec.h"
+#include "jobs/restore_run.h"
 
 namespace bv::jobs {
 
@@ -35,6 +37,8 @@ struct JobHost {
   std::function<Status(const std::string& source)> prune;
   // Told of every run that ended other than ok (the notify hook, logs).
   std::function<void(const format::RunRecord&)> on_failure;
+  // Told when the history cannot be written or expired (the run goes on).
+  std::function<void(const Status&)> on_history_error;
 };
 
 struct JobState {
@@ -52,11 +56,15 @@ class Scheduler {
 
   // Replaces the jobs and how many may run at once (at start and on SIGHUP). A run under way
   // goes on to its end, and keeps the spec it started with; a job that is gone runs no more.
-  Status Configure(const std::vector<JobSpec>& jobs, uint32_t max_running);
+  // The first call also runs, once, each job whose schedule had a time while bvd was down. Runs
+  // that ended more than history_days ago leave the history now and daily.
+  Status Configure(const std::vector<JobSpec>& jobs, uint32_t max_running, uint32_t history_days);
   void Stop();  // cancels every run under way and waits for them
 
   // Starts the job now, outside its schedule: NotFound, or Busy when it runs or waits already.
-  Status RunNow(const std::string& name);
+  // `snapshot`: for a restore job, the snapshot to restore ("": its source's newest). The future
+  // gives the record of the run's last attempt when it ends (cancelled when it never started).
+  Result<std::shared_future<format::RunRecord>> RunNow(const std::string& name, const std::string& snapshot = "");
   // Cancels its run under way (retries too): NotFound, or NotFound when none runs.
   Status Cancel(const std::string& name);
   Result<std::vector<JobState>> List();
@@ -76,24 +84,50 @@ class Scheduler {
     format::RunTrigger trigger = format::RunTrigger::kSchedule;
     bool running = false;
     bool waiting = false;
+    bool removed = false;  // taken out of the configuration while it ran
     std::shared_ptr<RunControl> control;
+    std::string snapshot;  // a manual restore's snapshot
+    std::shared_ptr<std::promise<format::RunRecord>> waiter;  // a manual run's
+  };
+  // What one run is given when it starts.
+  struct RunTicket {
+    JobSpec spec;
+    std::optional<io::ChildSpec::Identity> identity;
+    std::shared_ptr<RunControl> control;
+    format::RunTrigger trigger;
+    int64_t slot_us;
+    std::string snapshot;
+    std::optional<JobSpec> backup_first;
+    std::optional<io::ChildSpec::Identity> backup_identity;
+    std::shared_ptr<std::promise<format::RunRecord>> waiter;
   };
 
   void Loop();
   // Due jobs in order, into free slots.
   void StartDue(std::unique_lock<std::mutex>& l, int64_t now_us);
-  void RunJob(JobSpec spec, std::optional<io::ChildSpec::Identity> identity, std::shared_ptr<RunControl> control,
-              format::RunTrigger trigger, int64_t slot_us);
+  void RunJob(RunTicket t);
+  // One attempt of the ticket's job.
+  RunOutcome Attempt(const RunTicket& t);
+  // A waiter told that its run never started.
+  static void NeverRan(const std::string& job, const std::shared_ptr<std::promise<format::RunRecord>>& waiter,
+                       const std::string& why);
   std::optional<int64_t> NextSlot(const Job& j, int64_t after_us) const;
   // Sets next_slot_us and next_us to the first slot after `after_us`.
   void Plan(Job* j, int64_t after_us);
-  // A job's state on (re)configuration: its next slot, and whether it missed one meanwhile.
-  Status Prepare(const JobSpec& spec, Job* j, int64_t now_us);
+  // A job's zone and user, looked up anew at each configuration.
+  Status Resolve(const JobSpec& spec, Job* j);
+  // At the first configuration: the latest slot of its schedule that passed since its last
+  // scheduled run on record, if one did (bvd was down for it).
+  Result<std::optional<int64_t>> MissedSlot(const Job& j, int64_t now_us);
+  void ExpireHistory(int64_t now_us);
 
   const std::string tenant_;
   const JobHost host_;
   std::unique_ptr<JobHistory> history_;
   uint32_t max_running_ = 1;
+  uint32_t history_days_ = 90;
+  bool configured_ = false;
+  int64_t expired_us_ = 0;  // when the history was last expired
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Job> jobs_;

@@ -58,8 +58,26 @@ Status ParseStreams(Fields* f, const std::string& origin, jobs::JobSpec* job) {
   return Status::Ok();
 }
 
-Status ParseJob(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
-  Fields f(t, origin, path);
+// A command given as argv (`key`) or as shell text (`shell_key`, run by sh -c); empty when neither.
+Status CommandField(Fields* f, const toml::table& t, const char* key, const char* shell_key, bool required,
+                    std::vector<std::string>* argv) {
+  std::string shell;
+  BV_RETURN_IF_ERROR(f->Strings(key, "argument", argv));
+  BV_RETURN_IF_ERROR(f->String(shell_key, &shell));
+  if (!argv->empty() && !shell.empty()) {
+    return f->Error(t.get(shell_key), shell_key, std::string("goes instead of ") + key + ", not with it");
+  }
+  if (!shell.empty()) *argv = {"sh", "-c", shell};
+  if (required && argv->empty()) {
+    return f->Error(nullptr, key, std::string("is missing: ") + key + " = [\"psql\", \"-d\", \"db\"] or " + shell_key +
+                                       " = \"…\" (run by sh -c)");
+  }
+  if (!argv->empty() && (*argv)[0].empty()) return f->Error(t.get(key), key, "the command's name is empty");
+  return Status::Ok();
+}
+
+// What backup and restore jobs share: name, source, when and how their commands run.
+Status ParseCommon(Fields& f, const toml::table& t, jobs::JobSpec* job) {
   BV_RETURN_IF_ERROR(f.String("name", &job->name));
   if (Status s = jobs::ValidateJobName(job->name); !s.ok()) return f.Error(t.get("name"), "name", s.message());
   BV_RETURN_IF_ERROR(f.String("source", &job->source));
@@ -83,7 +101,6 @@ Status ParseJob(const toml::table& t, const std::string& origin, const std::stri
   BV_RETURN_IF_ERROR(f.String("user", &job->user));
   BV_RETURN_IF_ERROR(f.String("dir", &job->dir));
   if (!job->dir.empty() && job->dir[0] != '/') return f.Error(t.get("dir"), "dir", "must be an absolute path");
-  BV_RETURN_IF_ERROR(f.Bool("prune", &job->prune));
   if (const toml::node* env = f.Node("env")) {
     if (!env->is_table()) return f.Error(env, "env", "must be a table { NAME = \"value\", … }");
     for (const auto& [k, v] : *env->as_table()) {
@@ -94,28 +111,69 @@ Status ParseJob(const toml::table& t, const std::string& origin, const std::stri
       job->env.push_back(name + "=" + v.as_string()->get());
     }
   }
+  return Status::Ok();
+}
+
+Status ParseJob(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
+  Fields f(t, origin, path);
+  BV_RETURN_IF_ERROR(ParseCommon(f, t, job));
+  BV_RETURN_IF_ERROR(f.Bool("prune", &job->prune));
   BV_RETURN_IF_ERROR(ParseStreams(&f, origin, job));
   return f.NoOthers();
 }
 
-}  // namespace
+Status ParseRestore(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
+  Fields f(t, origin, path);
+  job->kind = jobs::JobKind::kRestore;
+  BV_RETURN_IF_ERROR(ParseCommon(f, t, job));
+  BV_RETURN_IF_ERROR(f.String("stream", &job->stream));
+  BV_RETURN_IF_ERROR(CommandField(&f, t, "command", "shell", true, &job->consumer));
+  BV_RETURN_IF_ERROR(CommandField(&f, t, "check", "check_shell", false, &job->check));
+  BV_RETURN_IF_ERROR(f.String("backup_first", &job->backup_first));
+  return f.NoOthers();
+}
 
-Status ParseJobs(const toml::node& node, const std::string& origin, const std::string& path,
-                 std::vector<jobs::JobSpec>* out) {
+// `[[tenant.job]]` or `[[tenant.restore]]` tables into `out`.
+Status ParseTables(const toml::node& node, const std::string& origin, const std::string& path, const char* what,
+                   Status (*parse)(const toml::table&, const std::string&, const std::string&, jobs::JobSpec*),
+                   std::vector<jobs::JobSpec>* out) {
   if (!node.is_array_of_tables()) {
-    return Status::InvalidArgument(origin + ": " + path + ": must be [[tenant.job]] tables");
+    return Status::InvalidArgument(origin + ": " + path + ": must be " + what + " tables");
   }
   const toml::array& arr = *node.as_array();
-  if (arr.size() > jobs::kJobsPerTenantMax) return Status::InvalidArgument(origin + ": " + path + ": more than 1000 jobs");
-  std::set<std::string> names;
+  if (arr.size() + out->size() > jobs::kJobsPerTenantMax) {
+    return Status::InvalidArgument(origin + ": " + path + ": more than 1000 jobs");
+  }
   for (size_t i = 0; i < arr.size(); i++) {
     const std::string where = path + "[" + std::to_string(i) + "]";
     jobs::JobSpec job;
-    BV_RETURN_IF_ERROR(ParseJob(*arr[i].as_table(), origin, where, &job));
-    if (!names.insert(job.name).second) {
-      return Status::InvalidArgument(origin + ": " + where + ".name: job \"" + job.name + "\" is named twice");
+    BV_RETURN_IF_ERROR(parse(*arr[i].as_table(), origin, where, &job));
+    for (const jobs::JobSpec& other : *out) {
+      if (other.name == job.name) {
+        return Status::InvalidArgument(origin + ": " + where + ".name: job \"" + job.name + "\" is named twice");
+      }
     }
     out->push_back(std::move(job));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseJobs(const toml::node* backups, const toml::node* restores, const std::string& origin,
+                 const std::string& path, std::vector<jobs::JobSpec>* out) {
+  if (backups != nullptr) BV_RETURN_IF_ERROR(ParseTables(*backups, origin, path + ".job", "[[tenant.job]]", ParseJob, out));
+  if (restores != nullptr) {
+    BV_RETURN_IF_ERROR(ParseTables(*restores, origin, path + ".restore", "[[tenant.restore]]", ParseRestore, out));
+  }
+  for (const jobs::JobSpec& j : *out) {
+    if (j.backup_first.empty()) continue;
+    bool found = false;
+    for (const jobs::JobSpec& b : *out) found = found || (b.name == j.backup_first && b.kind == jobs::JobKind::kBackup);
+    if (!found) {
+      return Status::InvalidArgument(origin + ": " + path + ".restore: job " + j.name + ": backup_first names no backup job \"" +
+                                     j.backup_first + "\"");
+    }
   }
   return Status::Ok();
 }

@@ -1,4 +1,4 @@
-// The [[tenant.job]] tables of bvd's configuration (docs/jobs.md): each a backup job.
+// The [[tenant.job]] and [[tenant.restore]] tables of bvd's configuration (docs/jobs.md).
 #pragma once
 
 #include <toml++/toml.h>
@@ -11,8 +11,9 @@
 
 namespace bv::server {
 
-// `node` is the tenant's `job` field; `path` names it in errors ("tenant[0].job").
-Status ParseJobs(const toml::node& node, const std::string& origin, const std::string& path,
-                 std::vector<jobs::JobSpec>* out);
+// The tenant's `job` and `restore` fields (either may be null); `path` names the tenant in errors
+// ("tenant[0]"). Job names are unique across both.
+Status ParseJobs(const toml::node* backups, const toml::node* restores, const std::string& origin,
+                 const std::string& path, std::vector<jobs::JobSpec>* out);
 
 }  // namespace bv::server

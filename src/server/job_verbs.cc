@@ -1,5 +1,7 @@
 // JOBS, HISTORY, RUN and CANCEL (docs/protocol.md §8, docs/jobs.md): the tenant's
 // jobs, their runs, and starting or cancelling one.
+#include <chrono>
+#include <future>
 #include <string>
 
 #include "base/duration.h"
@@ -14,6 +16,7 @@ namespace bv::server {
 namespace {
 
 constexpr size_t kHistoryDefault = 20;
+constexpr int kWaitNoteSeconds = 30;  // well under bvtool's read timeout
 
 std::string TimeOr(int64_t us, const char* none = "-") { return us == 0 ? none : FormatTime(us); }
 
@@ -105,11 +108,25 @@ bool HandleJobHistory(SessionContext* ctx, const Request& r) {
 
 bool HandleRunJob(SessionContext* ctx, const Request& r) {
   if (ctx->role != Role::kAdmin) return ctx->Denied("run a job");
-  if (!ctx->Arity(r, 1, 1, {}, "RUN <job>")) return false;
+  if (!ctx->Arity(r, 1, 1, {"snapshot", "wait"}, "RUN <job> [snapshot=<ref>] [wait=true]")) return false;
+  const std::string* wait = r.Option("wait");
+  if (wait != nullptr && *wait != "true" && *wait != "false") {
+    return ctx->conn.ReplyError(Status::InvalidArgument("wait= is true or false, not " + *wait)).ok();
+  }
   jobs::Scheduler* s = SchedulerOf(ctx);
   if (s == nullptr) return true;
-  if (Status st = s->RunNow(r.args[0]); !st.ok()) return ctx->conn.ReplyError(st).ok();
-  return ctx->conn.Reply("OK started=" + EscapeValue(r.args[0])).ok();
+  const std::string* snapshot = r.Option("snapshot");
+  auto done = s->RunNow(r.args[0], snapshot != nullptr ? *snapshot : "");
+  if (!done.ok()) return ctx->conn.ReplyError(done.status()).ok();
+  if (wait == nullptr || *wait != "true") return ctx->conn.Reply("OK started=" + EscapeValue(r.args[0])).ok();
+  // The run's last attempt, once it ends; a NOTE now and then keeps the client's reads alive.
+  while (done->wait_for(std::chrono::seconds(kWaitNoteSeconds)) != std::future_status::ready) {
+    if (!ctx->conn.Reply("NOTE text=running").ok()) return false;
+  }
+  const format::RunRecord& run = done->get();
+  if (!ctx->conn.Reply("RUN " + RunFields(run, true)).ok()) return false;
+  return ctx->conn.Reply("OK finished=" + EscapeValue(r.args[0]) + " result=" +
+                         jobs::RunResultName(static_cast<jobs::RunResult>(run.result))).ok();
 }
 
 bool HandleCancelJob(SessionContext* ctx, const Request& r) {

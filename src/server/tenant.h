@@ -52,8 +52,12 @@ class Tenant {
   // tenant has no quota); an error when the quota is reached already.
   Result<std::unique_ptr<QuotaLedger::Reservation>> ReserveQuota(engine::PutOptions* o);
   // Its jobs (server/tenant_jobs.h); null when it has none configured.
-  jobs::Scheduler* jobs() { return jobs_.get(); }
-  void set_jobs(std::unique_ptr<jobs::Scheduler> s) { jobs_ = std::move(s); }
+  jobs::Scheduler* jobs() { return jobs_ptr_.load(); }
+  // Once: sessions read jobs() meanwhile.
+  void set_jobs(std::unique_ptr<jobs::Scheduler> s) {
+    jobs_ = std::move(s);
+    jobs_ptr_.store(jobs_.get());
+  }
   // Stops its jobs, then closes its volume.
   Status Close();
 
@@ -67,6 +71,7 @@ class Tenant {
   std::unique_ptr<engine::Volume> volume_;
   QuotaLedger quota_;
   std::unique_ptr<jobs::Scheduler> jobs_;  // declared after volume_: stopped before it closes
+  std::atomic<jobs::Scheduler*> jobs_ptr_{nullptr};
 };
 
 }  // namespace bv::server

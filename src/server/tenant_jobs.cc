@@ -30,6 +30,9 @@ jobs::JobHost HostFor(Server* server, Tenant* t) {
     if (removed > 0) spdlog::info("tenant {}: job prune of {} removed {} snapshots", t->name(), source, removed);
     return Status::Ok();
   };
+  host.on_history_error = [name = t->name()](const Status& s) {
+    spdlog::error("tenant {}: job history: {}", name, s.ToString());
+  };
   host.on_failure = [name = t->name()](const format::RunRecord& r) {
     spdlog::warn("tenant {}: job {} attempt {} {}: {}", name, r.job, r.attempt,
                  jobs::RunResultName(static_cast<jobs::RunResult>(r.result)), r.error);
@@ -51,12 +54,9 @@ Status ConfigureJobs(Server* server, Tenant* tenant, const TenantConfig& cfg, co
     for (const format::RunRecord& r : interrupted) {
       spdlog::warn("tenant {}: job {} was running when bvd stopped; recorded as interrupted", tenant->name(), r.job);
     }
-    BV_ASSIGN_OR_RETURN(size_t expired,
-                        history->Expire(NowMicros() - static_cast<int64_t>(cfg.job_history_days) * 86400 * 1000000));
-    if (expired > 0) spdlog::info("tenant {}: {} job runs older than {} days forgotten", tenant->name(), expired, cfg.job_history_days);
     tenant->set_jobs(std::make_unique<jobs::Scheduler>(tenant->name(), HostFor(server, tenant), std::move(history)));
   }
-  BV_RETURN_IF_ERROR(tenant->jobs()->Configure(specs, cfg.max_jobs));
+  BV_RETURN_IF_ERROR(tenant->jobs()->Configure(specs, cfg.max_jobs, cfg.job_history_days));
   if (!specs.empty()) spdlog::info("tenant {}: {} jobs, {} at once", tenant->name(), specs.size(), cfg.max_jobs);
   return Status::Ok();
 }

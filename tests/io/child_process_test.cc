@@ -8,7 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -47,6 +50,24 @@ TEST(ChildProcessTest, OutputErrorsEnvironmentAndDirectory) {
   EXPECT_FALSE(ChildProcess::Succeeded(st));
   EXPECT_EQ(ChildProcess::ShellStatus(st), 3);
   EXPECT_EQ(c->Describe(st), "sh exited with status 3");
+}
+
+TEST(ChildProcessTest, TheCommandIsFoundInItsOwnPath) {
+  test::TempDir dir;
+  const std::string tool = dir / "bv-own-tool";
+  {
+    std::FILE* f = std::fopen(tool.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("#!/bin/sh\necho found\n", f);
+    std::fclose(f);
+  }
+  ASSERT_EQ(::chmod(tool.c_str(), 0755), 0);
+  ChildSpec s;
+  s.argv = {"bv-own-tool"};
+  s.env = {"PATH=" + dir.path() + ":/usr/bin:/bin"};
+  ASSERT_OK_AND_ASSIGN(auto c, ChildProcess::Start(s));
+  EXPECT_EQ(ReadAll(c->out_fd()), "found\n");
+  ASSERT_OK(c->Wait().status());
 }
 
 TEST(ChildProcessTest, AClearedEnvironmentHoldsOnlyWhatIsGiven) {
@@ -110,15 +131,16 @@ TEST(ChildProcessTest, KillTakesWhatTheCommandStarted) {
 TEST(ChildProcessTest, RunsAsAnotherUserWhenRoot) {
   if (::geteuid() != 0) {
     ChildSpec s = Sh("id -u");
-    s.identity = ChildSpec::Identity{65534, 65534, {}};
+    s.identity = ChildSpec::Identity{"nobody", 65534, 65534, {}, "/nonexistent", "/bin/sh"};
     EXPECT_FALSE(ChildProcess::Start(s).ok()) << "only root may run a command as another user";
     return;
   }
   ASSERT_OK_AND_ASSIGN(auto nobody, LookUpUser("nobody"));
-  ChildSpec s = Sh("id -u; id -g");
+  ChildSpec s = Sh("id -u; id -g; echo $HOME $USER");
   s.identity = nobody;
   ASSERT_OK_AND_ASSIGN(auto c, ChildProcess::Start(s));
-  EXPECT_EQ(ReadAll(c->out_fd()), std::to_string(nobody.uid) + "\n" + std::to_string(nobody.gid) + "\n");
+  EXPECT_EQ(ReadAll(c->out_fd()),
+            std::to_string(nobody.uid) + "\n" + std::to_string(nobody.gid) + "\n" + nobody.home + " nobody\n");
   ASSERT_OK(c->Wait().status());
 }
 

@@ -72,6 +72,35 @@ source = "app/plain"
   EXPECT_EQ(p.streams[0].name, "");
 }
 
+TEST(JobConfig, ParsesARestoreJob) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseConfig(Tenant(R"(
+[[tenant.job]]
+name = "orders"
+source = "pg/orders"
+  [[tenant.job.stream]]
+  command = ["pg_dump", "orders"]
+
+[[tenant.restore]]
+name = "orders-drill"
+source = "pg/orders"
+stream = "orders.sql"
+schedule = "0 5 * * 0"
+shell = "createdb drill && psql -d drill"
+check = ["psql", "-d", "drill", "-c", "select 1"]
+backup_first = "orders"
+timeout = "1h"
+)"), "bvd.toml"));
+  ASSERT_EQ(c.tenants[0].jobs.size(), 2u);
+  const jobs::JobSpec& r = c.tenants[0].jobs[1];
+  EXPECT_EQ(r.kind, jobs::JobKind::kRestore);
+  EXPECT_EQ(r.stream, "orders.sql");
+  EXPECT_EQ(r.consumer, (std::vector<std::string>{"sh", "-c", "createdb drill && psql -d drill"}));
+  EXPECT_EQ(r.check, (std::vector<std::string>{"psql", "-d", "drill", "-c", "select 1"}));
+  EXPECT_EQ(r.backup_first, "orders");
+  EXPECT_EQ(r.timeout_s, 3600u);
+  EXPECT_TRUE(r.streams.empty());
+}
+
 TEST(JobConfig, RefusalsNameTheLineAndField) {
   const std::string stream = "[[tenant.job.stream]]\ncommand = [\"date\"]\n";
   const std::string job = "[[tenant.job]]\nname = \"j\"\nsource = \"s\"\n";
@@ -96,6 +125,15 @@ TEST(JobConfig, RefusalsNameTheLineAndField) {
        "tenant[0].job[0].stream[1].name: \"x\" is named twice"},
       {Tenant(job + stream + job + stream), "tenant[0].job[1].name: job \"j\" is named twice"},
       {Tenant(job + stream, "max_jobs = 0\n"), "tenant[0].max_jobs: must be between 1 and 64"},
+      {Tenant("[[tenant.restore]]\nname = \"r\"\nsource = \"s\"\n"), "tenant[0].restore[0].command: is missing"},
+      {Tenant("[[tenant.restore]]\nname = \"r\"\nsource = \"s\"\ncommand = [\"a\"]\nshell = \"b\"\n"),
+       "tenant[0].restore[0].shell: goes instead of command"},
+      {Tenant("[[tenant.restore]]\nname = \"r\"\nsource = \"s\"\ncommand = [\"a\"]\nbackup_first = \"x\"\n"),
+       "job r: backup_first names no backup job \"x\""},
+      {Tenant(job + stream + "[[tenant.restore]]\nname = \"j\"\nsource = \"s\"\ncommand = [\"a\"]\n"),
+       "tenant[0].restore[0].name: job \"j\" is named twice"},
+      {Tenant("[[tenant.restore]]\nname = \"r\"\nsource = \"s\"\ncommand = [\"a\"]\nstreams = 1\n"),
+       "tenant[0].restore[0].streams: unknown field"},
   };
   for (const auto& [text, want] : cases) {
     auto c = ParseConfig(text, "bvd.toml");

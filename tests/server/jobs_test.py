@@ -19,20 +19,37 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bvd_test  # noqa: E402
 from bvd_test import BVTOOL, make_token, nc_get, request  # noqa: E402
+from commands_test import Postgres  # noqa: E402
 
 
 def fields(line):
     return dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
 
 
+def toml_value(v):
+    if isinstance(v, str):
+        return "'''%s'''" % v
+    if isinstance(v, list):
+        return "[%s]" % ", ".join(toml_value(x) for x in v)
+    if isinstance(v, dict):
+        return "{ %s }" % ", ".join("%s = %s" % (k, toml_value(x)) for k, x in v.items())
+    return str(v).lower()
+
+
 def job(name, streams, **opts):
     """A [[tenant.job]] table; streams: [(name, shell text)]."""
     lines = ["[[tenant.job]]", 'name = "%s"' % name, 'source = "jobs/%s"' % name]
     for k, v in opts.items():
-        lines.append("%s = %s" % (k, '"%s"' % v if isinstance(v, str) else str(v).lower()))
+        lines.append("%s = %s" % (k, toml_value(v)))
     for sname, shell in streams:
         lines += ["[[tenant.job.stream]]", 'name = "%s"' % sname, "shell = '''%s'''" % shell]
     return "\n".join(lines)
+
+
+def restore(name, **opts):
+    """A [[tenant.restore]] table."""
+    return "\n".join(["[[tenant.restore]]", 'name = "%s"' % name] +
+                     ["%s = %s" % (k, toml_value(v)) for k, v in opts.items()])
 
 
 class JobsTest(unittest.TestCase):
@@ -174,6 +191,74 @@ class JobsTest(unittest.TestCase):
         p = self.bvtool(srv, "cancel-job", "long")
         self.assertEqual((p.returncode, p.stdout), (0, "cancelled long\n"), p.stderr)
         self.assertEqual(self.wait_idle(srv, "long", runs=2)[0]["result"], "cancelled")
+
+
+    def test_pg_dump_and_sqlite_jobs_restore_into_fresh_databases_and_drills_run(self):
+        with Postgres(self) as pg:
+            pg.psql("postgres", "CREATE DATABASE shop")
+            pg.psql("shop", "CREATE TABLE orders (id bigint PRIMARY KEY, placed timestamptz, email text,"
+                            " total numeric(12,2)); INSERT INTO orders SELECT i, '2026-01-01'::timestamptz"
+                            " + i * interval '1 minute', 'c' || (i * 7919 % 100003) || '@example.com',"
+                            " (i * 31 % 100000) / 100.0 FROM generate_series(1::bigint, 50000) i")
+            lite = os.path.join(self.tmp, "app.db")
+            subprocess.run(["sqlite3", lite, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+                            " INSERT INTO notes SELECT i, 'note ' || i || ' ' || hex(randomblob(16)) FROM n;"],
+                           check=True)
+            restored_lite = os.path.join(self.tmp, "restored.db")
+            pgenv = {k: pg.env[k] for k in ("PGHOST", "PGPORT", "PGUSER")}
+            psql_into = ["psql", "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-d"]
+            count = "test $(psql -X -Atq -d %s -c 'select count(*) from orders') = 50000"
+            srv = self.start("\n".join([
+                job("pg", [], env=pgenv),
+                "[[tenant.job.stream]]", 'command = ["pg_dump", "-d", "shop"]',
+                job("lite", []),
+                "[[tenant.job.stream]]", "command = ['sqlite3', '%s', '.dump']" % lite,
+                restore("pg-restore", source="jobs/pg", env=pgenv, command=psql_into + ["shop_restore"],
+                        check_shell=count % "shop_restore"),
+                restore("lite-restore", source="jobs/lite", shell="sqlite3 %s" % restored_lite,
+                        check=["sqlite3", restored_lite, "PRAGMA integrity_check"]),
+                restore("pg-drill", source="jobs/pg", env=pgenv, schedule="* * * * *", backup_first="pg",
+                        shell="dropdb --if-exists drill && createdb drill && "
+                              "psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d drill",
+                        check_shell=count % "drill"),
+                restore("bad-drill", source="jobs/lite", schedule="* * * * *", shell="cat > /dev/null",
+                        check_shell="echo 'the check found 0 rows' >&2; exit 4"),
+            ]), max_jobs=2)
+            for name in ("pg", "lite"):
+                p = self.bvtool(srv, "run-job", name, "--wait")
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            pg.psql("postgres", "CREATE DATABASE shop_restore")
+            for name, ref in (("pg-restore", "jobs/pg"), ("lite-restore", "jobs/lite")):
+                p = self.bvtool(srv, "restore-job", name, ref, "--json")
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertEqual(json.loads(p.stdout)["result"], "ok")
+
+            def dump(db):
+                out = subprocess.run(["pg_dump", "-d", db], env=pg.env, capture_output=True, check=True).stdout
+                # \restrict and \unrestrict carry a random key per dump (PostgreSQL 15.14 on).
+                return b"\n".join(l for l in out.split(b"\n") if not l.startswith((b"\\restrict", b"\\unrestrict")))
+
+            def sqlite_dump(db):
+                return subprocess.run(["sqlite3", db, ".dump"], capture_output=True, check=True).stdout
+
+            self.assertEqual(dump("shop_restore"), dump("shop"))
+            self.assertEqual(sqlite_dump(restored_lite), sqlite_dump(lite))
+            # A restore into a database that is not there fails with psql's words.
+            pg.psql("postgres", "DROP DATABASE shop_restore")
+            p = self.bvtool(srv, "restore-job", "pg-restore")
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("shop_restore", p.stderr)
+            self.assertIn("pg-restore failed", p.stderr)
+            # The drills, on their schedule: one passes (after its safety backup), one's check fails.
+            drill = self.wait_idle(srv, "pg-drill", timeout=90)[0]
+            self.assertEqual((drill["trigger"], drill["result"]), ("schedule", "ok"), drill)
+            bad = self.wait_idle(srv, "bad-drill", timeout=90)[0]
+            self.assertEqual((bad["result"], bad["exit"]), ("failed", "4"), bad)
+            self.assertIn("check%20failed", bad["error"])
+            self.assertIn("found%200%20rows", bad["stderr"])
+            self.assertEqual(len(self.snapshots(srv, "jobs/pg")), 2, "the drill's safety backup is a snapshot too")
+            srv.stop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ int RestoreInto(engine::Volume* v, const engine::SnapshotEntry& snap, const engi
                 const std::vector<std::string>& into) {
   auto consumer = StartConsumer(into);
   engine::FdSink pipe(consumer->fd(), "the input of " + consumer->name());
-  HoldBackSink sink(&pipe, kHoldBack);
+  engine::HoldBackSink sink(&pipe, kHoldBack);
   Status s = engine::Restore(v, snap, o, &sink);
   if (s.ok()) s = sink.Release();
   return FinishInto(consumer.get(), s);

@@ -88,11 +88,40 @@ int RemoteJobHistory(const Common& c, const Remote& remote, const std::string& n
   return 0;
 }
 
-int RemoteRunJob(const Common&, const Remote& remote, const std::string& name) {
+int RemoteRunJob(const Common& c, const Remote& remote, const std::string& name, const std::string& snapshot,
+                 bool wait) {
   std::vector<server::Reply> lines;
-  const server::Reply ok = Exchange(remote, "RUN " + Arg(name), &lines);
-  std::printf("started %s\n", FieldText(ok, "started").c_str());
-  return 0;
+  std::string line = "RUN " + Arg(name);
+  if (!snapshot.empty()) line += " snapshot=" + Arg(snapshot);
+  if (wait) line += " wait=true";
+  const server::Reply ok = Exchange(remote, line, &lines);
+  if (!wait) {
+    std::printf("started %s\n", FieldText(ok, "started").c_str());
+    return 0;
+  }
+  // The run's record; a run that did not end ok fails the command, with its error and stderr.
+  for (const server::Reply& r : lines) {
+    if (r.kind != "RUN") continue;
+    const std::string result = FieldText(r, "result");
+    if (c.json) {
+      std::cout << json{{"job", FieldText(r, "job")},       {"result", result},
+                        {"attempt", FieldNumber(r, "attempt")}, {"snapshot", OrNull(r, "snapshot")},
+                        {"exit_status", NumberOrNull(r, "exit")}, {"bytes", FieldNumber(r, "bytes_in")},
+                        {"error", OrNull(r, "error")},     {"stderr", OrNull(r, "stderr")}}
+                       .dump(2)
+                << "\n";
+    } else {
+      std::printf("%s %s: snapshot %s, %s\n", name.c_str(), result.c_str(), FieldText(r, "snapshot").c_str(),
+                  Human(FieldNumber(r, "bytes_in")).c_str());
+    }
+    if (result == "ok") return 0;
+    std::fprintf(stderr, "bvtool: error: job %s %s: %s\n", name.c_str(), result.c_str(), FieldText(r, "error").c_str());
+    const std::string err = FieldText(r, "stderr");
+    if (!err.empty() && err != "-") std::fprintf(stderr, "%s%s", err.c_str(), err.back() == '\n' ? "" : "\n");
+    return 1;
+  }
+  std::fprintf(stderr, "bvtool: error: bvd sent no record of the run\n");
+  return 1;
 }
 
 int RemoteCancelJob(const Common&, const Remote& remote, const std::string& name) {

@@ -68,7 +68,9 @@ int RemoteDf(const Common& c, const Remote& remote);
 // bvd's jobs (cmd_jobs.cc).
 int RemoteJobs(const Common& c, const Remote& remote);
 int RemoteJobHistory(const Common& c, const Remote& remote, const std::string& name, uint32_t limit);
-int RemoteRunJob(const Common& c, const Remote& remote, const std::string& name);
+// wait: until the run ends; exits 1 unless it ended ok. snapshot: a restore job's.
+int RemoteRunJob(const Common& c, const Remote& remote, const std::string& name, const std::string& snapshot,
+                 bool wait);
 int RemoteCancelJob(const Common& c, const Remote& remote, const std::string& name);
 
 // Shared by compact and df.

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/hold_back_sink.h"
 #include "engine/stream_io.h"
 #include "tools/bvtool/child_process.h"
 
@@ -23,19 +24,5 @@ std::unique_ptr<ChildProcess> StartConsumer(const std::vector<std::string>& argv
 // error unless all went well. Returns bvtool's exit status: the consumer's own when the restore
 // was whole, 3 for damaged data, else 1.
 int FinishInto(ChildProcess* consumer, const Status& restore);
-
-// A sink that writes all but the newest `hold` bytes; Release() writes those once the stream is
-// known to be whole. An offline restore checks the whole stream's hash only at its end.
-class HoldBackSink final : public engine::OutputSink {
- public:
-  HoldBackSink(engine::OutputSink* out, size_t hold) : out_(out), hold_(hold) {}
-  Status Write(std::string_view bytes) override;
-  Status Release();
-
- private:
-  engine::OutputSink* const out_;
-  const size_t hold_;
-  std::string held_;
-};
 
 }  // namespace bv::tool

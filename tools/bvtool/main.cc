@@ -43,12 +43,13 @@ struct Args {
   double max_rate_mb = 0;
   std::string job;        // run-job, cancel-job, job-history
   uint32_t limit = 20;    // job-history
+  bool wait = false;      // run-job
 };
 
 // The subcommands, to tell which one the command line named.
 struct Commands {
   CLI::App *init, *put, *ls, *get, *verify, *fsck, *inspect, *del, *prune, *compact, *df, *push, *token;
-  CLI::App *jobs, *history, *run_job, *cancel_job;
+  CLI::App *jobs, *history, *run_job, *cancel_job, *restore_job;
 };
 
 void AddServerOptions(CLI::App* sub, Remote* remote) {
@@ -188,9 +189,14 @@ void AddServerCommands(CLI::App* app, Args* a, Commands* cmd) {
   cmd->history->add_option("--limit", a->limit, "runs to show (default 20)")->check(CLI::Range(1, 1000));
   cmd->run_job = app->add_subcommand("run-job", "start a job now, outside its schedule (admin token)");
   cmd->run_job->add_option("JOB", a->job, "the job's name")->required();
+  cmd->run_job->add_flag("--wait", a->wait, "wait for the run to end; exit 1 unless it ended ok");
   cmd->cancel_job = app->add_subcommand("cancel-job", "kill a job's run under way; it commits nothing (admin token)");
   cmd->cancel_job->add_option("JOB", a->job, "the job's name")->required();
-  for (CLI::App* sub : {cmd->jobs, cmd->history, cmd->run_job, cmd->cancel_job}) {
+  cmd->restore_job = app->add_subcommand("restore-job", "run a restore job on SNAPSHOT and wait for it (admin token); "
+                                                        "exit 1 unless the restore and its check succeed");
+  cmd->restore_job->add_option("JOB", a->job, "the restore job's name")->required();
+  cmd->restore_job->add_option("SNAPSHOT", a->ref, "id, SOURCE or SOURCE@TIME (default: the job's source's newest)");
+  for (CLI::App* sub : {cmd->jobs, cmd->history, cmd->run_job, cmd->cancel_job, cmd->restore_job}) {
     AddServerOptions(sub, &a->remote);
     sub->add_flag("--json", a->c.json, "machine-readable output");
   }
@@ -288,7 +294,8 @@ int Run(const Commands& cmd, Args* a) {
   if (cmd.token->parsed()) return CmdToken(a->token_json, a->role);
   if (cmd.jobs->parsed()) return RemoteJobs(c, a->remote);
   if (cmd.history->parsed()) return RemoteJobHistory(c, a->remote, a->job, a->limit);
-  if (cmd.run_job->parsed()) return RemoteRunJob(c, a->remote, a->job);
+  if (cmd.run_job->parsed()) return RemoteRunJob(c, a->remote, a->job, "", a->wait);
+  if (cmd.restore_job->parsed()) return RemoteRunJob(c, a->remote, a->job, a->ref, true);
   if (cmd.cancel_job->parsed()) return RemoteCancelJob(c, a->remote, a->job);
   return 1;
 }
