@@ -161,6 +161,25 @@ class JobsTest(unittest.TestCase):
                          [("1", "manual", "failed"), ("2", "retry", "failed"), ("3", "retry", "ok")])
         self.assertEqual(len(self.snapshots(srv, "jobs/flaky")), 1)
 
+    def test_runs_beyond_max_jobs_wait_their_turn_in_order(self):
+        order = os.path.join(self.tmp, "order")
+        srv = self.start("\n".join(
+            job(name, [("a", "echo %s >> %s; sleep 1" % (name, order))]) for name in ("first", "second", "third")),
+            max_jobs=1)
+        for name in ("first", "second", "third"):
+            self.assertEqual(self.ask(srv, "RUN %s" % name), ["OK started=%s" % name])
+        end = time.time() + 10
+        while self.jobs(srv)["first"]["state"] != "running" and time.time() < end:
+            time.sleep(0.05)
+        states = {name: j["state"] for name, j in self.jobs(srv).items()}
+        self.assertEqual(states, {"first": "running", "second": "waiting", "third": "waiting"})
+        self.assertTrue(self.ask(srv, "RUN second")[0].startswith("ERR busy"))
+        self.assertEqual(self.ask(srv, "CANCEL third"), ["OK cancelled=third"])
+        self.wait_idle(srv, "second")
+        with open(order) as f:
+            self.assertEqual(f.read().split(), ["first", "second"])
+        self.assertEqual(self.history(srv, "third"), [], "a run cancelled while it waited never started")
+
     def test_a_scheduled_job_runs_and_a_cancel_stops_a_run(self):
         srv = self.start("\n".join([job("minutely", [("a", "date")], schedule="* * * * *"),
                                     job("slow", [("a", "sleep 600")])]), max_jobs=2)
