@@ -17,7 +17,7 @@ fuzz_seconds=${BV_FUZZ_SECONDS:-15}
 echo "== fuzz targets, ${fuzz_seconds}s each"
 [ -d build-fuzz ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true --wrap-mode=nodownload
 ninja -C build-fuzz
-for target in block segment_scan snapshot recipe request index retention retired run_record; do
+for target in block segment_scan snapshot recipe request index retention retired run_record verify_cursor; do
   echo "-- ${target}_fuzz"
   work=$(mktemp -d)
   # Findings go to build-fuzz/; the seed corpus stays as committed.

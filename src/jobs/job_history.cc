@@ -28,9 +28,16 @@ Result<std::unique_ptr<JobHistory>> JobHistory::Open(const std::string& dir, int
   table.no_block_cache = true;
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
-  BV_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, dir, &db), "open job history " + dir));
+  // The default family holds run records; `state` what a job keeps between runs (a verify
+  // job's cursor). A history from before `state` existed gets it here.
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(opts)},
+      {"state", rocksdb::ColumnFamilyOptions(opts)}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  BV_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, dir, families, &handles, &db), "open job history " + dir));
   std::unique_ptr<JobHistory> h(new JobHistory());
   h->db_.reset(db);
+  h->handles_ = handles;
   h->dir_ = dir;
   // Runs a crash cut short.
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
@@ -52,7 +59,24 @@ Result<std::unique_ptr<JobHistory>> JobHistory::Open(const std::string& dir, int
 }
 
 JobHistory::~JobHistory() {
-  if (db_) (void)db_->Close();
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  (void)db_->Close();
+}
+
+Result<std::optional<std::string>> JobHistory::GetState(const std::string& job) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[1], job, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  BV_RETURN_IF_ERROR(FromRocks(s, "read job state " + dir_));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status JobHistory::PutState(const std::string& job, std::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, handles_[1], job, rocksdb::Slice(value.data(), value.size())),
+                   "write job state " + dir_);
 }
 
 Status JobHistory::Put(const format::RunRecord& r) {

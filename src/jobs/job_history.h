@@ -1,19 +1,22 @@
 // Every run of a tenant's jobs, durably (docs/jobs.md): a record written when a run starts and
 // again when it ends, each synced, in a small RocksDB of its own (DATA/jobs/<tenant>/history).
 // A run still marked running when the history is opened was cut short by a crash of bvd, and is
-// marked interrupted. Records older than the tenant's history_days go.
+// marked interrupted. Records older than the tenant's history_days go. Beside the runs, what a
+// job keeps from one run to the next (a verify job's cursor).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 #include "format/run_record_format.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class DB;
 }
 
@@ -40,11 +43,16 @@ class JobHistory {
   // Removes the records of runs that ended before `before_us`; how many went.
   Result<size_t> Expire(int64_t before_us);
 
+  // What `job` keeps between runs (a verify job's cursor), synced; none before the first Put.
+  Result<std::optional<std::string>> GetState(const std::string& job);
+  Status PutState(const std::string& job, std::string_view value);
+
  private:
   JobHistory() = default;
   Status ForEach(const std::string& job, bool newest_first,
                  const std::function<Result<bool>(const format::RunRecord&)>& fn);
   std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default (runs), state
   std::string dir_;
 };
 

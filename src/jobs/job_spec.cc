@@ -2,6 +2,20 @@
 
 namespace bv::jobs {
 
+const char* JobKindName(JobKind kind) {
+  switch (kind) {
+    case JobKind::kBackup:
+      return "backup";
+    case JobKind::kRestore:
+      return "restore";
+    case JobKind::kPrune:
+      return "prune";
+    case JobKind::kVerify:
+      return "verify";
+  }
+  return "?";
+}
+
 Status ValidateJobName(std::string_view name) {
   if (name.empty() || name.size() > 64) return Status::InvalidArgument("a job name is 1 to 64 bytes");
   for (size_t i = 0; i < name.size(); i++) {

@@ -1,8 +1,9 @@
 // What a job is (docs/jobs.md). A backup job: its source, the commands whose output are its
 // streams. A restore job: the command that reads a snapshot's stream back (into a database, a
 // directory), optionally a backup job run first as a safety copy, and a check run after; on a
-// schedule it is a restore drill, against the newest snapshot of its source. Both: how their
-// commands run, when, and what happens when a run fails. Read from bvd's configuration.
+// schedule it is a restore drill, against the newest snapshot of its source. A prune job and a
+// verify job look after the tenant's volume. All: when they run, how their commands run, and
+// what happens when a run fails. Read from bvd's configuration.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,11 @@ struct StreamSpec {
   std::vector<std::string> argv;  // `sh -c TEXT` when the job asked for a shell
 };
 
-enum class JobKind { kBackup, kRestore };
+// backup, restore (a drill on a schedule), and the maintenance of the tenant's volume: prune then
+// compact, and verify.
+enum class JobKind { kBackup, kRestore, kPrune, kVerify };
+// "backup", "restore", "prune", "verify".
+const char* JobKindName(JobKind kind);
 
 struct JobSpec {
   JobKind kind = JobKind::kBackup;
@@ -50,6 +55,16 @@ struct JobSpec {
   uint64_t retry_delay_s = 30;
   uint64_t retry_delay_max_s = 3600;
   bool prune = false;  // after a good run, apply the source's retention policy
+  // A prune job's: the sources whose retention policies it applies (empty: every source), then
+  // a compaction unless compact is false, rewriting segments under compact_threshold live
+  // (0: the default) at up to compact_max_rate bytes per second (0: no limit).
+  std::vector<std::string> sources;
+  bool compact = true;
+  double compact_threshold = 0;
+  uint64_t compact_max_rate = 0;
+  // A verify job's: the share of the volume one run re-reads, num / den.
+  uint64_t share_num = 1;
+  uint64_t share_den = 1;
 };
 
 // Job names: 1 to 64 of a-z, 0-9, '_', '-' and '.', starting with a letter or digit.

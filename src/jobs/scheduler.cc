@@ -206,6 +206,8 @@ void Scheduler::NeverRan(const std::string& job, const std::shared_ptr<std::prom
 }
 
 RunOutcome Scheduler::Attempt(const RunTicket& t) {
+  if (t.spec.kind == JobKind::kPrune) return RunPruneJob(host_.volume, t.spec, host_.prune, t.control.get());
+  if (t.spec.kind == JobKind::kVerify) return RunVerifyJob(host_.volume, t.spec, history_.get(), t.control.get());
   engine::PutOptions opts;
   auto grant = host_.prepare_put(&opts);
   RunOutcome o;
@@ -240,7 +242,10 @@ void Scheduler::RunJob(RunTicket t) {
     }
     RunOutcome o = Attempt(t);
     if (o.result == RunResult::kOk && spec.kind == JobKind::kBackup && spec.prune && host_.prune) {
-      if (Status p = host_.prune(spec.source); !p.ok()) o.error = "the snapshot is committed; the prune after it failed: " + p.message();
+      std::string report;
+      if (auto p = host_.prune({spec.source}, &report); !p.ok()) {
+        o.error = "the snapshot is committed; the prune after it failed: " + p.status().message();
+      }
     }
     rec.end_us = NowMicros();
     rec.result = static_cast<uint8_t>(o.result);

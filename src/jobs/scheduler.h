@@ -23,6 +23,7 @@
 #include "jobs/backup_run.h"
 #include "jobs/job_history.h"
 #include "jobs/job_spec.h"
+#include "jobs/maintenance_run.h"
 #include "jobs/restore_run.h"
 
 namespace bv::jobs {
@@ -33,8 +34,9 @@ struct JobHost {
   // Fills in the workers, budget, quota and disk reserve of a run's put; what it returns is kept
   // for the run's length (a quota reservation).
   std::function<Result<std::shared_ptr<void>>(engine::PutOptions*)> prepare_put;
-  // Applies the source's retention policy after a good run of a job with prune = true.
-  std::function<Status(const std::string& source)> prune;
+  // Applies retention policies: after a good run of a backup job with prune = true (its source),
+  // and in a prune job.
+  PruneSources prune;
   // Told of every run that ended other than ok (the notify hook, logs).
   std::function<void(const format::RunRecord&)> on_failure;
   // Told when the history cannot be written or expired (the run goes on).

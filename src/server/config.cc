@@ -43,12 +43,15 @@ Status ParseTenant(const toml::table& t, const std::string& origin, size_t index
   }
   BV_RETURN_IF_ERROR(f.Integer("max_jobs", &out->max_jobs, 1, 64));
   BV_RETURN_IF_ERROR(f.Integer("job_history_days", &out->job_history_days, 1, 3660));
-  const toml::node* backups = f.Node("job");
-  const toml::node* restores = f.Node("restore");
-  BV_RETURN_IF_ERROR(ParseJobs(backups, restores, origin, "tenant[" + std::to_string(index) + "]", &out->jobs));
+  JobTables tables;
+  tables.backups = f.Node("job");
+  tables.restores = f.Node("restore");
+  tables.prunes = f.Node("prune");
+  tables.verifies = f.Node("verify");
+  BV_RETURN_IF_ERROR(ParseJobs(tables, origin, "tenant[" + std::to_string(index) + "]", &out->jobs));
   for (const jobs::JobSpec& job : out->jobs) {
     if (job.prune && out->RetentionFor(job.source) == nullptr) {
-      return f.Error(backups, "job", "job " + job.name + " prunes " + job.source +
+      return f.Error(tables.backups, "job", "job " + job.name + " prunes " + job.source +
                                          ", which has no retention policy (retention, or [[tenant.source]])");
     }
   }

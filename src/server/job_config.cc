@@ -3,9 +3,11 @@
 #include <set>
 
 #include "base/duration.h"
+#include "engine/verify_share.h"
 #include "format/name_rules.h"
 #include "format/snapshot_format.h"
 #include "server/config_fields.h"
+#include "server/protocol_text.h"
 
 namespace bv::server {
 
@@ -76,12 +78,10 @@ Status CommandField(Fields* f, const toml::table& t, const char* key, const char
   return Status::Ok();
 }
 
-// What backup and restore jobs share: name, source, when and how their commands run.
-Status ParseCommon(Fields& f, const toml::table& t, jobs::JobSpec* job) {
+// What every job has: a name, when it runs, its timeout and its retries.
+Status ParseWhen(Fields& f, const toml::table& t, jobs::JobSpec* job) {
   BV_RETURN_IF_ERROR(f.String("name", &job->name));
   if (Status s = jobs::ValidateJobName(job->name); !s.ok()) return f.Error(t.get("name"), "name", s.message());
-  BV_RETURN_IF_ERROR(f.String("source", &job->source));
-  if (Status s = format::ValidateSourceName(job->source); !s.ok()) return f.Error(t.get("source"), "source", s.message());
   std::string schedule;
   BV_RETURN_IF_ERROR(f.String("schedule", &schedule));
   if (!schedule.empty()) {
@@ -97,7 +97,13 @@ Status ParseCommon(Fields& f, const toml::table& t, jobs::JobSpec* job) {
   BV_RETURN_IF_ERROR(f.Integer("retries", &retries, 0, jobs::kAttemptsMax - 1));
   job->attempts = retries + 1;
   BV_RETURN_IF_ERROR(Duration(&f, t, "retry_delay", 0, 86400, &job->retry_delay_s));
-  BV_RETURN_IF_ERROR(Duration(&f, t, "retry_delay_max", 0, 7 * 86400, &job->retry_delay_max_s));
+  return Duration(&f, t, "retry_delay_max", 0, 7 * 86400, &job->retry_delay_max_s);
+}
+
+// What backup and restore jobs have besides: a source, and how their commands run.
+Status ParseCommand(Fields& f, const toml::table& t, jobs::JobSpec* job) {
+  BV_RETURN_IF_ERROR(f.String("source", &job->source));
+  if (Status s = format::ValidateSourceName(job->source); !s.ok()) return f.Error(t.get("source"), "source", s.message());
   BV_RETURN_IF_ERROR(f.String("user", &job->user));
   BV_RETURN_IF_ERROR(f.String("dir", &job->dir));
   if (!job->dir.empty() && job->dir[0] != '/') return f.Error(t.get("dir"), "dir", "must be an absolute path");
@@ -116,7 +122,8 @@ Status ParseCommon(Fields& f, const toml::table& t, jobs::JobSpec* job) {
 
 Status ParseJob(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
   Fields f(t, origin, path);
-  BV_RETURN_IF_ERROR(ParseCommon(f, t, job));
+  BV_RETURN_IF_ERROR(ParseWhen(f, t, job));
+  BV_RETURN_IF_ERROR(ParseCommand(f, t, job));
   BV_RETURN_IF_ERROR(f.Bool("prune", &job->prune));
   BV_RETURN_IF_ERROR(ParseStreams(&f, origin, job));
   return f.NoOthers();
@@ -125,7 +132,8 @@ Status ParseJob(const toml::table& t, const std::string& origin, const std::stri
 Status ParseRestore(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
   Fields f(t, origin, path);
   job->kind = jobs::JobKind::kRestore;
-  BV_RETURN_IF_ERROR(ParseCommon(f, t, job));
+  BV_RETURN_IF_ERROR(ParseWhen(f, t, job));
+  BV_RETURN_IF_ERROR(ParseCommand(f, t, job));
   BV_RETURN_IF_ERROR(f.String("stream", &job->stream));
   BV_RETURN_IF_ERROR(CommandField(&f, t, "command", "shell", true, &job->consumer));
   BV_RETURN_IF_ERROR(CommandField(&f, t, "check", "check_shell", false, &job->check));
@@ -133,7 +141,49 @@ Status ParseRestore(const toml::table& t, const std::string& origin, const std::
   return f.NoOthers();
 }
 
-// `[[tenant.job]]` or `[[tenant.restore]]` tables into `out`.
+Status ParsePrune(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
+  Fields f(t, origin, path);
+  job->kind = jobs::JobKind::kPrune;
+  BV_RETURN_IF_ERROR(ParseWhen(f, t, job));
+  BV_RETURN_IF_ERROR(f.Strings("sources", "source name", &job->sources));
+  for (const std::string& s : job->sources) {
+    if (Status bad = format::ValidateSourceName(s); !bad.ok()) return f.Error(t.get("sources"), "sources", bad.message());
+  }
+  BV_RETURN_IF_ERROR(f.Bool("compact", &job->compact));
+  uint32_t threshold = 0;
+  BV_RETURN_IF_ERROR(f.Integer("compact_threshold", &threshold, 1, 100));
+  job->compact_threshold = threshold / 100.0;
+  BV_RETURN_IF_ERROR(f.Integer("compact_max_rate", &job->compact_max_rate, 0, int64_t{1} << 40));
+  if (!job->compact && (t.get("compact_threshold") != nullptr || t.get("compact_max_rate") != nullptr)) {
+    return f.Error(t.get("compact"), "compact", "is false, so compact_threshold and compact_max_rate mean nothing");
+  }
+  return f.NoOthers();
+}
+
+// "N/D": a share of the volume, 0 < N ≤ D ≤ 1000.
+Status ParseShare(Fields& f, const toml::table& t, jobs::JobSpec* job) {
+  std::string text = "1/1";
+  BV_RETURN_IF_ERROR(f.String("share", &text));
+  const size_t slash = text.find('/');
+  auto num = ParseDecimal(text.substr(0, slash));
+  auto den = slash == std::string::npos ? std::optional<uint64_t>(1) : ParseDecimal(text.substr(slash + 1));
+  if (!num || !den || *num == 0 || *num > *den || *den > engine::kShareDenMax) {
+    return f.Error(t.get("share"), "share", "\"" + text + "\" is not a share such as \"1/7\" (N/D, 0 < N ≤ D ≤ 1000)");
+  }
+  job->share_num = *num;
+  job->share_den = *den;
+  return Status::Ok();
+}
+
+Status ParseVerify(const toml::table& t, const std::string& origin, const std::string& path, jobs::JobSpec* job) {
+  Fields f(t, origin, path);
+  job->kind = jobs::JobKind::kVerify;
+  BV_RETURN_IF_ERROR(ParseWhen(f, t, job));
+  BV_RETURN_IF_ERROR(ParseShare(f, t, job));
+  return f.NoOthers();
+}
+
+// `[[tenant.job]]`, `[[tenant.restore]]`, `[[tenant.prune]]` or `[[tenant.verify]]` tables into `out`.
 Status ParseTables(const toml::node& node, const std::string& origin, const std::string& path, const char* what,
                    Status (*parse)(const toml::table&, const std::string&, const std::string&, jobs::JobSpec*),
                    std::vector<jobs::JobSpec>* out) {
@@ -160,11 +210,20 @@ Status ParseTables(const toml::node& node, const std::string& origin, const std:
 
 }  // namespace
 
-Status ParseJobs(const toml::node* backups, const toml::node* restores, const std::string& origin,
-                 const std::string& path, std::vector<jobs::JobSpec>* out) {
-  if (backups != nullptr) BV_RETURN_IF_ERROR(ParseTables(*backups, origin, path + ".job", "[[tenant.job]]", ParseJob, out));
-  if (restores != nullptr) {
-    BV_RETURN_IF_ERROR(ParseTables(*restores, origin, path + ".restore", "[[tenant.restore]]", ParseRestore, out));
+Status ParseJobs(const JobTables& tables, const std::string& origin, const std::string& path,
+                 std::vector<jobs::JobSpec>* out) {
+  struct Kind {
+    const toml::node* node;
+    const char* key;
+    const char* what;
+    Status (*parse)(const toml::table&, const std::string&, const std::string&, jobs::JobSpec*);
+  };
+  const Kind kinds[] = {{tables.backups, ".job", "[[tenant.job]]", ParseJob},
+                        {tables.restores, ".restore", "[[tenant.restore]]", ParseRestore},
+                        {tables.prunes, ".prune", "[[tenant.prune]]", ParsePrune},
+                        {tables.verifies, ".verify", "[[tenant.verify]]", ParseVerify}};
+  for (const Kind& k : kinds) {
+    if (k.node != nullptr) BV_RETURN_IF_ERROR(ParseTables(*k.node, origin, path + k.key, k.what, k.parse, out));
   }
   for (const jobs::JobSpec& j : *out) {
     if (j.backup_first.empty()) continue;

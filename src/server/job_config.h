@@ -1,4 +1,5 @@
-// The [[tenant.job]] and [[tenant.restore]] tables of bvd's configuration (docs/jobs.md).
+// The [[tenant.job]], [[tenant.restore]], [[tenant.prune]] and [[tenant.verify]] tables of bvd's
+// configuration (docs/jobs.md).
 #pragma once
 
 #include <toml++/toml.h>
@@ -11,9 +12,16 @@
 
 namespace bv::server {
 
-// The tenant's `job` and `restore` fields (either may be null); `path` names the tenant in errors
-// ("tenant[0]"). Job names are unique across both.
-Status ParseJobs(const toml::node* backups, const toml::node* restores, const std::string& origin,
-                 const std::string& path, std::vector<jobs::JobSpec>* out);
+// The tenant's `job`, `restore`, `prune` and `verify` fields (any may be null).
+struct JobTables {
+  const toml::node* backups = nullptr;
+  const toml::node* restores = nullptr;
+  const toml::node* prunes = nullptr;
+  const toml::node* verifies = nullptr;
+};
+
+// `path` names the tenant in errors ("tenant[0]"). Job names are unique across all kinds.
+Status ParseJobs(const JobTables& tables, const std::string& origin, const std::string& path,
+                 std::vector<jobs::JobSpec>* out);
 
 }  // namespace bv::server

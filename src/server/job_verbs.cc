@@ -71,7 +71,8 @@ bool HandleJobs(SessionContext* ctx, const Request& r) {
   }
   for (const jobs::JobState& j : list) {
     const char* state = j.running ? "running" : j.waiting ? "waiting" : "idle";
-    std::string line = "JOB name=" + EscapeValue(j.spec.name) + " source=" + EscapeValue(j.spec.source) +
+    std::string line = "JOB name=" + EscapeValue(j.spec.name) + " kind=" + jobs::JobKindName(j.spec.kind) +
+                       " source=" + EscapeValue(j.spec.source.empty() ? "-" : j.spec.source) +
                        " schedule=" + EscapeValue(j.spec.schedule ? j.spec.schedule->text() : "-") +
                        " zone=" + EscapeValue(j.spec.zone) + " next=" + (j.next_us ? FormatTime(*j.next_us) : "-") +
                        " state=" + state +

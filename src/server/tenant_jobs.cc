@@ -22,13 +22,17 @@ jobs::JobHost HostFor(Server* server, Tenant* t) {
     BV_ASSIGN_OR_RETURN(auto quota, t->ReserveQuota(o));
     return std::shared_ptr<void>(std::move(quota));
   };
-  host.prune = [t](const std::string& source) -> Status {
+  host.prune = [t](const std::vector<std::string>& sources, std::string* report) -> Result<size_t> {
     const TenantConfig cfg = t->config();
     auto policy_for = [&](const std::string& s) { return cfg.RetentionFor(s); };
-    BV_ASSIGN_OR_RETURN(size_t removed, engine::Prune(t->volume(), {source}, policy_for, NowMicros(), false,
-                                                      [](const engine::PrunePlan&) { return Status::Ok(); }));
-    if (removed > 0) spdlog::info("tenant {}: job prune of {} removed {} snapshots", t->name(), source, removed);
-    return Status::Ok();
+    auto on_plan = [report](const engine::PrunePlan& p) {
+      *report += p.source + ": " + std::to_string(p.remove.size()) + " of " + std::to_string(p.decisions.size()) +
+                 " snapshots to remove (" + p.policy + ")\n";
+      return Status::Ok();
+    };
+    BV_ASSIGN_OR_RETURN(size_t removed, engine::Prune(t->volume(), sources, policy_for, NowMicros(), false, on_plan));
+    if (removed > 0) spdlog::info("tenant {}: job prune removed {} snapshots", t->name(), removed);
+    return removed;
   };
   host.on_history_error = [name = t->name()](const Status& s) {
     spdlog::error("tenant {}: job history: {}", name, s.ToString());

@@ -1,8 +1,10 @@
 // The job history (jobs/job_history.h): runs listed newest first per job, the last good one,
-// expiry, and a run left marked running by a crash found interrupted at the next open.
+// expiry, a run left marked running by a crash found interrupted at the next open, and a job's
+// state kept across opens, also in a history made before the state family existed.
 #include "jobs/job_history.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "jobs/backup_run.h"
 #include "tests/test_util.h"
@@ -58,6 +60,39 @@ TEST(JobHistoryTest, ARunLeftRunningIsFoundInterrupted) {
   EXPECT_EQ(recent[0].result, static_cast<uint8_t>(RunResult::kInterrupted));
   EXPECT_EQ(recent[0].end_us, 5000);
   EXPECT_NE(recent[0].error.find("bvd stopped"), std::string::npos);
+}
+
+TEST(JobHistoryTest, StateIsKeptAcrossOpensAndExpiryInAHistoryFromBeforeIt) {
+  test::TempDir dir;
+  {  // a history as the first version wrote it: run records in the default family only
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const format::RunRecord r = Record("v", 100, RunResult::kOk);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), format::RunKey(r.job, r.start_us, r.attempt),
+                        format::EncodeRunRecord(r)).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto h, JobHistory::Open(dir.path(), 1000, nullptr));
+    ASSERT_OK_AND_ASSIGN(auto none, h->GetState("v"));
+    EXPECT_FALSE(none.has_value());
+    ASSERT_OK(h->PutState("v", "cursor-1"));
+    ASSERT_OK(h->PutState("w", std::string("\0\1", 2)));
+    ASSERT_OK_AND_ASSIGN(auto recent, h->Recent("v", 10));
+    EXPECT_EQ(recent.size(), 1u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto h, JobHistory::Open(dir.path(), 2000, nullptr));
+  ASSERT_OK_AND_ASSIGN(size_t expired, h->Expire(5000));
+  EXPECT_EQ(expired, 1u);  // the run, not the state
+  ASSERT_OK_AND_ASSIGN(auto v, h->GetState("v"));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, "cursor-1");
+  ASSERT_OK_AND_ASSIGN(auto w, h->GetState("w"));
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(*w, std::string("\0\1", 2));
 }
 
 }  // namespace

@@ -101,6 +101,47 @@ timeout = "1h"
   EXPECT_TRUE(r.streams.empty());
 }
 
+TEST(JobConfig, ParsesPruneAndVerifyJobs) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseConfig(Tenant(R"(
+[[tenant.prune]]
+name = "nightly-prune"
+schedule = "@daily"
+sources = ["pg/orders", "app/files"]
+compact_threshold = 80
+compact_max_rate = 50000000
+
+[[tenant.prune]]
+name = "prune-only"
+compact = false
+
+[[tenant.verify]]
+name = "verify"
+schedule = "0 4 * * *"
+share = "1/7"
+timeout = "6h"
+
+[[tenant.verify]]
+name = "verify-all"
+)"), "bvd.toml"));
+  const std::vector<jobs::JobSpec>& jobs = c.tenants[0].jobs;
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs[0].kind, jobs::JobKind::kPrune);
+  EXPECT_EQ(jobs[0].sources, (std::vector<std::string>{"pg/orders", "app/files"}));
+  EXPECT_TRUE(jobs[0].compact);
+  EXPECT_DOUBLE_EQ(jobs[0].compact_threshold, 0.8);
+  EXPECT_EQ(jobs[0].compact_max_rate, 50000000u);
+  ASSERT_TRUE(jobs[0].schedule.has_value());
+  EXPECT_FALSE(jobs[1].compact);
+  EXPECT_TRUE(jobs[1].sources.empty());
+  EXPECT_EQ(jobs[2].kind, jobs::JobKind::kVerify);
+  EXPECT_EQ(jobs[2].share_num, 1u);
+  EXPECT_EQ(jobs[2].share_den, 7u);
+  EXPECT_EQ(jobs[2].timeout_s, 6 * 3600u);
+  EXPECT_EQ(jobs[3].share_num, 1u);
+  EXPECT_EQ(jobs[3].share_den, 1u);
+  EXPECT_STREQ(jobs::JobKindName(jobs[3].kind), "verify");
+}
+
 TEST(JobConfig, RefusalsNameTheLineAndField) {
   const std::string stream = "[[tenant.job.stream]]\ncommand = [\"date\"]\n";
   const std::string job = "[[tenant.job]]\nname = \"j\"\nsource = \"s\"\n";
@@ -134,6 +175,15 @@ TEST(JobConfig, RefusalsNameTheLineAndField) {
        "tenant[0].restore[0].name: job \"j\" is named twice"},
       {Tenant("[[tenant.restore]]\nname = \"r\"\nsource = \"s\"\ncommand = [\"a\"]\nstreams = 1\n"),
        "tenant[0].restore[0].streams: unknown field"},
+      {Tenant("[[tenant.verify]]\nname = \"v\"\nshare = \"2/1\"\n"), "tenant[0].verify[0].share: \"2/1\" is not a share"},
+      {Tenant("[[tenant.verify]]\nname = \"v\"\nshare = \"0/7\"\n"), "tenant[0].verify[0].share: \"0/7\" is not a share"},
+      {Tenant("[[tenant.verify]]\nname = \"v\"\nshare = \"1/1001\"\n"), "tenant[0].verify[0].share"},
+      {Tenant("[[tenant.verify]]\nname = \"v\"\nsource = \"s\"\n"), "tenant[0].verify[0].source: unknown field"},
+      {Tenant("[[tenant.prune]]\nname = \"p\"\nsources = [\"/abs\"]\n"), "tenant[0].prune[0].sources: source name starts with"},
+      {Tenant("[[tenant.prune]]\nname = \"p\"\ncompact = false\ncompact_threshold = 50\n"),
+       "tenant[0].prune[0].compact: is false"},
+      {Tenant("[[tenant.prune]]\nname = \"p\"\ncommand = [\"a\"]\n"), "tenant[0].prune[0].command: unknown field"},
+      {Tenant(job + stream + "[[tenant.verify]]\nname = \"j\"\n"), "tenant[0].verify[0].name: job \"j\" is named twice"},
   };
   for (const auto& [text, want] : cases) {
     auto c = ParseConfig(text, "bvd.toml");

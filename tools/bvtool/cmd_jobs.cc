@@ -31,7 +31,8 @@ int RemoteJobs(const Common& c, const Remote& remote) {
   json out = json::array();
   for (const server::Reply& r : lines) {
     if (r.kind != "JOB") continue;
-    out.push_back({{"name", FieldText(r, "name")},       {"source", FieldText(r, "source")},
+    out.push_back({{"name", FieldText(r, "name")},       {"kind", FieldText(r, "kind")},
+                   {"source", OrNull(r, "source")},
                    {"schedule", OrNull(r, "schedule")},  {"zone", FieldText(r, "zone")},
                    {"next", OrNull(r, "next")},          {"state", FieldText(r, "state")},
                    {"last", OrNull(r, "last")},          {"last_start", OrNull(r, "last_start")},
@@ -42,10 +43,12 @@ int RemoteJobs(const Common& c, const Remote& remote) {
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-24s %-16s %-20s %-8s %-10s %s\n", "job", "schedule", "next", "state", "last", "last good");
+  std::printf("%-24s %-8s %-16s %-20s %-8s %-10s %s\n", "job", "kind", "schedule", "next", "state", "last",
+              "last good");
   for (const json& j : out) {
     auto text = [](const json& v) { return v.is_null() ? std::string("-") : v.get<std::string>(); };
-    std::printf("%-24s %-16s %-20s %-8s %-10s %s\n", text(j["name"]).c_str(), text(j["schedule"]).c_str(),
+    std::printf("%-24s %-8s %-16s %-20s %-8s %-10s %s\n", text(j["name"]).c_str(), text(j["kind"]).c_str(),
+                text(j["schedule"]).c_str(),
                 text(j["next"]).c_str(), text(j["state"]).c_str(), text(j["last"]).c_str(),
                 text(j["last_good"]).c_str());
     if (!j["last_error"].is_null() && j["last"] != "ok") std::printf("    %s\n", text(j["last_error"]).c_str());
