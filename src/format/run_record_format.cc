@@ -12,6 +12,20 @@ Status Bad(size_t off, const std::string& why) {
 
 }  // namespace
 
+const char* RunTriggerName(RunTrigger t) {
+  switch (t) {
+    case RunTrigger::kSchedule:
+      return "schedule";
+    case RunTrigger::kManual:
+      return "manual";
+    case RunTrigger::kRetry:
+      return "retry";
+    case RunTrigger::kMissed:
+      return "missed";
+  }
+  return "?";
+}
+
 std::string EncodeRunRecord(const RunRecord& r) {
   BV_ASSERT(!r.job.empty() && r.job.size() <= 64 && r.result <= kRunResultMax);
   std::string s;

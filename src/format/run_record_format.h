@@ -23,6 +23,8 @@ inline constexpr size_t kRunStderrMax = 64 << 10;
 
 enum class RunTrigger : uint8_t { kSchedule = 0, kManual = 1, kRetry = 2, kMissed = 3 };
 inline constexpr uint8_t kRunTriggerMax = 3;
+// "schedule", "manual", "retry", "missed".
+const char* RunTriggerName(RunTrigger t);
 // Values of jobs::RunResult: ok, failed, timed-out, cancelled, interrupted, running.
 inline constexpr uint8_t kRunResultMax = 5;
 

@@ -1,5 +1,6 @@
 #include "jobs/maintenance_run.h"
 
+#include "base/human_bytes.h"
 #include "base/time_format.h"
 #include "engine/compact.h"
 #include "engine/segment_files.h"
@@ -35,12 +36,6 @@ RunOutcome Stopped(RunControl* control, const JobSpec& job, RunOutcome o) {
     o.error = StoppedText(*why, job);
   }
   return o;
-}
-
-std::string Gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
-  return buf;
 }
 
 // What damage a verify found, one line each: where, what, and the snapshots it costs.
@@ -93,9 +88,9 @@ RunOutcome RunPruneJob(engine::Volume* volume, const JobSpec& job, const PruneSo
   }
   for (const std::string& note : c->notes) o.stderr_tail += note + "\n";
   o.stderr_tail += "compaction rewrote " + std::to_string(c->segments_removed) + " of " +
-                   std::to_string(c->chosen.size()) + " chosen segments, copied " + Gib(c->bytes_copied) +
-                   ", freed " + Gib(c->bytes_freed) + "; the volume holds " + Gib(c->disk_bytes - c->bytes_freed) +
-                   " of which " + Gib(c->live_bytes) + " is needed\n";
+                   std::to_string(c->chosen.size()) + " chosen segments, copied " + HumanBytes(c->bytes_copied) +
+                   ", freed " + HumanBytes(c->bytes_freed) + "; the volume holds " + HumanBytes(c->disk_bytes - c->bytes_freed) +
+                   " of which " + HumanBytes(c->live_bytes) + " is needed\n";
   o.result = RunResult::kOk;
   return Stopped(control, job, std::move(o));
 }
@@ -130,12 +125,12 @@ RunOutcome RunVerifyJob(engine::Volume* volume, const JobSpec& job, JobHistory* 
   }
   o.bytes_in = r->bytes;
   o.stderr_tail += r->segments == 0 ? std::string("the volume has no segments\n")
-                                    : "checked " + engine::SegmentFiles::Name(r->first_segment) + ".." +
-                                          engine::SegmentFiles::Name(r->last_segment) + ": " +
+                                    : "checked segments " + std::to_string(r->first_segment) + ".." +
+                                          std::to_string(r->last_segment) + ": " +
                                           std::to_string(r->segments) + " segments, " + std::to_string(r->check.blocks) +
-                                          " blocks, " + Gib(r->bytes) + " of " + Gib(r->volume_bytes) + "\n";
+                                          " blocks, " + HumanBytes(r->bytes) + " of " + HumanBytes(r->volume_bytes) + "\n";
   o.stderr_tail += r->pass_done ? "a whole pass over the volume ended; pass " + std::to_string(cursor.passes) + " done\n"
-                                : "this pass has checked " + Gib(cursor.pass_bytes) + " since " +
+                                : "this pass has checked " + HumanBytes(cursor.pass_bytes) + " since " +
                                       FormatTime(cursor.pass_start_us) + "\n";
   for (const std::string& note : r->check.notes) o.stderr_tail += note + "\n";
   if (!r->check.clean()) {

@@ -29,6 +29,15 @@ io::ChildSpec CommandOf(const JobSpec& job, const std::vector<std::string>& argv
   return spec;
 }
 
+void WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
 void DrainInto(int fd, StderrTail* tail) {
   char buf[4096];
   for (;;) {
@@ -47,14 +56,23 @@ std::string StoppedText(RunResult why, const JobSpec& job) {
   return "the run was cancelled";
 }
 
-std::optional<CommandFailure> RunToEnd(const io::ChildSpec& spec, RunControl* control, StderrTail* tail) {
+std::optional<CommandFailure> RunToEnd(const io::ChildSpec& spec, RunControl* control, StderrTail* tail,
+                                      std::string_view input) {
   auto child = io::ChildProcess::Start(spec);
   if (!child.ok()) return CommandFailure{child.status().message(), std::nullopt};
   control->Attach(child->get());
-  std::thread out;
+  std::thread out, in;
   if ((*child)->out_fd() >= 0) out = std::thread(DrainInto, (*child)->out_fd(), tail);
+  if ((*child)->in_fd() >= 0) {
+    // A command that does not read its input gets EPIPE here, not us stuck.
+    in = std::thread([&child, input] {
+      WriteAll((*child)->in_fd(), input);
+      (*child)->CloseIn();
+    });
+  }
   DrainInto((*child)->err_fd(), tail);
   if (out.joinable()) out.join();
+  if (in.joinable()) in.join();
   Result<int> status = (*child)->Wait();
   control->Attach(nullptr);
   if (!status.ok()) return CommandFailure{status.status().message(), std::nullopt};

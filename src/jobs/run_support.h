@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -37,12 +38,17 @@ void DrainInto(int fd, StderrTail* tail);
 // What a run stopped from outside says: "the run outlived its timeout of 60 s and was killed".
 std::string StoppedText(RunResult why, const JobSpec& job);
 
-// Runs argv to its end (its output and error into the tail, standard input /dev/null): nullopt
-// when it exits 0, else why not (and its shell status when it has one).
+// Writes all of `bytes` to `fd`, or as much as a reader that went away took.
+void WriteAll(int fd, std::string_view bytes);
+
+// Runs argv to its end (its output and error into the tail; `input` on its standard input when
+// spec.in is a pipe, else /dev/null): nullopt when it exits 0, else why not (and its shell
+// status when it has one).
 struct CommandFailure {
   std::string error;
   std::optional<int> exit_status;
 };
-std::optional<CommandFailure> RunToEnd(const io::ChildSpec& spec, RunControl* control, StderrTail* tail);
+std::optional<CommandFailure> RunToEnd(const io::ChildSpec& spec, RunControl* control, StderrTail* tail,
+                                      std::string_view input = {});
 
 }  // namespace bv::jobs

@@ -259,7 +259,7 @@ void Scheduler::RunJob(RunTicket t) {
       host_.on_history_error(recorded);  // a history that cannot be written loses the record, not the run
     }
     const bool last = o.result != RunResult::kFailed && o.result != RunResult::kTimedOut;
-    if (o.result != RunResult::kOk && host_.on_failure) host_.on_failure(rec);
+    if (o.result != RunResult::kOk && host_.on_failure) host_.on_failure(spec, rec, last || attempt == spec.attempts);
     if (last || attempt == spec.attempts) break;
     t.control->ClearTimeout();  // the attempt timed out, not the run
     const uint64_t delay = RetryDelay(spec, attempt + 1, &rng);

@@ -37,8 +37,9 @@ struct JobHost {
   // Applies retention policies: after a good run of a backup job with prune = true (its source),
   // and in a prune job.
   PruneSources prune;
-  // Told of every run that ended other than ok (the notify hook, logs).
-  std::function<void(const format::RunRecord&)> on_failure;
+  // Told of every attempt that ended other than ok (logs), and whether it was the run's last
+  // (the notify hook).
+  std::function<void(const JobSpec&, const format::RunRecord&, bool last)> on_failure;
   // Told when the history cannot be written or expired (the run goes on).
   std::function<void(const Status&)> on_history_error;
 };

@@ -43,6 +43,7 @@ Status ParseTenant(const toml::table& t, const std::string& origin, size_t index
   }
   BV_RETURN_IF_ERROR(f.Integer("max_jobs", &out->max_jobs, 1, 64));
   BV_RETURN_IF_ERROR(f.Integer("job_history_days", &out->job_history_days, 1, 3660));
+  BV_RETURN_IF_ERROR(ParseNotify(f, t, &out->notify));
   JobTables tables;
   tables.backups = f.Node("job");
   tables.restores = f.Node("restore");

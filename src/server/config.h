@@ -46,6 +46,8 @@ struct TenantConfig {
   // Jobs (docs/jobs.md): backups bvd takes itself, at most max_jobs at once; their runs are kept
   // in the history for job_history_days.
   std::vector<jobs::JobSpec> jobs;
+  // Run with a run's record as JSON on its standard input when the run fails for good (none: empty).
+  std::vector<std::string> notify;
   uint32_t max_jobs = 1;
   uint32_t job_history_days = 90;
   // The policy of `source`, or nullptr when neither it nor the tenant has one.

@@ -237,4 +237,8 @@ Status ParseJobs(const JobTables& tables, const std::string& origin, const std::
   return Status::Ok();
 }
 
+Status ParseNotify(Fields& f, const toml::table& t, std::vector<std::string>* argv) {
+  return CommandField(&f, t, "notify", "notify_shell", false, argv);
+}
+
 }  // namespace bv::server

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "jobs/job_spec.h"
+#include "server/config_fields.h"
 
 namespace bv::server {
 
@@ -23,5 +24,8 @@ struct JobTables {
 // `path` names the tenant in errors ("tenant[0]"). Job names are unique across all kinds.
 Status ParseJobs(const JobTables& tables, const std::string& origin, const std::string& path,
                  std::vector<jobs::JobSpec>* out);
+
+// The tenant's notify command: `notify` (argv) or `notify_shell` (run by sh -c); empty when none.
+Status ParseNotify(Fields& f, const toml::table& t, std::vector<std::string>* argv);
 
 }  // namespace bv::server

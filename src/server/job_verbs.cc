@@ -20,23 +20,9 @@ constexpr int kWaitNoteSeconds = 30;  // well under bvtool's read timeout
 
 std::string TimeOr(int64_t us, const char* none = "-") { return us == 0 ? none : FormatTime(us); }
 
-const char* TriggerName(format::RunTrigger t) {
-  switch (t) {
-    case format::RunTrigger::kSchedule:
-      return "schedule";
-    case format::RunTrigger::kManual:
-      return "manual";
-    case format::RunTrigger::kRetry:
-      return "retry";
-    case format::RunTrigger::kMissed:
-      return "missed";
-  }
-  return "?";
-}
-
 std::string RunFields(const format::RunRecord& r, bool with_stderr) {
   std::string line = "job=" + EscapeValue(r.job) + " attempt=" + std::to_string(r.attempt) +
-                     " trigger=" + TriggerName(r.trigger) +
+                     " trigger=" + format::RunTriggerName(r.trigger) +
                      " result=" + jobs::RunResultName(static_cast<jobs::RunResult>(r.result)) +
                      " scheduled=" + TimeOr(r.scheduled_us) + " start=" + TimeOr(r.start_us) +
                      " end=" + TimeOr(r.end_us) +

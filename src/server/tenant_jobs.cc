@@ -5,11 +5,27 @@
 #include "base/time_format.h"
 #include "engine/prune.h"
 #include "io/env.h"
+#include "jobs/notify.h"
 #include "server/server.h"
 
 namespace bv::server {
 
 namespace {
+
+// The tenant's notify command, if it has one, told of a run that failed for good.
+void Notify(const std::string& tenant, const std::vector<std::string>& argv, const jobs::JobSpec& spec,
+            const format::RunRecord& r) {
+  if (argv.empty()) return;
+  jobs::StderrTail output(4096);
+  auto failed = jobs::RunNotify(argv, jobs::RunRecordJson(tenant, spec, r), r, tenant, &output);
+  if (failed) {
+    spdlog::error("tenant {}: the notify command for job {} failed: {}; it wrote: {}", tenant, r.job, *failed,
+                  output.Text());
+  } else {
+    spdlog::info("tenant {}: notify command told of job {}'s {} run", tenant, r.job,
+                 jobs::RunResultName(static_cast<jobs::RunResult>(r.result)));
+  }
+}
 
 jobs::JobHost HostFor(Server* server, Tenant* t) {
   jobs::JobHost host;
@@ -37,9 +53,10 @@ jobs::JobHost HostFor(Server* server, Tenant* t) {
   host.on_history_error = [name = t->name()](const Status& s) {
     spdlog::error("tenant {}: job history: {}", name, s.ToString());
   };
-  host.on_failure = [name = t->name()](const format::RunRecord& r) {
-    spdlog::warn("tenant {}: job {} attempt {} {}: {}", name, r.job, r.attempt,
+  host.on_failure = [t](const jobs::JobSpec& spec, const format::RunRecord& r, bool last) {
+    spdlog::warn("tenant {}: job {} attempt {} {}: {}", t->name(), r.job, r.attempt,
                  jobs::RunResultName(static_cast<jobs::RunResult>(r.result)), r.error);
+    if (last && r.result != static_cast<uint8_t>(jobs::RunResult::kCancelled)) Notify(t->name(), t->config().notify, spec, r);
   };
   return host;
 }
@@ -57,6 +74,9 @@ Status ConfigureJobs(Server* server, Tenant* tenant, const TenantConfig& cfg, co
     BV_ASSIGN_OR_RETURN(auto history, jobs::JobHistory::Open(dir, NowMicros(), &interrupted));
     for (const format::RunRecord& r : interrupted) {
       spdlog::warn("tenant {}: job {} was running when bvd stopped; recorded as interrupted", tenant->name(), r.job);
+      for (const jobs::JobSpec& spec : specs) {
+        if (spec.name == r.job) Notify(tenant->name(), cfg.notify, spec, r);
+      }
     }
     tenant->set_jobs(std::make_unique<jobs::Scheduler>(tenant->name(), HostFor(server, tenant), std::move(history)));
   }

@@ -52,15 +52,16 @@ def restore(name, **opts):
                      ["%s = %s" % (k, toml_value(v)) for k, v in opts.items()])
 
 
-class JobsTest(unittest.TestCase):
+class JobsCase(unittest.TestCase):
+    """A bvd with one tenant, shop, and what the jobs tests ask of it; no tests of its own."""
     setUp = bvd_test.BvdTest.setUp
     tearDown = bvd_test.BvdTest.tearDown
     server = bvd_test.BvdTest.server
 
-    def start(self, jobs_toml, **fields_):
+    def start(self, jobs_toml, name="a", **fields_):
         self.tok = {role: make_token(role) for role in ("admin", "read", "push")}
         tenant = dict({"tokens": list(self.tok.values()), "toml": jobs_toml}, **fields_)
-        return self.server({"shop": tenant})
+        return self.server({"shop": tenant}, name=name)
 
     def ask(self, srv, line, role="admin"):
         out = request(srv.port, "shop", self.tok[role]["token"], [line], timeout=60)
@@ -96,6 +97,9 @@ class JobsTest(unittest.TestCase):
         out = self.ask(srv, "LIST %s" % source, "read")
         return [l for l in out if l.startswith("SNAPSHOT ")]
 
+
+
+class JobsTest(JobsCase):
     def test_a_job_of_two_streams_is_one_snapshot_that_restores(self):
         srv = self.start(job("dump", [("numbers", "seq 1 300000; echo progress >&2"), ("words", "printf hello")]))
         self.assertTrue(self.ask(srv, "RUN dump", "read")[0].startswith("ERR denied"))

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/human_bytes.h"
 #include "base/time_format.h"
 #include "engine/snapshot_ref.h"
 
@@ -102,18 +103,7 @@ nlohmann::json SnapshotJson(const format::SnapshotRecord& r) {
           {"new_bytes", r.new_bytes}, {"streams", streams}};
 }
 
-std::string Human(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    u++;
-  }
-  char b[32];
-  std::snprintf(b, sizeof b, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return b;
-}
+std::string Human(uint64_t n) { return HumanBytes(n); }
 
 
 }  // namespace bv::tool
