@@ -76,9 +76,10 @@ std::optional<StreamFailure> RunStream(engine::PutSession* session, const JobSpe
   auto child = io::ChildProcess::Start(CommandOf(job, stream.argv, identity));
   if (!child.ok()) return StreamFailure{RunResult::kFailed, where + child.status().message(), std::nullopt};
   control->Attach(child->get());
-  std::thread drain(DrainInto, (*child)->err_fd(), tail);
+  PipeWatch watch(child->get());
+  std::thread drain(DrainInto, (*child)->err_fd(), tail, &watch);
   Status s = session->StartStream(stream.name);
-  engine::FdInput input((*child)->out_fd(), "the output of " + (*child)->name());
+  WatchedInput input((*child)->out_fd(), "the output of " + (*child)->name(), &watch);
   while (s.ok()) {
     auto got = session->WriteFrom(&input);
     if (!got.ok()) s = got.status();
@@ -92,7 +93,7 @@ std::optional<StreamFailure> RunStream(engine::PutSession* session, const JobSpe
   if (const std::optional<RunResult> why = control->stopped()) {
     return StreamFailure{*why, where + StoppedText(*why, job), std::nullopt};
   }
-  if (!s.ok()) return StreamFailure{RunResult::kFailed, where + s.message(), std::nullopt};
+  if (!s.ok()) return StreamFailure{RunResult::kFailed, where + s.message() + "; nothing was committed", std::nullopt};
   if (!status.ok()) return StreamFailure{RunResult::kFailed, where + status.status().message(), std::nullopt};
   if (!io::ChildProcess::Succeeded(*status)) {
     return StreamFailure{RunResult::kFailed, where + (*child)->Describe(*status) + "; nothing was committed",

@@ -27,9 +27,10 @@ Restored Feed(engine::Volume* volume, const JobSpec& job, const engine::Snapshot
   auto child = io::ChildProcess::Start(spec);
   if (!child.ok()) return {RunResult::kFailed, child.status().message(), std::nullopt};
   control->Attach(child->get());
-  std::thread out(DrainInto, (*child)->out_fd(), tail);
-  std::thread err(DrainInto, (*child)->err_fd(), tail);
-  engine::FdSink pipe((*child)->in_fd(), "the input of " + (*child)->name());
+  PipeWatch watch(child->get());
+  std::thread out(DrainInto, (*child)->out_fd(), tail, &watch);
+  std::thread err(DrainInto, (*child)->err_fd(), tail, &watch);
+  WatchedSink pipe((*child)->in_fd(), "the input of " + (*child)->name(), &watch);
   engine::HoldBackSink sink(&pipe, kHoldBack);
   engine::RestoreOptions opts;
   opts.stream = stream;

@@ -29,18 +29,10 @@ io::ChildSpec CommandOf(const JobSpec& job, const std::vector<std::string>& argv
   return spec;
 }
 
-void WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-void DrainInto(int fd, StderrTail* tail) {
+void DrainInto(int fd, StderrTail* tail, PipeWatch* watch) {
   char buf[4096];
   for (;;) {
+    if (watch != nullptr && !watch->WaitReadable(fd)) return;
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
@@ -61,16 +53,18 @@ std::optional<CommandFailure> RunToEnd(const io::ChildSpec& spec, RunControl* co
   auto child = io::ChildProcess::Start(spec);
   if (!child.ok()) return CommandFailure{child.status().message(), std::nullopt};
   control->Attach(child->get());
+  PipeWatch watch(child->get());
   std::thread out, in;
-  if ((*child)->out_fd() >= 0) out = std::thread(DrainInto, (*child)->out_fd(), tail);
+  if ((*child)->out_fd() >= 0) out = std::thread(DrainInto, (*child)->out_fd(), tail, &watch);
   if ((*child)->in_fd() >= 0) {
     // A command that does not read its input gets EPIPE here, not us stuck.
-    in = std::thread([&child, input] {
-      WriteAll((*child)->in_fd(), input);
+    in = std::thread([&child, &watch, input] {
+      WatchedSink sink((*child)->in_fd(), "the input of " + (*child)->name(), &watch);
+      (void)sink.Write(input);  // a command that stopped reading says why by its exit status
       (*child)->CloseIn();
     });
   }
-  DrainInto((*child)->err_fd(), tail);
+  DrainInto((*child)->err_fd(), tail, &watch);
   if (out.joinable()) out.join();
   if (in.joinable()) in.join();
   Result<int> status = (*child)->Wait();

@@ -11,6 +11,7 @@
 
 #include "io/child_process.h"
 #include "jobs/backup_run.h"
+#include "jobs/pipe_watch.h"
 #include "jobs/stderr_tail.h"
 
 namespace bv::jobs {
@@ -32,14 +33,12 @@ class RunWatch {
 io::ChildSpec CommandOf(const JobSpec& job, const std::vector<std::string>& argv,
                         const std::optional<io::ChildSpec::Identity>& identity);
 
-// Reads `fd` to its end into the tail (a command's standard error, or output kept like it).
-void DrainInto(int fd, StderrTail* tail);
+// Reads `fd` to its end into the tail (a command's standard error, or output kept like it), or
+// until the watch (if any) gives up on it.
+void DrainInto(int fd, StderrTail* tail, PipeWatch* watch = nullptr);
 
 // What a run stopped from outside says: "the run outlived its timeout of 60 s and was killed".
 std::string StoppedText(RunResult why, const JobSpec& job);
-
-// Writes all of `bytes` to `fd`, or as much as a reader that went away took.
-void WriteAll(int fd, std::string_view bytes);
 
 // Runs argv to its end (its output and error into the tail; `input` on its standard input when
 // spec.in is a pipe, else /dev/null): nullopt when it exits 0, else why not (and its shell

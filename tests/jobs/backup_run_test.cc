@@ -101,6 +101,30 @@ TEST_F(BackupRunTest, AHangingCommandIsKilledAtTheTimeoutWithWhatItStarted) {
   EXPECT_EQ(Snapshots(), 0u);
 }
 
+// A command that leaves a process in a session of its own holding its standard output (a daemon)
+// and exits 0: its output never ends, and killing its group does not reach that process. The run
+// fails kOrphanGraceS after the exit instead of waiting for it, well before its timeout.
+TEST_F(BackupRunTest, AProcessLeftHoldingTheOutputFailsTheRunAfterTheGrace) {
+  for (const char* fd : {"", " 2>&1"}) {
+    JobSpec j = Job({{"a", std::string("printf partial; setsid sleep 60") + fd + " & exit 0"}});
+    j.timeout_s = 600;
+    const auto t0 = std::chrono::steady_clock::now();
+    const RunOutcome o = Run(j);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(55)) << "waited for the orphan";
+    EXPECT_EQ(o.result, RunResult::kFailed) << o.error;
+    EXPECT_NE(o.error.find("sh exited, but a process it left behind still held its standard output open 5 s later"),
+              std::string::npos)
+        << o.error;
+    EXPECT_NE(o.error.find("nothing was committed"), std::string::npos) << o.error;
+    EXPECT_EQ(Snapshots(), 0u);
+  }
+  // Standard error alone held: the stream is whole, and the run commits once the grace ends.
+  JobSpec j = Job({{"a", "printf whole; setsid sleep 60 >/dev/null & exit 0"}});
+  const RunOutcome o = Run(j);
+  EXPECT_EQ(o.result, RunResult::kOk) << o.error;
+  EXPECT_EQ(Snapshots(), 1u);
+}
+
 TEST_F(BackupRunTest, ACancelledRunCommitsNothing) {
   RunControl control;
   std::thread canceller([&] {
