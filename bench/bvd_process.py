@@ -25,15 +25,17 @@ def generate_dump(build, mib, hard, path):
 
 
 class BvdProcess:
-    """With tls, also a TLS listener: tls_port and its certificate's fingerprint."""
+    """With tls, also a TLS listener: tls_port and its certificate's fingerprint. With config,
+    that configuration file's tenants instead of the embedded default."""
 
-    def __init__(self, build, root, tls=False):
+    def __init__(self, build, root, tls=False, config=None):
         os.makedirs(root, exist_ok=True)
         self.root = root
         env = dict(os.environ, BV_KEY_DIR=os.path.join(root, "keys"))
         self.log = open(os.path.join(root, "bvd.log"), "wb")
         self.proc = subprocess.Popen([os.path.join(build, "bvd"), "--data", os.path.join(root, "data"),
-                                      "--listen", "127.0.0.1:0"] + (["--listen-tls", "127.0.0.1:0"] if tls else []),
+                                      "--listen", "127.0.0.1:0"] + (["--listen-tls", "127.0.0.1:0"] if tls else []) +
+                                     (["--config", config] if config else []),
                                      stdout=subprocess.PIPE, stderr=self.log, env=env)
         self.port = self.tls_port = self.fingerprint = None
         for line in self.proc.stdout:
@@ -50,7 +52,7 @@ class BvdProcess:
             self.stop()
             raise SystemExit("bvd of %s did not start; see %s/bvd.log" % (build, root))
         self.token_file = os.path.join(root, "data", "tokens", "default")
-        self.token = open(self.token_file).read().strip()
+        self.token = None if config else open(self.token_file).read().strip()
         keys = os.path.join(root, "keys")
         self.key_file = os.path.join(keys, os.listdir(keys)[0])
         self.tenant_dir = os.path.join(root, "data", "tenants", "default")
