@@ -54,6 +54,7 @@ echo "== bench harness smoke run"
 ninja -C build
 python3 bench/compare.py --smoke --build build
 python3 bench/bvd_push.py --build build --mib 8 --rounds 1
+python3 bench/bvd_job.py --build build --mib 8 --rounds 1
 
 echo "== -Werror build, both I/O backends"
 meson test -C build --num-processes "$jobs" --print-errorlogs

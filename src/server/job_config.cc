@@ -27,6 +27,24 @@ Status Duration(Fields* f, const toml::table& t, const char* key, uint64_t lo, u
   return Status::Ok();
 }
 
+// A command given as argv (`key`) or as shell text (`shell_key`, run by sh -c); empty when neither.
+Status CommandField(Fields* f, const toml::table& t, const char* key, const char* shell_key, bool required,
+                    std::vector<std::string>* argv) {
+  std::string shell;
+  BV_RETURN_IF_ERROR(f->Strings(key, "argument", argv));
+  BV_RETURN_IF_ERROR(f->String(shell_key, &shell));
+  if (!argv->empty() && !shell.empty()) {
+    return f->Error(t.get(shell_key), shell_key, std::string("goes instead of ") + key + ", not with it");
+  }
+  if (!shell.empty()) *argv = {"sh", "-c", shell};
+  if (required && argv->empty()) {
+    return f->Error(nullptr, key, std::string("is missing: ") + key + " = [\"program\", \"argument\", …] or " +
+                                       shell_key + " = \"…\" (run by sh -c)");
+  }
+  if (!argv->empty() && (*argv)[0].empty()) return f->Error(t.get(key), key, "the command's name is empty");
+  return Status::Ok();
+}
+
 Status ParseStreams(Fields* f, const std::string& origin, jobs::JobSpec* job) {
   const toml::node* n = f->Node("stream");
   if (n == nullptr || !n->is_array_of_tables() || n->as_array()->empty()) {
@@ -39,16 +57,9 @@ Status ParseStreams(Fields* f, const std::string& origin, jobs::JobSpec* job) {
     const std::string where = "stream[" + std::to_string(i) + "]";
     Fields sf(*arr[i].as_table(), origin, f->Name(where));
     jobs::StreamSpec s;
-    std::string shell;
     BV_RETURN_IF_ERROR(sf.String("name", &s.name));
-    BV_RETURN_IF_ERROR(sf.Strings("command", "argument", &s.argv));
-    BV_RETURN_IF_ERROR(sf.String("shell", &shell));
+    BV_RETURN_IF_ERROR(CommandField(&sf, *arr[i].as_table(), "command", "shell", true, &s.argv));
     BV_RETURN_IF_ERROR(sf.NoOthers());
-    if (s.argv.empty() == shell.empty()) {
-      return f->Error(&arr[i], where, "needs either command = [\"pg_dump\", \"db\"] or shell = \"…\" (run by sh -c)");
-    }
-    if (!shell.empty()) s.argv = {"sh", "-c", shell};
-    if (s.argv[0].empty()) return f->Error(&arr[i], where + ".command", "the command's name is empty");
     if (arr.size() > 1 || !s.name.empty()) {
       if (Status bad = format::ValidateLabel(s.name, "stream name"); !bad.ok() || s.name.empty()) {
         return f->Error(&arr[i], where + ".name", s.name.empty() ? "a job of several streams names each" : bad.message());
@@ -57,24 +68,6 @@ Status ParseStreams(Fields* f, const std::string& origin, jobs::JobSpec* job) {
     if (!names.insert(s.name).second) return f->Error(&arr[i], where + ".name", "\"" + s.name + "\" is named twice");
     job->streams.push_back(std::move(s));
   }
-  return Status::Ok();
-}
-
-// A command given as argv (`key`) or as shell text (`shell_key`, run by sh -c); empty when neither.
-Status CommandField(Fields* f, const toml::table& t, const char* key, const char* shell_key, bool required,
-                    std::vector<std::string>* argv) {
-  std::string shell;
-  BV_RETURN_IF_ERROR(f->Strings(key, "argument", argv));
-  BV_RETURN_IF_ERROR(f->String(shell_key, &shell));
-  if (!argv->empty() && !shell.empty()) {
-    return f->Error(t.get(shell_key), shell_key, std::string("goes instead of ") + key + ", not with it");
-  }
-  if (!shell.empty()) *argv = {"sh", "-c", shell};
-  if (required && argv->empty()) {
-    return f->Error(nullptr, key, std::string("is missing: ") + key + " = [\"psql\", \"-d\", \"db\"] or " + shell_key +
-                                       " = \"…\" (run by sh -c)");
-  }
-  if (!argv->empty() && (*argv)[0].empty()) return f->Error(t.get(key), key, "the command's name is empty");
   return Status::Ok();
 }
 

@@ -158,8 +158,10 @@ TEST(JobConfig, RefusalsNameTheLineAndField) {
       {Tenant(job + "env = { A = 1 }\n" + stream), "tenant[0].job[0].env.A: must be a string"},
       {Tenant(job + "colour = 1\n" + stream), "tenant[0].job[0].colour: unknown field"},
       {Tenant(job + "prune = true\n" + stream), "job j prunes s, which has no retention policy"},
-      {Tenant(job + "[[tenant.job.stream]]\nname = \"a\"\n"), "needs either command = "},
-      {Tenant(job + "[[tenant.job.stream]]\ncommand = [\"a\"]\nshell = \"b\"\n"), "needs either command = "},
+      {Tenant(job + "[[tenant.job.stream]]\nname = \"a\"\n"), "tenant[0].job[0].stream[0].command: is missing: command = "},
+      {Tenant(job + "[[tenant.job.stream]]\ncommand = [\"a\"]\nshell = \"b\"\n"),
+       "tenant[0].job[0].stream[0].shell: goes instead of command, not with it"},
+      {Tenant(job + "[[tenant.job.stream]]\ncommand = [\"\"]\n"), "tenant[0].job[0].stream[0].command: the command's name is empty"},
       {Tenant(job + stream + stream), "tenant[0].job[0].stream[0].name: a job of several streams names each"},
       {Tenant(job + "[[tenant.job.stream]]\nname = \"x\"\ncommand = [\"a\"]\n[[tenant.job.stream]]\nname = \"x\"\n"
                     "command = [\"b\"]\n"),
