@@ -117,58 +117,22 @@ Status CheckVolume(Volume* v, const CheckOptions& opts, CheckReport* report) {
   for (const std::string& note : v->recovery().notes) {
     (v->recovery().damaged && opts.snapshot ? report->problems : report->notes).push_back("on open: " + note);
   }
-  BV_ASSIGN_OR_RETURN(auto segments, v->segment_files()->List());
   if (opts.snapshot) {
     // One snapshot: its restore reads and checks every block it needs, and nothing else.
     return CheckReferences(v, opts, report);
   }
-  std::set<uint64_t> retired;  // compaction moved what they held that is needed [CMP-5]
-  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState& st) {
-    if (st.retired) retired.insert(n);
-    return Status::Ok();
-  }));
+  // The index before the directory: a segment a writer creates between the two is then in the
+  // listing only, never in the index only (which would read as a missing file).
+  BV_ASSIGN_OR_RETURN(auto states, SegmentStates(v));
+  BV_ASSIGN_OR_RETURN(auto segments, v->segment_files()->List());
   for (size_t i = 0; i < segments.size(); i++) {
-    if (retired.count(segments[i])) {
+    if (auto st = states.find(segments[i]); st != states.end() && st->second.retired) {
       report->notes.push_back(SegName(segments[i]) + ": retired by compaction; its file goes at the next open to write");
       continue;
     }
     BV_RETURN_IF_ERROR(CheckSegment(v, segments[i], i + 1 == segments.size(), opts, report));
   }
-  // Index entries must point at segments that exist.
-  std::set<uint64_t> present(segments.begin(), segments.end());
-  std::vector<Damage> missing;
-  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState& st) {
-    if (!present.count(n) && !st.retired) {
-      missing.push_back(Damage{n, 0, std::max<uint64_t>(st.indexed_through, format::kSegmentHeaderSize),
-                               "in the index but the file is missing", {}, {}});
-    }
-    return Status::Ok();
-  }));
-  for (Damage& d : missing) {
-    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
-    report->damage.push_back(std::move(d));
-  }
-  // Numbers are given out in order and never twice: one that neither the directory nor the index
-  // has is a segment lost without a trace (after a rebuild, the index knows only what is there).
-  uint64_t highest = segments.empty() ? 0 : segments.back();
-  for (const Damage& d : missing) highest = std::max(highest, d.segment);
-  // Compaction's removals are in DIR/RETIRED ([CMP-5]), which an index rebuild keeps; any other
-  // gap is a segment lost without a trace.
-  auto removed = ReadRetiredList(v->env(), v->dir());
-  if (!removed.ok()) report->problems.push_back(removed.status().message());
-  const std::vector<format::SegmentRange> compacted = removed.ok() ? *removed : std::vector<format::SegmentRange>();
-  for (uint64_t n = 1; n < highest; n++) {
-    if (present.count(n) || retired.count(n) || format::RangesContain(compacted, n)) continue;
-    bool known = false;
-    for (const Damage& d : missing) known |= d.segment == n;
-    if (!known) {
-      report->damage.push_back(Damage{n, 0, 0,
-                                      "missing: the segments are numbered up to " + std::to_string(highest) +
-                                          " and this one is neither in the directory, nor in the index, nor "
-                                          "among those compaction removed (RETIRED)",
-                                      {}, {}});
-    }
-  }
+  BV_RETURN_IF_ERROR(FindMissingSegments(v, states, segments, report));
   BV_RETURN_IF_ERROR(NoteLostAndFound(v, report));
   BV_RETURN_IF_ERROR(CheckReferences(v, opts, report));
   BV_RETURN_IF_ERROR(SeparateSuperseded(v, report));

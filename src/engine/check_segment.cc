@@ -1,7 +1,9 @@
 #include "engine/check_segment.h"
 
+#include <algorithm>
 #include <set>
 
+#include "engine/retired_list.h"
 #include "engine/segment_scan.h"
 #include "format/recipe_format.h"
 #include "format/snapshot_format.h"
@@ -54,10 +56,12 @@ Status ChunksInRange(Volume* v, Damage* d, const std::optional<format::Id>& head
 }
 
 Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& opts, CheckReport* report) {
+  // The index's state before the scan's size: what the index records as written is then inside
+  // the file as scanned, even while a writer appends to it.
+  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
   BV_ASSIGN_OR_RETURN(auto scan, SegmentScan::Open(v->segment_files(), num, /*writable=*/false));
   report->segments++;
   report->bytes += scan->size();
-  BV_ASSIGN_OR_RETURN(auto state, v->index()->GetSegment(num));
   if (!scan->header() && is_last && !state) {
     // [SCAN-4] A rotation whose writer died before its first sync: nothing in it was
     // acknowledged, and the next writer removes it. Not damage.
@@ -98,9 +102,9 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     return Status::Ok();
   };
   auto on_stop = [&](const ScanStopInfo& st) -> Result<bool> {
-    if (is_last && state && !state->sealed && st.offset >= state->indexed_through) {
-      return false;  // the unacknowledged tail of a dead writer, already noted by recovery
-    }
+    // The unacknowledged tail of the newest segment: a dead writer's (recovery noted it), or a
+    // live one's, which may not have synced this segment even once.
+    if (is_last && (!state || (!state->sealed && st.offset >= state->indexed_through))) return false;
     Damage d{num, st.offset, st.stop == format::ScanStop::kCorrupt ? st.resume : scan->size(), st.problem.message(),
              {}, {}};
     d.header = st.header;
@@ -117,6 +121,55 @@ Status CheckSegment(Volume* v, uint64_t num, bool is_last, const CheckOptions& o
     report->problems.push_back(SegName(num) + ": is " + std::to_string(scan->size()) +
                                " bytes, but the index has blocks through offset " +
                                std::to_string(state->indexed_through));
+  }
+  return Status::Ok();
+}
+
+Result<std::map<uint64_t, SegmentState>> SegmentStates(Volume* v) {
+  std::map<uint64_t, SegmentState> states;
+  BV_RETURN_IF_ERROR(v->index()->ForEachSegment([&](uint64_t n, const SegmentState& st) {
+    states.emplace(n, st);
+    return Status::Ok();
+  }));
+  return states;
+}
+
+Status FindMissingSegments(Volume* v, const std::map<uint64_t, SegmentState>& states,
+                           const std::vector<uint64_t>& files, CheckReport* report) {
+  // Index entries must point at segments that exist.
+  std::set<uint64_t> present(files.begin(), files.end());
+  std::vector<Damage> missing;
+  for (const auto& [n, st] : states) {
+    if (!present.count(n) && !st.retired) {
+      missing.push_back(Damage{n, 0, std::max<uint64_t>(st.indexed_through, format::kSegmentHeaderSize),
+                               "in the index but the file is missing", {}, {}});
+    }
+  }
+  for (Damage& d : missing) {
+    BV_RETURN_IF_ERROR(ChunksInRange(v, &d, std::nullopt));
+    report->damage.push_back(std::move(d));
+  }
+  // Numbers are given out in order and never twice: one that neither the directory nor the index
+  // has is a segment lost without a trace (after a rebuild, the index knows only what is there).
+  uint64_t highest = files.empty() ? 0 : files.back();
+  for (const Damage& d : missing) highest = std::max(highest, d.segment);
+  // Compaction's removals are in DIR/RETIRED ([CMP-5]), which an index rebuild keeps; any other
+  // gap is a segment lost without a trace.
+  auto removed = ReadRetiredList(v->env(), v->dir());
+  if (!removed.ok()) report->problems.push_back(removed.status().message());
+  const std::vector<format::SegmentRange> compacted = removed.ok() ? *removed : std::vector<format::SegmentRange>();
+  for (uint64_t n = 1; n < highest; n++) {
+    auto st = states.find(n);
+    if (present.count(n) || (st != states.end() && st->second.retired) || format::RangesContain(compacted, n)) continue;
+    bool known = false;
+    for (const Damage& d : missing) known |= d.segment == n;
+    if (!known) {
+      report->damage.push_back(Damage{n, 0, 0,
+                                      "missing: the segments are numbered up to " + std::to_string(highest) +
+                                          " and this one is neither in the directory, nor in the index, nor "
+                                          "among those compaction removed (RETIRED)",
+                                      {}, {}});
+    }
   }
   return Status::Ok();
 }

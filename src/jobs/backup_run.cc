@@ -87,9 +87,11 @@ std::optional<StreamFailure> RunStream(engine::PutSession* session, const JobSpe
     *bytes_in += *got;
   }
   if (!s.ok()) (*child)->Kill();  // the put failed (quota, disk): the command need not go on
+  // Standard error to its end before the command is reaped: while it is not, the watch can still
+  // kill what is left of its group holding the pipe.
+  drain.join();
   Result<int> status = (*child)->Wait();
   control->Attach(nullptr);
-  drain.join();
   if (const std::optional<RunResult> why = control->stopped()) {
     return StreamFailure{*why, where + StoppedText(*why, job), std::nullopt};
   }

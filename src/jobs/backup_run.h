@@ -31,6 +31,8 @@ struct RunOutcome {
   uint64_t bytes_stored = 0;        // new bytes the snapshot added to the volume
   uint64_t snapshot = 0;            // the committed snapshot; 0 when none
   std::string stderr_tail;          // the last kStderrTailBytes of the commands' standard error
+  // False for a failure another attempt would not change (and might hide): damage a verify found.
+  bool retry = true;
 };
 
 // How another thread stops a run: a cancel, or the run's own timeout. The command that runs is

@@ -30,10 +30,14 @@ Result<std::vector<std::string>> SourcesWithSnapshots(engine::Volume* volume, co
   return out;
 }
 
+// A maintenance run stops between steps, keeping what it did: not killed, as a command is.
 RunOutcome Stopped(RunControl* control, const JobSpec& job, RunOutcome o) {
   if (auto why = control->stopped()) {
     o.result = *why;
-    o.error = StoppedText(*why, job);
+    o.error = why == RunResult::kTimedOut ? "the run outlived its timeout of " + std::to_string(job.timeout_s) +
+                                                " s and stopped; what it did is kept, and the next run goes on from there"
+              : why == RunResult::kInterrupted ? "bvd stopped during the run, which stopped; what it did is kept"
+                                               : "the run was cancelled; what it did is kept";
   }
   return o;
 }
@@ -76,7 +80,10 @@ RunOutcome RunPruneJob(engine::Volume* volume, const JobSpec& job, const PruneSo
     }
     o.stderr_tail += "pruned " + std::to_string(*removed) + " snapshots\n";
   }
-  if (!job.compact || control->stopped()) return Stopped(control, job, std::move(o));
+  if (!job.compact || control->stopped()) {
+    o.result = RunResult::kOk;
+    return Stopped(control, job, std::move(o));
+  }
   engine::CompactOptions opts;
   if (job.compact_threshold > 0) opts.threshold = job.compact_threshold;
   opts.max_rate = job.compact_max_rate;
@@ -89,8 +96,8 @@ RunOutcome RunPruneJob(engine::Volume* volume, const JobSpec& job, const PruneSo
   for (const std::string& note : c->notes) o.stderr_tail += note + "\n";
   o.stderr_tail += "compaction rewrote " + std::to_string(c->segments_removed) + " of " +
                    std::to_string(c->chosen.size()) + " chosen segments, copied " + HumanBytes(c->bytes_copied) +
-                   ", freed " + HumanBytes(c->bytes_freed) + "; the volume holds " + HumanBytes(c->disk_bytes - c->bytes_freed) +
-                   " of which " + HumanBytes(c->live_bytes) + " is needed\n";
+                   " and freed " + HumanBytes(c->bytes_freed) + "; before it the volume was " +
+                   HumanBytes(c->disk_bytes) + ", of which " + HumanBytes(c->live_bytes) + " was needed\n";
   o.result = RunResult::kOk;
   return Stopped(control, job, std::move(o));
 }
@@ -120,6 +127,7 @@ RunOutcome RunVerifyJob(engine::Volume* volume, const JobSpec& job, JobHistory* 
     o.error = "verify: " + r.status().message();
     return o;
   }
+  if (r->pass_done) cursor.last_pass_end_us = NowMicros();
   if (Status s = history->PutState(job.name, format::EncodeVerifyCursor(cursor)); !s.ok()) {
     o.stderr_tail += "the cursor could not be kept (" + s.message() + "); the next run reads this share again\n";
   }
@@ -138,6 +146,7 @@ RunOutcome RunVerifyJob(engine::Volume* volume, const JobSpec& job, JobHistory* 
     o.error = "verify found " + std::to_string(r->check.damage.size()) + " damaged ranges and " +
               std::to_string(r->check.problems.size()) + " problems; " + std::to_string(r->quarantined) +
               " chunks quarantined (the next backup holding them stores them again)";
+    o.retry = false;  // a retry would check the next share and could end the run ok
     return o;
   }
   o.result = RunResult::kOk;

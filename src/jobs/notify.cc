@@ -14,14 +14,6 @@ namespace {
 
 nlohmann::json TimeOrNull(int64_t us) { return us == 0 ? nlohmann::json(nullptr) : nlohmann::json(FormatTime(us)); }
 
-// Bytes a command wrote need not be UTF-8; JSON text must be.
-std::string Printable(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) out.push_back(c < 0x80 ? static_cast<char>(c) : '?');
-  return out;
-}
-
 }  // namespace
 
 std::string RunRecordJson(const std::string& tenant, const JobSpec& job, const format::RunRecord& r) {
@@ -41,10 +33,11 @@ std::string RunRecordJson(const std::string& tenant, const JobSpec& job, const f
       {"bytes_in", r.bytes_in},
       {"bytes_stored", r.bytes_stored},
       {"snapshot", r.snapshot != 0 ? nlohmann::json(format::SnapshotIdHex(r.snapshot)) : nlohmann::json(nullptr)},
-      {"error", Printable(r.error)},
-      {"stderr_tail", Printable(r.stderr_tail)},
+      {"error", r.error},
+      {"stderr_tail", r.stderr_tail},
   };
-  return j.dump() + "\n";
+  // Bytes a command wrote need not be UTF-8; JSON text must be: invalid sequences become U+FFFD.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::optional<std::string> RunNotify(const std::vector<std::string>& argv, const std::string& json,

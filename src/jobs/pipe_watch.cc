@@ -30,11 +30,17 @@ int PollAll(pollfd* fds, nfds_t n, int ms) {
 }  // namespace
 
 PipeWatch::PipeWatch(io::ChildProcess* child, int grace_s) : child_(child), grace_s_(grace_s) {
+  // Without pidfds (a kernel before 5.3) or out of descriptors: no watch, as before there was one.
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, child->pid(), 0));
-  if (pidfd_ < 0) return;  // no pidfds: no watch, as before them
   stop_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   done_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  BV_ASSERT(stop_ >= 0 && done_ >= 0);
+  if (pidfd_ < 0 || stop_ < 0 || done_ < 0) {
+    for (int* fd : {&pidfd_, &stop_, &done_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+    return;
+  }
   thread_ = std::thread(&PipeWatch::Watch, this);
 }
 
@@ -60,11 +66,13 @@ void PipeWatch::Watch() {
 }
 
 bool PipeWatch::Wait(int fd, bool write) {
-  if (stop_ < 0) return true;
+  // Without a watch, poll still waits for the fd: a non-blocking write must not spin.
   pollfd fds[2] = {{fd, static_cast<short>(write ? POLLOUT : POLLIN), 0}, {stop_, POLLIN, 0}};
-  if (PollAll(fds, 2, -1) < 0) return true;  // let the read or write itself say what is wrong
-  // Readable, or its end closed (POLLHUP), POLLERR: the read or write finds out which.
-  return fds[1].revents == 0;
+  if (PollAll(fds, stop_ >= 0 ? 2 : 1, -1) < 0) return true;  // let the read or write itself say what is wrong
+  // Once the other end is closed (POLLHUP to a reader, POLLERR to a writer), nothing can hold the
+  // pipe: what is left in it is read (or the write fails) even after the grace ran out, so that a
+  // bvd slower than the command's exit loses none of its output.
+  return fds[1].revents == 0 || (fds[0].revents & (POLLHUP | POLLERR)) != 0;
 }
 
 std::string PipeWatch::ExpiredText(const char* pipe) const {
@@ -80,6 +88,14 @@ Result<size_t> WatchedInput::Read(char* dst, size_t n) {
     if (got < 0) return Status::FromErrno("read " + name_, errno);
     return static_cast<size_t>(got);
   }
+}
+
+WatchedSink::WatchedSink(int fd, std::string name, PipeWatch* watch) : fd_(fd), name_(std::move(name)), watch_(watch) {
+  engine::GrowIfPipe(fd_);
+  // A blocking write larger than the room in the pipe would wait for a reader that may never come
+  // (a process left behind holding it, not reading): each write takes what fits, and poll waits.
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
 }
 
 Status WatchedSink::Write(std::string_view b) {

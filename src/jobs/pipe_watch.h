@@ -64,9 +64,8 @@ class WatchedInput final : public engine::InputStream {
 // A command's standard input as a sink, written under a watch.
 class WatchedSink final : public engine::OutputSink {
  public:
-  WatchedSink(int fd, std::string name, PipeWatch* watch) : fd_(fd), name_(std::move(name)), watch_(watch) {
-    engine::GrowIfPipe(fd_);
-  }
+  // Makes our end of the pipe non-blocking.
+  WatchedSink(int fd, std::string name, PipeWatch* watch);
   Status Write(std::string_view bytes) override;
 
  private:

@@ -45,10 +45,11 @@ Restored Feed(engine::Volume* volume, const JobSpec& job, const engine::Snapshot
     (*child)->Kill();
     (*child)->CloseIn();
   }
-  Result<int> status = (*child)->Wait();
-  control->Attach(nullptr);
+  // Its output to the end before it is reaped (the watch's group kill needs it unreaped).
   out.join();
   err.join();
+  Result<int> status = (*child)->Wait();
+  control->Attach(nullptr);
   const std::string name = (*child)->name();
   if (const std::optional<RunResult> why = control->stopped()) return {*why, StoppedText(*why, job), std::nullopt};
   if (!restored.ok()) {

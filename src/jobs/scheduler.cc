@@ -258,7 +258,7 @@ void Scheduler::RunJob(RunTicket t) {
     if (Status recorded = history_->Put(rec); !recorded.ok() && host_.on_history_error) {
       host_.on_history_error(recorded);  // a history that cannot be written loses the record, not the run
     }
-    const bool last = o.result != RunResult::kFailed && o.result != RunResult::kTimedOut;
+    const bool last = !o.retry || (o.result != RunResult::kFailed && o.result != RunResult::kTimedOut);
     if (o.result != RunResult::kOk && host_.on_failure) host_.on_failure(spec, rec, last || attempt == spec.attempts);
     if (last || attempt == spec.attempts) break;
     t.control->ClearTimeout();  // the attempt timed out, not the run
@@ -286,7 +286,7 @@ Result<std::shared_future<format::RunRecord>> Scheduler::RunNow(const std::strin
   if (j.running) return Status::Busy("job " + name + " is running");
   if (j.waiting) return Status::Busy("job " + name + " is waiting for a free slot");
   if (!snapshot.empty() && j.spec.kind != JobKind::kRestore) {
-    return Status::InvalidArgument("job " + name + " is a backup job: it takes no snapshot");
+    return Status::InvalidArgument("job " + name + " is a " + JobKindName(j.spec.kind) + " job: it takes no snapshot");
   }
   j.due_slot_us = 0;
   j.trigger = format::RunTrigger::kManual;

@@ -56,7 +56,12 @@ jobs::JobHost HostFor(Server* server, Tenant* t) {
   host.on_failure = [t](const jobs::JobSpec& spec, const format::RunRecord& r, bool last) {
     spdlog::warn("tenant {}: job {} attempt {} {}: {}", t->name(), r.job, r.attempt,
                  jobs::RunResultName(static_cast<jobs::RunResult>(r.result)), r.error);
-    if (last && r.result != static_cast<uint8_t>(jobs::RunResult::kCancelled)) Notify(t->name(), t->config().notify, spec, r);
+    // An operator's cancel, or bvd's own stop (SIGTERM), is nobody's alarm; a crash is, and is
+    // told when bvd next starts (ConfigureJobs).
+    const auto result = static_cast<jobs::RunResult>(r.result);
+    if (last && result != jobs::RunResult::kCancelled && result != jobs::RunResult::kInterrupted) {
+      Notify(t->name(), t->config().notify, spec, r);
+    }
   };
   return host;
 }

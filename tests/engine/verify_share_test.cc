@@ -1,12 +1,17 @@
 // A verify job's share (engine/verify_share.h): runs that each read their share cover every
 // segment once per pass, resume where the last stopped and wrap; damage in a share is named with
-// its snapshot and quarantined; a cursor past the newest segment starts a new pass.
+// its snapshot and quarantined; a cursor past the newest segment starts a new pass; pushes beside
+// the check are never damage; a lost segment file is found by any run.
 #include "engine/verify_share.h"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "tests/test_util.h"
 
@@ -136,6 +141,46 @@ TEST_F(VerifyShareTest, AStopAfterTheFirstSegmentKeepsTheRestForLater) {
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(cursor.next_segment, segments.front() + 1);
   EXPECT_EQ(cursor.passes, 0u);
+}
+
+// Pushes go on while shares are checked, writing into the newest segment and rotating: what the
+// writer has not synced yet, or a segment it has not synced once, is never damage.
+TEST_F(VerifyShareTest, PushesBesideTheCheckAreNeverDamage) {
+  std::atomic<bool> done{false};
+  Status pushed;
+  std::thread pusher([&] {
+    for (int i = 0; i < 40 && pushed.ok(); i++) {
+      pushed = PutString(v.get(), "beside/" + std::to_string(i % 3), RandomBytes(700 << 10, 500 + i)).status();
+    }
+    done = true;
+  });
+  format::VerifyCursor cursor;
+  int runs = 0;
+  while (!done || runs < 3) {
+    ASSERT_OK_AND_ASSIGN(ShareReport r, VerifyShare(v.get(), Share(1, 1), &cursor));
+    runs++;
+    EXPECT_TRUE(r.check.clean()) << (r.check.damage.empty() ? r.check.problems[0] : r.check.damage[0].what);
+    EXPECT_EQ(r.quarantined, 0u);
+    if (!r.check.clean()) break;
+  }
+  pusher.join();
+  ASSERT_OK(pushed);
+}
+
+TEST_F(VerifyShareTest, ASegmentFileThatIsGoneIsDamageOnEveryRun) {
+  ASSERT_OK(v->Close());
+  ASSERT_EQ(::unlink((tv.dir() + "/segments/" + format::SegmentFileName(segments[1])).c_str()), 0);
+  engine::OpenOptions o;
+  o.recover = RecoverMode{false, false};
+  ASSERT_OK_AND_ASSIGN(v, tv.Open(o));
+  format::VerifyCursor cursor;
+  cursor.next_segment = segments.back();  // a share far from the lost file
+  ASSERT_OK_AND_ASSIGN(ShareReport r, VerifyShare(v.get(), Share(1, 6), &cursor));
+  ASSERT_EQ(r.check.damage.size(), 1u);
+  EXPECT_EQ(r.check.damage[0].segment, segments[1]);
+  EXPECT_NE(r.check.damage[0].what.find("in the index but the file is missing"), std::string::npos)
+      << r.check.damage[0].what;
+  EXPECT_FALSE(r.check.damage[0].snapshots.empty());
 }
 
 }  // namespace

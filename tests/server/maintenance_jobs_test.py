@@ -3,7 +3,8 @@
 (docs/jobs.md): a prune job applies retention and compacts, giving disk space back; a verify job
 re-reads a share of the volume per run until a whole pass is done, and fails, naming the place,
 when a byte of a segment is damaged; the notify command reads the record of a run that failed
-for good as JSON, once per run and not per attempt; SIGHUP replaces the jobs while a run under way
+for good as JSON, once per run and not per attempt, and of a run a crash cut short but not of one
+that a cancel or bvd's stop ended; SIGHUP replaces the jobs while a run under way
 finishes with the command it started with.
 
 Environment: BVD and BVTOOL (the binaries), BV_IO (uring or sync).
@@ -56,19 +57,29 @@ class MaintenanceJobsTest(JobsCase):
         return fields(out[-1])
 
     def test_a_prune_job_applies_retention_and_compaction_frees_the_space(self):
-        srv = self.start("retention = { keep_last = 1 }\n" + table("prune", "tidy", schedule="@daily"),
+        srv = self.start("retention = { keep_last = 1 }\n" + table("prune", "tidy", schedule="@daily") + "\n" +
+                         table("prune", "only-prune", compact=False, sources=["files/a", "files/none"]),
                          segment_mib=1)
         nights = [data(3 << 20, 40 + i) for i in range(3)]
         ids = [self.push(srv, "files/a", n) for n in nights]
         before = int(self.df(srv)["disk"])
+        # Without compaction: the snapshots go, the disk stays.
+        run = self.run_wait(srv, "only-prune")
+        self.assertEqual(run["result"], "ok", run)
+        report = unescape(run["stderr"])
+        self.assertIn("files/none: no snapshots", report)
+        self.assertIn("files/a: 2 of 3 snapshots to remove (--keep-last 1", report)
+        self.assertIn("pruned 2 snapshots", report)
+        self.assertNotIn("compaction", report)
+        self.assertEqual(len(self.snapshots(srv, "files/a")), 1)
+        self.assertGreaterEqual(int(self.df(srv)["disk"]), before)
+        # With it: the space of the two nights pruned comes back.
         self.assertTrue(self.ask(srv, "RUN tidy", "push")[0].startswith("ERR denied"))
         run = self.run_wait(srv, "tidy")
         self.assertEqual(run["result"], "ok", run)
         report = unescape(run["stderr"])
-        self.assertIn("files/a: 2 of 3 snapshots to remove (--keep-last 1", report)
-        self.assertIn("pruned 2 snapshots", report)
+        self.assertIn("files/a: 0 of 1 snapshots to remove (--keep-last 1", report)
         self.assertIn("compaction rewrote", report)
-        self.assertEqual(len(self.snapshots(srv, "files/a")), 1)
         after = int(self.df(srv)["disk"])
         # Two of the three nights' 3 MiB of random bytes are gone from the disk.
         self.assertLess(after, before - (5 << 20), (before, after))
@@ -79,7 +90,7 @@ class MaintenanceJobsTest(JobsCase):
 
     def test_a_verify_job_covers_the_volume_in_shares_and_fails_on_damage(self):
         notified = os.path.join(self.tmp, "notified.json")
-        srv = self.start(table("verify", "check", share="1/3"), segment_mib=1,
+        srv = self.start(table("verify", "check", share="1/3", retries=2, retry_delay="0s"), segment_mib=1,
                          notify_shell="cat >> %s" % notified)
         ids = [self.push(srv, "files/%d" % i, data(1536 << 10, 60 + i)) for i in range(4)]
         ranges = []
@@ -102,7 +113,8 @@ class MaintenanceJobsTest(JobsCase):
             f.seek(-1, os.SEEK_CUR)
             f.write(bytes([b[0] ^ 0x10]))
         run = self.run_wait(srv, "check")
-        self.assertEqual(run["result"], "failed", run)
+        # Damage is not retried: a retry would check the next share and could end the run ok.
+        self.assertEqual((run["result"], run["attempt"]), ("failed", "1"), run)
         self.assertIn("verify found 1 damaged ranges", unescape(run["error"]))
         self.assertIn("1 chunks quarantined", unescape(run["error"]))
         report = unescape(run["stderr"])
@@ -148,6 +160,29 @@ class MaintenanceJobsTest(JobsCase):
         while "the notify command for job bad failed" not in srv2.log_text() and time.time() < deadline:
             time.sleep(0.05)
         self.assertIn("the notify command for job bad failed: false exited with status 1", srv2.log_text())
+
+    def test_notify_tells_of_a_run_a_crash_cut_short_but_not_of_a_stop_or_a_cancel(self):
+        notified = os.path.join(self.tmp, "notified.json")
+        srv = self.start(job("long", [("a", "seq 1 1000; sleep 600")]), notify_shell="cat >> %s" % notified)
+        self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
+        time.sleep(1)
+        self.assertEqual(self.ask(srv, "CANCEL long"), ["OK cancelled=long"])
+        self.wait_idle(srv, "long")
+        self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
+        time.sleep(1)
+        srv.stop()  # SIGTERM: the run is interrupted by bvd's own stop
+        srv.start()
+        self.assertEqual(self.history(srv, "long")[0]["result"], "interrupted")
+        self.assertFalse(os.path.exists(notified))
+        self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
+        time.sleep(1)
+        srv.stop(sig=signal.SIGKILL)
+        srv.start()
+        with open(notified) as f:
+            told = [json.loads(l) for l in f]
+        self.assertEqual([(t["job"], t["result"]) for t in told], [("long", "interrupted")])
+        self.assertIn("bvd stopped during the run", told[0]["error"])
+        self.ask(srv, "CANCEL long")
 
     def test_sighup_replaces_the_jobs_and_a_run_under_way_finishes_as_it_began(self):
         self.tok = {role: make_token(role) for role in ("admin", "read", "push")}
