@@ -52,6 +52,13 @@ class MaintenanceJobsTest(JobsCase):
         self.assertEqual(rc, 0, reply)
         return snapshot_id(reply)
 
+    def wait_running(self, srv, name):
+        deadline = time.time() + 30
+        while self.jobs(srv)[name]["state"] != "running" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.jobs(srv)[name]["state"], "running")
+        time.sleep(0.5)  # its command has started
+
     def df(self, srv):
         out = self.ask(srv, "DF", "read")
         return fields(out[-1])
@@ -165,17 +172,17 @@ class MaintenanceJobsTest(JobsCase):
         notified = os.path.join(self.tmp, "notified.json")
         srv = self.start(job("long", [("a", "seq 1 1000; sleep 600")]), notify_shell="cat >> %s" % notified)
         self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
-        time.sleep(1)
+        self.wait_running(srv, "long")
         self.assertEqual(self.ask(srv, "CANCEL long"), ["OK cancelled=long"])
         self.wait_idle(srv, "long")
         self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
-        time.sleep(1)
+        self.wait_running(srv, "long")
         srv.stop()  # SIGTERM: the run is interrupted by bvd's own stop
         srv.start()
         self.assertEqual(self.history(srv, "long")[0]["result"], "interrupted")
         self.assertFalse(os.path.exists(notified))
         self.assertEqual(self.ask(srv, "RUN long"), ["OK started=long"])
-        time.sleep(1)
+        self.wait_running(srv, "long")
         srv.stop(sig=signal.SIGKILL)
         srv.start()
         with open(notified) as f:
@@ -187,7 +194,7 @@ class MaintenanceJobsTest(JobsCase):
     def test_sighup_replaces_the_jobs_and_a_run_under_way_finishes_as_it_began(self):
         self.tok = {role: make_token(role) for role in ("admin", "read", "push")}
         tenants = {"shop": {"tokens": list(self.tok.values()),
-                            "toml": job("slow", [("x", "sleep 2; printf before")])}}
+                            "toml": job("slow", [("x", "sleep 4; printf before")])}}
         srv = self.server(tenants)
         self.assertEqual(self.ask(srv, "RUN slow"), ["OK started=slow"])
         tenants["shop"]["toml"] = (job("slow", [("x", "printf after")]) + "\n" +
