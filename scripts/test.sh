@@ -40,14 +40,14 @@ meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs 
 meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite uring --no-suite long
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-echo "== ThreadSanitizer build: the server, concurrent-put and jobs tests (io_uring backend)"
+echo "== ThreadSanitizer build: the server, concurrent-put, jobs and verify-share tests (io_uring backend)"
 [ -d build-tsan ] || meson setup build-tsan "${sanitizer_setup[@]}" -Db_sanitize=thread
 ninja -C build-tsan bvd bvtool tests/test_server_request tests/test_engine_concurrent_put tests/test_engine_put_session \
-  tests/test_jobs_backup_run
+  tests/test_jobs_backup_run tests/test_jobs_run_support tests/test_engine_verify_share
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   meson test -C build-tsan --no-rebuild --num-processes "$jobs" --print-errorlogs \
   server_request_uring server_bvd_uring engine_concurrent_put_uring engine_put_session_uring \
-  jobs_backup_run_uring server_jobs
+  jobs_backup_run_uring jobs_run_support_uring engine_verify_share_uring server_jobs server_maintenance_jobs
 
 echo "== bench harness smoke run"
 [ -d build ] || meson setup build --wrap-mode=nodownload
