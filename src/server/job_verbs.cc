@@ -1,5 +1,6 @@
 // JOBS, HISTORY, RUN and CANCEL (docs/protocol.md §8, docs/jobs.md): the tenant's
 // jobs, their runs, and starting or cancelling one.
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <string>
@@ -55,6 +56,7 @@ bool HandleJobs(SessionContext* ctx, const Request& r) {
     if (!l.ok()) return ctx->conn.ReplyError(l.status()).ok();
     list = std::move(*l);
   }
+  const int64_t now_us = NowMicros();
   for (const jobs::JobState& j : list) {
     const char* state = j.running ? "running" : j.waiting ? "waiting" : "idle";
     std::string line = "JOB name=" + EscapeValue(j.spec.name) + " kind=" + jobs::JobKindName(j.spec.kind) +
@@ -66,7 +68,10 @@ bool HandleJobs(SessionContext* ctx, const Request& r) {
                        " last_start=" + (j.last ? TimeOr(j.last->start_us) : "-") +
                        " last_error=" + EscapeValue(j.last && !j.last->error.empty() ? j.last->error : "-") +
                        " last_good=" + (j.last_good ? TimeOr(j.last_good->end_us) : "-") + " last_good_snapshot=" +
-                       (j.last_good && j.last_good->snapshot != 0 ? format::SnapshotIdHex(j.last_good->snapshot) : "-");
+                       (j.last_good && j.last_good->snapshot != 0 ? format::SnapshotIdHex(j.last_good->snapshot) : "-") +
+                       // Its age by bvd's clock, so that a client's clock does not matter.
+                       " last_good_age=" +
+                       (j.last_good ? std::to_string(std::max<int64_t>(0, now_us - j.last_good->end_us) / 1000000) : "-");
     if (!ctx->conn.Reply(line).ok()) return false;
   }
   return ctx->conn.Reply("OK jobs=" + std::to_string(list.size())).ok();

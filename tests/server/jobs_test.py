@@ -117,6 +117,7 @@ class JobsTest(JobsCase):
         self.assertEqual(nc_get(srv.port, "shop", self.tok["read"]["token"], snap, "stream=words"), b"hello")
         j = self.jobs(srv)["dump"]
         self.assertEqual((j["last"], j["last_good_snapshot"], j["next"]), ("ok", snap, "-"))
+        self.assertLess(int(j["last_good_age"]), 60, j)
         self.assertTrue(self.ask(srv, "RUN nothing")[0].startswith("ERR not-found"))
         # bvtool as the client.
         p = self.bvtool(srv, "jobs", "--json", role="read")
@@ -124,6 +125,10 @@ class JobsTest(JobsCase):
         listed = json.loads(p.stdout)
         self.assertEqual([(j["name"], j["last"], j["last_good_snapshot"], j["schedule"]) for j in listed],
                          [("dump", "ok", snap, None)])
+        self.assertIsInstance(listed[0]["last_good_age_seconds"], int)
+        p = self.bvtool(srv, "jobs", role="read")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"dump +backup +- +- +idle +ok +\S+Z \(\S+ ago\)")
         p = self.bvtool(srv, "job-history", "dump", "--json", role="read")
         self.assertEqual(p.returncode, 0, p.stderr)
         runs = json.loads(p.stdout)

@@ -1,8 +1,9 @@
-// bvtool jobs, job-history, run-job and cancel-job: bvd's backup jobs (docs/jobs.md), through
+// bvtool jobs, job-history, run-job and cancel-job: bvd's jobs (docs/jobs.md), through
 // JOBS, HISTORY, RUN and CANCEL (docs/protocol.md §8).
 #include <cstdio>
 #include <iostream>
 
+#include "base/duration.h"
 #include "tools/bvtool/commands.h"
 #include "tools/bvtool/reply_fields.h"
 
@@ -37,7 +38,8 @@ int RemoteJobs(const Common& c, const Remote& remote) {
                    {"next", OrNull(r, "next")},          {"state", FieldText(r, "state")},
                    {"last", OrNull(r, "last")},          {"last_start", OrNull(r, "last_start")},
                    {"last_error", OrNull(r, "last_error")}, {"last_good", OrNull(r, "last_good")},
-                   {"last_good_snapshot", OrNull(r, "last_good_snapshot")}});
+                   {"last_good_snapshot", OrNull(r, "last_good_snapshot")},
+                   {"last_good_age_seconds", NumberOrNull(r, "last_good_age")}});
   }
   if (c.json) {
     std::cout << out.dump(2) << "\n";
@@ -47,10 +49,12 @@ int RemoteJobs(const Common& c, const Remote& remote) {
               "last good");
   for (const json& j : out) {
     auto text = [](const json& v) { return v.is_null() ? std::string("-") : v.get<std::string>(); };
+    const json& age = j["last_good_age_seconds"];
+    const std::string good =
+        age.is_null() ? "-" : text(j["last_good"]) + " (" + FormatSeconds(age.get<uint64_t>()) + " ago)";
     std::printf("%-24s %-8s %-16s %-20s %-8s %-10s %s\n", text(j["name"]).c_str(), text(j["kind"]).c_str(),
-                text(j["schedule"]).c_str(),
-                text(j["next"]).c_str(), text(j["state"]).c_str(), text(j["last"]).c_str(),
-                text(j["last_good"]).c_str());
+                text(j["schedule"]).c_str(), text(j["next"]).c_str(), text(j["state"]).c_str(),
+                text(j["last"]).c_str(), good.c_str());
     if (!j["last_error"].is_null() && j["last"] != "ok") std::printf("    %s\n", text(j["last_error"]).c_str());
   }
   return 0;
