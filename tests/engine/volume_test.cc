@@ -144,10 +144,13 @@ TEST(Volume, IdenticalInputIsStoredOnce) {
   ASSERT_OK_AND_ASSIGN(auto b, PutString(v.get(), "dup/b", data));
   EXPECT_GT(a.new_bytes, data.size());
   EXPECT_EQ(b.new_bytes, 0u);  // only recipe and commit blocks, which are not chunk bytes
-  // Repeats inside one stream are stored once too.
+  // Repeats inside one stream are stored once too, but for the chunks where the second copy's cut
+  // points fall back in step with the first's. Where that happens depends on the gear seed, which
+  // is random per volume: over 150 volumes it cost 40 KiB to 0.7 MiB (median 0.17 MiB), and once
+  // 1.2 MiB. Storing the copy again would cost 4 MiB.
   const std::string twice = RandomBytes(4 << 20, 4) + RandomBytes(4 << 20, 4);
   ASSERT_OK_AND_ASSIGN(auto c, PutString(v.get(), "dup/c", twice));
-  EXPECT_LT(c.new_bytes, (4u << 20) + (1u << 20));
+  EXPECT_LT(c.new_bytes, (4u << 20) + (2u << 20));
 }
 
 struct Listing {
